@@ -1,0 +1,157 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace DialogueDb.Service.Api;
+
+/// <summary>JSON helpers shared by every route: writing answers, compacting stored client JSON.</summary>
+internal static class ApiJson
+{
+    /// <summary>Non-ASCII text is written as UTF-8, not \u escapes, so stored content round-trips unchanged.</summary>
+    public static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+
+    /// <summary>
+    /// The element's JSON text with insignificant whitespace removed and every token kept byte for byte
+    /// (property order, number spelling and string escapes are the client's).
+    /// </summary>
+    public static string Compact(JsonElement element)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(element);
+        var buffer = new byte[raw.Length];
+        var length = 0;
+        var inString = false;
+        var escaped = false;
+        foreach (var b in raw)
+        {
+            if (inString)
+            {
+                buffer[length++] = b;
+                if (escaped)
+                {
+                    escaped = false;
+                }
+                else if (b == (byte)'\\')
+                {
+                    escaped = true;
+                }
+                else if (b == (byte)'"')
+                {
+                    inString = false;
+                }
+            }
+            else if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                buffer[length++] = b;
+                inString = b == (byte)'"';
+            }
+        }
+
+        return Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    /// <summary>Writes stored JSON text (already validated when it was accepted) as a property value.</summary>
+    public static void WriteRaw(this Utf8JsonWriter writer, string propertyName, string json)
+    {
+        writer.WritePropertyName(propertyName);
+        writer.WriteRawValue(json, skipInputValidation: true);
+    }
+
+    public static void WriteOptional(this Utf8JsonWriter writer, string propertyName, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(propertyName, value);
+        }
+    }
+
+    /// <summary>The default namespace is stored as "" and left out of answers.</summary>
+    public static void WriteNamespace(this Utf8JsonWriter writer, string ns)
+    {
+        if (ns.Length > 0)
+        {
+            writer.WriteString("namespace", ns);
+        }
+    }
+}
+
+/// <summary>A 2xx answer written straight to the response with a <see cref="Utf8JsonWriter"/>.</summary>
+internal sealed class JsonPayload(Action<Utf8JsonWriter> write, int status = StatusCodes.Status200OK) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = status;
+        httpContext.Response.ContentType = "application/json; charset=utf-8";
+        await using var writer = new Utf8JsonWriter(httpContext.Response.BodyWriter, ApiJson.WriterOptions);
+        write(writer);
+        await writer.FlushAsync(httpContext.RequestAborted);
+    }
+
+    public static JsonPayload Deleted(string id) => new(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteBoolean("deleted", true);
+        w.WriteEndObject();
+    });
+}
+
+/// <summary>
+/// The request body parsed as JSON whatever the Content-Type says (the SDK sends none, or text/plain).
+/// An empty body is <see cref="IsEmpty"/>; invalid JSON is a 400; a body over the limit is a 413.
+/// </summary>
+internal sealed class RequestBody : IDisposable
+{
+    private readonly JsonDocument? _document;
+
+    private RequestBody(JsonDocument? document) => _document = document;
+
+    public bool IsEmpty => _document is null;
+
+    public JsonElement Root => _document?.RootElement ?? default;
+
+    /// <summary>The body when it is a JSON object; an empty body reads as an empty object.</summary>
+    public bool TryGetObject(out JsonElement obj)
+    {
+        obj = _document?.RootElement ?? EmptyObject.RootElement;
+        return obj.ValueKind == JsonValueKind.Object;
+    }
+
+    private static readonly JsonDocument EmptyObject = JsonDocument.Parse("{}");
+
+    public static async Task<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, CancellationToken ct)
+    {
+        byte[] bytes;
+        try
+        {
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, ct);
+            bytes = buffer.ToArray();
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, ApiErrors.PayloadTooLarge("Request body"));
+        }
+
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return (new RequestBody(null), null);
+        }
+
+        try
+        {
+            return (new RequestBody(JsonDocument.Parse(bytes, ApiJson.DocumentOptions)), null);
+        }
+        catch (JsonException)
+        {
+            return (null, ApiErrors.Invalid("body", "the request body is not valid JSON"));
+        }
+    }
+
+    public void Dispose() => _document?.Dispose();
+}

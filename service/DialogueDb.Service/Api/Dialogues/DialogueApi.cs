@@ -1,0 +1,535 @@
+using System.Buffers;
+using System.Text.Json;
+using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Api.Dialogues;
+
+/// <summary>Contract §4: dialogues, their state, ending, threads and cascade deletion.</summary>
+internal static class DialogueApi
+{
+    public const string Active = "active";
+    public const string Ended = "ended";
+    private const int MaxInitialMessages = 25;
+
+    public static RouteGroupBuilder MapDialogues(this RouteGroupBuilder api)
+    {
+        api.MapPost("/dialogue", CreateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapGet("/dialogue", ListAsync).WithQuery([.. ListQuery.Parameters, "threadOf"]);
+        api.MapGet("/dialogue/{id}", GetAsync).WithQuery("namespace");
+        api.MapPut("/dialogue/{id}", UpdateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapPut("/dialogue/{id}/state", MergeStateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapMethods("/dialogue/{id}/end", ["POST", "PUT"], EndAsync).WithQuery("namespace")
+            .RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapDelete("/dialogue/{id}", DeleteAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        return api;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ApiKeyRing project,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var obj))
+            {
+                return ApiErrors.Invalid("body", "must be a JSON object");
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var rules = new InputRules();
+            var id = rules.Id(obj, "id", "id");
+            var threadOf = rules.Id(obj, "threadOf", "threadOf");
+            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+            var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
+            var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
+            var created = rules.Timestamp(obj, "created", "created");
+            var (state, stateError) = ParseState(obj, "state", rules);
+            if (stateError is not null)
+            {
+                return stateError;
+            }
+
+            var inputs = ParseInitialMessages(obj, rules);
+            if (rules.HasErrors)
+            {
+                return rules.ToError();
+            }
+
+            var now = Timestamps.Now(time);
+            var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            if (threadOf is not null)
+            {
+                var parents = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == threadOf)
+                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount + 1), ct);
+                if (parents == 0)
+                {
+                    return ApiErrors.DialogueNotFound(threadOf);
+                }
+            }
+
+            if (id is not null && await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == id, ct))
+            {
+                return ApiErrors.DuplicateId(id);
+            }
+
+            var duplicate = MessageApi.FirstDuplicateId(inputs);
+            if (duplicate is not null)
+            {
+                return ApiErrors.DuplicateId(duplicate);
+            }
+
+            var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time)).ToList();
+            var dialogue = new DialogueRow
+            {
+                Namespace = ns,
+                Id = dialogueId,
+                Status = Active,
+                Label = label,
+                ThreadOf = threadOf,
+                Tags = tags,
+                Metadata = metadata,
+                State = state ?? "{}",
+                Created = created ?? now,
+                Modified = now,
+                TotalMessages = messages.Count,
+                LastSeq = messages.Count,
+                LastMessageCreated = messages.Count > 0 ? messages[^1].Created : null,
+            };
+            db.Dialogues.Add(dialogue);
+            db.Messages.AddRange(messages);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
+            {
+                return ApiErrors.DuplicateId(dialogueId);
+            }
+
+            await tx.CommitAsync(ct);
+            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, true, messages));
+        }
+    }
+
+    private static List<MessageInput> ParseInitialMessages(JsonElement obj, InputRules rules)
+    {
+        var inputs = new List<MessageInput>();
+        var hasOne = obj.TryGetProperty("message", out var one) && one.ValueKind != JsonValueKind.Null;
+        var hasMany = obj.TryGetProperty("messages", out var many) && many.ValueKind != JsonValueKind.Null;
+        if (hasOne && hasMany)
+        {
+            rules.Invalid("messages", "send either message or messages, not both");
+            return inputs;
+        }
+
+        if (hasOne)
+        {
+            if (MessageInput.Parse(one, "message", rules) is { } input)
+            {
+                inputs.Add(input);
+            }
+        }
+        else if (hasMany)
+        {
+            if (many.ValueKind != JsonValueKind.Array)
+            {
+                rules.Invalid("messages", "must be an array of messages");
+            }
+            else if (many.GetArrayLength() > MaxInitialMessages)
+            {
+                rules.Invalid("messages", $"must have at most {MaxInitialMessages} messages");
+            }
+            else
+            {
+                var index = 0;
+                foreach (var element in many.EnumerateArray())
+                {
+                    if (MessageInput.Parse(element, $"messages[{index}]", rules) is { } input)
+                    {
+                        inputs.Add(input);
+                    }
+
+                    index++;
+                }
+            }
+        }
+
+        return inputs;
+    }
+
+    /// <summary>An optional state object (compact JSON); over 1 MiB is a 413.</summary>
+    private static (string? State, ApiError? TooLarge) ParseState(JsonElement obj, string name, InputRules rules)
+    {
+        if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return (null, null);
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            rules.Invalid(name, "must be a JSON object");
+            return (null, null);
+        }
+
+        var json = ApiJson.Compact(value);
+        return System.Text.Encoding.UTF8.GetByteCount(json) > InputRules.MaxStateBytes
+            ? (null, ApiErrors.PayloadTooLarge("state"))
+            : (json, null);
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ApiKeyRing project, CancellationToken ct)
+    {
+        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: true);
+        if (query is null)
+        {
+            return error!;
+        }
+
+        var (ns, nsError) = Namespaces.Resolve(http.Request);
+        if (nsError is not null)
+        {
+            return nsError;
+        }
+
+        var dialogues = db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns);
+        if (http.Request.Query.TryGetValue("threadOf", out var threadOfValue))
+        {
+            var threadOf = threadOfValue.ToString();
+            if (!InputRules.IsValidId(threadOf))
+            {
+                return ApiErrors.Invalid("threadOf", InputRules.IdRule);
+            }
+
+            dialogues = dialogues.Where(d => d.ThreadOf == threadOf);
+        }
+
+        var page = await Page(dialogues, query).ToListAsync(ct);
+        return new JsonPayload(w => WritePage(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
+            d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, withState: false)));
+    }
+
+    /// <summary>One keyset page over (created, id), plus one row to learn whether another page follows.</summary>
+    internal static IQueryable<DialogueRow> Page(IQueryable<DialogueRow> rows, ListQuery query)
+    {
+        if (query.CreatedFrom is { } from)
+        {
+            rows = rows.Where(d => d.Created >= from);
+        }
+
+        if (query.CreatedBefore is { } before)
+        {
+            rows = rows.Where(d => d.Created < before);
+        }
+
+        if (query.After is { } after)
+        {
+            rows = query.Descending
+                ? rows.Where(d => d.Created < after.Key || (d.Created == after.Key && string.Compare(d.Id, after.Id) < 0))
+                : rows.Where(d => d.Created > after.Key || (d.Created == after.Key && string.Compare(d.Id, after.Id) > 0));
+        }
+
+        rows = query.Descending
+            ? rows.OrderByDescending(d => d.Created).ThenByDescending(d => d.Id)
+            : rows.OrderBy(d => d.Created).ThenBy(d => d.Id);
+        return rows.Take(query.Limit + 1);
+    }
+
+    /// <summary>Writes <c>{"items": [...], "next": cursor|null}</c> from a page fetched with one extra row.</summary>
+    internal static void WritePage<T>(Utf8JsonWriter w, List<T> page, ListQuery query, Func<T, Cursor> cursorOf, Action<T> writeItem)
+    {
+        var more = page.Count > query.Limit;
+        var count = more ? query.Limit : page.Count;
+        w.WriteStartObject();
+        w.WriteStartArray("items");
+        for (var i = 0; i < count; i++)
+        {
+            writeItem(page[i]);
+        }
+
+        w.WriteEndArray();
+        if (more)
+        {
+            w.WriteString("next", cursorOf(page[count - 1]).Encode());
+        }
+        else
+        {
+            w.WriteNull("next");
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ApiKeyRing project,
+        CancellationToken ct)
+    {
+        var (ns, nsError) = Namespaces.Resolve(http.Request);
+        if (nsError is not null)
+        {
+            return nsError;
+        }
+
+        var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+        return dialogue is null
+            ? ApiErrors.DialogueNotFound(id)
+            : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+    }
+
+    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        ApiKeyRing project, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var obj))
+            {
+                return ApiErrors.Invalid("body", "must be a JSON object");
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            if (InputRules.Has(obj, "metadata"))
+            {
+                return ApiErrors.Immutable("metadata");
+            }
+
+            var rules = new InputRules();
+            if (obj.TryGetProperty("id", out var bodyId) && bodyId.ValueKind != JsonValueKind.Null
+                && !(bodyId.ValueKind == JsonValueKind.String && bodyId.GetString() == id))
+            {
+                rules.Invalid("id", "must equal the id in the path");
+            }
+
+            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+            var tags = rules.Tags(obj, "tags", "tags");
+            var (state, stateError) = ParseState(obj, "state", rules);
+            if (stateError is not null)
+            {
+                return stateError;
+            }
+
+            if (rules.HasErrors)
+            {
+                return rules.ToError();
+            }
+
+            var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+            if (dialogue is null)
+            {
+                return ApiErrors.DialogueNotFound(id);
+            }
+
+            if (obj.TryGetProperty("label", out var labelValue))
+            {
+                dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+            }
+
+            dialogue.Tags = tags ?? dialogue.Tags;
+            dialogue.State = state ?? dialogue.State;
+            dialogue.Modified = Timestamps.Now(time);
+            await db.SaveChangesAsync(ct);
+            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+        }
+    }
+
+    private static async Task<IResult> MergeStateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var patch))
+            {
+                return ApiErrors.Invalid("body", "state must be a JSON object");
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            // Touching the row first takes its lock, so concurrent merges apply one after the other.
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var now = Timestamps.Now(time);
+            var touched = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct);
+            if (touched == 0)
+            {
+                return ApiErrors.DialogueNotFound(id);
+            }
+
+            var current = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).FirstAsync(ct);
+            var merged = Merge(current, patch);
+            if (merged.Length > InputRules.MaxStateBytes)
+            {
+                return ApiErrors.PayloadTooLarge("state");
+            }
+
+            var mergedText = System.Text.Encoding.UTF8.GetString(merged);
+            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, mergedText), ct);
+            await tx.CommitAsync(ct);
+            return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
+        }
+    }
+
+    /// <summary>Shallow merge: patch keys overwrite in place, new keys are appended, a null value removes the key.</summary>
+    private static byte[] Merge(string currentJson, JsonElement patch)
+    {
+        using var current = JsonDocument.Parse(currentJson);
+        var buffer = new ArrayBufferWriter<byte>(currentJson.Length + 256);
+        using (var w = new Utf8JsonWriter(buffer, ApiJson.WriterOptions))
+        {
+            w.WriteStartObject();
+            foreach (var property in current.RootElement.EnumerateObject())
+            {
+                var value = property.Value;
+                if (patch.TryGetProperty(property.Name, out var replacement))
+                {
+                    if (replacement.ValueKind == JsonValueKind.Null)
+                    {
+                        continue;
+                    }
+
+                    value = replacement;
+                }
+
+                w.WritePropertyName(property.Name);
+                w.WriteRawValue(ApiJson.Compact(value), skipInputValidation: true);
+            }
+
+            foreach (var property in patch.EnumerateObject())
+            {
+                if (property.Value.ValueKind != JsonValueKind.Null && !current.RootElement.TryGetProperty(property.Name, out _))
+                {
+                    w.WritePropertyName(property.Name);
+                    w.WriteRawValue(ApiJson.Compact(property.Value), skipInputValidation: true);
+                }
+            }
+
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static async Task<IResult> EndAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        ApiKeyRing project, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var now = Timestamps.Now(time);
+            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, Ended).SetProperty(d => d.EndedAt, now)
+                    .SetProperty(d => d.Modified, now), ct);
+            var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+            return dialogue is null
+                ? ApiErrors.DialogueNotFound(id)
+                : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+        }
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var now = Timestamps.Now(time);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+
+            // Lock the dialogue and then each generation of threads before deleting anything: a concurrent append or
+            // thread creation waits for this transaction and then finds the dialogue gone, so nothing is orphaned.
+            var root = await LockAsync(db, ns, [id], now, ct);
+            if (root == 0)
+            {
+                return ApiErrors.DialogueNotFound(id);
+            }
+
+            var parent = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.ThreadOf).FirstAsync(ct);
+            var all = new List<string> { id };
+            List<string> generation = [id];
+            while (generation.Count > 0)
+            {
+                generation = await db.Dialogues.Where(d => d.Namespace == ns && d.ThreadOf != null && generation.Contains(d.ThreadOf))
+                    .Select(d => d.Id).ToListAsync(ct);
+                generation.RemoveAll(all.Contains);
+                if (generation.Count > 0)
+                {
+                    await LockAsync(db, ns, generation, now, ct);
+                    all.AddRange(generation);
+                }
+            }
+
+            foreach (var chunk in all.Chunk(500))
+            {
+                await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
+                await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
+            }
+
+            if (parent is not null)
+            {
+                await db.Dialogues.Where(d => d.Namespace == ns && d.Id == parent && d.ThreadCount > 0)
+                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount - 1), ct);
+            }
+
+            await tx.CommitAsync(ct);
+            return JsonPayload.Deleted(id);
+        }
+    }
+
+    private static Task<int> LockAsync(DialogueDbContext db, string ns, List<string> ids, long now, CancellationToken ct) =>
+        db.Dialogues.Where(d => d.Namespace == ns && ids.Contains(d.Id))
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct);
+}

@@ -1,0 +1,284 @@
+using System.Text;
+using System.Text.Json;
+using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Api.Memories;
+
+/// <summary>Contract §6: memories, records an agent keeps independent of dialogues.</summary>
+internal static class MemoryApi
+{
+    public static RouteGroupBuilder MapMemories(this RouteGroupBuilder api)
+    {
+        const string write = ApiKeyAuthenticationHandler.WritePolicy;
+        api.MapPost("/memory", CreateAsync).WithQuery("namespace").RequireAuthorization(write);
+        api.MapGet("/memory", ListAsync).WithQuery(ListQuery.Parameters);
+        api.MapGet("/memory/{id}", GetAsync).WithQuery("namespace");
+        api.MapPut("/memory/{id}", UpdateAsync).WithQuery("namespace").RequireAuthorization(write);
+        api.MapDelete("/memory/{id}", DeleteAsync).WithQuery("namespace").RequireAuthorization(write);
+        return api;
+    }
+
+    private static void Write(Utf8JsonWriter w, MemoryRow m)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", m.Id);
+        w.WriteRaw("value", m.Value);
+        w.WriteString("type", m.Type);
+        w.WriteString("term", m.Term);
+        w.WriteRaw("tags", m.Tags);
+        w.WriteRaw("metadata", m.Metadata);
+        w.WriteString("created", Timestamps.Format(m.Created));
+        w.WriteString("modified", Timestamps.Format(m.Modified));
+        w.WriteNamespace(m.Namespace);
+        w.WriteOptional("label", m.Label);
+        w.WriteOptional("description", m.Description);
+        w.WriteEndObject();
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var obj))
+            {
+                return ApiErrors.Invalid("body", "must be a JSON object");
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var rules = new InputRules();
+            string? value = null;
+            string? type = null;
+            if (!obj.TryGetProperty("value", out var valueElement) || valueElement.ValueKind == JsonValueKind.Null)
+            {
+                rules.Missing("value");
+            }
+            else
+            {
+                value = ApiJson.Compact(valueElement);
+                type = valueElement.ValueKind switch
+                {
+                    JsonValueKind.String => "string",
+                    JsonValueKind.Number => "number",
+                    JsonValueKind.True or JsonValueKind.False => "boolean",
+                    JsonValueKind.Array => "array",
+                    _ => "object",
+                };
+                if (Encoding.UTF8.GetByteCount(value) > InputRules.MaxContentBytes)
+                {
+                    rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
+                }
+            }
+
+            var id = rules.Id(obj, "id", "id");
+            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+            var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
+            var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
+            var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
+            var term = rules.Term(obj, "term") ?? "long";
+            if (rules.HasErrors)
+            {
+                return rules.ToError();
+            }
+
+            var now = Timestamps.Now(time);
+            var memory = new MemoryRow
+            {
+                Namespace = ns,
+                Id = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString(),
+                Value = value!,
+                Type = type!,
+                Term = term,
+                Label = label,
+                Description = description,
+                Tags = tags,
+                Metadata = metadata,
+                Created = now,
+                Modified = now,
+            };
+            if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
+            {
+                return ApiErrors.DuplicateId(id);
+            }
+
+            db.Memories.Add(memory);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
+            {
+                return ApiErrors.DuplicateId(memory.Id);
+            }
+
+            return new JsonPayload(w => Write(w, memory));
+        }
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, CancellationToken ct)
+    {
+        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: true);
+        if (query is null)
+        {
+            return error!;
+        }
+
+        var (ns, nsError) = Namespaces.Resolve(http.Request);
+        if (nsError is not null)
+        {
+            return nsError;
+        }
+
+        var rows = db.Memories.AsNoTracking().Where(m => m.Namespace == ns);
+        if (query.CreatedFrom is { } from)
+        {
+            rows = rows.Where(m => m.Created >= from);
+        }
+
+        if (query.CreatedBefore is { } before)
+        {
+            rows = rows.Where(m => m.Created < before);
+        }
+
+        if (query.After is { } after)
+        {
+            rows = query.Descending
+                ? rows.Where(m => m.Created < after.Key || (m.Created == after.Key && string.Compare(m.Id, after.Id) < 0))
+                : rows.Where(m => m.Created > after.Key || (m.Created == after.Key && string.Compare(m.Id, after.Id) > 0));
+        }
+
+        rows = query.Descending
+            ? rows.OrderByDescending(m => m.Created).ThenByDescending(m => m.Id)
+            : rows.OrderBy(m => m.Created).ThenBy(m => m.Id);
+        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
+        return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Created, m.Id),
+            m => Write(w, m)));
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    {
+        var (ns, nsError) = Namespaces.Resolve(http.Request);
+        if (nsError is not null)
+        {
+            return nsError;
+        }
+
+        var memory = await db.Memories.AsNoTracking().FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
+        return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => Write(w, memory));
+    }
+
+    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var obj))
+            {
+                return ApiErrors.Invalid("body", "must be a JSON object");
+            }
+
+            foreach (var immutable in (string[])["value", "metadata"])
+            {
+                if (InputRules.Has(obj, immutable))
+                {
+                    return ApiErrors.Immutable(immutable);
+                }
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var rules = new InputRules();
+            var tags = rules.Tags(obj, "tags", "tags");
+            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+            var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
+            var term = rules.Term(obj, "term");
+            if (rules.HasErrors)
+            {
+                return rules.ToError();
+            }
+
+            var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
+            if (memory is null)
+            {
+                return ApiErrors.MemoryNotFound(id);
+            }
+
+            var changed = false;
+            if (tags is not null)
+            {
+                memory.Tags = tags;
+                changed = true;
+            }
+
+            if (obj.TryGetProperty("label", out var labelValue))
+            {
+                memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+                changed = true;
+            }
+
+            if (obj.TryGetProperty("description", out var descriptionValue))
+            {
+                memory.Description = descriptionValue.ValueKind == JsonValueKind.Null ? null : description;
+                changed = true;
+            }
+
+            if (term is not null)
+            {
+                memory.Term = term;
+                changed = true;
+            }
+
+            if (changed)
+            {
+                memory.Modified = Timestamps.Now(time);
+                await db.SaveChangesAsync(ct);
+            }
+
+            return new JsonPayload(w => Write(w, memory));
+        }
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var deleted = await db.Memories.Where(m => m.Namespace == ns && m.Id == id).ExecuteDeleteAsync(ct);
+            return deleted == 0 ? ApiErrors.MemoryNotFound(id) : JsonPayload.Deleted(id);
+        }
+    }
+}

@@ -1,0 +1,423 @@
+using System.Text.Json;
+using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Api.Messages;
+
+/// <summary>Contract §5: messages, single and batch, with the legacy routes the older SDKs call.</summary>
+internal static class MessageApi
+{
+    private const int MaxBatch = 100;
+
+    public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
+    {
+        const string write = ApiKeyAuthenticationHandler.WritePolicy;
+        api.MapPost("/message", CreateOneAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+        api.MapPost("/messages", CreateAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+        api.MapPost("/dialogue/{dialogueId}/messages", CreateLegacyAsync).WithQuery("namespace").RequireAuthorization(write);
+
+        api.MapGet("/messages", ListAsync).WithQuery([.. ListQuery.Parameters, "dialogueId"]);
+        api.MapGet("/dialogue/{dialogueId}/messages", ListLegacyAsync).WithQuery(ListQuery.Parameters);
+
+        foreach (var route in (string[])["/message/{id}", "/messages/{id}"])
+        {
+            api.MapGet(route, GetAsync).WithQuery("dialogueId", "namespace");
+            api.MapPut(route, UpdateAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+            api.MapDelete(route, DeleteAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+        }
+
+        api.MapDelete("/dialogue/{dialogueId}/message/{id}", DeleteLegacyAsync).WithQuery("namespace").RequireAuthorization(write);
+        return api;
+    }
+
+    /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
+    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, pathDialogueId: null, allowBatch: false, ct);
+
+    /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
+    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, pathDialogueId: null, allowBatch: true, ct);
+
+    private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, dialogueId, allowBatch: true, ct);
+
+    private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
+        string? pathDialogueId, bool allowBatch, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (body.IsEmpty)
+            {
+                return ApiErrors.Missing("body");
+            }
+
+            var root = body.Root;
+            var batch = root.ValueKind == JsonValueKind.Array;
+            if (batch && !allowBatch)
+            {
+                return ApiErrors.Invalid("body", "must be a message object; send arrays to POST /messages");
+            }
+
+            if (!batch && root.ValueKind != JsonValueKind.Object)
+            {
+                return ApiErrors.Invalid("body", "must be a message object or an array of messages");
+            }
+
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            if (nsError is not null)
+            {
+                return nsError;
+            }
+
+            var rules = new InputRules();
+            var dialogueId = pathDialogueId ?? DialogueIdFrom(http.Request, batch ? null : root, rules);
+            var inputs = new List<MessageInput>();
+            if (batch)
+            {
+                if (root.GetArrayLength() == 0)
+                {
+                    rules.Missing("messages");
+                }
+                else if (root.GetArrayLength() > MaxBatch)
+                {
+                    rules.Invalid("messages", $"a batch holds at most {MaxBatch} messages");
+                }
+                else
+                {
+                    var index = 0;
+                    foreach (var element in root.EnumerateArray())
+                    {
+                        if (MessageInput.Parse(element, $"messages[{index}]", rules) is { } input)
+                        {
+                            inputs.Add(input);
+                        }
+
+                        index++;
+                    }
+                }
+            }
+            else if (MessageInput.Parse(root, "", rules) is { } input)
+            {
+                inputs.Add(input);
+            }
+
+            if (rules.HasErrors || dialogueId is null)
+            {
+                return rules.ToError();
+            }
+
+            var (rows, error) = await AppendAsync(db, time, ns, dialogueId, inputs, ct);
+            if (rows is null)
+            {
+                return error!;
+            }
+
+            return batch
+                ? new JsonPayload(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var row in rows)
+                    {
+                        MessageJson.Write(w, row);
+                    }
+
+                    w.WriteEndArray();
+                })
+                : new JsonPayload(w => MessageJson.Write(w, rows[0]));
+        }
+    }
+
+    private static string? DialogueIdFrom(HttpRequest request, JsonElement? body, InputRules rules)
+    {
+        string? value = request.Query.TryGetValue("dialogueId", out var fromQuery) ? fromQuery.ToString() : null;
+        if (value is null && body is { } obj && obj.TryGetProperty("dialogueId", out var fromBody)
+            && fromBody.ValueKind != JsonValueKind.Null)
+        {
+            value = fromBody.ValueKind == JsonValueKind.String ? fromBody.GetString() : "\0";
+        }
+
+        if (string.IsNullOrEmpty(value))
+        {
+            rules.Missing("dialogueId");
+            return null;
+        }
+
+        if (!InputRules.IsValidId(value))
+        {
+            rules.Invalid("dialogueId", InputRules.IdRule);
+            return null;
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// Appends messages atomically. The dialogue row is updated first (its lock orders concurrent appends and
+    /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
+    /// </summary>
+    internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
+        string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
+    {
+        var duplicate = FirstDuplicateId(inputs);
+        if (duplicate is not null)
+        {
+            return (null, ApiErrors.DuplicateId(duplicate));
+        }
+
+        var now = Timestamps.Now(time);
+        var count = inputs.Count;
+        var lastCreated = inputs[^1].Created ?? now;
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var updated = await db.Dialogues
+            .Where(d => d.Namespace == ns && d.Id == dialogueId && d.Status == DialogueApi.Active)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(d => d.LastSeq, d => d.LastSeq + count)
+                .SetProperty(d => d.TotalMessages, d => d.TotalMessages + count)
+                .SetProperty(d => d.LastMessageCreated, lastCreated)
+                .SetProperty(d => d.Modified, now), ct);
+        if (updated == 0)
+        {
+            var exists = await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct);
+            return (null, exists ? ApiErrors.DialogueEnded(dialogueId) : ApiErrors.DialogueNotFound(dialogueId));
+        }
+
+        var lastSeq = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == dialogueId).Select(d => d.LastSeq).FirstAsync(ct);
+        var clientIds = inputs.Where(i => i.Id is not null).Select(i => i.Id!).ToList();
+        if (clientIds.Count > 0)
+        {
+            var taken = await db.Messages
+                .Where(m => m.Namespace == ns && m.DialogueId == dialogueId && clientIds.Contains(m.Id))
+                .Select(m => m.Id).FirstOrDefaultAsync(ct);
+            if (taken is not null)
+            {
+                return (null, ApiErrors.DuplicateId(taken));
+            }
+        }
+
+        var firstSeq = lastSeq - count + 1;
+        var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time)).ToList();
+        db.Messages.AddRange(rows);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
+        {
+            return (null, ApiErrors.DuplicateId(clientIds.FirstOrDefault() ?? dialogueId));
+        }
+
+        await tx.CommitAsync(ct);
+        return (rows, null);
+    }
+
+    /// <summary>The first client id that appears twice in one request, or null.</summary>
+    internal static string? FirstDuplicateId(IReadOnlyList<MessageInput> inputs)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            if (input.Id is not null && !seen.Add(input.Id))
+            {
+                return input.Id;
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, CancellationToken ct)
+    {
+        var rules = new InputRules();
+        var dialogueId = DialogueIdFrom(http.Request, null, rules);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, dialogueId, ct);
+    }
+
+    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, CancellationToken ct) =>
+        ListCoreAsync(http, db, dialogueId, ct);
+
+    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, string dialogueId, CancellationToken ct)
+    {
+        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: false);
+        if (query is null)
+        {
+            return error!;
+        }
+
+        var (ns, nsError) = Namespaces.Resolve(http.Request);
+        if (nsError is not null)
+        {
+            return nsError;
+        }
+
+        if (!await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct))
+        {
+            return ApiErrors.DialogueNotFound(dialogueId);
+        }
+
+        var rows = db.Messages.AsNoTracking().Where(m => m.Namespace == ns && m.DialogueId == dialogueId);
+        if (query.CreatedFrom is { } from)
+        {
+            rows = rows.Where(m => m.Created >= from);
+        }
+
+        if (query.CreatedBefore is { } before)
+        {
+            rows = rows.Where(m => m.Created < before);
+        }
+
+        if (query.After is { } after)
+        {
+            rows = query.Descending ? rows.Where(m => m.Seq < after.Key) : rows.Where(m => m.Seq > after.Key);
+        }
+
+        rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
+        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
+        return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
+            m => MessageJson.Write(w, m)));
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    {
+        var (target, error) = Target(http.Request, null);
+        if (target is null)
+        {
+            return error!;
+        }
+
+        var (ns, dialogueId) = target.Value;
+        var message = await db.Messages.AsNoTracking()
+            .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
+        return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message));
+    }
+
+    /// <summary>The namespace and dialogue a message route addresses (query first, else body).</summary>
+    private static ((string Namespace, string DialogueId)? Target, ApiError? Error) Target(HttpRequest request, RequestBody? body)
+    {
+        var (ns, nsError) = Namespaces.Resolve(request, body);
+        if (nsError is not null)
+        {
+            return (null, nsError);
+        }
+
+        var rules = new InputRules();
+        JsonElement? obj = body is not null && body.TryGetObject(out var o) ? o : null;
+        var dialogueId = DialogueIdFrom(request, obj, rules);
+        return dialogueId is null ? (null, rules.ToError()) : ((ns, dialogueId), null);
+    }
+
+    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            if (!body.TryGetObject(out var obj))
+            {
+                return ApiErrors.Invalid("body", "must be a JSON object");
+            }
+
+            foreach (var immutable in (string[])["content", "role", "metadata"])
+            {
+                if (InputRules.Has(obj, immutable))
+                {
+                    return ApiErrors.Immutable(immutable);
+                }
+            }
+
+            var (target, error) = Target(http.Request, body);
+            if (target is null)
+            {
+                return error!;
+            }
+
+            var rules = new InputRules();
+            var tags = rules.Tags(obj, "tags", "tags");
+            if (rules.HasErrors)
+            {
+                return rules.ToError();
+            }
+
+            var (ns, dialogueId) = target.Value;
+            var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
+            if (tags is not null)
+            {
+                var now = Timestamps.Now(time);
+                await messages.ExecuteUpdateAsync(s => s.SetProperty(m => m.Tags, tags).SetProperty(m => m.Modified, now), ct);
+            }
+
+            var message = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
+            return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message));
+        }
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+        CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            var (target, error) = Target(http.Request, body);
+            return target is null ? error! : await DeleteCoreAsync(db, time, target.Value.Namespace, target.Value.DialogueId, id, ct);
+        }
+    }
+
+    private static async Task<IResult> DeleteLegacyAsync(string dialogueId, string id, HttpContext http, DialogueDbContext db,
+        TimeProvider time, CancellationToken ct)
+    {
+        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
+        if (body is null)
+        {
+            return bodyError!;
+        }
+
+        using (body)
+        {
+            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
+            return nsError ?? await DeleteCoreAsync(db, time, ns, dialogueId, id, ct);
+        }
+    }
+
+    private static async Task<IResult> DeleteCoreAsync(DialogueDbContext db, TimeProvider time, string ns, string dialogueId,
+        string id, CancellationToken ct)
+    {
+        var now = Timestamps.Now(time);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+
+        // The dialogue row is locked first, in the same order as appends and dialogue deletion, so none can deadlock.
+        var dialogue = db.Dialogues.Where(d => d.Namespace == ns && d.Id == dialogueId);
+        if (await dialogue.ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct) == 0)
+        {
+            return ApiErrors.MessageNotFound(id);
+        }
+
+        var deleted = await db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id)
+            .ExecuteDeleteAsync(ct);
+        if (deleted == 0)
+        {
+            return ApiErrors.MessageNotFound(id);
+        }
+
+        await dialogue.ExecuteUpdateAsync(s => s.SetProperty(d => d.TotalMessages, d => d.TotalMessages - deleted), ct);
+        await tx.CommitAsync(ct);
+        return JsonPayload.Deleted(id);
+    }
+}

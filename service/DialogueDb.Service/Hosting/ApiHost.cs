@@ -1,0 +1,118 @@
+using System.Security.Authentication;
+using DialogueDb.Service.Api;
+using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Api.Memories;
+using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Policy;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.AspNetCore.Authentication;
+
+namespace DialogueDb.Service.Hosting;
+
+/// <summary>Builds the API web application: the table of contents of the service.</summary>
+internal static partial class ApiHost
+{
+    /// <summary>Configuration sources in order of precedence: command line, DIALOGUEDB_* environment, appsettings.</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args, ServiceOptions? options = null,
+        IReadOnlyDictionary<string, string?>? commandLine = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddEnvironmentVariables(ServiceOptions.EnvironmentPrefix);
+
+        // SQL text at Information level is noise in production; EF Core never logs parameter values here.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        if (commandLine is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(commandLine);
+        }
+
+        options ??= ServiceOptions.From(builder.Configuration);
+        options.Validate();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        var time = TimeProvider.System;
+        var certificate = TlsCertificates.Load(options, time);
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            });
+        });
+        builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        var firstKey = DevProject.EnsureCreated(options);
+        if (firstKey is not null)
+        {
+            // Printed once, to the console only (never to a log): the project file keeps just its hash.
+            Console.WriteLine($"""
+
+                Created a development project with one read-write API key (shown only this once):
+
+                    {firstKey}
+
+                Scripts can read it from {Path.Combine(options.FullDataDir, "dev-api-key")}.
+
+                """);
+        }
+
+        var hashSecret = DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath);
+        builder.Services.AddSingleton(new ApiKeyRing(ProjectDocument.Read(options.ProjectFilePath), new ApiKeyHasher(hashSecret)));
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(ApiKeyAuthenticationHandler.WritePolicy, policy => policy.RequireAuthenticatedUser()
+                .RequireClaim(ApiKeyAuthenticationHandler.ScopeClaim, ApiKeyRecord.ReadWrite));
+
+        builder.Services.AddStorage(options);
+        builder.Services.AddOpenApi();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        return builder;
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        app.UseRequestIds();
+        app.UseApiErrors();
+        app.UseHttpsOnlyApi();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
+        app.MapHealthChecks("/healthz/ready", new() { ResponseWriter = WriteHealthAsync });
+        app.MapOpenApi();
+
+        foreach (var prefix in (string[])["/api/v1", ""])
+        {
+            var api = app.MapGroup(prefix).RequireAuthorization();
+            api.MapDialogues();
+            api.MapMessages();
+            api.MapMemories();
+        }
+
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return new JsonPayload(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("status", report.Status.ToString().ToLowerInvariant());
+            foreach (var (name, entry) in report.Entries)
+            {
+                w.WriteString(name, entry.Status.ToString().ToLowerInvariant());
+            }
+
+            w.WriteEndObject();
+        }, context.Response.StatusCode).ExecuteAsync(context);
+    }
+}

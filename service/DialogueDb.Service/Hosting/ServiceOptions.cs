@@ -1,0 +1,96 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+
+namespace DialogueDb.Service.Hosting;
+
+/// <summary>
+/// Settings of <c>dialoguedb serve</c>. Each one is read from a command-line option, else the environment variable
+/// <c>DIALOGUEDB_&lt;KEY&gt;</c>, else appsettings (<c>&lt;KEY&gt;</c> at the root), else the default here.
+/// The README's configuration table lists the same names.
+/// </summary>
+internal sealed class ServiceOptions
+{
+    public const string EnvironmentPrefix = "DIALOGUEDB_";
+
+    /// <summary>Folder for the embedded database, generated TLS files, the dev project and its secrets.</summary>
+    [ConfigurationKeyName("DATA_DIR")]
+    [Required]
+    public string DataDir { get; set; } = "./.dialoguedb";
+
+    /// <summary>Listen addresses, separated by ';'. Only https:// serves the API.</summary>
+    [ConfigurationKeyName("URLS")]
+    [Required]
+    public string Urls { get; set; } = "https://127.0.0.1:8443";
+
+    /// <summary>Npgsql connection string; when set the service runs on PostgreSQL instead of the embedded SQLite file.</summary>
+    [ConfigurationKeyName("POSTGRES")]
+    public string? Postgres { get; set; }
+
+    /// <summary>StackExchange.Redis configuration string (used by rate limiting and audit in production).</summary>
+    [ConfigurationKeyName("REDIS")]
+    public string? Redis { get; set; }
+
+    /// <summary>The project document (project id, API key hashes). Default: DATA_DIR/project.json, created on first start.</summary>
+    [ConfigurationKeyName("PROJECT_FILE")]
+    public string? ProjectFile { get; set; }
+
+    /// <summary>The secret that keys API key hashes (HMAC-SHA-256). Default: DATA_DIR/secrets/api-key-hash.key, created on first start.</summary>
+    [ConfigurationKeyName("API_KEY_HASH_SECRET_FILE")]
+    public string? ApiKeyHashSecretFile { get; set; }
+
+    /// <summary>PEM certificate chain for HTTPS. Default: a certificate generated into DATA_DIR/tls.</summary>
+    [ConfigurationKeyName("TLS_CERT")]
+    public string? TlsCertificateFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificateFile"/>.</summary>
+    [ConfigurationKeyName("TLS_KEY")]
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>Largest accepted request body in bytes (36 MiB by default); larger bodies get 413.</summary>
+    [ConfigurationKeyName("MAX_REQUEST_BODY_BYTES")]
+    [Range(1024, long.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = 36L * 1024 * 1024;
+
+    public bool UsesPostgres => !string.IsNullOrWhiteSpace(Postgres);
+
+    public string FullDataDir => Path.GetFullPath(DataDir);
+
+    public string ProjectFilePath => ProjectFile ?? Path.Combine(FullDataDir, "project.json");
+
+    public string ApiKeyHashSecretPath => ApiKeyHashSecretFile ?? Path.Combine(FullDataDir, "secrets", "api-key-hash.key");
+
+    public string SqlitePath => Path.Combine(FullDataDir, "dialoguedb.sqlite");
+
+    /// <summary>Binds from configuration (environment variables with the prefix removed, appsettings, command line).</summary>
+    public static ServiceOptions From(IConfiguration configuration)
+    {
+        var options = new ServiceOptions();
+        configuration.Bind(options);
+        return options;
+    }
+
+    /// <summary>Fails fast with a message naming the setting, so a misconfigured pod crashes at once.</summary>
+    public void Validate()
+    {
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
+        {
+            throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", results.Select(r => r.ErrorMessage)));
+        }
+
+        if ((TlsCertificateFile is null) != (TlsKeyFile is null))
+        {
+            throw new InvalidOperationException(
+                $"Invalid configuration: {EnvironmentPrefix}TLS_CERT and {EnvironmentPrefix}TLS_KEY must be set together.");
+        }
+
+        foreach (var url in Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
+                    UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
+            {
+                throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}URLS has an invalid address '{url}'.");
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+using System.CommandLine;
+using DialogueDb.Service.Hosting;
+
+return await Cli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,100 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace DialogueDb.Service.Storage;
+
+/// <summary>The project's database: SQLite in embedded mode, PostgreSQL in production (migrations are PostgreSQL's).</summary>
+internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> options) : DbContext(options)
+{
+    public DbSet<DialogueRow> Dialogues => Set<DialogueRow>();
+
+    public DbSet<MessageRow> Messages => Set<MessageRow>();
+
+    public DbSet<MemoryRow> Memories => Set<MemoryRow>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
+        modelBuilder.ApplyConfiguration(new MessageRowConfiguration());
+        modelBuilder.ApplyConfiguration(new MemoryRowConfiguration());
+
+        var postgres = Database.IsNpgsql();
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(SnakeCase(property.Name));
+
+                // Ids and namespaces compare byte-wise (as SQLite does), so keyset order never depends on a locale.
+                if (postgres && property.ClrType == typeof(string) && property.Name is "Namespace" or "Id" or "DialogueId" or "ThreadOf")
+                {
+                    property.SetCollation("C");
+                }
+            }
+        }
+    }
+
+    private static string SnakeCase(string name)
+    {
+        var builder = new StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
+
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return builder.ToString();
+    }
+}
+
+internal sealed class DialogueRowConfiguration : IEntityTypeConfiguration<DialogueRow>
+{
+    public void Configure(EntityTypeBuilder<DialogueRow> builder)
+    {
+        builder.ToTable("dialogues");
+        builder.HasKey(d => new { d.Namespace, d.Id });
+        builder.Property(d => d.Namespace).HasMaxLength(128);
+        builder.Property(d => d.Id).HasMaxLength(128);
+        builder.Property(d => d.ThreadOf).HasMaxLength(128);
+        builder.Property(d => d.Status).HasMaxLength(16);
+
+        // Keyset pages: newest/oldest first within a namespace, and threads of one parent.
+        builder.HasIndex(d => new { d.Namespace, d.Created, d.Id });
+        builder.HasIndex(d => new { d.Namespace, d.ThreadOf, d.Created, d.Id });
+    }
+}
+
+internal sealed class MessageRowConfiguration : IEntityTypeConfiguration<MessageRow>
+{
+    public void Configure(EntityTypeBuilder<MessageRow> builder)
+    {
+        builder.ToTable("messages");
+
+        // The primary key is the dialogue's total order, so a page of a 100,000-message dialogue is one index range scan.
+        builder.HasKey(m => new { m.Namespace, m.DialogueId, m.Seq });
+        builder.HasIndex(m => new { m.Namespace, m.DialogueId, m.Id }).IsUnique();
+        builder.Property(m => m.Namespace).HasMaxLength(128);
+        builder.Property(m => m.DialogueId).HasMaxLength(128);
+        builder.Property(m => m.Id).HasMaxLength(128).IsRequired();
+        builder.Property(m => m.Seq).ValueGeneratedNever();
+    }
+}
+
+internal sealed class MemoryRowConfiguration : IEntityTypeConfiguration<MemoryRow>
+{
+    public void Configure(EntityTypeBuilder<MemoryRow> builder)
+    {
+        builder.ToTable("memories");
+        builder.HasKey(m => new { m.Namespace, m.Id });
+        builder.HasIndex(m => new { m.Namespace, m.Created, m.Id });
+        builder.Property(m => m.Namespace).HasMaxLength(128);
+        builder.Property(m => m.Id).HasMaxLength(128);
+        builder.Property(m => m.Type).HasMaxLength(16);
+        builder.Property(m => m.Term).HasMaxLength(16);
+    }
+}

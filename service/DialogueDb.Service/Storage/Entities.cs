@@ -1,0 +1,61 @@
+namespace DialogueDb.Service.Storage;
+
+// Entities are storage rows only; they never go over the wire (each API folder writes its own JSON).
+// Times are Unix milliseconds (the wire precision), which orders and compares the same on SQLite and PostgreSQL.
+// The default namespace is stored as "" so it is part of every key like any other namespace.
+
+internal sealed class DialogueRow
+{
+    public required string Namespace { get; set; }
+    public required string Id { get; set; }
+    public required string Status { get; set; }
+    public string? Label { get; set; }
+    public string? ThreadOf { get; set; }
+    public required string Tags { get; set; }
+    public required string Metadata { get; set; }
+    public required string State { get; set; }
+    public long Created { get; set; }
+    public long Modified { get; set; }
+    public long? EndedAt { get; set; }
+    public int TotalMessages { get; set; }
+    public int ThreadCount { get; set; }
+    public long? LastMessageCreated { get; set; }
+
+    /// <summary>Sequence number of the dialogue's last appended message; messages are ordered by it.</summary>
+    public long LastSeq { get; set; }
+}
+
+internal sealed class MessageRow
+{
+    public required string Namespace { get; set; }
+    public required string DialogueId { get; set; }
+    public long Seq { get; set; }
+    public required string Id { get; set; }
+    public required string Role { get; set; }
+    public string? Name { get; set; }
+
+    /// <summary>The content as compact JSON text (a JSON string for text content).</summary>
+    public required string Content { get; set; }
+    public int ContentLength { get; set; }
+    public required string Tags { get; set; }
+    public required string Metadata { get; set; }
+    public long Created { get; set; }
+    public long Modified { get; set; }
+}
+
+internal sealed class MemoryRow
+{
+    public required string Namespace { get; set; }
+    public required string Id { get; set; }
+
+    /// <summary>The value as compact JSON text.</summary>
+    public required string Value { get; set; }
+    public required string Type { get; set; }
+    public required string Term { get; set; }
+    public string? Label { get; set; }
+    public string? Description { get; set; }
+    public required string Tags { get; set; }
+    public required string Metadata { get; set; }
+    public long Created { get; set; }
+    public long Modified { get; set; }
+}

@@ -1,0 +1,170 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DialogueDb.Service.Tests.Infrastructure;
+
+/// <summary>
+/// Runs the real service (Kestrel, HTTPS on a loopback port, the real storage engine) in-process for a test class.
+/// Each fixture owns a fresh data folder (and, for PostgreSQL, a fresh database), so test classes never share rows.
+/// </summary>
+public abstract class ApiFixture : IAsyncLifetime
+{
+    private WebApplication? _app;
+    private X509Certificate2? _ca;
+
+    /// <summary>Which storage engine this fixture runs on: "sqlite" or "postgres".</summary>
+    public abstract string Engine { get; }
+
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>A read-write API key of the fixture's project.</summary>
+    public string ApiKey { get; private set; } = null!;
+
+    /// <summary>A read-only API key of the same project.</summary>
+    public string ReadOnlyApiKey { get; private set; } = null!;
+
+    public string ProjectId { get; } = "test-project";
+
+    /// <summary>Client authorised with <see cref="ApiKey"/>.</summary>
+    public HttpClient Client { get; private set; } = null!;
+
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("Fixture not started.");
+
+    /// <summary>A new client over HTTPS that trusts the service's CA; sends <paramref name="bearer"/> when given.</summary>
+    public HttpClient CreateClient(string? bearer = null)
+    {
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, _) =>
+        {
+            if (cert is null || _ca is null)
+            {
+                return false;
+            }
+
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(_ca);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            return chain.Build(new X509Certificate2(cert));
+        };
+        var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        return client;
+    }
+
+    /// <summary>Set when this engine cannot run on this machine; test classes skip with it in their constructor.</summary>
+    public string? SkipReason { get; protected set; }
+
+    /// <summary>Engine-specific storage setup; returns the PostgreSQL connection string or null for SQLite.</summary>
+    protected abstract ValueTask<string?> PrepareStorageAsync();
+
+    protected virtual ValueTask CleanupStorageAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask InitializeAsync()
+    {
+        Directory.CreateDirectory(DataDir);
+        var postgres = await PrepareStorageAsync();
+        if (SkipReason is not null)
+        {
+            return;
+        }
+
+        var keys = TestProject.Write(DataDir, ProjectId);
+        ApiKey = keys.ReadWrite;
+        ReadOnlyApiKey = keys.ReadOnly;
+
+        var options = new ServiceOptions
+        {
+            DataDir = DataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = postgres,
+        };
+        var builder = ApiHost.CreateBuilder([], options);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        _app = ApiHost.Build(builder);
+        if (postgres is not null)
+        {
+            await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
+        }
+
+        await _app.StartAsync();
+
+        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
+            .Addresses.Single();
+        BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        _ca = X509Certificate2.CreateFromPemFile(Path.Combine(DataDir, "tls", "ca.crt"));
+        Client = CreateClient(ApiKey);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        _ca?.Dispose();
+        await CleanupStorageAsync();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp folder is harmless.
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class SqliteApiFixture : ApiFixture
+{
+    public override string Engine => "sqlite";
+
+    protected override ValueTask<string?> PrepareStorageAsync() => ValueTask.FromResult<string?>(null);
+}
+
+public sealed class PostgresApiFixture : ApiFixture
+{
+    private TestDatabase? _database;
+
+    public override string Engine => "postgres";
+
+    protected override async ValueTask<string?> PrepareStorageAsync()
+    {
+        SkipReason = TestDatabase.UnavailableReason();
+        if (SkipReason is not null)
+        {
+            return null;
+        }
+
+        _database = await TestDatabase.CreateAsync();
+        return _database.ConnectionString;
+    }
+
+    protected override async ValueTask CleanupStorageAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}

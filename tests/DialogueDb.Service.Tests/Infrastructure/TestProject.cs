@@ -1,0 +1,23 @@
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Policy;
+using DialogueDb.Service.Security;
+
+namespace DialogueDb.Service.Tests.Infrastructure;
+
+/// <summary>Writes a project document with one read-write and one read-only key into a data folder, as the operator would.</summary>
+public static class TestProject
+{
+    public static (string ReadWrite, string ReadOnly) Write(string dataDir, string projectId)
+    {
+        var options = new ServiceOptions { DataDir = dataDir };
+        var hasher = new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath));
+        var (rwId, rw) = ApiKeyHasher.NewKey();
+        var (roId, ro) = ApiKeyHasher.NewKey();
+        new ProjectDocument(projectId,
+        [
+            new ApiKeyRecord(rwId, "tests-rw", ApiKeyRecord.ReadWrite, hasher.Hash(rw)),
+            new ApiKeyRecord(roId, "tests-ro", ApiKeyRecord.ReadOnly, hasher.Hash(ro)),
+        ]).Write(options.ProjectFilePath);
+        return (rw, ro);
+    }
+}
