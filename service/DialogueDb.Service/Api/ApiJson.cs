@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -126,30 +127,74 @@ internal sealed class RequestBody : IDisposable
 
     public static async Task<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, CancellationToken ct)
     {
-        byte[] bytes;
+        var limit = request.HttpContext.RequestServices.GetRequiredService<Hosting.ServiceOptions>().MaxRequestBodyBytes;
+        if (request.ContentLength > limit)
+        {
+            await DrainAsync(request.Body, ct);
+            return (null, ApiErrors.PayloadTooLarge("Request body"));
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer, ct);
-            bytes = buffer.ToArray();
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                {
+                    await DrainAsync(request.Body, ct);
+                    return (null, ApiErrors.PayloadTooLarge("Request body"));
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, ApiErrors.PayloadTooLarge("Request body"));
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
 
-        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
         {
             return (new RequestBody(null), null);
         }
 
         try
         {
-            return (new RequestBody(JsonDocument.Parse(bytes, ApiJson.DocumentOptions)), null);
+            return (new RequestBody(JsonDocument.Parse(bytes.ToArray(), ApiJson.DocumentOptions)), null);
         }
         catch (JsonException)
         {
             return (null, ApiErrors.Invalid("body", "the request body is not valid JSON"));
+        }
+    }
+
+    /// <summary>
+    /// Reads and discards the rest of an oversized body, so the client can finish sending and read the 413 instead of
+    /// a broken connection. Kestrel's own hard limit (a multiple of ours) bounds how much is drained.
+    /// </summary>
+    private static async Task DrainAsync(Stream body, CancellationToken ct)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (await body.ReadAsync(chunk, ct) > 0)
+            {
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Over Kestrel's hard limit: the connection is closed, which is all that can be done.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 

@@ -61,6 +61,21 @@ internal sealed class InputRules
     public static bool Has(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Undefined;
 
+    /// <summary>
+    /// True when an update sends an immutable field with a value other than the stored one (→ 409 IMMUTABLE_FIELD).
+    /// Sending the unchanged value is accepted: the SDK's save() echoes metadata back.
+    /// </summary>
+    public static bool Changes(JsonElement obj, string name, string storedJson)
+    {
+        if (!obj.TryGetProperty(name, out var value))
+        {
+            return false;
+        }
+
+        using var stored = JsonDocument.Parse(storedJson);
+        return !JsonElement.DeepEquals(value, stored.RootElement);
+    }
+
     /// <summary>An optional client id (absent or null → null).</summary>
     public string? Id(JsonElement obj, string name, string path)
     {
@@ -145,20 +160,16 @@ internal sealed class InputRules
             return null;
         }
 
-        var index = 0;
-        var ok = true;
         foreach (var tag in value.EnumerateArray())
         {
             if (tag.ValueKind != JsonValueKind.String || tag.GetString() is not { Length: > 0 and <= MaxTagLength })
             {
-                Invalid($"{path}[{index}]", $"each tag must be a string of 1-{MaxTagLength} characters");
-                ok = false;
+                Invalid(path, $"each tag must be a string of 1-{MaxTagLength} characters");
+                return null;
             }
-
-            index++;
         }
 
-        return ok ? ApiJson.Compact(value) : null;
+        return ApiJson.Compact(value);
     }
 
     /// <summary>Metadata: a flat object (string, number, boolean or string-array values), ≤ 50 keys, ≤ 16 KiB.</summary>

@@ -179,7 +179,7 @@ internal sealed class KnownQueryFilter(string[] allowed) : IEndpointFilter
             if (!allowed.Contains(key, StringComparer.Ordinal))
             {
                 var shown = key.Length <= 64 ? key : key[..64];
-                return ValueTask.FromResult<object?>(ApiErrors.Invalid("query", $"unknown query parameter '{shown}'"));
+                return ValueTask.FromResult<object?>(ApiErrors.Invalid(shown, "unknown query parameter"));
             }
         }
 

@@ -7,6 +7,7 @@ using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 
 namespace DialogueDb.Service.Hosting;
 
@@ -38,7 +39,9 @@ internal static partial class ApiHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // The API enforces MaxRequestBodyBytes itself and drains what is over it so the client reads a clean 413;
+            // Kestrel's limit is the hard stop beyond which the connection is simply closed.
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes * 4;
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 https.ServerCertificate = certificate;
@@ -64,6 +67,9 @@ internal static partial class ApiHost
 
         var hashSecret = DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath);
         builder.Services.AddSingleton(new ApiKeyRing(ProjectDocument.Read(options.ProjectFilePath), new ApiKeyHasher(hashSecret)));
+        // Nothing here protects data with ASP.NET Data Protection; ephemeral keys keep it from writing a key ring to disk
+        // (the container's root filesystem is read-only).
+        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

@@ -44,21 +44,7 @@ public abstract class ApiFixture : IAsyncLifetime
     /// <summary>A new client over HTTPS that trusts the service's CA; sends <paramref name="bearer"/> when given.</summary>
     public HttpClient CreateClient(string? bearer = null)
     {
-        var handler = new SocketsHttpHandler();
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, _) =>
-        {
-            if (cert is null || _ca is null)
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(_ca);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(new X509Certificate2(cert));
-        };
-        var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var client = LocalCa.CreateClient(BaseAddress, _ca ?? throw new InvalidOperationException("Fixture not started."));
         if (bearer is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
@@ -97,17 +83,15 @@ public abstract class ApiFixture : IAsyncLifetime
         var builder = ApiHost.CreateBuilder([], options);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         _app = ApiHost.Build(builder);
-        if (postgres is not null)
-        {
-            await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
-        }
+        // As `dialoguedb migrate` (PostgreSQL) or `serve` (embedded SQLite) would before the API starts.
+        await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
 
         await _app.StartAsync();
 
         var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
             .Addresses.Single();
         BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
-        _ca = X509Certificate2.CreateFromPemFile(Path.Combine(DataDir, "tls", "ca.crt"));
+        _ca = LocalCa.Load(DataDir);
         Client = CreateClient(ApiKey);
     }
 

@@ -310,11 +310,6 @@ internal static class DialogueApi
                 return nsError;
             }
 
-            if (InputRules.Has(obj, "metadata"))
-            {
-                return ApiErrors.Immutable("metadata");
-            }
-
             var rules = new InputRules();
             if (obj.TryGetProperty("id", out var bodyId) && bodyId.ValueKind != JsonValueKind.Null
                 && !(bodyId.ValueKind == JsonValueKind.String && bodyId.GetString() == id))
@@ -339,6 +334,11 @@ internal static class DialogueApi
             if (dialogue is null)
             {
                 return ApiErrors.DialogueNotFound(id);
+            }
+
+            if (InputRules.Changes(obj, "metadata", dialogue.Metadata))
+            {
+                return ApiErrors.Immutable("metadata");
             }
 
             if (obj.TryGetProperty("label", out var labelValue))

@@ -196,14 +196,6 @@ internal static class MemoryApi
                 return ApiErrors.Invalid("body", "must be a JSON object");
             }
 
-            foreach (var immutable in (string[])["value", "metadata"])
-            {
-                if (InputRules.Has(obj, immutable))
-                {
-                    return ApiErrors.Immutable(immutable);
-                }
-            }
-
             var (ns, nsError) = Namespaces.Resolve(http.Request, body);
             if (nsError is not null)
             {
@@ -224,6 +216,16 @@ internal static class MemoryApi
             if (memory is null)
             {
                 return ApiErrors.MemoryNotFound(id);
+            }
+
+            if (InputRules.Changes(obj, "value", memory.Value))
+            {
+                return ApiErrors.Immutable("value");
+            }
+
+            if (InputRules.Changes(obj, "metadata", memory.Metadata))
+            {
+                return ApiErrors.Immutable("metadata");
             }
 
             var changed = false;

@@ -330,14 +330,6 @@ internal static class MessageApi
                 return ApiErrors.Invalid("body", "must be a JSON object");
             }
 
-            foreach (var immutable in (string[])["content", "role", "metadata"])
-            {
-                if (InputRules.Has(obj, immutable))
-                {
-                    return ApiErrors.Immutable(immutable);
-                }
-            }
-
             var (target, error) = Target(http.Request, body);
             if (target is null)
             {
@@ -353,14 +345,41 @@ internal static class MessageApi
 
             var (ns, dialogueId) = target.Value;
             var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
-            if (tags is not null)
+            var current = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
+            if (current is null)
             {
-                var now = Timestamps.Now(time);
-                await messages.ExecuteUpdateAsync(s => s.SetProperty(m => m.Tags, tags).SetProperty(m => m.Modified, now), ct);
+                return ApiErrors.MessageNotFound(id);
             }
 
-            var message = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
-            return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message));
+            if (InputRules.Changes(obj, "content", current.Content))
+            {
+                return ApiErrors.Immutable("content");
+            }
+
+            if (obj.TryGetProperty("role", out var role) && !(role.ValueKind == JsonValueKind.String && role.GetString() == current.Role))
+            {
+                return ApiErrors.Immutable("role");
+            }
+
+            if (InputRules.Changes(obj, "metadata", current.Metadata))
+            {
+                return ApiErrors.Immutable("metadata");
+            }
+
+            if (tags is null)
+            {
+                return new JsonPayload(w => MessageJson.Write(w, current));
+            }
+
+            var now = Timestamps.Now(time);
+            if (await messages.ExecuteUpdateAsync(s => s.SetProperty(m => m.Tags, tags).SetProperty(m => m.Modified, now), ct) == 0)
+            {
+                return ApiErrors.MessageNotFound(id);
+            }
+
+            current.Tags = tags;
+            current.Modified = now;
+            return new JsonPayload(w => MessageJson.Write(w, current));
         }
     }
 

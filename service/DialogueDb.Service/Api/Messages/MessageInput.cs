@@ -87,11 +87,11 @@ internal sealed record MessageInput(
                     {
                         if (block.ValueKind != JsonValueKind.Object)
                         {
-                            rules.Invalid($"{path}[{index}]", "content blocks must be JSON objects");
+                            rules.Invalid(path, $"content block {index} must be a JSON object");
                             return (null, 0);
                         }
 
-                        CheckImage(block, $"{path}[{index}]", rules);
+                        CheckImage(block, path, rules);
                         index++;
                     }
                 }
