@@ -18,7 +18,8 @@ internal static partial class ApiHost
     public static WebApplicationBuilder CreateBuilder(string[] args, ServiceOptions? options = null,
         IReadOnlyDictionary<string, string?>? commandLine = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        // appsettings.json ships beside the binary; the working directory is wherever the operator started it.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables(ServiceOptions.EnvironmentPrefix);
 
         // SQL text at Information level is noise in production; EF Core never logs parameter values here.

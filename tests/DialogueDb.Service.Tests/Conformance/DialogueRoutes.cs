@@ -453,6 +453,116 @@ public abstract class DialogueRoutes(ApiFixture api) : ConformanceTest(api)
 
         Assert.Equal(1, Num((await GetDialogueAsync(ns, id, prefix))["totalMessages"]));
     }
+
+    [Fact]
+    public async Task DeleteDialogue_SameIdsRecreated_NoLeftovers()
+    {
+        var ns = NewNamespace();
+        var id = Unique("reuse");
+        var messageId = Unique("m");
+        var threadId = Unique("t");
+        await CreateDialogueAsync(ns, new { id, state = new { old = true }, tags = (string[])["old"], message = new { id = messageId, role = "user", content = "old" } });
+        await CreateDialogueAsync(ns, new { id = threadId, threadOf = id });
+        (await DeleteAsync($"dialogue/{id}?namespace={ns}")).Expect(HttpStatusCode.OK);
+
+        var again = await CreateDialogueAsync(ns, new { id, message = new { id = messageId, role = "user", content = "new" } });
+        var thread = await CreateDialogueAsync(ns, new { id = threadId });
+
+        Assert.Equal(1, Num(again["totalMessages"]));
+        Assert.Equal(0, Num(again["threadCount"]));
+        Assert.Empty(again["state"]!.AsObject());
+        Assert.Empty(again["tags"]!.AsArray());
+        Assert.False(thread.ContainsKey("threadOf"));
+        var messages = (await GetAsync($"messages?dialogueId={id}&namespace={ns}")).Expect(HttpStatusCode.OK).Object["items"]!.AsArray();
+        Assert.Equal("new", Str(Assert.Single(messages)!["content"]));
+    }
+
+    [Fact]
+    public async Task CreateDialogue_DuplicateMessageIds_RejectedAndNothingStored()
+    {
+        var ns = NewNamespace();
+        var messageId = Unique("m");
+
+        var response = await PostAsync($"dialogue?namespace={ns}", new
+        {
+            messages = new object[] { new { id = messageId, role = "user", content = "a" }, new { id = messageId, role = "user", content = "b" } },
+        });
+
+        Assert.True(response.Status is HttpStatusCode.Conflict or HttpStatusCode.BadRequest, $"got {(int)response.Status}: {response.Body}");
+        response.ExpectError(response.Status, (string)response.Object["error"]!["code"]!, response.Status == HttpStatusCode.Conflict ? "conflict" : "validation_error");
+        Assert.Empty((await GetAsync($"dialogue?namespace={ns}")).Expect(HttpStatusCode.OK).Object["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Modified_MessageAndStateWrites_AdvanceIt()
+    {
+        var ns = NewNamespace();
+        var dialogue = await CreateDialogueAsync(ns);
+        var id = Str(dialogue["id"]);
+
+        await Task.Delay(20, Ct);
+        await AddMessageAsync(ns, id, new { role = "user", content = "later" });
+        var afterMessage = await GetDialogueAsync(ns, id);
+        await Task.Delay(20, Ct);
+        (await PutAsync($"dialogue/{id}/state?namespace={ns}", new { step = 1 })).Expect(HttpStatusCode.OK);
+        var afterState = await GetDialogueAsync(ns, id);
+
+        Assert.True(Time(afterMessage["modified"]) > Time(dialogue["modified"]), "a message write advances modified");
+        Assert.True(Time(afterState["modified"]) > Time(afterMessage["modified"]), "a state write advances modified");
+        Assert.Equal(Str(dialogue["created"]), Str(afterState["created"]));
+    }
+
+    [Fact]
+    public async Task UpdateDialogue_Answer_IsFullDialogueWithRequestId()
+    {
+        var ns = NewNamespace();
+        var created = await CreateDialogueAsync(ns, new { label = "a", metadata = new { k = "v" }, state = new { s = 1 } });
+        var id = Str(created["id"]);
+
+        var response = (await PutAsync($"dialogue/{id}?namespace={ns}", new { label = "b" })).Expect(HttpStatusCode.OK);
+        var updated = response.Object;
+
+        Assert.Equal(response.Headers["X-Request-Id"], Str(updated["requestId"]));
+        Assert.Equal(id, Str(updated["id"]));
+        Assert.Equal(ns, Str(updated["namespace"]));
+        Assert.Equal("b", Str(updated["label"]));
+        Assert.Equal("""{"k":"v"}""", Compact(updated["metadata"]));
+        Assert.Equal(Str(created["created"]), Str(updated["created"]));
+        Assert.Equal("active", Str(updated["status"]));
+        Assert.Equal(0, Num(updated["totalMessages"]));
+    }
+
+    [Fact]
+    public async Task CreateDialogue_WithMessages_LastMessageCreatedIsNewestMessage()
+    {
+        var ns = NewNamespace();
+
+        var dialogue = await CreateDialogueAsync(ns, new
+        {
+            messages = new object[]
+            {
+                new { role = "user", content = "a", created = "2024-01-01T00:00:00.000Z" },
+                new { role = "assistant", content = "b", created = "2024-01-01T00:00:05.000Z" },
+            },
+        });
+
+        Assert.Equal("2024-01-01T00:00:05.000Z", Str(dialogue["lastMessageCreated"]));
+        Assert.Equal(["2024-01-01T00:00:00.000Z", "2024-01-01T00:00:05.000Z"], dialogue["messages"]!.AsArray().Select(m => Str(m!["created"])));
+    }
+
+    [Fact]
+    public async Task Dialogue_OnlyMessageDeleted_NoMessagesLeft()
+    {
+        var ns = NewNamespace();
+        var dialogue = await CreateDialogueAsync(ns, new { message = new { role = "user", content = "only" } });
+        var id = Str(dialogue["id"]);
+
+        (await DeleteAsync($"dialogue/{id}/message/{Str(dialogue["messages"]![0]!["id"])}?namespace={ns}")).Expect(HttpStatusCode.OK);
+
+        var after = await GetDialogueAsync(ns, id);
+        Assert.Equal(0, Num(after["totalMessages"]));
+        Assert.Empty((await GetAsync($"messages?dialogueId={id}&namespace={ns}")).Expect(HttpStatusCode.OK).Object["items"]!.AsArray());
+    }
 }
 
 public sealed class DialogueRoutesSqlite(SqliteApiFixture api) : DialogueRoutes(api), IClassFixture<SqliteApiFixture>;

@@ -60,6 +60,38 @@ public abstract class MessageRoutes(ApiFixture api) : ConformanceTest(api)
         Assert.False(message.ContainsKey("name"));
     }
 
+    [Fact]
+    public async Task CreateMessage_DefaultNamespace_OmitsNamespace()
+    {
+        var dialogueId = Str((await CreateDialogueAsync(null))["id"]);
+
+        var message = (await PostAsync($"message?dialogueId={dialogueId}", new { role = "user", content = "x" })).Expect(HttpStatusCode.OK).Object;
+
+        Assert.False(message.ContainsKey("namespace"));
+        Assert.Equal(dialogueId, Str(message["dialogueId"]));
+    }
+
+    [Theory]
+    [InlineData("POST", "message", """{"role":"user","content":"x"}""")]
+    [InlineData("POST", "messages", """[{"role":"user","content":"x"}]""")]
+    [InlineData("POST", "messages", """{"role":"user","content":"x"}""")]
+    [InlineData("PUT", "message/{m}", """{"tags":["x"]}""")]
+    [InlineData("PUT", "messages/{m}", """{"tags":["x"]}""")]
+    [InlineData("DELETE", "message/{m}", null)]
+    [InlineData("DELETE", "messages/{m}", null)]
+    public async Task MessageRoute_WithoutDialogueId_MissingParameter(string method, string route, string? body)
+    {
+        var (ns, dialogueId) = await NewDialogueAsync();
+        var messageId = Str((await AddMessageAsync(ns, dialogueId, new { role = "user", content = "keep" }))["id"]);
+
+        var error = (await SendAsync(new HttpMethod(method), route.Replace("{m}", messageId, StringComparison.Ordinal) + $"?namespace={ns}", body))
+            .ExpectError(HttpStatusCode.BadRequest, "MISSING_PARAMETER", "validation_error", "dialogueId");
+
+        Assert.Equal("dialogueId is required", Str(error["message"]));
+        var listed = Assert.Single(await ListMessagesAsync(ns, dialogueId))!;
+        Assert.Empty(listed["tags"]!.AsArray());
+    }
+
     [Theory]
     [InlineData("api/v1/")]
     [InlineData("")]
@@ -263,6 +295,8 @@ public abstract class MessageRoutes(ApiFixture api) : ConformanceTest(api)
         Assert.Equal("""["c"]""", Compact(fetched["tags"]));
         Assert.Equal("tag me", Str(fetched["content"]));
         Assert.Equal(Str(created["created"]), Str(fetched["created"]));
+        Assert.True(Time(fetched["modified"]) >= Time(created["modified"]));
+        Assert.Equal(Compact(created["contentLength"]), Compact(fetched["contentLength"]));
     }
 
     [Theory]

@@ -123,6 +123,27 @@ public abstract class Transport(ApiFixture api) : ConformanceTest(api)
     }
 
     [Fact]
+    public async Task ProjectId_InBody_NeverSelectsAnotherProject()
+    {
+        var ns = NewNamespace();
+
+        var response = await PostAsync($"dialogue?namespace={ns}", new { projectId = "someone-else", label = "mine" });
+
+        if (response.Status == HttpStatusCode.OK)
+        {
+            Assert.Equal(Api.ProjectId, Str(response.Object["projectId"]));
+            Assert.Equal(Api.ProjectId, Str((await GetDialogueAsync(ns, Str(response.Object["id"])))["projectId"]));
+        }
+        else
+        {
+            response.ExpectError(HttpStatusCode.BadRequest, "INVALID_PARAMETER", "validation_error");
+            Assert.Empty((await GetAsync($"dialogue?namespace={ns}")).Expect(HttpStatusCode.OK).Object["items"]!.AsArray());
+        }
+
+        (await GetAsync($"dialogue?namespace={ns}&projectId=someone-else")).ExpectError(HttpStatusCode.BadRequest, "INVALID_PARAMETER", "validation_error");
+    }
+
+    [Fact]
     public async Task RequestId_EveryResponse_UniqueUuidEchoedInPayloads()
     {
         var ns = NewNamespace();
@@ -160,7 +181,7 @@ public abstract class Transport(ApiFixture api) : ConformanceTest(api)
     [InlineData("PATCH", "api/v1/dialogue/{0}")]
     [InlineData("PATCH", "dialogue/{0}")]
     [InlineData("DELETE", "api/v1/dialogue")]
-    [InlineData("PUT", "dialogue")]
+    [InlineData("PATCH", "dialogue")]
     [InlineData("POST", "api/v1/dialogue/{0}/state")]
     [InlineData("GET", "dialogue/{0}/end")]
     [InlineData("DELETE", "api/v1/dialogue/{0}/end")]

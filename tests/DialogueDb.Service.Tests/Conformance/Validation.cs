@@ -347,6 +347,35 @@ public abstract class Validation(ApiFixture api) : ConformanceTest(api)
         Assert.Empty(await ListAsync($"messages?dialogueId={dialogueId}&namespace={ns}"));
     }
 
+    [Theory]
+    [InlineData("""{"role":"user","content":"x","name":5}""", "name")]
+    [InlineData("""{"role":"user","content":"x","name":{"first":"a"}}""", "name")]
+    [InlineData("""{"role":"user","content":"x","created":false}""", "created")]
+    [InlineData("""{"role":"user","content":"x","metadata":"flat"}""", "metadata")]
+    public async Task CreateMessage_WrongFieldType_InvalidParameter(string body, string field)
+    {
+        var ns = NewNamespace();
+        var dialogueId = await DialogueInAsync(ns);
+
+        (await PostAsync($"message?dialogueId={dialogueId}&namespace={ns}", body))
+            .ExpectError(HttpStatusCode.BadRequest, "INVALID_PARAMETER", "validation_error", field);
+
+        Assert.Empty(await ListAsync($"messages?dialogueId={dialogueId}&namespace={ns}"));
+    }
+
+    [Theory]
+    [InlineData("""{"value":1,"label":5}""", "label")]
+    [InlineData("""{"value":1,"description":["d"]}""", "description")]
+    [InlineData("""{"value":1,"term":3}""", "term")]
+    public async Task CreateMemory_WrongFieldType_InvalidParameter(string body, string field)
+    {
+        var ns = NewNamespace();
+
+        (await PostAsync($"memory?namespace={ns}", body)).ExpectError(HttpStatusCode.BadRequest, "INVALID_PARAMETER", "validation_error", field);
+
+        Assert.Empty(await ListAsync($"memory?namespace={ns}"));
+    }
+
     [Fact]
     public async Task CreateMessage_RoleAndContentMissing_ValidationErrorListsBoth()
     {
