@@ -156,6 +156,21 @@ public abstract class MessageRoutes(ApiFixture api) : ConformanceTest(api)
     }
 
     [Theory]
+    [InlineData("api/v1/")]
+    [InlineData("")]
+    public async Task LegacyCreate_BodyRepeatsDialogueId_Accepted(string prefix)
+    {
+        // The SDK's batch helper posts {...message, dialogueId} to the legacy route.
+        var (ns, dialogueId) = await NewDialogueAsync();
+
+        var created = (await PostAsync($"{prefix}dialogue/{dialogueId}/messages?namespace={ns}", new { dialogueId, role = "user", content = "sdk" }))
+            .Expect(HttpStatusCode.OK).Object;
+
+        Assert.Equal(dialogueId, Str(created["dialogueId"]));
+        Assert.Equal("sdk", Str(Assert.Single(await ListMessagesAsync(ns, dialogueId, prefix))!["content"]));
+    }
+
+    [Theory]
     [InlineData("api/v1/", "message", false)]
     [InlineData("", "message", false)]
     [InlineData("api/v1/", "messages", true)]

@@ -180,15 +180,15 @@ public abstract class Transport(ApiFixture api) : ConformanceTest(api)
     [Theory]
     [InlineData("PATCH", "api/v1/dialogue/{0}")]
     [InlineData("PATCH", "dialogue/{0}")]
-    [InlineData("DELETE", "api/v1/dialogue")]
+    [InlineData("DELETE", "api/v1/dialogue/{0}/state")]
     [InlineData("PATCH", "dialogue")]
     [InlineData("POST", "api/v1/dialogue/{0}/state")]
     [InlineData("GET", "dialogue/{0}/end")]
     [InlineData("DELETE", "api/v1/dialogue/{0}/end")]
     [InlineData("POST", "memory/{0}")]
     [InlineData("PATCH", "api/v1/memory")]
-    [InlineData("DELETE", "messages")]
-    [InlineData("PUT", "api/v1/message")]
+    [InlineData("PATCH", "messages")]
+    [InlineData("PATCH", "api/v1/message")]
     [InlineData("PATCH", "message/{0}")]
     public async Task KnownRoute_WrongMethod_MethodNotAllowed(string method, string route)
     {
