@@ -67,7 +67,9 @@ internal static partial class ApiHost
         }
 
         var hashSecret = DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath);
-        builder.Services.AddSingleton(new ApiKeyRing(ProjectDocument.Read(options.ProjectFilePath), new ApiKeyHasher(hashSecret)));
+        var project = ProjectDocument.Read(options.ProjectFilePath);
+        builder.Services.AddSingleton(new ApiKeyRing(project, new ApiKeyHasher(hashSecret)));
+        builder.Services.AddSingleton(new ContentProtector(EncryptionKeySource.Load(options), project.ProjectId));
         // Nothing here protects data with ASP.NET Data Protection; ephemeral keys keep it from writing a key ring to disk
         // (the container's root filesystem is read-only).
         builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DialogueDb.Service.Storage;
+using Npgsql;
 
 namespace DialogueDb.Service.Hosting;
 
@@ -27,8 +28,34 @@ internal static partial class Cli
         var serve = new Command("serve", "Serve the DialogueDB HTTP API over HTTPS") { dataDir, urls, postgres };
         serve.SetAction((parse, ct) => ServeAsync(Overrides(parse, dataDir, urls, postgres), ct));
 
-        var migrate = new Command("migrate", "Apply database migrations (PostgreSQL), or create the embedded schema") { dataDir, postgres };
-        migrate.SetAction((parse, ct) => MigrateAsync(Overrides(parse, dataDir, null, postgres), ct));
+        var appRole = new Option<string?>("--app-role")
+        {
+            Description = "PostgreSQL role the API connects as; granted data access under row-level security (env DIALOGUEDB_APP_ROLE)",
+        };
+        var maintenanceRole = new Option<string?>("--maintenance-role")
+        {
+            Description = "BYPASSRLS role of the jobs that see every namespace (env DIALOGUEDB_MAINTENANCE_ROLE)",
+        };
+        var migrate = new Command("migrate",
+            "Apply the PostgreSQL migrations as the owner role (--postgres) and grant the API and maintenance roles; or create the embedded schema")
+        {
+            dataDir, postgres, appRole, maintenanceRole,
+        };
+        migrate.SetAction((parse, ct) =>
+        {
+            var overrides = Overrides(parse, dataDir, null, postgres);
+            if (parse.GetValue(appRole) is { } app)
+            {
+                overrides["APP_ROLE"] = app;
+            }
+
+            if (parse.GetValue(maintenanceRole) is { } maintenance)
+            {
+                overrides["MAINTENANCE_ROLE"] = maintenance;
+            }
+
+            return MigrateAsync(overrides, ct);
+        });
 
         return new RootCommand("DialogueDB: the conversation and memory store for AI applications") { serve, migrate };
     }
@@ -58,10 +85,14 @@ internal static partial class Cli
         var options = app.Services.GetRequiredService<ServiceOptions>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb");
 
-        if (!options.UsesPostgres)
+        if (options.UsesPostgres)
+        {
+            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(app.Services.GetRequiredService<NpgsqlDataSource>(), ct);
+        }
+        else
         {
             // Embedded mode creates its own schema; production applies migrations only through `dialoguedb migrate`.
-            await DatabaseMigrator.MigrateAsync(app.Services, ct);
+            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(app.Services, ct);
         }
 
         await app.StartAsync(ct);
@@ -77,18 +108,37 @@ internal static partial class Cli
         return 0;
     }
 
-    /// <summary>Needs only the database settings: no TLS, no project, nothing written to the data folder in PostgreSQL mode.</summary>
+    /// <summary>Needs only the database settings: no TLS, no project, no encryption key.</summary>
     private static async Task<int> MigrateAsync(Dictionary<string, string?> overrides, CancellationToken ct)
     {
+        var options = BindOptions(overrides);
+        if (options.UsesPostgres)
+        {
+            await DatabaseMigrator.MigratePostgresAsync(options.Postgres!, options.AppRole, options.MaintenanceRole, ct);
+            Console.WriteLine("PostgreSQL migrations applied" +
+                (options.AppRole is null ? "" : $"; API role '{options.AppRole}' granted") +
+                (options.MaintenanceRole is null ? "" : $"; maintenance role '{options.MaintenanceRole}' granted") + ".");
+            return 0;
+        }
+
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddEnvironmentVariables(ServiceOptions.EnvironmentPrefix).AddInMemoryCollection(overrides);
-        var options = ServiceOptions.From(builder.Configuration);
-        options.Validate();
         builder.Services.AddStorage(options);
         using var host = builder.Build();
-        await DatabaseMigrator.MigrateAsync(host.Services, ct);
-        Console.WriteLine(options.UsesPostgres ? "PostgreSQL migrations applied." : "Embedded SQLite schema is up to date.");
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, ct);
+        Console.WriteLine("Embedded SQLite schema is up to date.");
         return 0;
+    }
+
+    /// <summary>Settings for the jobs that run without the web host: command line over DIALOGUEDB_* environment.</summary>
+    private static ServiceOptions BindOptions(Dictionary<string, string?> overrides)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddEnvironmentVariables(ServiceOptions.EnvironmentPrefix)
+            .AddInMemoryCollection(overrides)
+            .Build();
+        var options = ServiceOptions.From(configuration);
+        options.Validate();
+        return options;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "DialogueDB serving on {Urls} (storage: {Engine})")]

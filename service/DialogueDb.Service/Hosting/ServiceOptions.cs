@@ -26,6 +26,14 @@ internal sealed class ServiceOptions
     [ConfigurationKeyName("POSTGRES")]
     public string? Postgres { get; set; }
 
+    /// <summary><c>migrate</c>: the role the API connects as; granted data access, subject to row-level security.</summary>
+    [ConfigurationKeyName("APP_ROLE")]
+    public string? AppRole { get; set; }
+
+    /// <summary><c>migrate</c>: the BYPASSRLS role of the jobs that see every namespace (retention, re-encryption).</summary>
+    [ConfigurationKeyName("MAINTENANCE_ROLE")]
+    public string? MaintenanceRole { get; set; }
+
     /// <summary>StackExchange.Redis configuration string (used by rate limiting and audit in production).</summary>
     [ConfigurationKeyName("REDIS")]
     public string? Redis { get; set; }
@@ -37,6 +45,14 @@ internal sealed class ServiceOptions
     /// <summary>The secret that keys API key hashes (HMAC-SHA-256). Default: DATA_DIR/secrets/api-key-hash.key, created on first start.</summary>
     [ConfigurationKeyName("API_KEY_HASH_SECRET_FILE")]
     public string? ApiKeyHashSecretFile { get; set; }
+
+    /// <summary>The encryption key ring as JSON (e.g. from a Kubernetes Secret through the environment).</summary>
+    [ConfigurationKeyName("ENCRYPTION_KEYS")]
+    public string? EncryptionKeys { get; set; }
+
+    /// <summary>A file holding the encryption key ring. Default (embedded mode): DATA_DIR/secrets/encryption-keys.json, generated.</summary>
+    [ConfigurationKeyName("ENCRYPTION_KEYS_FILE")]
+    public string? EncryptionKeysFile { get; set; }
 
     /// <summary>PEM certificate chain for HTTPS. Default: a certificate generated into DATA_DIR/tls.</summary>
     [ConfigurationKeyName("TLS_CERT")]
@@ -58,6 +74,8 @@ internal sealed class ServiceOptions
     public string ProjectFilePath => ProjectFile ?? Path.Combine(FullDataDir, "project.json");
 
     public string ApiKeyHashSecretPath => ApiKeyHashSecretFile ?? Path.Combine(FullDataDir, "secrets", "api-key-hash.key");
+
+    public string EncryptionKeysPath => EncryptionKeysFile ?? Path.Combine(FullDataDir, "secrets", "encryption-keys.json");
 
     public string SqlitePath => Path.Combine(FullDataDir, "dialoguedb.sqlite");
 

@@ -4,9 +4,42 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace DialogueDb.Service.Storage;
 
-/// <summary>The project's database: SQLite in embedded mode, PostgreSQL in production (migrations are PostgreSQL's).</summary>
+/// <summary>
+/// The project's database: SQLite in embedded mode, PostgreSQL in production (migrations are PostgreSQL's).
+/// A request sees one namespace: <see cref="UseNamespaceAsync"/> sets it on the connection, where PostgreSQL's
+/// row-level security enforces it, and in the query filters, which are the second layer (and the only one on SQLite).
+/// Until it is called, every query returns nothing.
+/// </summary>
 internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> options) : DbContext(options)
 {
+    /// <summary>The session setting the row-level security policies read (see the migration).</summary>
+    public const string NamespaceSetting = "dialoguedb.namespace";
+
+    /// <summary>Prefix of the setting's value, so the default namespace ("") differs from an unset or RESET setting ("").</summary>
+    public const string NamespacePrefix = "ns:";
+
+    private string? _namespace;
+
+    /// <summary>
+    /// Binds this context (one request) to a namespace. On PostgreSQL the connection is opened once for the request and
+    /// the namespace set on it in the same round trip; Npgsql resets session settings when the pooled connection is
+    /// reused, so a namespace never carries over to another request.
+    /// </summary>
+    public async Task UseNamespaceAsync(string ns, CancellationToken ct)
+    {
+        if (_namespace is not null && _namespace != ns)
+        {
+            throw new InvalidOperationException("A request context is bound to one namespace.");
+        }
+
+        _namespace = ns;
+        if (Database.IsNpgsql())
+        {
+            await Database.OpenConnectionAsync(ct);
+            await Database.ExecuteSqlAsync($"SELECT set_config({NamespaceSetting}, {NamespacePrefix + ns}, false)", ct);
+        }
+    }
+
     public DbSet<DialogueRow> Dialogues => Set<DialogueRow>();
 
     public DbSet<MessageRow> Messages => Set<MessageRow>();
@@ -18,6 +51,9 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
         modelBuilder.ApplyConfiguration(new MessageRowConfiguration());
         modelBuilder.ApplyConfiguration(new MemoryRowConfiguration());
+        modelBuilder.Entity<DialogueRow>().HasQueryFilter(d => d.Namespace == _namespace);
+        modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);
+        modelBuilder.Entity<MemoryRow>().HasQueryFilter(m => m.Namespace == _namespace);
 
         var postgres = Database.IsNpgsql();
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

@@ -13,7 +13,8 @@ internal sealed class DialogueRow
     public string? ThreadOf { get; set; }
     public required string Tags { get; set; }
     public required string Metadata { get; set; }
-    public required string State { get; set; }
+    /// <summary>The state object's JSON, encrypted (see <see cref="Security.ContentProtector"/>).</summary>
+    public required byte[] State { get; set; }
     public long Created { get; set; }
     public long Modified { get; set; }
     public long? EndedAt { get; set; }
@@ -34,8 +35,8 @@ internal sealed class MessageRow
     public required string Role { get; set; }
     public string? Name { get; set; }
 
-    /// <summary>The content as compact JSON text (a JSON string for text content).</summary>
-    public required string Content { get; set; }
+    /// <summary>The content as compact JSON text (a JSON string for text content), encrypted.</summary>
+    public required byte[] Content { get; set; }
     public int ContentLength { get; set; }
     public required string Tags { get; set; }
     public required string Metadata { get; set; }
@@ -48,8 +49,8 @@ internal sealed class MemoryRow
     public required string Namespace { get; set; }
     public required string Id { get; set; }
 
-    /// <summary>The value as compact JSON text.</summary>
-    public required string Value { get; set; }
+    /// <summary>The value as compact JSON text, encrypted.</summary>
+    public required byte[] Value { get; set; }
     public required string Type { get; set; }
     public required string Term { get; set; }
     public string? Label { get; set; }

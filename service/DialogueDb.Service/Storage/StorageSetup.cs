@@ -14,7 +14,8 @@ internal static class StorageSetup
         {
             var dataSource = new NpgsqlDataSourceBuilder(options.Postgres).Build();
             services.AddSingleton(dataSource);
-            services.AddDbContextPool<DialogueDbContext>(db => Configure(db, dataSource));
+            // Not pooled: each request's context starts with no namespace bound (see DialogueDbContext).
+            services.AddDbContext<DialogueDbContext>(db => Configure(db, dataSource));
         }
         else
         {
@@ -26,7 +27,7 @@ internal static class StorageSetup
                 // Microsoft.Data.Sqlite retries a busy database until the command timeout: concurrent writers queue.
                 DefaultTimeout = 30,
             }.ToString();
-            services.AddDbContextPool<DialogueDbContext>(db => db.UseSqlite(connection));
+            services.AddDbContext<DialogueDbContext>(db => db.UseSqlite(connection));
         }
 
         return services;
@@ -34,26 +35,6 @@ internal static class StorageSetup
 
     public static void Configure(DbContextOptionsBuilder builder, NpgsqlDataSource dataSource) =>
         builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"));
-}
-
-/// <summary>Applies the schema: PostgreSQL migrations (the <c>migrate</c> command), or the embedded SQLite schema.</summary>
-internal static class DatabaseMigrator
-{
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct)
-    {
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
-        if (db.Database.IsNpgsql())
-        {
-            await db.Database.MigrateAsync(ct);
-        }
-        else
-        {
-            await db.Database.EnsureCreatedAsync(ct);
-            // WAL lets readers run while one writer commits; the setting is stored in the database file.
-            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
-        }
-    }
 }
 
 /// <summary>Used by <c>dotnet ef migrations add</c>: migrations target PostgreSQL.</summary>

@@ -31,7 +31,7 @@ public sealed class EmbeddedFirstStartTests : IAsyncLifetime
             Console.SetOut(original);
         }
 
-        await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
         await _app.StartAsync();
     }
 

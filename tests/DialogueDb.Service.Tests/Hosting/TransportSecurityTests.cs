@@ -35,7 +35,7 @@ public sealed class TransportSecurityTests : IAsyncLifetime
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         _app = ApiHost.Build(builder);
-        await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
         await _app.StartAsync();
         _https = new Uri(_app.Urls.Single(u => u.StartsWith("https", StringComparison.Ordinal)));
         _http = new Uri(_app.Urls.Single(u => u.StartsWith("http:", StringComparison.Ordinal)));

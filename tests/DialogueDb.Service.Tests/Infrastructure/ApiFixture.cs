@@ -79,12 +79,22 @@ public abstract class ApiFixture : IAsyncLifetime
             DataDir = DataDir,
             Urls = "https://127.0.0.1:0",
             Postgres = postgres,
+            // A server (PostgreSQL mode) never generates its own key ring: write one, as the operator writes its Secret.
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(DataDir),
         };
         var builder = ApiHost.CreateBuilder([], options);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         _app = ApiHost.Build(builder);
-        // As `dialoguedb migrate` (PostgreSQL) or `serve` (embedded SQLite) would before the API starts.
-        await DatabaseMigrator.MigrateAsync(_app.Services, CancellationToken.None);
+        // As `dialoguedb serve` does before it listens (PostgreSQL was migrated by TestDatabase, as `dialoguedb migrate` would).
+        if (postgres is null)
+        {
+            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
+        }
+        else
+        {
+            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(_app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+                CancellationToken.None);
+        }
 
         await _app.StartAsync();
 
@@ -130,6 +140,8 @@ public sealed class PostgresApiFixture : ApiFixture
 {
     private TestDatabase? _database;
 
+    public TestDatabase Database => _database ?? throw new InvalidOperationException("Fixture not started.");
+
     public override string Engine => "postgres";
 
     protected override async ValueTask<string?> PrepareStorageAsync()
@@ -141,7 +153,7 @@ public sealed class PostgresApiFixture : ApiFixture
         }
 
         _database = await TestDatabase.CreateAsync();
-        return _database.ConnectionString;
+        return _database.AppConnectionString;
     }
 
     protected override async ValueTask CleanupStorageAsync()

@@ -1,10 +1,14 @@
+using System.Security.Cryptography;
+using DialogueDb.Service.Storage;
 using Npgsql;
 
 namespace DialogueDb.Service.Tests.Infrastructure;
 
 /// <summary>
-/// A throw-away PostgreSQL database on the server that tests/infra/start-services.sh starts
-/// (connection in DIALOGUEDB_TEST_POSTGRES, an administrator connection string).
+/// A throw-away PostgreSQL database on the server that tests/infra/start-services.sh starts (administrator connection
+/// in DIALOGUEDB_TEST_POSTGRES), with the three roles production uses: an owner that runs migrations, the API role
+/// (no BYPASSRLS, not the owner) and the maintenance role (BYPASSRLS). Tests connect as the API role, never as a
+/// superuser, which would silently bypass row-level security.
 /// </summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
@@ -12,16 +16,37 @@ public sealed class TestDatabase : IAsyncDisposable
 
     private readonly string _admin;
 
-    private TestDatabase(string admin, string name, string connectionString)
+    private TestDatabase(string admin, string name, string password)
     {
         _admin = admin;
         Name = name;
-        ConnectionString = connectionString;
+        string Connect(string role) =>
+            new NpgsqlConnectionStringBuilder(admin) { Database = name, Username = role, Password = password }.ConnectionString;
+        OwnerConnectionString = Connect(OwnerRole);
+        AppConnectionString = Connect(AppRole);
+        MaintenanceConnectionString = Connect(MaintenanceRole);
+        AdminConnectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
     }
 
     public string Name { get; }
 
-    public string ConnectionString { get; }
+    public string OwnerRole => Name + "_owner";
+
+    public string AppRole => Name + "_app";
+
+    public string MaintenanceRole => Name + "_maint";
+
+    /// <summary>The owner: migrations run as it.</summary>
+    public string OwnerConnectionString { get; }
+
+    /// <summary>The API role: what the service connects as.</summary>
+    public string AppConnectionString { get; }
+
+    /// <summary>The maintenance role (BYPASSRLS): retention, re-encryption.</summary>
+    public string MaintenanceConnectionString { get; }
+
+    /// <summary>Superuser on this database: only for inspecting raw bytes in tests.</summary>
+    public string AdminConnectionString { get; }
 
     /// <summary>Why PostgreSQL tests cannot run here, or null when they can. Under CI a missing server is a failure, not a skip.</summary>
     public static string? UnavailableReason()
@@ -40,20 +65,37 @@ public sealed class TestDatabase : IAsyncDisposable
         return reason;
     }
 
-    public static async Task<TestDatabase> CreateAsync()
+    /// <summary>Creates the roles and the database (owned by the owner role); <paramref name="migrate"/> applies the schema and grants.</summary>
+    public static async Task<TestDatabase> CreateAsync(bool migrate = true)
     {
         var admin = Environment.GetEnvironmentVariable(AdminVariable)
             ?? throw new InvalidOperationException(AdminVariable + " is not set.");
         var name = "ddbtest_" + Guid.NewGuid().ToString("N")[..16];
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var database = new TestDatabase(admin, name, password);
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-            await command.ExecuteNonQueryAsync();
+            foreach (var sql in (string[])
+                     [
+                         $"CREATE ROLE \"{database.OwnerRole}\" LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS",
+                         $"CREATE ROLE \"{database.AppRole}\" LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS",
+                         $"CREATE ROLE \"{database.MaintenanceRole}\" LOGIN PASSWORD '{password}' NOSUPERUSER BYPASSRLS",
+                         $"CREATE DATABASE \"{name}\" OWNER \"{database.OwnerRole}\"",
+                     ])
+            {
+                await using var command = new NpgsqlCommand(sql, connection);
+                await command.ExecuteNonQueryAsync();
+            }
         }
 
-        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
-        return new TestDatabase(admin, name, builder.ConnectionString);
+        if (migrate)
+        {
+            await DatabaseMigrator.MigratePostgresAsync(database.OwnerConnectionString, database.AppRole, database.MaintenanceRole,
+                CancellationToken.None);
+        }
+
+        return database;
     }
 
     public async ValueTask DisposeAsync()
@@ -61,7 +103,16 @@ public sealed class TestDatabase : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
         await using var connection = new NpgsqlConnection(_admin);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
+        foreach (var sql in (string[])
+                 [
+                     $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)",
+                     $"DROP ROLE IF EXISTS \"{AppRole}\"",
+                     $"DROP ROLE IF EXISTS \"{MaintenanceRole}\"",
+                     $"DROP ROLE IF EXISTS \"{OwnerRole}\"",
+                 ])
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
     }
 }

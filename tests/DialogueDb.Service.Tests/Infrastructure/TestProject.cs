@@ -20,4 +20,16 @@ public static class TestProject
         ]).Write(options.ProjectFilePath);
         return (rw, ro);
     }
+
+    /// <summary>Writes a fresh key ring into DATA_DIR/secrets and returns its path.</summary>
+    public static string WriteEncryptionKeys(string dataDir)
+    {
+        var path = new ServiceOptions { DataDir = dataDir }.EncryptionKeysPath;
+        if (!File.Exists(path))
+        {
+            TlsCertificates.WriteSecret(path, EncryptionKeyRing.NewRing().ToJson());
+        }
+
+        return path;
+    }
 }

@@ -13,14 +13,14 @@ public sealed class MigrationTests
     public async Task Migrations_OnEmptyPostgresDatabase_ApplyAndLeaveNothingPending()
     {
         SkipUnlessPostgres();
-        await using var database = await TestDatabase.CreateAsync();
-        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+        await using var dataSource = NpgsqlDataSource.Create(database.OwnerConnectionString);
         var options = new DbContextOptionsBuilder<DialogueDbContext>();
         StorageSetup.Configure(options, dataSource);
         await using var db = new DialogueDbContext(options.Options);
 
         Assert.NotEmpty(db.Database.GetMigrations());
-        await db.Database.MigrateAsync(Ct);
+        await DatabaseMigrator.MigratePostgresAsync(database.OwnerConnectionString, database.AppRole, database.MaintenanceRole, Ct);
 
         Assert.Empty(await db.Database.GetPendingMigrationsAsync(Ct));
         Assert.False(db.Database.HasPendingModelChanges(), "the model has changes no migration captures: run make migration NAME=...");
@@ -36,14 +36,13 @@ public sealed class MigrationTests
     {
         SkipUnlessPostgres();
         await using var database = await TestDatabase.CreateAsync();
-        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(database.OwnerConnectionString);
         var options = new DbContextOptionsBuilder<DialogueDbContext>();
         StorageSetup.Configure(options, dataSource);
         await using var db = new DialogueDbContext(options.Options);
 
-        await db.Database.MigrateAsync(Ct);
         var applied = (await db.Database.GetAppliedMigrationsAsync(Ct)).ToList();
-        await db.Database.MigrateAsync(Ct);
+        await DatabaseMigrator.MigratePostgresAsync(database.OwnerConnectionString, database.AppRole, database.MaintenanceRole, Ct);
 
         Assert.Equal(applied, await db.Database.GetAppliedMigrationsAsync(Ct));
     }

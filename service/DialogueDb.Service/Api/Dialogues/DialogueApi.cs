@@ -28,7 +28,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ApiKeyRing project,
-        CancellationToken ct)
+        ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -70,6 +70,7 @@ internal static class DialogueApi
 
             var now = Timestamps.Now(time);
             var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+            await db.UseNamespaceAsync(ns, ct);
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             if (threadOf is not null)
             {
@@ -92,7 +93,7 @@ internal static class DialogueApi
                 return ApiErrors.DuplicateId(duplicate);
             }
 
-            var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time)).ToList();
+            var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
             var dialogue = new DialogueRow
             {
                 Namespace = ns,
@@ -102,7 +103,7 @@ internal static class DialogueApi
                 ThreadOf = threadOf,
                 Tags = tags,
                 Metadata = metadata,
-                State = state ?? "{}",
+                State = protector.Encrypt(state ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
                 Created = created ?? now,
                 Modified = now,
                 TotalMessages = messages.Count,
@@ -121,7 +122,7 @@ internal static class DialogueApi
             }
 
             await tx.CommitAsync(ct);
-            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, true, messages));
+            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector, messages));
         }
     }
 
@@ -205,6 +206,7 @@ internal static class DialogueApi
             return nsError;
         }
 
+        await db.UseNamespaceAsync(ns, ct);
         var dialogues = db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns);
         if (http.Request.Query.TryGetValue("threadOf", out var threadOfValue))
         {
@@ -219,7 +221,7 @@ internal static class DialogueApi
 
         var page = await Page(dialogues, query).ToListAsync(ct);
         return new JsonPayload(w => WritePage(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
-            d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, withState: false)));
+            d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, protector: null)));
     }
 
     /// <summary>One keyset page over (created, id), plus one row to learn whether another page follows.</summary>
@@ -274,7 +276,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ApiKeyRing project,
-        CancellationToken ct)
+        ContentProtector protector, CancellationToken ct)
     {
         var (ns, nsError) = Namespaces.Resolve(http.Request);
         if (nsError is not null)
@@ -282,14 +284,15 @@ internal static class DialogueApi
             return nsError;
         }
 
+        await db.UseNamespaceAsync(ns, ct);
         var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
         return dialogue is null
             ? ApiErrors.DialogueNotFound(id)
-            : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+            : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, CancellationToken ct)
+        ApiKeyRing project, ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -330,6 +333,7 @@ internal static class DialogueApi
                 return rules.ToError();
             }
 
+            await db.UseNamespaceAsync(ns, ct);
             var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
             if (dialogue is null)
             {
@@ -347,15 +351,19 @@ internal static class DialogueApi
             }
 
             dialogue.Tags = tags ?? dialogue.Tags;
-            dialogue.State = state ?? dialogue.State;
+            if (state is not null)
+            {
+                dialogue.State = protector.Encrypt(state, RowIdentity.DialogueState(ns, id));
+            }
+
             dialogue.Modified = Timestamps.Now(time);
             await db.SaveChangesAsync(ct);
-            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
         }
     }
 
     private static async Task<IResult> MergeStateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct)
+        ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -377,6 +385,7 @@ internal static class DialogueApi
             }
 
             // Touching the row first takes its lock, so concurrent merges apply one after the other.
+            await db.UseNamespaceAsync(ns, ct);
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             var now = Timestamps.Now(time);
             var touched = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
@@ -387,22 +396,22 @@ internal static class DialogueApi
             }
 
             var current = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).FirstAsync(ct);
-            var merged = Merge(current, patch);
+            var merged = Merge(protector.Decrypt(current, RowIdentity.DialogueState(ns, id)), patch);
             if (merged.Length > InputRules.MaxStateBytes)
             {
                 return ApiErrors.PayloadTooLarge("state");
             }
 
-            var mergedText = System.Text.Encoding.UTF8.GetString(merged);
+            var encrypted = protector.Encrypt(merged, RowIdentity.DialogueState(ns, id));
             await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, mergedText), ct);
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, encrypted), ct);
             await tx.CommitAsync(ct);
             return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
         }
     }
 
     /// <summary>Shallow merge: patch keys overwrite in place, new keys are appended, a null value removes the key.</summary>
-    private static byte[] Merge(string currentJson, JsonElement patch)
+    private static byte[] Merge(byte[] currentJson, JsonElement patch)
     {
         using var current = JsonDocument.Parse(currentJson);
         var buffer = new ArrayBufferWriter<byte>(currentJson.Length + 256);
@@ -442,7 +451,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> EndAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, CancellationToken ct)
+        ApiKeyRing project, ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -459,13 +468,14 @@ internal static class DialogueApi
             }
 
             var now = Timestamps.Now(time);
+            await db.UseNamespaceAsync(ns, ct);
             await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, Ended).SetProperty(d => d.EndedAt, now)
                     .SetProperty(d => d.Modified, now), ct);
             var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
             return dialogue is null
                 ? ApiErrors.DialogueNotFound(id)
-                : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, withState: true));
+                : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
         }
     }
 
@@ -487,6 +497,7 @@ internal static class DialogueApi
             }
 
             var now = Timestamps.Now(time);
+            await db.UseNamespaceAsync(ns, ct);
             await using var tx = await db.Database.BeginTransactionAsync(ct);
 
             // Lock the dialogue and then each generation of threads before deleting anything: a concurrent append or

@@ -1,13 +1,17 @@
 using System.Text.Json;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Api.Dialogues;
 
 internal static class DialogueJson
 {
-    /// <summary>The dialogue object of §4; <paramref name="withState"/> on get/create/update, <paramref name="messages"/> on create.</summary>
-    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string requestId, bool withState,
+    /// <summary>
+    /// The dialogue object of §4. The state is written (decrypted) when a <paramref name="protector"/> is given
+    /// (get/create/update, not lists); <paramref name="messages"/> on create.
+    /// </summary>
+    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string requestId, ContentProtector? protector,
         IReadOnlyList<MessageRow>? messages = null)
     {
         w.WriteStartObject();
@@ -34,9 +38,10 @@ internal static class DialogueJson
             w.WriteString("endedAt", Timestamps.Format(ended));
         }
 
-        if (withState)
+        if (protector is not null)
         {
-            w.WriteRaw("state", d.State);
+            w.WritePropertyName("state");
+            w.WriteRawValue(protector.Decrypt(d.State, RowIdentity.DialogueState(d.Namespace, d.Id)), skipInputValidation: true);
         }
 
         if (messages is not null)
@@ -44,7 +49,7 @@ internal static class DialogueJson
             w.WriteStartArray("messages");
             foreach (var message in messages)
             {
-                MessageJson.Write(w, message);
+                MessageJson.Write(w, message, protector!);
             }
 
             w.WriteEndArray();

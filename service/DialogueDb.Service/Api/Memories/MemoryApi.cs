@@ -21,11 +21,12 @@ internal static class MemoryApi
         return api;
     }
 
-    private static void Write(Utf8JsonWriter w, MemoryRow m)
+    private static void Write(Utf8JsonWriter w, MemoryRow m, ContentProtector protector)
     {
         w.WriteStartObject();
         w.WriteString("id", m.Id);
-        w.WriteRaw("value", m.Value);
+        w.WritePropertyName("value");
+        w.WriteRawValue(protector.Decrypt(m.Value, RowIdentity.MemoryValue(m.Namespace, m.Id)), skipInputValidation: true);
         w.WriteString("type", m.Type);
         w.WriteString("term", m.Term);
         w.WriteRaw("tags", m.Tags);
@@ -38,7 +39,8 @@ internal static class MemoryApi
         w.WriteEndObject();
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
+        CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -95,11 +97,12 @@ internal static class MemoryApi
             }
 
             var now = Timestamps.Now(time);
+            var memoryId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
             var memory = new MemoryRow
             {
                 Namespace = ns,
-                Id = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString(),
-                Value = value!,
+                Id = memoryId,
+                Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
                 Type = type!,
                 Term = term,
                 Label = label,
@@ -109,6 +112,7 @@ internal static class MemoryApi
                 Created = now,
                 Modified = now,
             };
+            await db.UseNamespaceAsync(ns, ct);
             if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
             {
                 return ApiErrors.DuplicateId(id);
@@ -124,11 +128,11 @@ internal static class MemoryApi
                 return ApiErrors.DuplicateId(memory.Id);
             }
 
-            return new JsonPayload(w => Write(w, memory));
+            return new JsonPayload(w => Write(w, memory, protector));
         }
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: true);
         if (query is null)
@@ -142,6 +146,7 @@ internal static class MemoryApi
             return nsError;
         }
 
+        await db.UseNamespaceAsync(ns, ct);
         var rows = db.Memories.AsNoTracking().Where(m => m.Namespace == ns);
         if (query.CreatedFrom is { } from)
         {
@@ -165,10 +170,11 @@ internal static class MemoryApi
             : rows.OrderBy(m => m.Created).ThenBy(m => m.Id);
         var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
         return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Created, m.Id),
-            m => Write(w, m)));
+            m => Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
+        CancellationToken ct)
     {
         var (ns, nsError) = Namespaces.Resolve(http.Request);
         if (nsError is not null)
@@ -176,12 +182,13 @@ internal static class MemoryApi
             return nsError;
         }
 
+        await db.UseNamespaceAsync(ns, ct);
         var memory = await db.Memories.AsNoTracking().FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
-        return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => Write(w, memory));
+        return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => Write(w, memory, protector));
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct)
+        ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -212,13 +219,15 @@ internal static class MemoryApi
                 return rules.ToError();
             }
 
+            await db.UseNamespaceAsync(ns, ct);
             var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
             if (memory is null)
             {
                 return ApiErrors.MemoryNotFound(id);
             }
 
-            if (InputRules.Changes(obj, "value", memory.Value))
+            if (obj.TryGetProperty("value", out _)
+                && InputRules.Changes(obj, "value", protector.DecryptString(memory.Value, RowIdentity.MemoryValue(ns, id))))
             {
                 return ApiErrors.Immutable("value");
             }
@@ -259,7 +268,7 @@ internal static class MemoryApi
                 await db.SaveChangesAsync(ct);
             }
 
-            return new JsonPayload(w => Write(w, memory));
+            return new JsonPayload(w => Write(w, memory, protector));
         }
     }
 
@@ -279,6 +288,7 @@ internal static class MemoryApi
                 return nsError;
             }
 
+            await db.UseNamespaceAsync(ns, ct);
             var deleted = await db.Memories.Where(m => m.Namespace == ns && m.Id == id).ExecuteDeleteAsync(ct);
             return deleted == 0 ? ApiErrors.MemoryNotFound(id) : JsonPayload.Deleted(id);
         }

@@ -33,19 +33,21 @@ internal static class MessageApi
     }
 
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
-    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, pathDialogueId: null, allowBatch: false, ct);
+    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
+        CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
-    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, pathDialogueId: null, allowBatch: true, ct);
+    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
+        CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, pathDialogueId: null, allowBatch: true, ct);
 
     private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, dialogueId, allowBatch: true, ct);
+        ContentProtector protector, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, dialogueId, allowBatch: true, ct);
 
     private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
-        string? pathDialogueId, bool allowBatch, CancellationToken ct)
+        ContentProtector protector, string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -115,7 +117,7 @@ internal static class MessageApi
                 return rules.ToError();
             }
 
-            var (rows, error) = await AppendAsync(db, time, ns, dialogueId, inputs, ct);
+            var (rows, error) = await AppendAsync(db, time, protector, ns, dialogueId, inputs, ct);
             if (rows is null)
             {
                 return error!;
@@ -127,12 +129,12 @@ internal static class MessageApi
                     w.WriteStartArray();
                     foreach (var row in rows)
                     {
-                        MessageJson.Write(w, row);
+                        MessageJson.Write(w, row, protector);
                     }
 
                     w.WriteEndArray();
                 })
-                : new JsonPayload(w => MessageJson.Write(w, rows[0]));
+                : new JsonPayload(w => MessageJson.Write(w, rows[0], protector));
         }
     }
 
@@ -165,7 +167,7 @@ internal static class MessageApi
     /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
     /// </summary>
     internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
-        string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
+        ContentProtector protector, string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
     {
         var duplicate = FirstDuplicateId(inputs);
         if (duplicate is not null)
@@ -176,6 +178,7 @@ internal static class MessageApi
         var now = Timestamps.Now(time);
         var count = inputs.Count;
         var lastCreated = inputs[^1].Created ?? now;
+        await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var updated = await db.Dialogues
             .Where(d => d.Namespace == ns && d.Id == dialogueId && d.Status == DialogueApi.Active)
@@ -204,7 +207,7 @@ internal static class MessageApi
         }
 
         var firstSeq = lastSeq - count + 1;
-        var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time)).ToList();
+        var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time, protector)).ToList();
         db.Messages.AddRange(rows);
         try
         {
@@ -234,17 +237,19 @@ internal static class MessageApi
         return null;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
     {
         var rules = new InputRules();
         var dialogueId = DialogueIdFrom(http.Request, null, rules);
-        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, dialogueId, ct);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, protector, dialogueId, ct);
     }
 
-    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, CancellationToken ct) =>
-        ListCoreAsync(http, db, dialogueId, ct);
+    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ContentProtector protector,
+        CancellationToken ct) =>
+        ListCoreAsync(http, db, protector, dialogueId, ct);
 
-    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, string dialogueId, CancellationToken ct)
+    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ContentProtector protector,
+        string dialogueId, CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: false);
         if (query is null)
@@ -258,6 +263,7 @@ internal static class MessageApi
             return nsError;
         }
 
+        await db.UseNamespaceAsync(ns, ct);
         if (!await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct))
         {
             return ApiErrors.DialogueNotFound(dialogueId);
@@ -282,10 +288,11 @@ internal static class MessageApi
         rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
         var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
         return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
-            m => MessageJson.Write(w, m)));
+            m => MessageJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
+        CancellationToken ct)
     {
         var (target, error) = Target(http.Request, null);
         if (target is null)
@@ -294,9 +301,10 @@ internal static class MessageApi
         }
 
         var (ns, dialogueId) = target.Value;
+        await db.UseNamespaceAsync(ns, ct);
         var message = await db.Messages.AsNoTracking()
             .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
-        return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message));
+        return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message, protector));
     }
 
     /// <summary>The namespace and dialogue a message route addresses (query first, else body).</summary>
@@ -315,7 +323,7 @@ internal static class MessageApi
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct)
+        ContentProtector protector, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -344,6 +352,7 @@ internal static class MessageApi
             }
 
             var (ns, dialogueId) = target.Value;
+            await db.UseNamespaceAsync(ns, ct);
             var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
             var current = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
             if (current is null)
@@ -351,7 +360,8 @@ internal static class MessageApi
                 return ApiErrors.MessageNotFound(id);
             }
 
-            if (InputRules.Changes(obj, "content", current.Content))
+            if (obj.TryGetProperty("content", out _)
+                && InputRules.Changes(obj, "content", protector.DecryptString(current.Content, RowIdentity.MessageContent(ns, dialogueId, id))))
             {
                 return ApiErrors.Immutable("content");
             }
@@ -368,7 +378,7 @@ internal static class MessageApi
 
             if (tags is null)
             {
-                return new JsonPayload(w => MessageJson.Write(w, current));
+                return new JsonPayload(w => MessageJson.Write(w, current, protector));
             }
 
             var now = Timestamps.Now(time);
@@ -379,7 +389,7 @@ internal static class MessageApi
 
             current.Tags = tags;
             current.Modified = now;
-            return new JsonPayload(w => MessageJson.Write(w, current));
+            return new JsonPayload(w => MessageJson.Write(w, current, protector));
         }
     }
 
@@ -419,6 +429,7 @@ internal static class MessageApi
         string id, CancellationToken ct)
     {
         var now = Timestamps.Now(time);
+        await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
 
         // The dialogue row is locked first, in the same order as appends and dialogue deletion, so none can deadlock.

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Api.Messages;
@@ -129,19 +130,23 @@ internal sealed record MessageInput(
         }
     }
 
-    public MessageRow ToRow(string ns, string dialogueId, long seq, long now, TimeProvider time) => new()
+    public MessageRow ToRow(string ns, string dialogueId, long seq, long now, TimeProvider time, ContentProtector protector)
     {
-        Namespace = ns,
-        DialogueId = dialogueId,
-        Seq = seq,
-        Id = Id ?? Ulid.NewUlid(time.GetUtcNow()).ToString(),
-        Role = Role,
-        Name = Name,
-        Content = Content,
-        ContentLength = ContentLength,
-        Tags = Tags,
-        Metadata = Metadata,
-        Created = Created ?? now,
-        Modified = now,
-    };
+        var id = Id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+        return new MessageRow
+        {
+            Namespace = ns,
+            DialogueId = dialogueId,
+            Seq = seq,
+            Id = id,
+            Role = Role,
+            Name = Name,
+            Content = protector.Encrypt(Content, RowIdentity.MessageContent(ns, dialogueId, id)),
+            ContentLength = ContentLength,
+            Tags = Tags,
+            Metadata = Metadata,
+            Created = Created ?? now,
+            Modified = now,
+        };
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Api.Messages;
@@ -6,14 +7,15 @@ namespace DialogueDb.Service.Api.Messages;
 internal static class MessageJson
 {
     /// <summary>The message object of §5.</summary>
-    public static void Write(Utf8JsonWriter w, MessageRow m)
+    public static void Write(Utf8JsonWriter w, MessageRow m, ContentProtector protector)
     {
         w.WriteStartObject();
         w.WriteString("id", m.Id);
         w.WriteString("dialogueId", m.DialogueId);
         w.WriteNamespace(m.Namespace);
         w.WriteString("role", m.Role);
-        w.WriteRaw("content", m.Content);
+        w.WritePropertyName("content");
+        w.WriteRawValue(protector.Decrypt(m.Content, RowIdentity.MessageContent(m.Namespace, m.DialogueId, m.Id)), skipInputValidation: true);
         w.WriteNumber("contentLength", m.ContentLength);
         w.WriteOptional("name", m.Name);
         w.WriteString("created", Timestamps.Format(m.Created));

@@ -64,9 +64,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("modified");
 
-                    b.Property<string>("State")
+                    b.Property<byte[]>("State")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("state");
 
                     b.Property<string>("Status")
@@ -155,9 +155,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("type");
 
-                    b.Property<string>("Value")
+                    b.Property<byte[]>("Value")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("value");
 
                     b.HasKey("Namespace", "Id");
@@ -185,9 +185,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("seq");
 
-                    b.Property<string>("Content")
+                    b.Property<byte[]>("Content")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("content");
 
                     b.Property<int>("ContentLength")

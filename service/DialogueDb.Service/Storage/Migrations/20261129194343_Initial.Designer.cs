@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     [DbContext(typeof(DialogueDbContext))]
-    [Migration("20261129192403_Initial")]
+    [Migration("20261129194343_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -67,9 +67,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("modified");
 
-                    b.Property<string>("State")
+                    b.Property<byte[]>("State")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("state");
 
                     b.Property<string>("Status")
@@ -158,9 +158,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("type");
 
-                    b.Property<string>("Value")
+                    b.Property<byte[]>("Value")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("value");
 
                     b.HasKey("Namespace", "Id");
@@ -188,9 +188,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("seq");
 
-                    b.Property<string>("Content")
+                    b.Property<byte[]>("Content")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("bytea")
                         .HasColumnName("content");
 
                     b.Property<int>("ContentLength")

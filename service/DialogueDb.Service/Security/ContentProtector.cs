@@ -1,0 +1,104 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace DialogueDb.Service.Security;
+
+/// <summary>Which row a ciphertext belongs to; its bytes are the AES-GCM associated data.</summary>
+internal readonly record struct RowIdentity(string Kind, string Namespace, string Id, string? ChildId = null)
+{
+    public static RowIdentity DialogueState(string ns, string dialogueId) => new("state", ns, dialogueId);
+
+    public static RowIdentity MessageContent(string ns, string dialogueId, string messageId) => new("message", ns, dialogueId, messageId);
+
+    public static RowIdentity MemoryValue(string ns, string memoryId) => new("memory", ns, memoryId);
+}
+
+/// <summary>
+/// Encrypts message content, memory values and dialogue state with AES-256-GCM under the project's active data key.
+/// Layout: <c>0x01 | key id (uint32 BE) | nonce (12) | ciphertext | tag (16)</c>. The associated data is the project id
+/// and the row identity, so a ciphertext copied into another row or project fails authentication instead of decrypting.
+/// </summary>
+internal sealed class ContentProtector(EncryptionKeyRing ring, string projectId)
+{
+    public const byte FormatVersion = 1;
+    private const int HeaderLength = 1 + 4 + NonceLength;
+    private const int NonceLength = 12;
+    private const int TagLength = 16;
+
+    public EncryptionKeyRing Ring => ring;
+
+    public byte[] Encrypt(string plaintext, RowIdentity row) => Encrypt(Encoding.UTF8.GetBytes(plaintext), row);
+
+    public byte[] Encrypt(ReadOnlySpan<byte> plaintext, RowIdentity row)
+    {
+        var output = new byte[HeaderLength + plaintext.Length + TagLength];
+        output[0] = FormatVersion;
+        BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(1, 4), ring.ActiveId);
+        var nonce = output.AsSpan(5, NonceLength);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(ring.ActiveKey, TagLength);
+        aes.Encrypt(nonce, plaintext, output.AsSpan(HeaderLength, plaintext.Length), output.AsSpan(HeaderLength + plaintext.Length),
+            AssociatedData(row));
+        return output;
+    }
+
+    /// <summary>The UTF-8 plaintext; throws <see cref="ContentDecryptionException"/> on any tampering, move or unknown key.</summary>
+    public byte[] Decrypt(byte[] ciphertext, RowIdentity row)
+    {
+        if (ciphertext.Length < HeaderLength + TagLength || ciphertext[0] != FormatVersion)
+        {
+            throw new ContentDecryptionException("unknown ciphertext format");
+        }
+
+        var keyId = KeyIdOf(ciphertext);
+        if (!ring.TryGet(keyId, out var key))
+        {
+            throw new ContentDecryptionException($"data key {keyId} is not in the key ring");
+        }
+
+        var length = ciphertext.Length - HeaderLength - TagLength;
+        var plaintext = new byte[length];
+        try
+        {
+            using var aes = new AesGcm(key, TagLength);
+            aes.Decrypt(ciphertext.AsSpan(5, NonceLength), ciphertext.AsSpan(HeaderLength, length),
+                ciphertext.AsSpan(HeaderLength + length), plaintext, AssociatedData(row));
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            throw new ContentDecryptionException("authentication failed (tampered, moved to another row, or wrong key)");
+        }
+
+        return plaintext;
+    }
+
+    public string DecryptString(byte[] ciphertext, RowIdentity row) => Encoding.UTF8.GetString(Decrypt(ciphertext, row));
+
+    public static uint KeyIdOf(byte[] ciphertext) => BinaryPrimitives.ReadUInt32BigEndian(ciphertext.AsSpan(1, 4));
+
+    private byte[] AssociatedData(RowIdentity row)
+    {
+        // Length-prefixed fields, so no two different identities produce the same bytes.
+        var buffer = new List<byte>(128);
+        Append(buffer, "dialoguedb/v1");
+        Append(buffer, projectId);
+        Append(buffer, row.Kind);
+        Append(buffer, row.Namespace);
+        Append(buffer, row.Id);
+        Append(buffer, row.ChildId ?? "");
+        return [.. buffer];
+    }
+
+    private static void Append(List<byte> buffer, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
+        buffer.AddRange(length);
+        buffer.AddRange(bytes);
+    }
+}
+
+/// <summary>A stored ciphertext that cannot be decrypted: never answered with wrong plaintext.</summary>
+internal sealed class ContentDecryptionException(string reason) : Exception("Stored content could not be decrypted: " + reason);

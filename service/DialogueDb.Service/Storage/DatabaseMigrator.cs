@@ -1,0 +1,130 @@
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace DialogueDb.Service.Storage;
+
+/// <summary>
+/// Schema management. PostgreSQL: <c>dialoguedb migrate</c> applies the migrations as the owner role and grants the
+/// API role and the maintenance role what they need. SQLite: <c>serve</c> creates the embedded schema itself.
+/// </summary>
+internal static partial class DatabaseMigrator
+{
+    private static readonly string[] TenantTables = ["dialogues", "messages", "memories"];
+
+    /// <summary>Creates the embedded SQLite schema (no-op when it exists).</summary>
+    public static async Task EnsureEmbeddedSchemaAsync(IServiceProvider services, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
+        if (db.Database.IsNpgsql())
+        {
+            throw new InvalidOperationException("PostgreSQL schemas are applied by `dialoguedb migrate`, not at start.");
+        }
+
+        await db.Database.EnsureCreatedAsync(ct);
+        // WAL lets readers run while one writer commits; the setting is stored in the database file.
+        await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+    }
+
+    /// <summary>
+    /// Applies the PostgreSQL migrations over <paramref name="ownerConnection"/> (the role that owns the tables), then
+    /// grants data access to the API role (subject to row-level security) and the maintenance role (must be BYPASSRLS).
+    /// </summary>
+    public static async Task MigratePostgresAsync(string ownerConnection, string? appRole, string? maintenanceRole,
+        CancellationToken ct)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(ownerConnection);
+        var builder = new DbContextOptionsBuilder<DialogueDbContext>();
+        StorageSetup.Configure(builder, dataSource);
+        await using (var db = new DialogueDbContext(builder.Options))
+        {
+            await db.Database.MigrateAsync(ct);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        if (appRole is not null)
+        {
+            var role = await DescribeRoleAsync(connection, appRole, ct);
+            if (role.BypassesSecurity)
+            {
+                throw new InvalidOperationException(
+                    $"The API role '{appRole}' is a superuser or has BYPASSRLS: row-level security would not apply to it.");
+            }
+
+            if (role.OwnsTables)
+            {
+                throw new InvalidOperationException(
+                    $"The API role '{appRole}' owns the tables; run migrations as a separate owner role so the API role is not the owner.");
+            }
+
+            await GrantAsync(connection, appRole, ct);
+        }
+
+        if (maintenanceRole is not null)
+        {
+            var role = await DescribeRoleAsync(connection, maintenanceRole, ct);
+            if (!role.BypassesSecurity)
+            {
+                throw new InvalidOperationException(
+                    $"The maintenance role '{maintenanceRole}' needs BYPASSRLS to see every namespace (ALTER ROLE ... BYPASSRLS, as a superuser).");
+            }
+
+            await GrantAsync(connection, maintenanceRole, ct);
+        }
+    }
+
+    /// <summary>
+    /// Refuses to serve over a connection whose role bypasses row-level security (a superuser, BYPASSRLS, or the
+    /// table owner): namespace isolation must hold in the database, not only in C#.
+    /// </summary>
+    public static async Task EnsureApiRoleIsolatedAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var command = new NpgsqlCommand("SELECT current_user", connection);
+        var user = (string)(await command.ExecuteScalarAsync(ct))!;
+        var role = await DescribeRoleAsync(connection, user, ct);
+        if (role.BypassesSecurity || role.OwnsTables)
+        {
+            throw new InvalidOperationException(
+                $"The API connects to PostgreSQL as '{user}', which {(role.OwnsTables ? "owns the tables" : "is a superuser or BYPASSRLS")}: " +
+                "row-level security would not isolate namespaces. Connect as the API role (see README, \"PostgreSQL roles\").");
+        }
+    }
+
+    private static async Task<(bool BypassesSecurity, bool OwnsTables)> DescribeRoleAsync(NpgsqlConnection connection, string role,
+        CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT r.rolsuper OR r.rolbypassrls,
+                   EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = 'public' AND t.tablename = ANY(@tables) AND t.tableowner = r.rolname)
+            FROM pg_roles r WHERE r.rolname = @role
+            """, connection);
+        command.Parameters.AddWithValue("role", role);
+        command.Parameters.AddWithValue("tables", TenantTables);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            throw new InvalidOperationException($"The PostgreSQL role '{role}' does not exist.");
+        }
+
+        return (reader.GetBoolean(0), reader.GetBoolean(1));
+    }
+
+    private static async Task GrantAsync(NpgsqlConnection connection, string role, CancellationToken ct)
+    {
+        if (!RoleName().IsMatch(role))
+        {
+            throw new InvalidOperationException($"'{role}' is not a plain PostgreSQL role name.");
+        }
+
+        await using var command = new NpgsqlCommand($"""
+            GRANT USAGE ON SCHEMA public TO "{role}";
+            GRANT SELECT, INSERT, UPDATE, DELETE ON {string.Join(", ", TenantTables)} TO "{role}";
+            """, connection);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex RoleName();
+}
