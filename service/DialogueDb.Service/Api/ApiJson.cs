@@ -81,16 +81,24 @@ internal static class ApiJson
     }
 }
 
-/// <summary>A 2xx answer written straight to the response with a <see cref="Utf8JsonWriter"/>.</summary>
+/// <summary>
+/// A 2xx answer built with a <see cref="Utf8JsonWriter"/>. The document is completed in memory before a byte is sent,
+/// so a failure while writing it (e.g. a row that does not decrypt) still becomes a clean error envelope.
+/// </summary>
 internal sealed class JsonPayload(Action<Utf8JsonWriter> write, int status = StatusCodes.Status200OK) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer, ApiJson.WriterOptions))
+        {
+            write(writer);
+        }
+
         httpContext.Response.StatusCode = status;
         httpContext.Response.ContentType = "application/json; charset=utf-8";
-        await using var writer = new Utf8JsonWriter(httpContext.Response.BodyWriter, ApiJson.WriterOptions);
-        write(writer);
-        await writer.FlushAsync(httpContext.RequestAborted);
+        httpContext.Response.ContentLength = buffer.WrittenCount;
+        await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory, httpContext.RequestAborted);
     }
 
     public static JsonPayload Deleted(string id) => new(w =>

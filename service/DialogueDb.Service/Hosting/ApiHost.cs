@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Api.Memories;
@@ -6,8 +7,6 @@ using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.DataProtection;
 
 namespace DialogueDb.Service.Hosting;
 
@@ -24,6 +23,8 @@ internal static partial class ApiHost
 
         // SQL text at Information level is noise in production; EF Core never logs parameter values here.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        // Unhandled exceptions are logged once, by ApiPipeline (the middleware's own log line would repeat them).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
         if (commandLine is not null)
         {
             builder.Configuration.AddInMemoryCollection(commandLine);
@@ -34,8 +35,14 @@ internal static partial class ApiHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
 
-        var time = TimeProvider.System;
-        var certificate = TlsCertificates.Load(options, time);
+        var (certPath, keyPath) = TlsCertificates.Files(options, TimeProvider.System);
+        var tlsSource = $"{certPath} / {keyPath}";
+        TlsCertificates.Parse(File.ReadAllText(certPath), File.ReadAllText(keyPath), tlsSource).Dispose();
+
+        // Kubernetes rotates certificate Secrets in place: new handshakes use the new certificate within a second.
+        builder.Services.AddSingleton(sp => new ReloadingFiles<X509Certificate2>("TLS certificate", [certPath, keyPath],
+            contents => TlsCertificates.Parse(contents[0], contents[1], tlsSource), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Tls")));
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -45,7 +52,8 @@ internal static partial class ApiHost
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes * 4;
             kestrel.ConfigureHttpsDefaults(https =>
             {
-                https.ServerCertificate = certificate;
+                var certificates = kestrel.ApplicationServices.GetRequiredService<ReloadingFiles<X509Certificate2>>();
+                https.ServerCertificateSelector = (_, _) => certificates.Current;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
             });
         });
@@ -66,19 +74,7 @@ internal static partial class ApiHost
                 """);
         }
 
-        var hashSecret = DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath);
-        var project = ProjectDocument.Read(options.ProjectFilePath);
-        builder.Services.AddSingleton(new ApiKeyRing(project, new ApiKeyHasher(hashSecret)));
-        builder.Services.AddSingleton(new ContentProtector(EncryptionKeySource.Load(options), project.ProjectId));
-        // Nothing here protects data with ASP.NET Data Protection; ephemeral keys keep it from writing a key ring to disk
-        // (the container's root filesystem is read-only).
-        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(ApiKeyAuthenticationHandler.WritePolicy, policy => policy.RequireAuthenticatedUser()
-                .RequireClaim(ApiKeyAuthenticationHandler.ScopeClaim, ApiKeyRecord.ReadWrite));
-
+        builder.Services.AddDialogueSecurity(options);
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
@@ -88,6 +84,11 @@ internal static partial class ApiHost
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+
+        // Created now, not at the first request: they start the file watchers.
+        app.Services.GetRequiredService<ApiKeyRing>();
+        app.Services.GetRequiredService<ContentProtector>();
+
         app.UseRequestIds();
         app.UseApiErrors();
         app.UseHttpsOnlyApi();

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using DialogueDb.Service.Policy;
+using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Npgsql;
 
@@ -57,7 +59,35 @@ internal static partial class Cli
             return MigrateAsync(overrides, ct);
         });
 
-        return new RootCommand("DialogueDB: the conversation and memory store for AI applications") { serve, migrate };
+        var keyFile = new Option<string?>("--file")
+        {
+            Description = "Key ring file (env DIALOGUEDB_ENCRYPTION_KEYS_FILE; default DATA_DIR/secrets/encryption-keys.json)",
+        };
+        var rotate = new Command("rotate", "Add a new data key and make it active; older keys stay for decryption") { dataDir, keyFile };
+        rotate.SetAction(parse =>
+        {
+            var overrides = Overrides(parse, dataDir, null, postgres);
+            if (parse.GetValue(keyFile) is { } file)
+            {
+                overrides["ENCRYPTION_KEYS_FILE"] = file;
+            }
+
+            return RotateEncryptionKey(BindOptions(overrides));
+        });
+        var encryption = new Command("encryption", "Manage the content encryption key ring") { rotate };
+
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per batch (default 500)", DefaultValueFactory = _ => 500 };
+        var reencrypt = new Command("reencrypt",
+            "Move every stored ciphertext to the active data key, in batches; resumable, safe while the API serves")
+        {
+            dataDir, postgres, batchSize,
+        };
+        reencrypt.SetAction((parse, ct) => ReEncryptAsync(Overrides(parse, dataDir, null, postgres), parse.GetValue(batchSize), ct));
+
+        return new RootCommand("DialogueDB: the conversation and memory store for AI applications")
+        {
+            serve, migrate, encryption, reencrypt,
+        };
     }
 
     private static Dictionary<string, string?> Overrides(ParseResult parse, Option<string?> dataDir, Option<string?>? urls,
@@ -126,6 +156,44 @@ internal static partial class Cli
         using var host = builder.Build();
         await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, ct);
         Console.WriteLine("Embedded SQLite schema is up to date.");
+        return 0;
+    }
+
+    private static int RotateEncryptionKey(ServiceOptions options)
+    {
+        var path = options.EncryptionKeysPath;
+        var ring = File.Exists(path) ? EncryptionKeyRing.Parse(File.ReadAllText(path), path).Rotate() : EncryptionKeyRing.NewRing();
+        var temporary = path + ".tmp";
+        TlsCertificates.WriteSecret(temporary, ring.ToJson());
+        File.Move(temporary, path, overwrite: true);
+        Console.WriteLine($"{path}: data key {ring.ActiveId} is now active (keys {string.Join(", ", ring.KeyIds.Order())}). " +
+            "Run `dialoguedb reencrypt` to move existing rows to it.");
+        return 0;
+    }
+
+    private static async Task<int> ReEncryptAsync(Dictionary<string, string?> overrides, int batchSize, CancellationToken ct)
+    {
+        if (batchSize is < 1 or > 10_000)
+        {
+            Console.Error.WriteLine("--batch-size must be between 1 and 10000.");
+            return 2;
+        }
+
+        var options = BindOptions(overrides);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddStorage(options);
+        var project = ProjectDocument.Read(options.ProjectFilePath);
+        var protector = new ContentProtector(EncryptionKeySource.Load(options), project.ProjectId);
+        using var host = builder.Build();
+        if (options.UsesPostgres)
+        {
+            await DatabaseMigrator.EnsureSeesAllNamespacesAsync(host.Services.GetRequiredService<NpgsqlDataSource>(), ct);
+        }
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
+        var totals = await new ReEncryptor(db, protector, Console.Out, TimeProvider.System).RunAsync(batchSize, ct);
+        Console.WriteLine($"Re-encryption complete: {totals.Sum(t => t.Rewritten)} rows moved to data key {protector.Ring.ActiveId}.");
         return 0;
     }
 

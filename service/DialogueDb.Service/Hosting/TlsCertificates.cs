@@ -10,11 +10,12 @@ namespace DialogueDb.Service.Hosting;
 /// </summary>
 internal static class TlsCertificates
 {
-    public static X509Certificate2 Load(ServiceOptions options, TimeProvider time)
+    /// <summary>The PEM certificate and key files to serve, generating the embedded pair first when none is configured.</summary>
+    public static (string Certificate, string Key) Files(ServiceOptions options, TimeProvider time)
     {
         if (options.TlsCertificateFile is not null && options.TlsKeyFile is not null)
         {
-            return X509Certificate2.CreateFromPemFile(options.TlsCertificateFile, options.TlsKeyFile);
+            return (options.TlsCertificateFile, options.TlsKeyFile);
         }
 
         var folder = Path.Combine(options.FullDataDir, "tls");
@@ -25,7 +26,20 @@ internal static class TlsCertificates
             Generate(folder, time.GetUtcNow());
         }
 
-        return X509Certificate2.CreateFromPemFile(certPath, keyPath);
+        return (certPath, keyPath);
+    }
+
+    /// <summary>Parses a PEM certificate chain and its private key (a failure names the files, never their content).</summary>
+    public static X509Certificate2 Parse(string certificatePem, string keyPem, string source)
+    {
+        try
+        {
+            return X509Certificate2.CreateFromPem(certificatePem, keyPem);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new InvalidOperationException($"The TLS certificate or key in {source} cannot be used: {ex.GetType().Name}.", ex);
+        }
     }
 
     private static void Generate(string folder, DateTimeOffset now)

@@ -13,27 +13,47 @@ internal sealed record ProjectDocument(
 {
     private static readonly JsonSerializerOptions FileJson = new() { WriteIndented = true };
 
-    public static ProjectDocument Read(string path)
+    public static ProjectDocument Read(string path) => Parse(File.ReadAllText(path), path);
+
+    /// <summary>Parses and validates the document; errors name the source and the problem, never a value.</summary>
+    public static ProjectDocument Parse(string json, string source)
     {
         ProjectDocument? document;
         try
         {
-            document = JsonSerializer.Deserialize<ProjectDocument>(File.ReadAllText(path), FileJson);
+            document = JsonSerializer.Deserialize<ProjectDocument>(json, FileJson);
         }
         catch (JsonException ex)
         {
-            throw new InvalidOperationException($"The project file {path} is not valid JSON (line {ex.LineNumber}).", ex);
+            throw new InvalidOperationException($"The project file {source} is not valid JSON (line {ex.LineNumber}).", ex);
         }
 
         if (document is null || string.IsNullOrWhiteSpace(document.ProjectId) || document.ApiKeys is null)
         {
-            throw new InvalidOperationException($"The project file {path} needs a projectId and an apiKeys list.");
+            throw new InvalidOperationException($"The project file {source} needs a projectId and an apiKeys list.");
+        }
+
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var key in document.ApiKeys)
+        {
+            if (key is null || string.IsNullOrEmpty(key.Id) || string.IsNullOrEmpty(key.Hash) || !ids.Add(key.Id)
+                || key.Scope is not (ApiKeyRecord.ReadWrite or ApiKeyRecord.ReadOnly))
+            {
+                throw new InvalidOperationException(
+                    $"The project file {source} has an API key entry without a unique id, a hash, or a scope of read-write|read-only.");
+            }
         }
 
         return document;
     }
 
-    public void Write(string path) => Hosting.TlsCertificates.WriteSecret(path, JsonSerializer.Serialize(this, FileJson));
+    /// <summary>Writes atomically (temporary file, then rename), so a reader never sees half a document.</summary>
+    public void Write(string path)
+    {
+        var temporary = path + ".tmp";
+        Hosting.TlsCertificates.WriteSecret(temporary, JsonSerializer.Serialize(this, FileJson));
+        File.Move(temporary, path, overwrite: true);
+    }
 }
 
 internal sealed record ApiKeyRecord(

@@ -7,20 +7,53 @@ using Microsoft.Extensions.Options;
 
 namespace DialogueDb.Service.Security;
 
-/// <summary>The project's API keys, by key id, as loaded from the project document.</summary>
-internal sealed class ApiKeyRing(ProjectDocument project, ApiKeyHasher hasher)
+/// <summary>
+/// The project's API keys, by key id, from the project document; follows changes to the file (a key added or revoked
+/// takes effect within about a second, without a restart).
+/// </summary>
+internal sealed class ApiKeyRing
 {
-    private readonly Dictionary<string, ApiKeyRecord> _byId = project.ApiKeys.ToDictionary(k => k.Id, StringComparer.Ordinal);
+    private readonly Func<ProjectDocument> _project;
+    private readonly ApiKeyHasher _hasher;
+    private volatile Indexed? _indexed;
 
-    public string ProjectId => project.ProjectId;
+    public ApiKeyRing(Func<ProjectDocument> project, ApiKeyHasher hasher)
+    {
+        _project = project;
+        _hasher = hasher;
+        ProjectId = project().ProjectId;
+    }
+
+    public ApiKeyRing(ProjectDocument project, ApiKeyHasher hasher)
+        : this(() => project, hasher)
+    {
+    }
+
+    /// <summary>Fixed for the life of the process: it is part of every ciphertext's associated data.</summary>
+    public string ProjectId { get; }
 
     public ApiKeyRecord? Verify(string presented)
     {
         var keyId = ApiKeyHasher.KeyIdOf(presented);
-        return keyId is not null && _byId.TryGetValue(keyId, out var record) && hasher.Matches(presented, record.Hash)
+        return keyId is not null && Index().TryGetValue(keyId, out var record) && _hasher.Matches(presented, record.Hash)
             ? record
             : null;
     }
+
+    private Dictionary<string, ApiKeyRecord> Index()
+    {
+        var current = _project();
+        var indexed = _indexed;
+        if (indexed is null || !ReferenceEquals(indexed.Document, current))
+        {
+            indexed = new Indexed(current, current.ApiKeys.ToDictionary(k => k.Id, StringComparer.Ordinal));
+            _indexed = indexed;
+        }
+
+        return indexed.ById;
+    }
+
+    private sealed record Indexed(ProjectDocument Document, Dictionary<string, ApiKeyRecord> ById);
 }
 
 /// <summary>Bearer API key authentication; failures answer with the contract's error envelope.</summary>

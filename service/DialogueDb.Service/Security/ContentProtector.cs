@@ -19,19 +19,26 @@ internal readonly record struct RowIdentity(string Kind, string Namespace, strin
 /// Layout: <c>0x01 | key id (uint32 BE) | nonce (12) | ciphertext | tag (16)</c>. The associated data is the project id
 /// and the row identity, so a ciphertext copied into another row or project fails authentication instead of decrypting.
 /// </summary>
-internal sealed class ContentProtector(EncryptionKeyRing ring, string projectId)
+internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, string projectId)
 {
     public const byte FormatVersion = 1;
     private const int HeaderLength = 1 + 4 + NonceLength;
     private const int NonceLength = 12;
     private const int TagLength = 16;
 
-    public EncryptionKeyRing Ring => ring;
+    public ContentProtector(EncryptionKeyRing ring, string projectId)
+        : this(() => ring, projectId)
+    {
+    }
+
+    /// <summary>The key ring in force now (it follows rotations of the key file).</summary>
+    public EncryptionKeyRing Ring => currentRing();
 
     public byte[] Encrypt(string plaintext, RowIdentity row) => Encrypt(Encoding.UTF8.GetBytes(plaintext), row);
 
     public byte[] Encrypt(ReadOnlySpan<byte> plaintext, RowIdentity row)
     {
+        var ring = currentRing();
         var output = new byte[HeaderLength + plaintext.Length + TagLength];
         output[0] = FormatVersion;
         BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(1, 4), ring.ActiveId);
@@ -52,7 +59,7 @@ internal sealed class ContentProtector(EncryptionKeyRing ring, string projectId)
         }
 
         var keyId = KeyIdOf(ciphertext);
-        if (!ring.TryGet(keyId, out var key))
+        if (!currentRing().TryGet(keyId, out var key))
         {
             throw new ContentDecryptionException($"data key {keyId} is not in the key ring");
         }

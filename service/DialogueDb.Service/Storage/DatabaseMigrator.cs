@@ -92,6 +92,22 @@ internal static partial class DatabaseMigrator
         }
     }
 
+    /// <summary>
+    /// The maintenance jobs (re-encryption, retention) must see every namespace; over the API role they would silently
+    /// see none, so they refuse to run without BYPASSRLS.
+    /// </summary>
+    public static async Task EnsureSeesAllNamespacesAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var command = new NpgsqlCommand("SELECT current_user", connection);
+        var user = (string)(await command.ExecuteScalarAsync(ct))!;
+        if (!(await DescribeRoleAsync(connection, user, ct)).BypassesSecurity)
+        {
+            throw new InvalidOperationException(
+                $"This job must see every namespace, but '{user}' is subject to row-level security: connect as the maintenance role.");
+        }
+    }
+
     private static async Task<(bool BypassesSecurity, bool OwnsTables)> DescribeRoleAsync(NpgsqlConnection connection, string role,
         CancellationToken ct)
     {
