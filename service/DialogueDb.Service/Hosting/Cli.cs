@@ -86,17 +86,17 @@ internal static partial class Cli
 
         return new RootCommand("DialogueDB: the conversation and memory store for AI applications")
         {
-            serve, migrate, encryption, reencrypt,
+            serve, migrate, KeysCommand(dataDir), encryption, reencrypt,
         };
     }
 
     private static Dictionary<string, string?> Overrides(ParseResult parse, Option<string?> dataDir, Option<string?>? urls,
-        Option<string?> postgres)
+        Option<string?>? postgres)
     {
         var values = new Dictionary<string, string?>();
         Add("DATA_DIR", parse.GetValue(dataDir));
         Add("URLS", urls is null ? null : parse.GetValue(urls));
-        Add("POSTGRES", parse.GetValue(postgres));
+        Add("POSTGRES", postgres is null ? null : parse.GetValue(postgres));
         return values;
 
         void Add(string key, string? value)
@@ -157,6 +157,80 @@ internal static partial class Cli
         await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, ct);
         Console.WriteLine("Embedded SQLite schema is up to date.");
         return 0;
+    }
+
+    /// <summary><c>dialoguedb keys create|list|revoke</c>: the project file's API keys (a running server follows within a second).</summary>
+    private static Command KeysCommand(Option<string?> dataDir)
+    {
+        var name = new Option<string>("--name") { Description = "A label for the key (e.g. the application using it)", Required = true };
+        var scope = new Option<string>("--scope")
+        {
+            Description = "read-write (default) or read-only",
+            DefaultValueFactory = _ => ApiKeyRecord.ReadWrite,
+        };
+        scope.AcceptOnlyFromAmong(ApiKeyRecord.ReadWrite, ApiKeyRecord.ReadOnly);
+        var create = new Command("create", "Create an API key; it is printed exactly once and only its hash is stored") { dataDir, name, scope };
+        create.SetAction(parse =>
+        {
+            var options = BindOptions(Overrides(parse, dataDir, null, null));
+            var (project, hasher) = OpenProject(options);
+            var (keyId, key) = ApiKeyHasher.NewKey();
+            var record = new ApiKeyRecord(keyId, parse.GetValue(name)!, parse.GetValue(scope)!, hasher.Hash(key));
+            (project with { ApiKeys = [.. project.ApiKeys, record] }).Write(options.ProjectFilePath);
+            Console.Error.WriteLine($"Created API key {keyId} ({record.Scope}) for '{record.Name}'. It is shown only now:");
+            Console.WriteLine(key);
+            return 0;
+        });
+
+        var list = new Command("list", "List the API keys (ids, names, scopes; never key material)") { dataDir };
+        list.SetAction(parse =>
+        {
+            var (project, _) = OpenProject(BindOptions(Overrides(parse, dataDir, null, null)));
+            Console.WriteLine($"{"ID",-14} {"SCOPE",-11} NAME");
+            foreach (var key in project.ApiKeys)
+            {
+                Console.WriteLine($"{key.Id,-14} {key.Scope,-11} {key.Name}");
+            }
+
+            return 0;
+        });
+
+        var idOrName = new Argument<string>("key") { Description = "The key id (or its name, when unique)" };
+        var revoke = new Command("revoke", "Revoke an API key; requests with it get 401 within seconds") { dataDir, idOrName };
+        revoke.SetAction(parse =>
+        {
+            var options = BindOptions(Overrides(parse, dataDir, null, null));
+            var (project, _) = OpenProject(options);
+            var wanted = parse.GetValue(idOrName)!;
+            var matches = project.ApiKeys.Where(k => k.Id == wanted).ToList();
+            if (matches.Count == 0)
+            {
+                matches = [.. project.ApiKeys.Where(k => k.Name == wanted)];
+            }
+
+            if (matches.Count != 1)
+            {
+                Console.Error.WriteLine(matches.Count == 0 ? $"No API key '{wanted}'." : $"'{wanted}' names {matches.Count} keys; revoke by id.");
+                return 1;
+            }
+
+            (project with { ApiKeys = [.. project.ApiKeys.Where(k => k.Id != matches[0].Id)] }).Write(options.ProjectFilePath);
+            Console.WriteLine($"Revoked API key {matches[0].Id} ('{matches[0].Name}').");
+            return 0;
+        });
+
+        return new Command("keys", "Manage the project's API keys (embedded mode: DATA_DIR/project.json)") { create, list, revoke };
+    }
+
+    private static (ProjectDocument Project, ApiKeyHasher Hasher) OpenProject(ServiceOptions options)
+    {
+        if (!File.Exists(options.ProjectFilePath))
+        {
+            throw new InvalidOperationException(
+                $"No project file at {options.ProjectFilePath}: start `dialoguedb serve` once (it creates the development project) or set --data-dir.");
+        }
+
+        return (ProjectDocument.Read(options.ProjectFilePath), new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath)));
     }
 
     private static int RotateEncryptionKey(ServiceOptions options)

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace DialogueDb.Service.Tests.Infrastructure;
+
+/// <summary>A service instance a test configures itself (its own data folder, options and log capture).</summary>
+public sealed class ServiceHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _ca;
+
+    private ServiceHost(WebApplication app, string dataDir, LogCapture logs)
+    {
+        _app = app;
+        DataDir = dataDir;
+        Logs = logs;
+        BaseAddress = new Uri(app.Urls.First(u => u.StartsWith("https", StringComparison.Ordinal)));
+        // Only when the service generated its own CA (no TLS files configured).
+        _ca = File.Exists(Path.Combine(dataDir, "tls", "ca.crt")) ? LocalCa.Load(dataDir) : null;
+    }
+
+    public string DataDir { get; }
+
+    public Uri BaseAddress { get; }
+
+    public LogCapture Logs { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
+    internal static async Task<ServiceHost> StartAsync(ServiceOptions options)
+    {
+        var logs = new LogCapture();
+        var builder = ApiHost.CreateBuilder([], options);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        builder.Logging.AddFilter((_, _) => true);
+        builder.Logging.AddProvider(logs);
+        var app = ApiHost.Build(builder);
+        if (options.UsesPostgres)
+        {
+            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), CancellationToken.None);
+        }
+        else
+        {
+            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(app.Services, CancellationToken.None);
+        }
+
+        await app.StartAsync();
+        return new ServiceHost(app, options.DataDir, logs);
+    }
+
+    public HttpClient CreateClient(string? bearer = null)
+    {
+        var client = LocalCa.CreateClient(BaseAddress, _ca ?? throw new InvalidOperationException("The service uses configured TLS files."));
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", bearer);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _ca?.Dispose();
+    }
+
+    /// <summary>A new empty data folder under the temp directory.</summary>
+    public static string NewDataDir()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}
+
+/// <summary>Every log line the service writes (message, state values and exception text), for leak checks.</summary>
+public sealed class LogCapture : ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public string All => string.Join('\n', _lines);
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull
+        {
+            lines.Enqueue($"{category} scope: {state}");
+            return null;
+        }
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state is IEnumerable<KeyValuePair<string, object?>> pairs
+                ? string.Join(' ', pairs.Select(p => $"{p.Key}={p.Value}"))
+                : "";
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{values}] {exception}");
+        }
+    }
+}
