@@ -236,12 +236,15 @@ internal static partial class Cli
     private static int RotateEncryptionKey(ServiceOptions options)
     {
         var path = options.EncryptionKeysPath;
-        var ring = File.Exists(path) ? EncryptionKeyRing.Parse(File.ReadAllText(path), path).Rotate() : EncryptionKeyRing.NewRing();
+        var existed = File.Exists(path);
+        var ring = existed ? EncryptionKeyRing.Parse(File.ReadAllText(path), path).Rotate() : EncryptionKeyRing.NewRing();
         var temporary = path + ".tmp";
         TlsCertificates.WriteSecret(temporary, ring.ToJson());
         File.Move(temporary, path, overwrite: true);
-        Console.WriteLine($"{path}: data key {ring.ActiveId} is now active (keys {string.Join(", ", ring.KeyIds.Order())}). " +
-            "Run `dialoguedb reencrypt` to move existing rows to it.");
+        Console.WriteLine(existed
+            ? $"{path}: data key {ring.ActiveId} is now active (keys {string.Join(", ", ring.KeyIds.Order())}). " +
+              "Run `dialoguedb reencrypt` to move existing rows to it."
+            : $"{path}: created a key ring with data key {ring.ActiveId}.");
         return 0;
     }
 

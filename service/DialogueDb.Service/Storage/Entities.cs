@@ -4,7 +4,15 @@ namespace DialogueDb.Service.Storage;
 // Times are Unix milliseconds (the wire precision), which orders and compares the same on SQLite and PostgreSQL.
 // The default namespace is stored as "" so it is part of every key like any other namespace.
 
-internal sealed class DialogueRow
+/// <summary>Rows listed newest or oldest first: keyset pages over (created, id) within a namespace.</summary>
+internal interface ICreatedRow
+{
+    string Id { get; }
+
+    long Created { get; }
+}
+
+internal sealed class DialogueRow : ICreatedRow
 {
     public required string Namespace { get; set; }
     public required string Id { get; set; }
@@ -44,7 +52,7 @@ internal sealed class MessageRow
     public long Modified { get; set; }
 }
 
-internal sealed class MemoryRow
+internal sealed class MemoryRow : ICreatedRow
 {
     public required string Namespace { get; set; }
     public required string Id { get; set; }

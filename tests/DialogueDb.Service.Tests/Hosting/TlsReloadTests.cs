@@ -17,18 +17,9 @@ public sealed class TlsReloadTests
     [Fact]
     public async Task CertificateFiles_ReplacedWhileServing_NewHandshakesUseTheNewCertificate()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "tls");
-        var certPath = Path.Combine(dataDir, "mounted.crt");
-        var keyPath = Path.Combine(dataDir, "mounted.key");
+        var (dataDir, certPath, keyPath) = MountedFiles();
         using var first = WriteCertificate(certPath, keyPath, "first");
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            TlsCertificateFile = certPath,
-            TlsKeyFile = keyPath,
-        });
+        await using var host = await StartAsync(dataDir, certPath, keyPath);
 
         Assert.Equal(first.Thumbprint, await PresentedThumbprintAsync(host.BaseAddress.Port));
         Assert.False(File.Exists(Path.Combine(dataDir, "tls", "tls.crt")), "configured files must be used instead of generating");
@@ -50,18 +41,9 @@ public sealed class TlsReloadTests
     [Fact]
     public async Task CertificateFiles_ReplacedWithGarbage_KeepsServingTheLastGoodOne()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "tls");
-        var certPath = Path.Combine(dataDir, "mounted.crt");
-        var keyPath = Path.Combine(dataDir, "mounted.key");
+        var (dataDir, certPath, keyPath) = MountedFiles();
         using var good = WriteCertificate(certPath, keyPath, "good");
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            TlsCertificateFile = certPath,
-            TlsKeyFile = keyPath,
-        });
+        await using var host = await StartAsync(dataDir, certPath, keyPath);
 
         await File.WriteAllTextAsync(certPath, "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n", Ct);
         var watch = Stopwatch.StartNew();
@@ -73,6 +55,22 @@ public sealed class TlsReloadTests
         Assert.Contains("Rejected a change to the TLS certificate", host.Logs.All, StringComparison.Ordinal);
         Assert.Equal(good.Thumbprint, await PresentedThumbprintAsync(host.BaseAddress.Port));
     }
+
+    private static (string DataDir, string CertPath, string KeyPath) MountedFiles()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        TestProject.Write(dataDir, "tls");
+        return (dataDir, Path.Combine(dataDir, "mounted.crt"), Path.Combine(dataDir, "mounted.key"));
+    }
+
+    private static Task<ServiceHost> StartAsync(string dataDir, string certPath, string keyPath) =>
+        ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = dataDir,
+            Urls = "https://127.0.0.1:0",
+            TlsCertificateFile = certPath,
+            TlsKeyFile = keyPath,
+        });
 
     /// <summary>The thumbprint of the certificate the server presents on a fresh TLS 1.3 handshake.</summary>
     private static async Task<string?> PresentedThumbprintAsync(int port)

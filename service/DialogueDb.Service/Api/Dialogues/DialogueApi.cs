@@ -219,60 +219,9 @@ internal static class DialogueApi
             dialogues = dialogues.Where(d => d.ThreadOf == threadOf);
         }
 
-        var page = await Page(dialogues, query).ToListAsync(ct);
-        return new JsonPayload(w => WritePage(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
+        var page = await Pages.ByCreated(dialogues, query).ToListAsync(ct);
+        return new JsonPayload(w => Pages.Write(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
             d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, protector: null)));
-    }
-
-    /// <summary>One keyset page over (created, id), plus one row to learn whether another page follows.</summary>
-    internal static IQueryable<DialogueRow> Page(IQueryable<DialogueRow> rows, ListQuery query)
-    {
-        if (query.CreatedFrom is { } from)
-        {
-            rows = rows.Where(d => d.Created >= from);
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            rows = rows.Where(d => d.Created < before);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = query.Descending
-                ? rows.Where(d => d.Created < after.Key || (d.Created == after.Key && string.Compare(d.Id, after.Id) < 0))
-                : rows.Where(d => d.Created > after.Key || (d.Created == after.Key && string.Compare(d.Id, after.Id) > 0));
-        }
-
-        rows = query.Descending
-            ? rows.OrderByDescending(d => d.Created).ThenByDescending(d => d.Id)
-            : rows.OrderBy(d => d.Created).ThenBy(d => d.Id);
-        return rows.Take(query.Limit + 1);
-    }
-
-    /// <summary>Writes <c>{"items": [...], "next": cursor|null}</c> from a page fetched with one extra row.</summary>
-    internal static void WritePage<T>(Utf8JsonWriter w, List<T> page, ListQuery query, Func<T, Cursor> cursorOf, Action<T> writeItem)
-    {
-        var more = page.Count > query.Limit;
-        var count = more ? query.Limit : page.Count;
-        w.WriteStartObject();
-        w.WriteStartArray("items");
-        for (var i = 0; i < count; i++)
-        {
-            writeItem(page[i]);
-        }
-
-        w.WriteEndArray();
-        if (more)
-        {
-            w.WriteString("next", cursorOf(page[count - 1]).Encode());
-        }
-        else
-        {
-            w.WriteNull("next");
-        }
-
-        w.WriteEndObject();
     }
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ApiKeyRing project,

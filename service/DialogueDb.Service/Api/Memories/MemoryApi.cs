@@ -148,28 +148,8 @@ internal static class MemoryApi
 
         await db.UseNamespaceAsync(ns, ct);
         var rows = db.Memories.AsNoTracking().Where(m => m.Namespace == ns);
-        if (query.CreatedFrom is { } from)
-        {
-            rows = rows.Where(m => m.Created >= from);
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            rows = rows.Where(m => m.Created < before);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = query.Descending
-                ? rows.Where(m => m.Created < after.Key || (m.Created == after.Key && string.Compare(m.Id, after.Id) < 0))
-                : rows.Where(m => m.Created > after.Key || (m.Created == after.Key && string.Compare(m.Id, after.Id) > 0));
-        }
-
-        rows = query.Descending
-            ? rows.OrderByDescending(m => m.Created).ThenByDescending(m => m.Id)
-            : rows.OrderBy(m => m.Created).ThenBy(m => m.Id);
-        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
-        return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Created, m.Id),
+        var page = await Pages.ByCreated(rows, query).ToListAsync(ct);
+        return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Created, m.Id),
             m => Write(w, m, protector)));
     }
 

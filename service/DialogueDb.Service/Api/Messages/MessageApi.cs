@@ -287,7 +287,7 @@ internal static class MessageApi
 
         rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
         var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
-        return new JsonPayload(w => DialogueApi.WritePage(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
+        return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
             m => MessageJson.Write(w, m, protector)));
     }
 
