@@ -5,6 +5,7 @@ using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Policy;
+using DialogueDb.Service.RateLimiting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
@@ -75,6 +76,7 @@ internal static partial class ApiHost
         }
 
         builder.Services.AddDialogueSecurity(options);
+        builder.Services.AddRateLimits(options, ProjectDocument.Read(options.ProjectFilePath).ProjectId);
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
@@ -93,6 +95,7 @@ internal static partial class ApiHost
         app.UseApiErrors();
         app.UseHttpsOnlyApi();
         app.UseAuthentication();
+        app.UseMiddleware<RateLimitingMiddleware>();
         app.UseAuthorization();
 
         app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

@@ -38,6 +38,14 @@ internal sealed class ServiceOptions
     [ConfigurationKeyName("REDIS")]
     public string? Redis { get; set; }
 
+    /// <summary>Prefix of every Redis key of this project (default <c>ddb:{projectId}:</c>; the braces are a Cluster hash tag).</summary>
+    [ConfigurationKeyName("REDIS_KEY_PREFIX")]
+    public string? RedisKeyPrefix { get; set; }
+
+    /// <summary>While Redis is unreachable: <c>open</c> (default) keeps serving with per-instance limits, <c>closed</c> answers 503.</summary>
+    [ConfigurationKeyName("RATE_LIMIT_FAILURE_MODE")]
+    public RateLimiting.RateLimitFailureMode RateLimitFailureMode { get; set; } = RateLimiting.RateLimitFailureMode.Open;
+
     /// <summary>The project document (project id, API key hashes). Default: DATA_DIR/project.json, created on first start.</summary>
     [ConfigurationKeyName("PROJECT_FILE")]
     public string? ProjectFile { get; set; }

@@ -25,7 +25,7 @@ internal static class DevProject
 
         var (keyId, key) = ApiKeyHasher.NewKey();
         var hasher = new ApiKeyHasher(hashSecret);
-        new ProjectDocument("dev", [new ApiKeyRecord(keyId, "dev", ApiKeyRecord.ReadWrite, hasher.Hash(key))])
+        new ProjectDocument("dev", [new ApiKeyRecord(keyId, "dev", ApiKeyRecord.ReadWrite, hasher.Hash(key))]) { Plan = PlanCatalog.Pro }
             .Write(options.ProjectFilePath);
         TlsCertificates.WriteSecret(Path.Combine(options.FullDataDir, "dev-api-key"), key + "\n");
         return key;

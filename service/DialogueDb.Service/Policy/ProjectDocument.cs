@@ -4,14 +4,35 @@ using System.Text.Json.Serialization;
 namespace DialogueDb.Service.Policy;
 
 /// <summary>
-/// The project this deployment serves and the hashes of its API keys. Embedded mode keeps it in DATA_DIR/project.json;
-/// in Kubernetes the operator writes it into a Secret mounted as a file.
+/// The project's policy: which project this deployment serves, its plan with any per-project overrides of the limits
+/// and retention periods, and the hashes of its API keys. Embedded mode keeps it in DATA_DIR/project.json; in
+/// Kubernetes the operator writes it into a Secret. A change takes effect without a restart.
 /// </summary>
 internal sealed record ProjectDocument(
     [property: JsonPropertyName("projectId")] string ProjectId,
     [property: JsonPropertyName("apiKeys")] IReadOnlyList<ApiKeyRecord> ApiKeys)
 {
-    private static readonly JsonSerializerOptions FileJson = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions FileJson = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>A plan of <see cref="PlanCatalog"/>; a document without one is on the free plan.</summary>
+    [JsonPropertyName("plan")]
+    public string Plan { get; init; } = PlanCatalog.Free;
+
+    /// <summary>Per-project overrides of the plan's limits (absent: the plan's number).</summary>
+    [JsonPropertyName("limits")]
+    public LimitOverrides? Limits { get; init; }
+
+    /// <summary>Per-project overrides of the plan's retention periods.</summary>
+    [JsonPropertyName("retention")]
+    public RetentionOverrides? Retention { get; init; }
+
+    /// <summary>The numbers in force: the plan's, overridden by this document's.</summary>
+    [JsonIgnore]
+    public EffectivePolicy Effective => PlanCatalog.Resolve(this);
 
     public static ProjectDocument Read(string path) => Parse(File.ReadAllText(path), path);
 
@@ -31,6 +52,17 @@ internal sealed record ProjectDocument(
         if (document is null || string.IsNullOrWhiteSpace(document.ProjectId) || document.ApiKeys is null)
         {
             throw new InvalidOperationException($"The project file {source} needs a projectId and an apiKeys list.");
+        }
+
+        if (!PlanCatalog.IsKnown(document.Plan))
+        {
+            throw new InvalidOperationException(
+                $"The project file {source} names an unknown plan; use one of {string.Join(", ", PlanCatalog.Names)}.");
+        }
+
+        if (document.Limits?.HasNegative() == true || document.Retention?.HasNegative() == true)
+        {
+            throw new InvalidOperationException($"The project file {source} has a negative limit or retention period.");
         }
 
         var ids = new HashSet<string>(StringComparer.Ordinal);

@@ -5,19 +5,25 @@ using DialogueDb.Service.Security;
 namespace DialogueDb.Service.Tests.Infrastructure;
 
 /// <summary>Writes a project document with one read-write and one read-only key into a data folder, as the operator would.</summary>
-public static class TestProject
+internal static class TestProject
 {
-    public static (string ReadWrite, string ReadOnly) Write(string dataDir, string projectId)
+    /// <summary>
+    /// The project is on the enterprise plan with no limits unless <paramref name="customize"/> says otherwise, so
+    /// suites that are not about limits never hit one.
+    /// </summary>
+    public static (string ReadWrite, string ReadOnly) Write(string dataDir, string projectId,
+        Func<ProjectDocument, ProjectDocument>? customize = null)
     {
         var options = new ServiceOptions { DataDir = dataDir };
         var hasher = new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath));
         var (rwId, rw) = ApiKeyHasher.NewKey();
         var (roId, ro) = ApiKeyHasher.NewKey();
-        new ProjectDocument(projectId,
+        var document = new ProjectDocument(projectId,
         [
             new ApiKeyRecord(rwId, "tests-rw", ApiKeyRecord.ReadWrite, hasher.Hash(rw)),
             new ApiKeyRecord(roId, "tests-ro", ApiKeyRecord.ReadOnly, hasher.Hash(ro)),
-        ]).Write(options.ProjectFilePath);
+        ]) { Plan = PlanCatalog.Enterprise };
+        (customize?.Invoke(document) ?? document).Write(options.ProjectFilePath);
         return (rw, ro);
     }
 

@@ -1,0 +1,64 @@
+using System.Globalization;
+using DialogueDb.Service.Api;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Policy;
+
+namespace DialogueDb.Service.RateLimiting;
+
+/// <summary>
+/// Contract §7: the project's requests-per-second limit on every API request, with X-RateLimit-* headers on every
+/// answer and 429 RATE_LIMIT_EXCEEDED (Retry-After) over the rate. Requests without a valid key consume nothing (they
+/// only see the headers), so unauthenticated traffic cannot spend a tenant's allowance.
+/// </summary>
+internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ReloadingFiles<ProjectDocument> project,
+    RateLimitKeys keys)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var path = context.Request.Path;
+        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/openapi")
+            || project.Current.Effective.RequestsPerSecond is not { } rate)
+        {
+            await next(context);
+            return;
+        }
+
+        var cost = context.User.Identity?.IsAuthenticated == true ? 1 : 0;
+        RateDecision decision;
+        try
+        {
+            decision = await limiter.AcquireAsync(keys.Rate, rate, cost, context.RequestAborted);
+        }
+        catch (RateLimiterUnavailableException)
+        {
+            await ApiErrors.Unavailable("Rate limiting is unavailable; retry shortly").ExecuteAsync(context);
+            return;
+        }
+
+        var headers = context.Response.Headers;
+        headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset"] = decision.ResetAtUnixSeconds.ToString(CultureInfo.InvariantCulture);
+        if (!decision.Allowed)
+        {
+            await new ApiError(429, "RATE_LIMIT_EXCEEDED", "rate_limit",
+                $"Rate limit exceeded: your plan allows {decision.Limit} requests per second")
+            {
+                RetryAfterSeconds = decision.RetryAfterSeconds,
+            }.ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
+    }
+}
+
+/// <summary>The project's Redis keys, all under its prefix and hash tag (e.g. <c>ddb:{project}:rate</c>).</summary>
+internal sealed class RateLimitKeys(string prefix)
+{
+    public string Prefix { get; } = prefix;
+
+    public string Rate => Prefix + "rate";
+
+    public static string DefaultPrefix(string projectId) => $"ddb:{{{projectId}}}:";
+}
