@@ -2,8 +2,15 @@ using System.Text.Json;
 
 namespace DialogueDb.Service.Api;
 
-/// <summary>One entry of <c>error.details</c>.</summary>
-internal sealed record FieldError(string Field, string Code, string Message);
+/// <summary>One entry of <c>error.details</c>; plan limits also name the limit, the amount used and the period.</summary>
+internal sealed record FieldError(string Field, string Code, string Message)
+{
+    public long? Limit { get; init; }
+
+    public long? Used { get; init; }
+
+    public string? Period { get; init; }
+}
 
 /// <summary>A non-2xx answer in the contract's envelope (§3). Expected outcomes are results like this, never exceptions.</summary>
 internal sealed class ApiError(int status, string code, string type, string message, IReadOnlyList<FieldError>? details = null)
@@ -46,6 +53,17 @@ internal sealed class ApiError(int status, string code, string type, string mess
                 writer.WriteString("field", detail.Field);
                 writer.WriteString("code", detail.Code);
                 writer.WriteString("message", detail.Message);
+                if (detail.Limit is { } limit)
+                {
+                    writer.WriteNumber("limit", limit);
+                }
+
+                if (detail.Used is { } used)
+                {
+                    writer.WriteNumber("used", used);
+                }
+
+                writer.WriteOptional("period", detail.Period);
                 writer.WriteEndObject();
             }
 

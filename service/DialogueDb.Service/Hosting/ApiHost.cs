@@ -77,6 +77,9 @@ internal static partial class ApiHost
 
         builder.Services.AddDialogueSecurity(options);
         builder.Services.AddRateLimits(options, ProjectDocument.Read(options.ProjectFilePath).ProjectId);
+        builder.Services.AddSingleton<RequestUsage>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
+        builder.Services.AddSingleton<PlanQuotas>();
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");

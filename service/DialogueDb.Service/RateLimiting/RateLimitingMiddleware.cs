@@ -11,19 +11,30 @@ namespace DialogueDb.Service.RateLimiting;
 /// only see the headers), so unauthenticated traffic cannot spend a tenant's allowance.
 /// </summary>
 internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ReloadingFiles<ProjectDocument> project,
-    RateLimitKeys keys)
+    RateLimitKeys keys, RequestUsage requests)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var path = context.Request.Path;
-        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/openapi")
-            || project.Current.Effective.RequestsPerSecond is not { } rate)
+        if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/openapi"))
         {
             await next(context);
             return;
         }
 
         var cost = context.User.Identity?.IsAuthenticated == true ? 1 : 0;
+        if (cost == 1)
+        {
+            // The monthly API-requests quota counts every authenticated request, reads included.
+            requests.Count();
+        }
+
+        if (project.Current.Effective.RequestsPerSecond is not { } rate)
+        {
+            await next(context);
+            return;
+        }
+
         RateDecision decision;
         try
         {

@@ -12,6 +12,9 @@ internal static partial class DatabaseMigrator
 {
     private static readonly string[] TenantTables = ["dialogues", "messages", "memories"];
 
+    /// <summary>Every table the API and the maintenance jobs read and write (the tenant tables plus project-wide ones).</summary>
+    private static readonly string[] DataTables = [.. TenantTables, "plan_usage"];
+
     /// <summary>Creates the embedded SQLite schema (no-op when it exists).</summary>
     public static async Task EnsureEmbeddedSchemaAsync(IServiceProvider services, CancellationToken ct)
     {
@@ -136,7 +139,7 @@ internal static partial class DatabaseMigrator
 
         await using var command = new NpgsqlCommand($"""
             GRANT USAGE ON SCHEMA public TO "{role}";
-            GRANT SELECT, INSERT, UPDATE, DELETE ON {string.Join(", ", TenantTables)} TO "{role}";
+            GRANT SELECT, INSERT, UPDATE, DELETE ON {string.Join(", ", DataTables)} TO "{role}";
             """, connection);
         await command.ExecuteNonQueryAsync(ct);
     }

@@ -46,11 +46,20 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<MemoryRow> Memories => Set<MemoryRow>();
 
+    public DbSet<PlanUsageRow> PlanUsage => Set<PlanUsageRow>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
         modelBuilder.ApplyConfiguration(new MessageRowConfiguration());
         modelBuilder.ApplyConfiguration(new MemoryRowConfiguration());
+        modelBuilder.Entity<PlanUsageRow>(usage =>
+        {
+            usage.ToTable("plan_usage");
+            usage.HasKey(u => new { u.Period, u.Kind });
+            usage.Property(u => u.Period).HasMaxLength(16);
+            usage.Property(u => u.Kind).HasMaxLength(16);
+        });
         modelBuilder.Entity<DialogueRow>().HasQueryFilter(d => d.Namespace == _namespace);
         modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<MemoryRow>().HasQueryFilter(m => m.Namespace == _namespace);

@@ -68,3 +68,14 @@ internal sealed class MemoryRow : ICreatedRow
     public long Created { get; set; }
     public long Modified { get; set; }
 }
+
+/// <summary>
+/// Quota usage of the project (not of a namespace, so not under row-level security): one row per period and kind,
+/// e.g. ("2026-11", "messages") or ("stored", "memories"). Updated in the same transaction as the write it counts.
+/// </summary>
+internal sealed class PlanUsageRow
+{
+    public required string Period { get; set; }
+    public required string Kind { get; set; }
+    public long Used { get; set; }
+}

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -28,7 +29,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ApiKeyRing project,
-        ContentProtector protector, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -119,6 +120,17 @@ internal static class DialogueApi
             catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
             {
                 return ApiErrors.DuplicateId(dialogueId);
+            }
+
+            // Counted last, so the usage row is locked only for the commit; over the quota the whole write rolls back.
+            if (await quotas.ConsumeAsync(db, QuotaKind.Dialogues, 1, ct) is { } overDialogues)
+            {
+                return overDialogues;
+            }
+
+            if (await quotas.ConsumeAsync(db, QuotaKind.Messages, messages.Count, ct) is { } overMessages)
+            {
+                return overMessages;
             }
 
             await tx.CommitAsync(ct);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -40,7 +41,7 @@ internal static class MemoryApi
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        CancellationToken ct)
+        PlanQuotas quotas, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -113,6 +114,7 @@ internal static class MemoryApi
                 Modified = now,
             };
             await db.UseNamespaceAsync(ns, ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
             if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
             {
                 return ApiErrors.DuplicateId(id);
@@ -127,6 +129,13 @@ internal static class MemoryApi
             {
                 return ApiErrors.DuplicateId(memory.Id);
             }
+
+            if (await quotas.ConsumeAsync(db, QuotaKind.Memories, 1, ct) is { } overQuota)
+            {
+                return overQuota;
+            }
+
+            await tx.CommitAsync(ct);
 
             return new JsonPayload(w => Write(w, memory, protector));
         }
@@ -269,8 +278,16 @@ internal static class MemoryApi
             }
 
             await db.UseNamespaceAsync(ns, ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
             var deleted = await db.Memories.Where(m => m.Namespace == ns && m.Id == id).ExecuteDeleteAsync(ct);
-            return deleted == 0 ? ApiErrors.MemoryNotFound(id) : JsonPayload.Deleted(id);
+            if (deleted == 0)
+            {
+                return ApiErrors.MemoryNotFound(id);
+            }
+
+            await PlanQuotas.ReleaseStoredMemoriesAsync(db, deleted, ct);
+            await tx.CommitAsync(ct);
+            return JsonPayload.Deleted(id);
         }
     }
 }

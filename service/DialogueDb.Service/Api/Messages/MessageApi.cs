@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -34,20 +35,20 @@ internal static class MessageApi
 
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
     private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, pathDialogueId: null, allowBatch: false, ct);
+        PlanQuotas quotas, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
     private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, pathDialogueId: null, allowBatch: true, ct);
+        PlanQuotas quotas, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, pathDialogueId: null, allowBatch: true, ct);
 
     private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, dialogueId, allowBatch: true, ct);
+        ContentProtector protector, PlanQuotas quotas, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, dialogueId, allowBatch: true, ct);
 
     private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, string? pathDialogueId, bool allowBatch, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -117,7 +118,7 @@ internal static class MessageApi
                 return rules.ToError();
             }
 
-            var (rows, error) = await AppendAsync(db, time, protector, ns, dialogueId, inputs, ct);
+            var (rows, error) = await AppendAsync(db, time, protector, quotas, ns, dialogueId, inputs, ct);
             if (rows is null)
             {
                 return error!;
@@ -167,7 +168,7 @@ internal static class MessageApi
     /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
     /// </summary>
     internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
     {
         var duplicate = FirstDuplicateId(inputs);
         if (duplicate is not null)
@@ -216,6 +217,12 @@ internal static class MessageApi
         catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
         {
             return (null, ApiErrors.DuplicateId(clientIds.FirstOrDefault() ?? dialogueId));
+        }
+
+        // Counted last, so the usage row is locked only for the commit; over the quota the whole batch rolls back.
+        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
+        {
+            return (null, overQuota);
         }
 
         await tx.CommitAsync(ct);

@@ -235,6 +235,27 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.ToTable("messages", (string)null);
                 });
+
+            modelBuilder.Entity("DialogueDb.Service.Storage.PlanUsageRow", b =>
+                {
+                    b.Property<string>("Period")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("period");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("Period", "Kind");
+
+                    b.ToTable("plan_usage", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
