@@ -16,7 +16,7 @@ internal static partial class ApiHost
 {
     /// <summary>Configuration sources in order of precedence: command line, DIALOGUEDB_* environment, appsettings.</summary>
     public static WebApplicationBuilder CreateBuilder(string[] args, ServiceOptions? options = null,
-        IReadOnlyDictionary<string, string?>? commandLine = null)
+        IReadOnlyDictionary<string, string?>? commandLine = null, k8s.IKubernetes? kubernetes = null)
     {
         // appsettings.json ships beside the binary; the working directory is wherever the operator started it.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -60,7 +60,7 @@ internal static partial class ApiHost
         });
         builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-        var firstKey = DevProject.EnsureCreated(options);
+        var firstKey = options.PolicySecret is null ? DevProject.EnsureCreated(options) : null;
         if (firstKey is not null)
         {
             // Printed once, to the console only (never to a log): the project file keeps just its hash.
@@ -75,8 +75,8 @@ internal static partial class ApiHost
                 """);
         }
 
-        builder.Services.AddDialogueSecurity(options);
-        builder.Services.AddRateLimits(options, ProjectDocument.Read(options.ProjectFilePath).ProjectId);
+        builder.Services.AddDialogueSecurity(options, kubernetes);
+        builder.Services.AddRateLimits(options);
         builder.Services.AddSingleton<RequestUsage>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
         builder.Services.AddSingleton<PlanQuotas>();

@@ -46,6 +46,17 @@ internal sealed class ServiceOptions
     [ConfigurationKeyName("RATE_LIMIT_FAILURE_MODE")]
     public RateLimiting.RateLimitFailureMode RateLimitFailureMode { get; set; } = RateLimiting.RateLimitFailureMode.Open;
 
+    /// <summary>
+    /// Read the project policy from this Kubernetes Secret (<c>name</c> or <c>namespace/name</c>) through the Kubernetes
+    /// API and follow it with a watch, instead of the project file.
+    /// </summary>
+    [ConfigurationKeyName("POLICY_SECRET")]
+    public string? PolicySecret { get; set; }
+
+    /// <summary>The key of the policy Secret that holds the project document.</summary>
+    [ConfigurationKeyName("POLICY_SECRET_KEY")]
+    public string PolicySecretKey { get; set; } = "project.json";
+
     /// <summary>The project document (project id, API key hashes). Default: DATA_DIR/project.json, created on first start.</summary>
     [ConfigurationKeyName("PROJECT_FILE")]
     public string? ProjectFile { get; set; }
@@ -84,6 +95,22 @@ internal sealed class ServiceOptions
     public string ApiKeyHashSecretPath => ApiKeyHashSecretFile ?? Path.Combine(FullDataDir, "secrets", "api-key-hash.key");
 
     public string EncryptionKeysPath => EncryptionKeysFile ?? Path.Combine(FullDataDir, "secrets", "encryption-keys.json");
+
+    /// <summary>The policy Secret's namespace (given, else the pod's own: POD_NAMESPACE or the service account's) and name.</summary>
+    public (string Namespace, string Name) PolicySecretReference()
+    {
+        var value = PolicySecret ?? throw new InvalidOperationException("No policy Secret is configured.");
+        var slash = value.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0)
+        {
+            return (value[..slash], value[(slash + 1)..]);
+        }
+
+        const string serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+        var ns = Environment.GetEnvironmentVariable("POD_NAMESPACE")
+            ?? (File.Exists(serviceAccountNamespace) ? File.ReadAllText(serviceAccountNamespace).Trim() : "default");
+        return (ns, value);
+    }
 
     public string SqlitePath => Path.Combine(FullDataDir, "dialoguedb.sqlite");
 

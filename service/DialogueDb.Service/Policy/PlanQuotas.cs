@@ -21,7 +21,7 @@ internal enum QuotaKind
 /// quota, a rolled-back write consumes nothing, and the count survives any restart (Redis holds none of it).
 /// Unlimited kinds are not counted. API requests are counted separately (<see cref="RequestUsage"/>).
 /// </summary>
-internal sealed class PlanQuotas(ReloadingFiles<ProjectDocument> project, RequestUsage requests, TimeProvider time)
+internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, TimeProvider time)
 {
     public const string StoredPeriod = "stored";
 

@@ -79,11 +79,13 @@ internal sealed record ProjectDocument(
         return document;
     }
 
+    public string ToJson() => JsonSerializer.Serialize(this, FileJson);
+
     /// <summary>Writes atomically (temporary file, then rename), so a reader never sees half a document.</summary>
     public void Write(string path)
     {
         var temporary = path + ".tmp";
-        Hosting.TlsCertificates.WriteSecret(temporary, JsonSerializer.Serialize(this, FileJson));
+        Hosting.TlsCertificates.WriteSecret(temporary, ToJson());
         File.Move(temporary, path, overwrite: true);
     }
 }

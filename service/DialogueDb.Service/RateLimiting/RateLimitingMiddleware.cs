@@ -10,7 +10,7 @@ namespace DialogueDb.Service.RateLimiting;
 /// answer and 429 RATE_LIMIT_EXCEEDED (Retry-After) over the rate. Requests without a valid key consume nothing (they
 /// only see the headers), so unauthenticated traffic cannot spend a tenant's allowance.
 /// </summary>
-internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ReloadingFiles<ProjectDocument> project,
+internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ProjectPolicy project,
     RateLimitKeys keys, RequestUsage requests)
 {
     public async Task InvokeAsync(HttpContext context)

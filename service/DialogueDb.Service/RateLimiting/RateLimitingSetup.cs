@@ -5,9 +5,10 @@ namespace DialogueDb.Service.RateLimiting;
 internal static class RateLimitingSetup
 {
     /// <summary>Redis-backed limits when DIALOGUEDB_REDIS is set (shared by all replicas), else in-process (embedded mode).</summary>
-    public static IServiceCollection AddRateLimits(this IServiceCollection services, ServiceOptions options, string projectId)
+    public static IServiceCollection AddRateLimits(this IServiceCollection services, ServiceOptions options)
     {
-        services.AddSingleton(new RateLimitKeys(options.RedisKeyPrefix ?? RateLimitKeys.DefaultPrefix(projectId)));
+        services.AddSingleton(sp => new RateLimitKeys(
+            options.RedisKeyPrefix ?? RateLimitKeys.DefaultPrefix(sp.GetRequiredService<Policy.ProjectPolicy>().Current.ProjectId)));
         services.AddSingleton<InProcessRateLimiter>();
         if (string.IsNullOrWhiteSpace(options.Redis))
         {

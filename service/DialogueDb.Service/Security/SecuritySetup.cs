@@ -2,6 +2,7 @@ using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
+using k8s;
 
 namespace DialogueDb.Service.Security;
 
@@ -12,25 +13,41 @@ internal static class SecuritySetup
     /// file followed live) and bearer authentication. Everything is read once here so a missing or malformed file stops
     /// the process at start with a message naming it.
     /// </summary>
-    public static IServiceCollection AddDialogueSecurity(this IServiceCollection services, ServiceOptions options)
+    public static IServiceCollection AddDialogueSecurity(this IServiceCollection services, ServiceOptions options,
+        IKubernetes? kubernetes = null)
     {
         var hasher = new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath));
-        var projectPath = options.ProjectFilePath;
-        var projectId = ProjectDocument.Read(projectPath).ProjectId;
         var ringAtStart = EncryptionKeySource.Load(options);
-
-        services.AddSingleton(sp => new ReloadingFiles<ProjectDocument>("project file", [projectPath], contents =>
+        string projectId;
+        if (options.PolicySecret is not null)
+        {
+            var (ns, name) = options.PolicySecretReference();
+            var client = kubernetes ?? new Kubernetes(KubernetesClientConfiguration.BuildDefaultConfig());
+            var source = KubernetesPolicySource.Open(client, ns, name, options.PolicySecretKey,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            projectId = source.Current.ProjectId;
+            services.AddSingleton(sp => new KubernetesPolicySource(source, Logger(sp)));
+            services.AddHostedService(sp => sp.GetRequiredService<KubernetesPolicySource>());
+            services.AddSingleton(sp =>
             {
-                var document = ProjectDocument.Parse(contents[0], projectPath);
-                return document.ProjectId == projectId
-                    ? document
-                    : throw new InvalidOperationException($"The project file {projectPath} changed its projectId; that needs a new deployment.");
-            },
-            sp.GetRequiredService<TimeProvider>(), Logger(sp)));
+                var watched = sp.GetRequiredService<KubernetesPolicySource>();
+                return new ProjectPolicy(() => watched.Current);
+            });
+        }
+        else
+        {
+            var projectPath = options.ProjectFilePath;
+            projectId = ProjectDocument.Read(projectPath).ProjectId;
+            services.AddSingleton(sp => new ReloadingFiles<ProjectDocument>("project file", [projectPath],
+                contents => ProjectPolicy.SameProject(ProjectDocument.Parse(contents[0], projectPath), projectId, projectPath),
+                sp.GetRequiredService<TimeProvider>(), Logger(sp)));
+            services.AddSingleton(sp => ProjectPolicy.FromFile(sp.GetRequiredService<ReloadingFiles<ProjectDocument>>()));
+        }
+
         services.AddSingleton(sp =>
         {
-            var project = sp.GetRequiredService<ReloadingFiles<ProjectDocument>>();
-            return new ApiKeyRing(() => project.Current, hasher);
+            var policy = sp.GetRequiredService<ProjectPolicy>();
+            return new ApiKeyRing(() => policy.Current, hasher);
         });
 
         if (!string.IsNullOrWhiteSpace(options.EncryptionKeys))

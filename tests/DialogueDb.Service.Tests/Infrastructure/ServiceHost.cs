@@ -32,10 +32,10 @@ public sealed class ServiceHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
-    internal static async Task<ServiceHost> StartAsync(ServiceOptions options)
+    internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null)
     {
         var logs = new LogCapture();
-        var builder = ApiHost.CreateBuilder([], options);
+        var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddFilter((_, _) => true);
