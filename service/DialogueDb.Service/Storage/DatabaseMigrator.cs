@@ -25,7 +25,13 @@ internal static partial class DatabaseMigrator
             throw new InvalidOperationException("PostgreSQL schemas are applied by `dialoguedb migrate`, not at start.");
         }
 
-        await db.Database.EnsureCreatedAsync(ct);
+        // The model's CREATE statements, made idempotent: a data folder from an older version gains the tables and
+        // indexes added since (the embedded schema only ever grows by whole tables and indexes).
+        var script = db.Database.GenerateCreateScript()
+            .Replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", StringComparison.Ordinal)
+            .Replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", StringComparison.Ordinal)
+            .Replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", StringComparison.Ordinal);
+        await db.Database.ExecuteSqlRawAsync(script, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
     }

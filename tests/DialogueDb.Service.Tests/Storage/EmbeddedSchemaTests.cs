@@ -1,0 +1,57 @@
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Storage;
+using DialogueDb.Service.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace DialogueDb.Service.Tests.Storage;
+
+public sealed class EmbeddedSchemaTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task DataFolderFromAnOlderVersion_MissingTableAndIndex_AddedAndRowsKept()
+    {
+        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddStorage(options);
+        using var host = builder.Build();
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await Execute(connection, """
+                INSERT INTO memories (namespace, id, value, type, term, tags, metadata, created, modified)
+                VALUES ('n', 'kept', x'00', 'number', 'long', '[]', '{}', 1, 1);
+                DROP TABLE plan_usage;
+                DROP INDEX IX_memories_namespace_created_id;
+                """);
+        }
+
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using var check = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False");
+        await check.OpenAsync(Ct);
+        Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'plan_usage'"));
+        Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'IX_memories_namespace_created_id'"));
+        Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM memories WHERE id = 'kept'"));
+    }
+
+    private static async Task Execute(SqliteConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private static async Task<long> Scalar(SqliteConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+}
