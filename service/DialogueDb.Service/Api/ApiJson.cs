@@ -175,7 +175,8 @@ internal sealed class RequestBody : IDisposable
 
         try
         {
-            return (new RequestBody(JsonDocument.Parse(bytes.ToArray(), ApiJson.DocumentOptions)), null);
+            // The document reads the stream's own buffer (no copy); nothing else holds or reuses it.
+            return (new RequestBody(JsonDocument.Parse(bytes, ApiJson.DocumentOptions)), null);
         }
         catch (JsonException)
         {

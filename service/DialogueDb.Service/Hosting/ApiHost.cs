@@ -105,12 +105,18 @@ internal static partial class ApiHost
         app.MapHealthChecks("/healthz/ready", new() { ResponseWriter = WriteHealthAsync });
         app.MapOpenApi();
 
+        // Every route is served under /api/v1 and the bare path (older SDKs); the OpenAPI document lists /api/v1 once.
         foreach (var prefix in (string[])["/api/v1", ""])
         {
             var api = app.MapGroup(prefix).RequireAuthorization();
-            api.MapDialogues();
-            api.MapMessages();
-            api.MapMemories();
+            if (prefix.Length == 0)
+            {
+                api.ExcludeFromDescription();
+            }
+
+            api.MapGroup("").WithTags("Dialogues").MapDialogues();
+            api.MapGroup("").WithTags("Messages").MapMessages();
+            api.MapGroup("").WithTags("Memories").MapMemories();
         }
 
         return app;

@@ -27,7 +27,7 @@ internal sealed partial class ReloadingFiles<T> : IDisposable where T : class
         var contents = Read();
         _fingerprint = Fingerprint(contents);
         _current = parse(contents);
-        var period = interval ?? TimeSpan.FromSeconds(1);
+        var period = interval ?? TimeSpan.FromMilliseconds(500);
         _timer = time.CreateTimer(_ => Poll(), null, period, period);
     }
 

@@ -17,14 +17,14 @@ internal static class DialogueApi
 
     public static RouteGroupBuilder MapDialogues(this RouteGroupBuilder api)
     {
-        api.MapPost("/dialogue", CreateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapGet("/dialogue", ListAsync).WithQuery([.. ListQuery.Parameters, "threadOf"]);
-        api.MapGet("/dialogue/{id}", GetAsync).WithQuery("namespace");
-        api.MapPut("/dialogue/{id}", UpdateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapPut("/dialogue/{id}/state", MergeStateAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapMethods("/dialogue/{id}/end", ["POST", "PUT"], EndAsync).WithQuery("namespace")
+        api.MapPost("/dialogue", CreateAsync).WithSummary("Create a dialogue, optionally with initial messages and state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapGet("/dialogue", ListAsync).WithSummary("List dialogues (newest first), or the threads of one").WithQuery([.. ListQuery.Parameters, "threadOf"]);
+        api.MapGet("/dialogue/{id}", GetAsync).WithSummary("Get a dialogue with its state").WithQuery("namespace");
+        api.MapPut("/dialogue/{id}", UpdateAsync).WithSummary("Update label, tags or the whole state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapPut("/dialogue/{id}/state", MergeStateAsync).WithSummary("Shallow-merge into the state; answers the state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapMethods("/dialogue/{id}/end", ["POST", "PUT"], EndAsync).WithSummary("End the dialogue (no more messages)").WithQuery("namespace")
             .RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapDelete("/dialogue/{id}", DeleteAsync).WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        api.MapDelete("/dialogue/{id}", DeleteAsync).WithSummary("Delete the dialogue with its messages and threads").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
         return api;
     }
 

@@ -14,11 +14,11 @@ internal static class MemoryApi
     public static RouteGroupBuilder MapMemories(this RouteGroupBuilder api)
     {
         const string write = ApiKeyAuthenticationHandler.WritePolicy;
-        api.MapPost("/memory", CreateAsync).WithQuery("namespace").RequireAuthorization(write);
-        api.MapGet("/memory", ListAsync).WithQuery(ListQuery.Parameters);
-        api.MapGet("/memory/{id}", GetAsync).WithQuery("namespace");
-        api.MapPut("/memory/{id}", UpdateAsync).WithQuery("namespace").RequireAuthorization(write);
-        api.MapDelete("/memory/{id}", DeleteAsync).WithQuery("namespace").RequireAuthorization(write);
+        api.MapPost("/memory", CreateAsync).WithSummary("Create a memory").WithQuery("namespace").RequireAuthorization(write);
+        api.MapGet("/memory", ListAsync).WithSummary("List memories (newest first)").WithQuery(ListQuery.Parameters);
+        api.MapGet("/memory/{id}", GetAsync).WithSummary("Get a memory").WithQuery("namespace");
+        api.MapPut("/memory/{id}", UpdateAsync).WithSummary("Update tags, label, description or term").WithQuery("namespace").RequireAuthorization(write);
+        api.MapDelete("/memory/{id}", DeleteAsync).WithSummary("Delete a memory").WithQuery("namespace").RequireAuthorization(write);
         return api;
     }
 

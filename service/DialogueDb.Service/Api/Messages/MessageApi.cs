@@ -15,21 +15,21 @@ internal static class MessageApi
     public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {
         const string write = ApiKeyAuthenticationHandler.WritePolicy;
-        api.MapPost("/message", CreateOneAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-        api.MapPost("/messages", CreateAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-        api.MapPost("/dialogue/{dialogueId}/messages", CreateLegacyAsync).WithQuery("namespace").RequireAuthorization(write);
+        api.MapPost("/message", CreateOneAsync).WithSummary("Append one message").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+        api.MapPost("/messages", CreateAsync).WithSummary("Append one message (object) or an atomic batch (array)").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+        api.MapPost("/dialogue/{dialogueId}/messages", CreateLegacyAsync).WithSummary("Append messages (legacy route)").WithQuery("namespace").RequireAuthorization(write);
 
-        api.MapGet("/messages", ListAsync).WithQuery([.. ListQuery.Parameters, "dialogueId"]);
-        api.MapGet("/dialogue/{dialogueId}/messages", ListLegacyAsync).WithQuery(ListQuery.Parameters);
+        api.MapGet("/messages", ListAsync).WithSummary("List a dialogue's messages (oldest first)").WithQuery([.. ListQuery.Parameters, "dialogueId"]);
+        api.MapGet("/dialogue/{dialogueId}/messages", ListLegacyAsync).WithSummary("List a dialogue's messages (legacy route)").WithQuery(ListQuery.Parameters);
 
         foreach (var route in (string[])["/message/{id}", "/messages/{id}"])
         {
-            api.MapGet(route, GetAsync).WithQuery("dialogueId", "namespace");
-            api.MapPut(route, UpdateAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-            api.MapDelete(route, DeleteAsync).WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+            api.MapGet(route, GetAsync).WithSummary("Get a message").WithQuery("dialogueId", "namespace");
+            api.MapPut(route, UpdateAsync).WithSummary("Replace a message's tags").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+            api.MapDelete(route, DeleteAsync).WithSummary("Delete a message").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
         }
 
-        api.MapDelete("/dialogue/{dialogueId}/message/{id}", DeleteLegacyAsync).WithQuery("namespace").RequireAuthorization(write);
+        api.MapDelete("/dialogue/{dialogueId}/message/{id}", DeleteLegacyAsync).WithSummary("Delete a message (legacy route)").WithQuery("namespace").RequireAuthorization(write);
         return api;
     }
 
