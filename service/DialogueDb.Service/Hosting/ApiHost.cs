@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Policy;
@@ -80,6 +81,7 @@ internal static partial class ApiHost
         builder.Services.AddSingleton<RequestUsage>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
         builder.Services.AddSingleton<PlanQuotas>();
+        builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");

@@ -2,7 +2,10 @@ using System.CommandLine;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
+using DialogueDb.Service.Audit;
+using DialogueDb.Service.RateLimiting;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace DialogueDb.Service.Hosting;
 
@@ -84,9 +87,20 @@ internal static partial class Cli
         };
         reencrypt.SetAction((parse, ct) => ReEncryptAsync(Overrides(parse, dataDir, null, postgres), parse.GetValue(batchSize), ct));
 
+        var relay = new Command("relay",
+            "Run the audit relay alone: publish the outbox to the event stream (PostgreSQL: connect as the maintenance role)")
+        {
+            dataDir, postgres,
+        };
+        relay.SetAction((parse, ct) => RelayAsync(Overrides(parse, dataDir, null, postgres), ct));
+
+        var tail = new Command("tail", "Print audit events as they arrive (from the Redis stream, or the embedded events file)") { dataDir };
+        tail.SetAction((parse, ct) => TailEventsAsync(BindOptions(Overrides(parse, dataDir, null, null)), ct));
+        var events = new Command("events", "Audit events") { tail };
+
         return new RootCommand("DialogueDB: the conversation and memory store for AI applications")
         {
-            serve, migrate, KeysCommand(dataDir), encryption, reencrypt,
+            serve, migrate, KeysCommand(dataDir), encryption, reencrypt, relay, events,
         };
     }
 
@@ -271,6 +285,92 @@ internal static partial class Cli
         var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
         var totals = await new ReEncryptor(db, protector, Console.Out, TimeProvider.System).RunAsync(batchSize, ct);
         Console.WriteLine($"Re-encryption complete: {totals.Sum(t => t.Rewritten)} rows moved to data key {protector.Ring.ActiveId}.");
+        return 0;
+    }
+
+    private static async Task<int> RelayAsync(Dictionary<string, string?> overrides, CancellationToken ct)
+    {
+        var options = BindOptions(overrides);
+        if (!options.UsesPostgres)
+        {
+            throw new InvalidOperationException("In embedded mode `dialoguedb serve` runs the relay itself; `relay` is for PostgreSQL.");
+        }
+
+        {
+            options.RelayPostgres ??= options.Postgres!;
+            await using var check = NpgsqlDataSource.Create(options.RelayPostgres);
+            await DatabaseMigrator.EnsureSeesAllNamespacesAsync(check, ct);
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddDialogueSecurity(options);
+        builder.Services.AddRateLimits(options);
+        builder.Services.AddAudit(options, hostRelay: true);
+        using var host = builder.Build();
+        await host.RunAsync(ct);
+        return 0;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions TailJson = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private static async Task<int> TailEventsAsync(ServiceOptions options, CancellationToken ct)
+    {
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            await using var redis = new RedisConnection(options.Redis);
+            var prefix = options.RedisKeyPrefix ?? RateLimitKeys.DefaultPrefix(ProjectDocument.Read(options.ProjectFilePath).ProjectId);
+            var stream = prefix + "events";
+            var db = await redis.DatabaseAsync();
+            // From now on: start after the newest entry (or the beginning of an empty stream).
+            var last = await db.StreamRangeAsync(stream, "-", "+", count: 1, messageOrder: Order.Descending);
+            var position = last.Length > 0 ? last[0].Id : (RedisValue)"0-0";
+            Console.Error.WriteLine($"Following {stream} (Ctrl+C to stop).");
+            while (!ct.IsCancellationRequested)
+            {
+                var entries = await db.StreamReadAsync(stream, position, count: 100);
+                foreach (var entry in entries)
+                {
+                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
+                        entry.Values.ToDictionary(v => (string)v.Name!, v => (string?)v.Value), TailJson));
+                    position = entry.Id;
+                }
+
+                if (entries.Length == 0)
+                {
+                    await Task.Delay(250, ct);
+                }
+            }
+
+            return 0;
+        }
+
+        var path = options.EventsFilePath;
+        Console.Error.WriteLine($"Following {path} (Ctrl+C to stop).");
+        while (!File.Exists(path))
+        {
+            await Task.Delay(250, ct);
+        }
+
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(file);
+        while (!ct.IsCancellationRequested)
+        {
+            var line = await reader.ReadLineAsync(ct);
+            if (line is null)
+            {
+                await Task.Delay(250, ct);
+            }
+            else if (line.Length > 0)
+            {
+                Console.WriteLine(line);
+            }
+        }
+
         return 0;
     }
 

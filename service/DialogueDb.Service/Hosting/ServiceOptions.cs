@@ -38,6 +38,18 @@ internal sealed class ServiceOptions
     [ConfigurationKeyName("REDIS")]
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// PostgreSQL connection (as the maintenance role) for the audit relay hosted by <c>serve</c>. Unset on PostgreSQL:
+    /// this process runs no relay (run <c>dialoguedb relay</c>); events wait in the outbox meanwhile.
+    /// </summary>
+    [ConfigurationKeyName("RELAY_POSTGRES")]
+    public string? RelayPostgres { get; set; }
+
+    /// <summary>Approximate maximum length of the project's event stream (XADD MAXLEN ~).</summary>
+    [ConfigurationKeyName("EVENTS_MAXLEN")]
+    [Range(1000, long.MaxValue)]
+    public long EventsMaxLength { get; set; } = 1_000_000;
+
     /// <summary>Prefix of every Redis key of this project (default <c>ddb:{projectId}:</c>; the braces are a Cluster hash tag).</summary>
     [ConfigurationKeyName("REDIS_KEY_PREFIX")]
     public string? RedisKeyPrefix { get; set; }
@@ -111,6 +123,8 @@ internal sealed class ServiceOptions
             ?? (File.Exists(serviceAccountNamespace) ? File.ReadAllText(serviceAccountNamespace).Trim() : "default");
         return (ns, value);
     }
+
+    public string EventsFilePath => Path.Combine(FullDataDir, "events.jsonl");
 
     public string SqlitePath => Path.Combine(FullDataDir, "dialoguedb.sqlite");
 

@@ -12,6 +12,8 @@ internal readonly record struct RowIdentity(string Kind, string Namespace, strin
     public static RowIdentity MessageContent(string ns, string dialogueId, string messageId) => new("message", ns, dialogueId, messageId);
 
     public static RowIdentity MemoryValue(string ns, string memoryId) => new("memory", ns, memoryId);
+
+    public static RowIdentity AuditEvent(string eventId) => new("event", "", eventId);
 }
 
 /// <summary>

@@ -68,6 +68,8 @@ internal static partial class DatabaseMigrator
             }
 
             await GrantAsync(connection, appRole, ct);
+            // The API only appends audit events: it can neither read nor remove another namespace's (or its own).
+            await ExecuteAsync(connection, $"GRANT INSERT ON outbox TO \"{appRole}\"", ct);
         }
 
         if (maintenanceRole is not null)
@@ -80,6 +82,7 @@ internal static partial class DatabaseMigrator
             }
 
             await GrantAsync(connection, maintenanceRole, ct);
+            await ExecuteAsync(connection, $"GRANT SELECT, INSERT, DELETE ON outbox TO \"{maintenanceRole}\"", ct);
         }
     }
 
@@ -147,6 +150,12 @@ internal static partial class DatabaseMigrator
             GRANT USAGE ON SCHEMA public TO "{role}";
             GRANT SELECT, INSERT, UPDATE, DELETE ON {string.Join(", ", DataTables)} TO "{role}";
             """, connection);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(ct);
     }
 

@@ -48,11 +48,23 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<PlanUsageRow> PlanUsage => Set<PlanUsageRow>();
 
+    public DbSet<OutboxRow> Outbox => Set<OutboxRow>();
+
+    /// <summary>Set once this transaction holds the outbox order lock (see AuditOutbox).</summary>
+    internal bool HoldsOutboxLock { get; set; }
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
         modelBuilder.ApplyConfiguration(new MessageRowConfiguration());
         modelBuilder.ApplyConfiguration(new MemoryRowConfiguration());
+        modelBuilder.Entity<OutboxRow>(outbox =>
+        {
+            outbox.ToTable("outbox");
+            outbox.HasKey(o => o.Id);
+            outbox.Property(o => o.Id).ValueGeneratedOnAdd();
+            outbox.Property(o => o.EventId).HasMaxLength(26);
+        });
         modelBuilder.Entity<PlanUsageRow>(usage =>
         {
             usage.ToTable("plan_usage");

@@ -79,3 +79,16 @@ internal sealed class PlanUsageRow
     public required string Kind { get; set; }
     public long Used { get; set; }
 }
+
+/// <summary>
+/// An audit event waiting to be published (transactional outbox): written in the same transaction as the change it
+/// describes, deleted by the relay once the event stream accepted it. The event (which carries the full item) is
+/// encrypted like the content it contains. Ids follow commit order (see AuditOutbox).
+/// </summary>
+internal sealed class OutboxRow
+{
+    public long Id { get; set; }
+    public required string EventId { get; set; }
+    public required byte[] Payload { get; set; }
+    public long Occurred { get; set; }
+}

@@ -20,18 +20,20 @@ internal static class StorageSetup
         else
         {
             Directory.CreateDirectory(options.FullDataDir);
-            var connection = new SqliteConnectionStringBuilder
-            {
-                DataSource = options.SqlitePath,
-                Pooling = true,
-                // Microsoft.Data.Sqlite retries a busy database until the command timeout: concurrent writers queue.
-                DefaultTimeout = 30,
-            }.ToString();
-            services.AddDbContext<DialogueDbContext>(db => db.UseSqlite(connection));
+            services.AddDbContext<DialogueDbContext>(db => ConfigureSqlite(db, options));
         }
 
         return services;
     }
+
+    public static void ConfigureSqlite(DbContextOptionsBuilder builder, ServiceOptions options) =>
+        builder.UseSqlite(new SqliteConnectionStringBuilder
+        {
+            DataSource = options.SqlitePath,
+            Pooling = true,
+            // Microsoft.Data.Sqlite retries a busy database until the command timeout: concurrent writers queue.
+            DefaultTimeout = 30,
+        }.ToString());
 
     public static void Configure(DbContextOptionsBuilder builder, NpgsqlDataSource dataSource) =>
         builder.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"));

@@ -12,6 +12,7 @@ public sealed class TestRedis : IAsyncDisposable
 {
     public const string SharedVariable = "DIALOGUEDB_TEST_REDIS";
 
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", "redis-" + Guid.NewGuid().ToString("N")[..8]);
     private Process? _process;
 
     private TestRedis(int port) => Port = port;
@@ -48,8 +49,12 @@ public sealed class TestRedis : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        // Durable like a production Redis (every acknowledged write is in the append-only file), so a stop and restart
+        // loses nothing that Redis accepted: what the tests measure is the service, not Redis's persistence.
+        Directory.CreateDirectory(_dir);
         _process = Process.Start(new ProcessStartInfo("/usr/bin/redis-server",
-            ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", _dir])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

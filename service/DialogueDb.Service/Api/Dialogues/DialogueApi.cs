@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -29,7 +30,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ApiKeyRing project,
-        ContentProtector protector, PlanQuotas quotas, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -131,6 +132,14 @@ internal static class DialogueApi
             if (await quotas.ConsumeAsync(db, QuotaKind.Messages, messages.Count, ct) is { } overMessages)
             {
                 return overMessages;
+            }
+
+            var actor = Actor.Of(http);
+            await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId,
+                w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
+            foreach (var message in messages)
+            {
+                await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, w => MessageJson.Write(w, message, protector), ct);
             }
 
             await tx.CommitAsync(ct);
@@ -253,7 +262,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, ContentProtector protector, CancellationToken ct)
+        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -295,6 +304,7 @@ internal static class DialogueApi
             }
 
             await db.UseNamespaceAsync(ns, ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
             var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
             if (dialogue is null)
             {
@@ -319,12 +329,15 @@ internal static class DialogueApi
 
             dialogue.Modified = Timestamps.Now(time);
             await db.SaveChangesAsync(ct);
+            await audit.AddAsync(db, Actor.Of(http), "dialogue.updated", "dialogue", ns, id,
+                w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
+            await tx.CommitAsync(ct);
             return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
         }
     }
 
     private static async Task<IResult> MergeStateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, CancellationToken ct)
+        ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -366,6 +379,8 @@ internal static class DialogueApi
             var encrypted = protector.Encrypt(merged, RowIdentity.DialogueState(ns, id));
             await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, encrypted), ct);
+            await audit.AddAsync(db, Actor.Of(http), "state.updated", "state", ns, id,
+                w => w.WriteRawValue(merged, skipInputValidation: true), ct);
             await tx.CommitAsync(ct);
             return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
         }
@@ -412,7 +427,7 @@ internal static class DialogueApi
     }
 
     private static async Task<IResult> EndAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, ContentProtector protector, CancellationToken ct)
+        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -430,18 +445,30 @@ internal static class DialogueApi
 
             var now = Timestamps.Now(time);
             await db.UseNamespaceAsync(ns, ct);
-            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var ended = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, Ended).SetProperty(d => d.EndedAt, now)
                     .SetProperty(d => d.Modified, now), ct);
             var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
-            return dialogue is null
-                ? ApiErrors.DialogueNotFound(id)
-                : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
+            if (dialogue is null)
+            {
+                return ApiErrors.DialogueNotFound(id);
+            }
+
+            // Ending twice is a no-op: one event, for the change.
+            if (ended == 1)
+            {
+                await audit.AddAsync(db, Actor.Of(http), "dialogue.ended", "dialogue", ns, id,
+                    w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
+            }
+
+            await tx.CommitAsync(ct);
+            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
         }
     }
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct)
+        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -484,8 +511,17 @@ internal static class DialogueApi
                 }
             }
 
+            var actor = Actor.Of(http);
             foreach (var chunk in all.Chunk(500))
             {
+                // One dialogue.deleted event per dialogue (the root and each thread), carrying its last state; it stands
+                // for the dialogue's messages and state, which go with it.
+                foreach (var last in await db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ToListAsync(ct))
+                {
+                    await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id,
+                        w => DialogueJson.Write(w, last, project.ProjectId, http.TraceIdentifier, protector), ct);
+                }
+
                 await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
                 await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
             }

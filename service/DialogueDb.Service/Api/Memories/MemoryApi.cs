@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -22,26 +23,8 @@ internal static class MemoryApi
         return api;
     }
 
-    private static void Write(Utf8JsonWriter w, MemoryRow m, ContentProtector protector)
-    {
-        w.WriteStartObject();
-        w.WriteString("id", m.Id);
-        w.WritePropertyName("value");
-        w.WriteRawValue(protector.Decrypt(m.Value, RowIdentity.MemoryValue(m.Namespace, m.Id)), skipInputValidation: true);
-        w.WriteString("type", m.Type);
-        w.WriteString("term", m.Term);
-        w.WriteRaw("tags", m.Tags);
-        w.WriteRaw("metadata", m.Metadata);
-        w.WriteString("created", Timestamps.Format(m.Created));
-        w.WriteString("modified", Timestamps.Format(m.Modified));
-        w.WriteNamespace(m.Namespace);
-        w.WriteOptional("label", m.Label);
-        w.WriteOptional("description", m.Description);
-        w.WriteEndObject();
-    }
-
     private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, CancellationToken ct)
+        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -135,9 +118,10 @@ internal static class MemoryApi
                 return overQuota;
             }
 
+            await audit.AddAsync(db, Actor.Of(http), "memory.created", "memory", ns, memory.Id, w => MemoryJson.Write(w, memory, protector), ct);
             await tx.CommitAsync(ct);
 
-            return new JsonPayload(w => Write(w, memory, protector));
+            return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
         }
     }
 
@@ -159,7 +143,7 @@ internal static class MemoryApi
         var rows = db.Memories.AsNoTracking().Where(m => m.Namespace == ns);
         var page = await Pages.ByCreated(rows, query).ToListAsync(ct);
         return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Created, m.Id),
-            m => Write(w, m, protector)));
+            m => MemoryJson.Write(w, m, protector)));
     }
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
@@ -173,11 +157,11 @@ internal static class MemoryApi
 
         await db.UseNamespaceAsync(ns, ct);
         var memory = await db.Memories.AsNoTracking().FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
-        return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => Write(w, memory, protector));
+        return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => MemoryJson.Write(w, memory, protector));
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, CancellationToken ct)
+        ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -209,6 +193,7 @@ internal static class MemoryApi
             }
 
             await db.UseNamespaceAsync(ns, ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
             var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
             if (memory is null)
             {
@@ -255,13 +240,16 @@ internal static class MemoryApi
             {
                 memory.Modified = Timestamps.Now(time);
                 await db.SaveChangesAsync(ct);
+                await audit.AddAsync(db, Actor.Of(http), "memory.updated", "memory", ns, id, w => MemoryJson.Write(w, memory, protector), ct);
+                await tx.CommitAsync(ct);
             }
 
-            return new JsonPayload(w => Write(w, memory, protector));
+            return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
         }
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
+        AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -279,11 +267,15 @@ internal static class MemoryApi
 
             await db.UseNamespaceAsync(ns, ct);
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var deleted = await db.Memories.Where(m => m.Namespace == ns && m.Id == id).ExecuteDeleteAsync(ct);
+            var memory = db.Memories.Where(m => m.Namespace == ns && m.Id == id);
+            var last = await memory.AsNoTracking().FirstOrDefaultAsync(ct);
+            var deleted = last is null ? 0 : await memory.ExecuteDeleteAsync(ct);
             if (deleted == 0)
             {
                 return ApiErrors.MemoryNotFound(id);
             }
+
+            await audit.AddAsync(db, Actor.Of(http), "memory.deleted", "memory", ns, id, w => MemoryJson.Write(w, last!, protector), ct);
 
             await PlanQuotas.ReleaseStoredMemoriesAsync(db, deleted, ct);
             await tx.CommitAsync(ct);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -35,20 +36,20 @@ internal static class MessageApi
 
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
     private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, pathDialogueId: null, allowBatch: false, ct);
+        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
     private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, pathDialogueId: null, allowBatch: true, ct);
+        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: true, ct);
 
     private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, dialogueId, allowBatch: true, ct);
+        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
+        CreateCoreAsync(http, db, time, protector, quotas, audit, dialogueId, allowBatch: true, ct);
 
     private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, string? pathDialogueId, bool allowBatch, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -118,7 +119,7 @@ internal static class MessageApi
                 return rules.ToError();
             }
 
-            var (rows, error) = await AppendAsync(db, time, protector, quotas, ns, dialogueId, inputs, ct);
+            var (rows, error) = await AppendAsync(db, time, protector, quotas, audit, Actor.Of(http), ns, dialogueId, inputs, ct);
             if (rows is null)
             {
                 return error!;
@@ -168,7 +169,8 @@ internal static class MessageApi
     /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
     /// </summary>
     internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
+        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, Actor actor, string ns, string dialogueId,
+        IReadOnlyList<MessageInput> inputs, CancellationToken ct)
     {
         var duplicate = FirstDuplicateId(inputs);
         if (duplicate is not null)
@@ -223,6 +225,11 @@ internal static class MessageApi
         if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
         {
             return (null, overQuota);
+        }
+
+        foreach (var row in rows)
+        {
+            await audit.AddAsync(db, actor, "message.created", "message", ns, row.Id, w => MessageJson.Write(w, row, protector), ct);
         }
 
         await tx.CommitAsync(ct);
@@ -330,7 +337,7 @@ internal static class MessageApi
     }
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, CancellationToken ct)
+        ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -360,6 +367,7 @@ internal static class MessageApi
 
             var (ns, dialogueId) = target.Value;
             await db.UseNamespaceAsync(ns, ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
             var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
             var current = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
             if (current is null)
@@ -396,12 +404,14 @@ internal static class MessageApi
 
             current.Tags = tags;
             current.Modified = now;
+            await audit.AddAsync(db, Actor.Of(http), "message.updated", "message", ns, id, w => MessageJson.Write(w, current, protector), ct);
+            await tx.CommitAsync(ct);
             return new JsonPayload(w => MessageJson.Write(w, current, protector));
         }
     }
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        CancellationToken ct)
+        ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -412,12 +422,13 @@ internal static class MessageApi
         using (body)
         {
             var (target, error) = Target(http.Request, body);
-            return target is null ? error! : await DeleteCoreAsync(db, time, target.Value.Namespace, target.Value.DialogueId, id, ct);
+            return target is null ? error! : await DeleteCoreAsync(db, time, protector, audit, Actor.Of(http),
+                target.Value.Namespace, target.Value.DialogueId, id, ct);
         }
     }
 
     private static async Task<IResult> DeleteLegacyAsync(string dialogueId, string id, HttpContext http, DialogueDbContext db,
-        TimeProvider time, CancellationToken ct)
+        TimeProvider time, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -428,12 +439,12 @@ internal static class MessageApi
         using (body)
         {
             var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            return nsError ?? await DeleteCoreAsync(db, time, ns, dialogueId, id, ct);
+            return nsError ?? await DeleteCoreAsync(db, time, protector, audit, Actor.Of(http), ns, dialogueId, id, ct);
         }
     }
 
-    private static async Task<IResult> DeleteCoreAsync(DialogueDbContext db, TimeProvider time, string ns, string dialogueId,
-        string id, CancellationToken ct)
+    private static async Task<IResult> DeleteCoreAsync(DialogueDbContext db, TimeProvider time, ContentProtector protector,
+        AuditOutbox audit, Actor actor, string ns, string dialogueId, string id, CancellationToken ct)
     {
         var now = Timestamps.Now(time);
         await db.UseNamespaceAsync(ns, ct);
@@ -446,12 +457,15 @@ internal static class MessageApi
             return ApiErrors.MessageNotFound(id);
         }
 
-        var deleted = await db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id)
-            .ExecuteDeleteAsync(ct);
+        var message = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
+        var last = await message.AsNoTracking().FirstOrDefaultAsync(ct);
+        var deleted = last is null ? 0 : await message.ExecuteDeleteAsync(ct);
         if (deleted == 0)
         {
             return ApiErrors.MessageNotFound(id);
         }
+
+        await audit.AddAsync(db, actor, "message.deleted", "message", ns, id, w => MessageJson.Write(w, last!, protector), ct);
 
         await dialogue.ExecuteUpdateAsync(s => s.SetProperty(d => d.TotalMessages, d => d.TotalMessages - deleted), ct);
         await tx.CommitAsync(ct);

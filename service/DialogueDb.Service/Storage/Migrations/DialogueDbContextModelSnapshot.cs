@@ -236,6 +236,35 @@ namespace DialogueDb.Service.Storage.Migrations
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("DialogueDb.Service.Storage.OutboxRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("EventId")
+                        .IsRequired()
+                        .HasMaxLength(26)
+                        .HasColumnType("character varying(26)")
+                        .HasColumnName("event_id");
+
+                    b.Property<long>("Occurred")
+                        .HasColumnType("bigint")
+                        .HasColumnName("occurred");
+
+                    b.Property<byte[]>("Payload")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("payload");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("outbox", (string)null);
+                });
+
             modelBuilder.Entity("DialogueDb.Service.Storage.PlanUsageRow", b =>
                 {
                     b.Property<string>("Period")

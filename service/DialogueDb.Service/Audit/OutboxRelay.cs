@@ -1,0 +1,170 @@
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace DialogueDb.Service.Audit;
+
+/// <summary>
+/// Publishes outbox rows to the event sink in commit (id) order, in batches, and deletes them only after the sink
+/// accepted them: at least once, never lost (a crash between publish and delete re-sends; consumers deduplicate by
+/// eventId). On PostgreSQL one relay is active across all replicas (a session advisory lock on a dedicated
+/// connection; the others wait on standby) and it wakes on the writers' NOTIFY at commit, with a one-second poll as a
+/// backstop. It reads as the maintenance role: the API role may only append to the outbox.
+/// </summary>
+internal sealed partial class OutboxRelay(
+    Func<DialogueDbContext> newContext,
+    NpgsqlDataSource? leaderSource,
+    ContentProtector protector,
+    IEventSink sink,
+    OutboxSignal signal,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const int BatchSize = 200;
+    private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+
+    private bool _failing;
+
+    public long Published { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (leaderSource is null)
+                {
+                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
+                }
+                else
+                {
+                    await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
+                    if (!await TryLeadAsync(leader, stoppingToken))
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+                        continue;
+                    }
+
+                    LogLeading(logger, sink.Describe);
+                    await using (var listen = new NpgsqlCommand($"LISTEN {AuditOutbox.Channel}", leader))
+                    {
+                        await listen.ExecuteNonQueryAsync(stoppingToken);
+                    }
+
+                    await RunAsync(wait: ct => leader.WaitAsync(Poll, ct), stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or DbUpdateException)
+            {
+                // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
+                LogDatabaseFailed(logger, ex.GetType().Name);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    private static async Task<bool> TryLeadAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({LeaderLockKey})", connection);
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    private async Task WaitLocalAsync(CancellationToken ct)
+    {
+        if (await signal.WaitAsync(Poll, ct))
+        {
+            // Nudged before the writer's commit: give it a moment to land.
+            await Task.Delay(20, ct);
+        }
+    }
+
+    private async Task RunAsync(Func<CancellationToken, Task> wait, CancellationToken ct)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!ct.IsCancellationRequested)
+        {
+            bool more;
+            try
+            {
+                more = await PublishBatchAsync(ct);
+                backoff = TimeSpan.FromMilliseconds(250);
+                if (_failing)
+                {
+                    _failing = false;
+                    LogRecovered(logger, sink.Describe);
+                }
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException or IOException)
+            {
+                if (!_failing)
+                {
+                    _failing = true;
+                    LogSinkFailed(logger, sink.Describe, ex.GetType().Name);
+                }
+
+                await Task.Delay(backoff, ct);
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5000));
+                continue;
+            }
+
+            if (!more)
+            {
+                await wait(ct);
+            }
+        }
+    }
+
+    /// <summary>Publishes the oldest batch; true when a full batch went out (there may be more).</summary>
+    public async Task<bool> PublishBatchAsync(CancellationToken ct)
+    {
+        await using var db = newContext();
+        var rows = await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
+        if (rows.Count == 0)
+        {
+            return false;
+        }
+
+        var events = rows.Select(r => protector.Decrypt(r.Payload, RowIdentity.AuditEvent(r.EventId))).ToList();
+        await sink.PublishAsync(events, ct);
+        var last = rows[^1].Id;
+        await db.Outbox.Where(o => o.Id <= last).ExecuteDeleteAsync(ct);
+        Published += rows.Count;
+        return rows.Count == BatchSize;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay active, publishing to {Sink}")]
+    private static partial void LogLeading(ILogger logger, string sink);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit relay cannot publish to {Sink} ({Error}); events wait in the outbox and are retried")]
+    private static partial void LogSinkFailed(ILogger logger, string sink, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay publishes to {Sink} again")]
+    private static partial void LogRecovered(ILogger logger, string sink);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit relay lost the database ({Error}); retrying")]
+    private static partial void LogDatabaseFailed(ILogger logger, string error);
+}
+
+/// <summary>Embedded mode: the API nudges the relay after writing events (PostgreSQL wakes it with NOTIFY instead).</summary>
+internal sealed class OutboxSignal : IDisposable
+{
+    private readonly SemaphoreSlim _wake = new(0);
+
+    public void Nudge()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
+
+    public void Dispose() => _wake.Dispose();
+}

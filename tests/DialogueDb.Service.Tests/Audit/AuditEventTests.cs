@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Policy;
+using DialogueDb.Service.Tests.Infrastructure;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace DialogueDb.Service.Tests.Audit;
+
+/// <summary>§9 audit events: one per change, from the transactional outbox, in commit order, never lost.</summary>
+public sealed class AuditEventTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Embedded_EveryChange_OneEventInOrderWithActorRequestAndItem()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "audit").ReadWrite;
+        var keyId = key.Split('_')[1];
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var client = host.CreateClient(key);
+
+        using var created = await client.PostAsJsonAsync("api/v1/dialogue?namespace=a1", new
+        {
+            id = "d1", state = new { step = 1 }, messages = new[] { new { role = "user", content = "hi" }, new { role = "assistant", content = "hello" } },
+        }, Ct);
+        var requestId = created.Headers.GetValues("X-Request-Id").Single();
+        var messageId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync(Ct))!["messages"]![0]!["id"]!;
+        await Ok(client.PutAsJsonAsync("api/v1/dialogue/d1?namespace=a1", new { label = "renamed" }, Ct));
+        await Ok(client.PutAsJsonAsync("api/v1/dialogue/d1/state?namespace=a1", new { step = 2 }, Ct));
+        await Ok(client.PutAsJsonAsync($"api/v1/message/{messageId}?dialogueId=d1&namespace=a1", new { tags = new[] { "t" } }, Ct));
+        await Ok(client.DeleteAsync($"api/v1/message/{messageId}?dialogueId=d1&namespace=a1", Ct));
+        await Ok(client.PostAsync("api/v1/dialogue/d1/end?namespace=a1", null, Ct));
+        await Ok(client.PostAsync("api/v1/dialogue/d1/end?namespace=a1", null, Ct)); // no-op: no event
+        using (var rejected = await client.PostAsJsonAsync("api/v1/message?dialogueId=d1&namespace=a1", new { role = "user", content = "late" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, rejected.StatusCode); // failed writes leave no event
+        }
+
+        await Ok(client.PostAsJsonAsync("api/v1/memory?namespace=a1", new { id = "m1", value = new { likes = "tea" } }, Ct));
+        await Ok(client.PutAsJsonAsync("api/v1/memory/m1?namespace=a1", new { term = "short" }, Ct));
+        await Ok(client.DeleteAsync("api/v1/memory/m1?namespace=a1", Ct));
+        await Ok(client.DeleteAsync("api/v1/dialogue/d1?namespace=a1", Ct));
+
+        string[] expected =
+        [
+            "dialogue.created", "message.created", "message.created", "dialogue.updated", "state.updated", "message.updated",
+            "message.deleted", "dialogue.ended", "memory.created", "memory.updated", "memory.deleted", "dialogue.deleted",
+        ];
+        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, expected.Length);
+
+        Assert.Equal(expected, events.Select(e => (string)e["type"]!));
+        Assert.Equal(events.Count, events.Select(e => (string)e["eventId"]!).Distinct().Count());
+        Assert.All(events, e =>
+        {
+            Assert.Equal(keyId, (string)e["actor"]!);
+            Assert.Equal("a1", (string)e["namespace"]!);
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", (string)e["occurred"]!);
+        });
+        Assert.DoesNotContain(events, e => e.ToJsonString().Contains(key, StringComparison.Ordinal));
+        Assert.Equal(requestId, (string)events[0]["requestId"]!);
+        Assert.Equal(1, (int)events[0]["item"]!["state"]!["step"]!);
+        Assert.Equal("hello", (string)events[2]["item"]!["content"]!);
+        Assert.Equal(2, (int)events[4]["item"]!["step"]!);
+        Assert.Equal("renamed", (string)events[11]["item"]!["label"]!); // after a delete: the last state
+        Assert.Equal("tea", (string)events[10]["item"]!["value"]!["likes"]!);
+    }
+
+    [Fact]
+    public async Task RolledBackWrite_OverQuota_LeavesNoEvent()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "audit-quota", p => p with { Limits = new LimitOverrides { DialoguesPerMonth = 1 } }).ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var client = host.CreateClient(key);
+
+        await Ok(client.PostAsJsonAsync("api/v1/dialogue", new { id = "first" }, Ct));
+        using (var over = await client.PostAsJsonAsync("api/v1/dialogue", new { id = "second" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, over.StatusCode);
+        }
+
+        await Ok(client.PostAsJsonAsync("api/v1/memory", new { value = 1 }, Ct));
+        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, 2);
+        Assert.Equal(["dialogue.created", "memory.created"], events.Select(e => (string)e["type"]!));
+        Assert.Equal("first", (string)events[0]["itemId"]!);
+    }
+
+    [Fact]
+    public async Task Postgres_RedisStoppedDuringWrites_EveryEventArrivesOnceInCommitOrder()
+    {
+        if (TestDatabase.UnavailableReason() is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        await using var database = await TestDatabase.CreateAsync();
+        await using var redis = await TestRedis.StartPrivateAsync();
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "audit-pg").ReadWrite;
+        var options = new ServiceOptions
+        {
+            DataDir = dataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = database.AppConnectionString,
+            RelayPostgres = database.MaintenanceConnectionString,
+            Redis = redis.Configuration,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+        };
+        // Two replicas, both able to relay: exactly one is active, so nothing is published twice.
+        var replica = ServiceHost.NewDataDir();
+        foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(replica, Path.GetRelativePath(dataDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        await using var first = await ServiceHost.StartAsync(options);
+        await using var second = await ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = replica, Urls = options.Urls, Postgres = options.Postgres, RelayPostgres = options.RelayPostgres,
+            Redis = options.Redis, EncryptionKeysFile = new ServiceOptions { DataDir = replica }.EncryptionKeysPath,
+        });
+        using var a = first.CreateClient(key);
+        using var b = second.CreateClient(key);
+        await Ok(a.PostAsJsonAsync("api/v1/dialogue?namespace=pg", new { id = "load" }, Ct));
+
+        var marker = "secret-" + Guid.NewGuid().ToString("N");
+        async Task WriteAsync(int from, int count)
+        {
+            for (var i = from; i < from + count; i++)
+            {
+                await Ok((i % 2 == 0 ? a : b).PostAsJsonAsync("api/v1/message?dialogueId=load&namespace=pg",
+                    new { role = "user", content = $"{marker} {i}" }, Ct));
+            }
+        }
+
+        await WriteAsync(0, 20);
+        await redis.StopAsync();
+        await WriteAsync(20, 20);
+
+        // While Redis is down the events wait in the outbox, encrypted like the content they carry.
+        await using (var admin = new NpgsqlConnection(database.AdminConnectionString))
+        {
+            await admin.OpenAsync(Ct);
+            await using var command = new NpgsqlCommand("SELECT count(*), string_agg(encode(payload, 'escape'), '') FROM outbox", admin);
+            await using var reader = await command.ExecuteReaderAsync(Ct);
+            await reader.ReadAsync(Ct);
+            Assert.True(reader.GetInt64(0) > 0, "events should be waiting in the outbox while Redis is down");
+            Assert.DoesNotContain(marker, reader.GetString(1), StringComparison.Ordinal);
+        }
+
+        await redis.StartAsync();
+        await WriteAsync(40, 20);
+
+        var stream = "ddb:{audit-pg}:events";
+        var db = (await ConnectionMultiplexer.ConnectAsync(DialogueDb.Service.RateLimiting.RedisConnection.Parse(redis.Configuration))).GetDatabase();
+        StreamEntry[] entries = [];
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            entries = await db.StreamRangeAsync(stream);
+            if (entries.Length >= 61)
+            {
+                break;
+            }
+
+            await Task.Delay(200, Ct);
+        }
+
+        Assert.Equal(61, entries.Length);
+        var ids = entries.Select(e => (string)e["eventId"]!).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Equal("dialogue.created", (string)entries[0]["type"]!);
+
+        // Commit order: the stream lists the messages exactly in the dialogue's order.
+        var streamed = entries.Skip(1).Select(e => (string)JsonNode.Parse((string)e["item"]!)!["content"]!).ToList();
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => $"{marker} {i}"), streamed);
+        Assert.Equal(1, new[] { first, second }.Count(h => h.Logs.All.Contains("Audit relay active", StringComparison.Ordinal)));
+    }
+
+    private static async Task Ok(Task<HttpResponseMessage> request)
+    {
+        using var response = await request;
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
+    }
+
+    private static async Task<List<JsonNode>> EventsFileAsync(string path, int expected)
+    {
+        var watch = Stopwatch.StartNew();
+        List<JsonNode> events = [];
+        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (File.Exists(path))
+            {
+                events = [.. (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!)];
+                if (events.Count >= expected)
+                {
+                    break;
+                }
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        return events;
+    }
+}
