@@ -30,7 +30,7 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
     /// </summary>
     public ApiError? CheckRequests()
     {
-        var limit = project.Current.Effective.RequestsPerMonth;
+        var limit = project.Effective.RequestsPerMonth;
         var used = requests.Used;
         return limit is { } max && used > max ? Exceeded(QuotaKind.Requests, max, used, MonthOf(time)) : null;
     }
@@ -38,7 +38,7 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
     /// <summary>Counts <paramref name="count"/> new items inside the caller's transaction; an error means over the quota.</summary>
     public async Task<ApiError?> ConsumeAsync(DialogueDbContext db, QuotaKind kind, long count, CancellationToken ct)
     {
-        var effective = project.Current.Effective;
+        var effective = project.Effective;
         var limit = kind switch
         {
             QuotaKind.Dialogues => effective.DialoguesPerMonth,

@@ -9,9 +9,28 @@ namespace DialogueDb.Service.Policy;
 /// </summary>
 internal sealed class ProjectPolicy(Func<ProjectDocument> current)
 {
+    private volatile Resolved? _resolved;
+
     public ProjectDocument Current => current();
 
-    public EffectivePolicy Effective => Current.Effective;
+    /// <summary>The numbers in force, resolved once per version of the document (this is read on every request).</summary>
+    public EffectivePolicy Effective
+    {
+        get
+        {
+            var document = current();
+            var resolved = _resolved;
+            if (resolved is null || !ReferenceEquals(resolved.Document, document))
+            {
+                resolved = new Resolved(document, document.Effective);
+                _resolved = resolved;
+            }
+
+            return resolved.Policy;
+        }
+    }
+
+    private sealed record Resolved(ProjectDocument Document, EffectivePolicy Policy);
 
     /// <summary>The project id is fixed for the life of the process (it is part of every ciphertext's associated data).</summary>
     public static ProjectDocument SameProject(ProjectDocument document, string projectId, string source) =>

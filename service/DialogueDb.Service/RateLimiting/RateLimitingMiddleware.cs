@@ -29,7 +29,7 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
             requests.Count();
         }
 
-        if (project.Current.Effective.RequestsPerSecond is not { } rate)
+        if (project.Effective.RequestsPerSecond is not { } rate)
         {
             await next(context);
             return;

@@ -112,13 +112,7 @@ public sealed class AuditEventTests
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
         };
         // Two replicas, both able to relay: exactly one is active, so nothing is published twice.
-        var replica = ServiceHost.NewDataDir();
-        foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(replica, Path.GetRelativePath(dataDir, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        var replica = ServiceHost.ReplicaOf(dataDir);
 
         await using var first = await ServiceHost.StartAsync(options);
         await using var second = await ServiceHost.StartAsync(new ServiceOptions

@@ -72,6 +72,23 @@ public sealed class ServiceHost : IAsyncDisposable
         _ca?.Dispose();
     }
 
+    /// <summary>
+    /// A second replica's data folder: the same project, keys and certificates (as the operator mounts the same Secrets
+    /// into every pod), without the embedded database file.
+    /// </summary>
+    public static string ReplicaOf(string dataDir)
+    {
+        var copy = NewDataDir();
+        foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".sqlite", StringComparison.Ordinal)))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(dataDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        return copy;
+    }
+
     /// <summary>A new empty data folder under the temp directory.</summary>
     public static string NewDataDir()
     {

@@ -40,20 +40,6 @@ public abstract class PlanQuotas : IAsyncLifetime
         return dataDir;
     }
 
-    /// <summary>Another instance of the same project (same database, a copy of the data folder), as a second replica.</summary>
-    private static string Replica(string dataDir)
-    {
-        var copy = ServiceHost.NewDataDir();
-        foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".sqlite", StringComparison.Ordinal)))
-        {
-            var target = Path.Combine(copy, Path.GetRelativePath(dataDir, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-
-        return copy;
-    }
-
     private async Task<ServiceHost> StartAsync(string dataDir)
     {
         var host = await ServiceHost.StartAsync(new ServiceOptions
@@ -209,7 +195,7 @@ public abstract class PlanQuotas : IAsyncLifetime
     {
         var dataDir = NewProject(new LimitOverrides { DialoguesPerMonth = 7 }, out var key);
         var first = await StartAsync(dataDir);
-        var second = await StartAsync(Replica(dataDir));
+        var second = await StartAsync(ServiceHost.ReplicaOf(dataDir));
 
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);

@@ -123,13 +123,7 @@ public sealed class RateLimitTests
         var redis = TestRedis.Shared();
         var projectId = "shared-" + Guid.NewGuid().ToString("N")[..8];
         var (dataDir, key) = Project(projectId, rate);
-        var secondDir = ServiceHost.NewDataDir();
-        foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(secondDir, Path.GetRelativePath(dataDir, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        var secondDir = ServiceHost.ReplicaOf(dataDir);
 
         await using var first = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = redis });
         await using var second = await ServiceHost.StartAsync(new ServiceOptions { DataDir = secondDir, Urls = "https://127.0.0.1:0", Redis = redis });
