@@ -29,8 +29,9 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
     public const string Channel = "dialoguedb_outbox";
     private const long OrderLockKey = 0x6464_625F_6F75_7462; // "ddb_outb"
 
+    /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
     public async Task AddAsync(DialogueDbContext db, Actor actor, string type, string entityType, string ns, string itemId,
-        Action<Utf8JsonWriter>? writeItem, CancellationToken ct)
+        string subject, Action<Utf8JsonWriter>? writeItem, CancellationToken ct)
     {
         if (db.Database.CurrentTransaction is null)
         {
@@ -83,7 +84,7 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
 
         // Plain INSERT without RETURNING: the API role may only append to the outbox, not read it.
         await db.Database.ExecuteSqlAsync(
-            $"INSERT INTO outbox (event_id, payload, occurred) VALUES ({eventId}, {payload}, {occurred})", ct);
+            $"INSERT INTO outbox (event_id, namespace, subject, payload, occurred) VALUES ({eventId}, {ns}, {subject}, {payload}, {occurred})", ct);
         signal.Nudge();
     }
 }

@@ -3,6 +3,8 @@ using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using DialogueDb.Service.Audit;
+using DialogueDb.Service.Retention;
+using Microsoft.EntityFrameworkCore;
 using DialogueDb.Service.RateLimiting;
 using Npgsql;
 using StackExchange.Redis;
@@ -98,9 +100,17 @@ internal static partial class Cli
         tail.SetAction((parse, ct) => TailEventsAsync(BindOptions(Overrides(parse, dataDir, null, null)), ct));
         var events = new Command("events", "Audit events") { tail };
 
+        var retentionBatch = new Option<int>("--batch-size") { Description = "Rows per transaction (default 1000)", DefaultValueFactory = _ => 1000 };
+        var retention = new Command("retention",
+            "Permanently delete expired dialogues (with messages, state, threads) and memories per the project policy")
+        {
+            dataDir, postgres, retentionBatch,
+        };
+        retention.SetAction((parse, ct) => RetentionAsync(Overrides(parse, dataDir, null, postgres), parse.GetValue(retentionBatch), ct));
+
         return new RootCommand("DialogueDB: the conversation and memory store for AI applications")
         {
-            serve, migrate, KeysCommand(dataDir), encryption, reencrypt, relay, events,
+            serve, migrate, KeysCommand(dataDir), encryption, reencrypt, relay, events, retention,
         };
     }
 
@@ -311,6 +321,70 @@ internal static partial class Cli
         using var host = builder.Build();
         await host.RunAsync(ct);
         return 0;
+    }
+
+    /// <summary>
+    /// The operator's CronJob runs this. Exit code 0 on success; 1 with the reason on failure or when another run holds
+    /// the lock.
+    /// </summary>
+    private static async Task<int> RetentionAsync(Dictionary<string, string?> overrides, int batchSize, CancellationToken ct)
+    {
+        if (batchSize is < 1 or > 100_000)
+        {
+            Console.Error.WriteLine("--batch-size must be between 1 and 100000.");
+            return 2;
+        }
+
+        var options = BindOptions(overrides);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddDialogueSecurity(options);
+        builder.Services.AddAudit(options, hostRelay: false);
+        using var host = builder.Build();
+        NpgsqlDataSource? postgres = null;
+        try
+        {
+            Func<DialogueDbContext> newContext;
+            var contextOptions = new DbContextOptionsBuilder<DialogueDbContext>();
+            if (options.UsesPostgres)
+            {
+                postgres = NpgsqlDataSource.Create(options.Postgres!);
+                await DatabaseMigrator.EnsureSeesAllNamespacesAsync(postgres, ct);
+                StorageSetup.Configure(contextOptions, postgres);
+            }
+            else
+            {
+                StorageSetup.ConfigureSqlite(contextOptions, options);
+            }
+
+            newContext = () => new DialogueDbContext(contextOptions.Options);
+            await using var runLock = await RetentionLock.TryAcquireAsync(options, postgres, ct);
+            if (runLock is null)
+            {
+                Console.Error.WriteLine("dialoguedb retention: another retention run of this project is in progress; not starting a second one.");
+                return 1;
+            }
+
+            var policy = host.Services.GetRequiredService<ProjectPolicy>();
+            await new RetentionSweeper(newContext, policy.Effective, policy.Current.ProjectId,
+                    host.Services.GetRequiredService<ContentProtector>(), host.Services.GetRequiredService<AuditOutbox>(),
+                    TimeProvider.System, Console.Out)
+                .RunAsync(batchSize, ct);
+            return 0;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            Console.Error.WriteLine($"dialoguedb retention failed: {ex.GetType().Name}: {ex.Message}");
+            return 1;
+        }
+        finally
+        {
+            if (postgres is not null)
+            {
+                await postgres.DisposeAsync();
+            }
+        }
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions TailJson = new()

@@ -64,6 +64,9 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
             outbox.HasKey(o => o.Id);
             outbox.Property(o => o.Id).ValueGeneratedOnAdd();
             outbox.Property(o => o.EventId).HasMaxLength(26);
+            outbox.Property(o => o.Namespace).HasMaxLength(128);
+            outbox.Property(o => o.Subject).HasMaxLength(128);
+            outbox.HasIndex(o => new { o.Namespace, o.Subject });
         });
         modelBuilder.Entity<PlanUsageRow>(usage =>
         {
@@ -123,6 +126,9 @@ internal sealed class DialogueRowConfiguration : IEntityTypeConfiguration<Dialog
         // Keyset pages: newest/oldest first within a namespace, and threads of one parent.
         builder.HasIndex(d => new { d.Namespace, d.Created, d.Id });
         builder.HasIndex(d => new { d.Namespace, d.ThreadOf, d.Created, d.Id });
+
+        // Retention finds expired rows by last activity across namespaces.
+        builder.HasIndex(d => d.Modified);
     }
 }
 
@@ -149,6 +155,7 @@ internal sealed class MemoryRowConfiguration : IEntityTypeConfiguration<MemoryRo
         builder.ToTable("memories");
         builder.HasKey(m => new { m.Namespace, m.Id });
         builder.HasIndex(m => new { m.Namespace, m.Created, m.Id });
+        builder.HasIndex(m => new { m.Term, m.Modified });
         builder.Property(m => m.Namespace).HasMaxLength(128);
         builder.Property(m => m.Id).HasMaxLength(128);
         builder.Property(m => m.Type).HasMaxLength(16);

@@ -89,6 +89,10 @@ internal sealed class OutboxRow
 {
     public long Id { get; set; }
     public required string EventId { get; set; }
+
+    /// <summary>Namespace and dialogue (or memory) the event is about, so an erasure can remove pending events too.</summary>
+    public required string Namespace { get; set; }
+    public required string Subject { get; set; }
     public required byte[] Payload { get; set; }
     public long Occurred { get; set; }
 }

@@ -135,11 +135,11 @@ internal static class DialogueApi
             }
 
             var actor = Actor.Of(http);
-            await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId,
+            await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId, dialogueId,
                 w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
             foreach (var message in messages)
             {
-                await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, w => MessageJson.Write(w, message, protector), ct);
+                await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, dialogueId, w => MessageJson.Write(w, message, protector), ct);
             }
 
             await tx.CommitAsync(ct);
@@ -329,7 +329,7 @@ internal static class DialogueApi
 
             dialogue.Modified = Timestamps.Now(time);
             await db.SaveChangesAsync(ct);
-            await audit.AddAsync(db, Actor.Of(http), "dialogue.updated", "dialogue", ns, id,
+            await audit.AddAsync(db, Actor.Of(http), "dialogue.updated", "dialogue", ns, id, id,
                 w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
             await tx.CommitAsync(ct);
             return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
@@ -379,7 +379,7 @@ internal static class DialogueApi
             var encrypted = protector.Encrypt(merged, RowIdentity.DialogueState(ns, id));
             await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, encrypted), ct);
-            await audit.AddAsync(db, Actor.Of(http), "state.updated", "state", ns, id,
+            await audit.AddAsync(db, Actor.Of(http), "state.updated", "state", ns, id, id,
                 w => w.WriteRawValue(merged, skipInputValidation: true), ct);
             await tx.CommitAsync(ct);
             return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
@@ -458,7 +458,7 @@ internal static class DialogueApi
             // Ending twice is a no-op: one event, for the change.
             if (ended == 1)
             {
-                await audit.AddAsync(db, Actor.Of(http), "dialogue.ended", "dialogue", ns, id,
+                await audit.AddAsync(db, Actor.Of(http), "dialogue.ended", "dialogue", ns, id, id,
                     w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
             }
 
@@ -518,7 +518,7 @@ internal static class DialogueApi
                 // for the dialogue's messages and state, which go with it.
                 foreach (var last in await db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ToListAsync(ct))
                 {
-                    await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id,
+                    await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id, last.Id,
                         w => DialogueJson.Write(w, last, project.ProjectId, http.TraceIdentifier, protector), ct);
                 }
 

@@ -11,13 +11,13 @@ internal static class DialogueJson
     /// The dialogue object of §4. The state is written (decrypted) when a <paramref name="protector"/> is given
     /// (get/create/update, not lists); <paramref name="messages"/> on create.
     /// </summary>
-    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string requestId, ContentProtector? protector,
+    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string? requestId, ContentProtector? protector,
         IReadOnlyList<MessageRow>? messages = null)
     {
         w.WriteStartObject();
         w.WriteString("id", d.Id);
         w.WriteString("projectId", projectId);
-        w.WriteString("requestId", requestId);
+        w.WriteOptional("requestId", requestId);
         w.WriteString("status", d.Status);
         w.WriteRaw("tags", d.Tags);
         w.WriteRaw("metadata", d.Metadata);

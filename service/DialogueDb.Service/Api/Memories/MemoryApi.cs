@@ -118,7 +118,7 @@ internal static class MemoryApi
                 return overQuota;
             }
 
-            await audit.AddAsync(db, Actor.Of(http), "memory.created", "memory", ns, memory.Id, w => MemoryJson.Write(w, memory, protector), ct);
+            await audit.AddAsync(db, Actor.Of(http), "memory.created", "memory", ns, memory.Id, memory.Id, w => MemoryJson.Write(w, memory, protector), ct);
             await tx.CommitAsync(ct);
 
             return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
@@ -240,7 +240,7 @@ internal static class MemoryApi
             {
                 memory.Modified = Timestamps.Now(time);
                 await db.SaveChangesAsync(ct);
-                await audit.AddAsync(db, Actor.Of(http), "memory.updated", "memory", ns, id, w => MemoryJson.Write(w, memory, protector), ct);
+                await audit.AddAsync(db, Actor.Of(http), "memory.updated", "memory", ns, id, id, w => MemoryJson.Write(w, memory, protector), ct);
                 await tx.CommitAsync(ct);
             }
 
@@ -275,7 +275,7 @@ internal static class MemoryApi
                 return ApiErrors.MemoryNotFound(id);
             }
 
-            await audit.AddAsync(db, Actor.Of(http), "memory.deleted", "memory", ns, id, w => MemoryJson.Write(w, last!, protector), ct);
+            await audit.AddAsync(db, Actor.Of(http), "memory.deleted", "memory", ns, id, id, w => MemoryJson.Write(w, last!, protector), ct);
 
             await PlanQuotas.ReleaseStoredMemoriesAsync(db, deleted, ct);
             await tx.CommitAsync(ct);

@@ -229,7 +229,7 @@ internal static class MessageApi
 
         foreach (var row in rows)
         {
-            await audit.AddAsync(db, actor, "message.created", "message", ns, row.Id, w => MessageJson.Write(w, row, protector), ct);
+            await audit.AddAsync(db, actor, "message.created", "message", ns, row.Id, dialogueId, w => MessageJson.Write(w, row, protector), ct);
         }
 
         await tx.CommitAsync(ct);
@@ -404,7 +404,7 @@ internal static class MessageApi
 
             current.Tags = tags;
             current.Modified = now;
-            await audit.AddAsync(db, Actor.Of(http), "message.updated", "message", ns, id, w => MessageJson.Write(w, current, protector), ct);
+            await audit.AddAsync(db, Actor.Of(http), "message.updated", "message", ns, id, dialogueId, w => MessageJson.Write(w, current, protector), ct);
             await tx.CommitAsync(ct);
             return new JsonPayload(w => MessageJson.Write(w, current, protector));
         }
@@ -465,7 +465,7 @@ internal static class MessageApi
             return ApiErrors.MessageNotFound(id);
         }
 
-        await audit.AddAsync(db, actor, "message.deleted", "message", ns, id, w => MessageJson.Write(w, last!, protector), ct);
+        await audit.AddAsync(db, actor, "message.deleted", "message", ns, id, dialogueId, w => MessageJson.Write(w, last!, protector), ct);
 
         await dialogue.ExecuteUpdateAsync(s => s.SetProperty(d => d.TotalMessages, d => d.TotalMessages - deleted), ct);
         await tx.CommitAsync(ct);

@@ -96,6 +96,8 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasKey("Namespace", "Id");
 
+                    b.HasIndex("Modified");
+
                     b.HasIndex("Namespace", "Created", "Id");
 
                     b.HasIndex("Namespace", "ThreadOf", "Created", "Id");
@@ -161,6 +163,8 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnName("value");
 
                     b.HasKey("Namespace", "Id");
+
+                    b.HasIndex("Term", "Modified");
 
                     b.HasIndex("Namespace", "Created", "Id");
 
@@ -251,6 +255,13 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(26)")
                         .HasColumnName("event_id");
 
+                    b.Property<string>("Namespace")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
                     b.Property<long>("Occurred")
                         .HasColumnType("bigint")
                         .HasColumnName("occurred");
@@ -260,7 +271,15 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bytea")
                         .HasColumnName("payload");
 
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("subject");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("Namespace", "Subject");
 
                     b.ToTable("outbox", (string)null);
                 });

@@ -11,8 +11,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     [DbContext(typeof(DialogueDbContext))]
-    [Migration("20261129203304_AuditOutbox")]
-    partial class AuditOutbox
+    [Migration("20261129205058_AuditOutboxAndRetention")]
+    partial class AuditOutboxAndRetention
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -99,6 +99,8 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasKey("Namespace", "Id");
 
+                    b.HasIndex("Modified");
+
                     b.HasIndex("Namespace", "Created", "Id");
 
                     b.HasIndex("Namespace", "ThreadOf", "Created", "Id");
@@ -164,6 +166,8 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnName("value");
 
                     b.HasKey("Namespace", "Id");
+
+                    b.HasIndex("Term", "Modified");
 
                     b.HasIndex("Namespace", "Created", "Id");
 
@@ -254,6 +258,13 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(26)")
                         .HasColumnName("event_id");
 
+                    b.Property<string>("Namespace")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
                     b.Property<long>("Occurred")
                         .HasColumnType("bigint")
                         .HasColumnName("occurred");
@@ -263,7 +274,15 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bytea")
                         .HasColumnName("payload");
 
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("subject");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("Namespace", "Subject");
 
                     b.ToTable("outbox", (string)null);
                 });

@@ -6,7 +6,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     /// <inheritdoc />
-    public partial class AuditOutbox : Migration
+    public partial class AuditOutboxAndRetention : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -18,6 +18,8 @@ namespace DialogueDb.Service.Storage.Migrations
                     id = table.Column<long>(type: "bigint", nullable: false)
                         .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
                     event_id = table.Column<string>(type: "character varying(26)", maxLength: 26, nullable: false),
+                    @namespace = table.Column<string>(name: "namespace", type: "character varying(128)", maxLength: 128, nullable: false, collation: "C"),
+                    subject = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
                     payload = table.Column<byte[]>(type: "bytea", nullable: false),
                     occurred = table.Column<long>(type: "bigint", nullable: false)
                 },
@@ -25,6 +27,21 @@ namespace DialogueDb.Service.Storage.Migrations
                 {
                     table.PrimaryKey("PK_outbox", x => x.id);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_memories_term_modified",
+                table: "memories",
+                columns: new[] { "term", "modified" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_dialogues_modified",
+                table: "dialogues",
+                column: "modified");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_outbox_namespace_subject",
+                table: "outbox",
+                columns: new[] { "namespace", "subject" });
         }
 
         /// <inheritdoc />
@@ -32,6 +49,14 @@ namespace DialogueDb.Service.Storage.Migrations
         {
             migrationBuilder.DropTable(
                 name: "outbox");
+
+            migrationBuilder.DropIndex(
+                name: "IX_memories_term_modified",
+                table: "memories");
+
+            migrationBuilder.DropIndex(
+                name: "IX_dialogues_modified",
+                table: "dialogues");
         }
     }
 }
