@@ -26,8 +26,6 @@ internal readonly record struct Actor(string Id, string? RequestId)
 /// </summary>
 internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal)
 {
-    public const string Channel = "dialoguedb_outbox";
-    private const long OrderLockKey = 0x6464_625F_6F75_7462; // "ddb_outb"
 
     /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
     public async Task AddAsync(DialogueDbContext db, Actor actor, string type, string entityType, string ns, string itemId,
@@ -36,12 +34,6 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
         if (db.Database.CurrentTransaction is null)
         {
             throw new InvalidOperationException("Audit events are written inside the transaction of the change they describe.");
-        }
-
-        if (db.Database.IsNpgsql() && !db.HoldsOutboxLock)
-        {
-            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({OrderLockKey}), pg_notify({Channel}, '')", ct);
-            db.HoldsOutboxLock = true;
         }
 
         var now = time.GetUtcNow();

@@ -9,8 +9,8 @@ namespace DialogueDb.Service.Audit;
 /// Publishes outbox rows to the event sink in commit (id) order, in batches, and deletes them only after the sink
 /// accepted them: at least once, never lost (a crash between publish and delete re-sends; consumers deduplicate by
 /// eventId). On PostgreSQL one relay is active across all replicas (a session advisory lock on a dedicated
-/// connection; the others wait on standby) and it wakes on the writers' NOTIFY at commit, with a one-second poll as a
-/// backstop. It reads as the maintenance role: the API role may only append to the outbox.
+/// connection; the others wait on standby); it publishes rows of finished transactions in transaction order and looks
+/// for new ones every 100 ms (an indexed query). It reads as the maintenance role: the API role may only append.
 /// </summary>
 internal sealed partial class OutboxRelay(
     Func<DialogueDbContext> newContext,
@@ -22,7 +22,7 @@ internal sealed partial class OutboxRelay(
 {
     private const int BatchSize = 200;
     private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
-    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
 
     private bool _failing;
 
@@ -48,12 +48,7 @@ internal sealed partial class OutboxRelay(
                     }
 
                     LogLeading(logger, sink.Describe);
-                    await using (var listen = new NpgsqlCommand($"LISTEN {AuditOutbox.Channel}", leader))
-                    {
-                        await listen.ExecuteNonQueryAsync(stoppingToken);
-                    }
-
-                    await RunAsync(wait: ct => leader.WaitAsync(Poll, ct), stoppingToken);
+                    await RunAsync(wait: ct => Task.Delay(Poll, ct), stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -124,7 +119,12 @@ internal sealed partial class OutboxRelay(
     public async Task<bool> PublishBatchAsync(CancellationToken ct)
     {
         await using var db = newContext();
-        var rows = await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
+        var rows = db.Database.IsNpgsql()
+            ? await db.Outbox.FromSqlRaw($"""
+                SELECT id, event_id, namespace, subject, payload, occurred FROM outbox
+                WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, id LIMIT {BatchSize}
+                """).AsNoTracking().ToListAsync(ct)
+            : await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
         if (rows.Count == 0)
         {
             return false;
@@ -132,8 +132,8 @@ internal sealed partial class OutboxRelay(
 
         var events = rows.Select(r => protector.Decrypt(r.Payload, RowIdentity.AuditEvent(r.EventId))).ToList();
         await sink.PublishAsync(events, ct);
-        var last = rows[^1].Id;
-        await db.Outbox.Where(o => o.Id <= last).ExecuteDeleteAsync(ct);
+        var ids = rows.Select(r => r.Id).ToList();
+        await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(ct);
         Published += rows.Count;
         return rows.Count == BatchSize;
     }

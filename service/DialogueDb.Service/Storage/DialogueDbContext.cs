@@ -50,9 +50,6 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<OutboxRow> Outbox => Set<OutboxRow>();
 
-    /// <summary>Set once this transaction holds the outbox order lock (see AuditOutbox).</summary>
-    internal bool HoldsOutboxLock { get; set; }
-
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
