@@ -312,13 +312,7 @@ internal static partial class Cli
             await DatabaseMigrator.EnsureSeesAllNamespacesAsync(check, ct);
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddDialogueSecurity(options);
-        builder.Services.AddRateLimits(options);
-        builder.Services.AddAudit(options, hostRelay: true);
-        using var host = builder.Build();
+        using var host = JobHost(options, hostRelay: true);
         await host.RunAsync(ct);
         return 0;
     }
@@ -336,12 +330,7 @@ internal static partial class Cli
         }
 
         var options = BindOptions(overrides);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddDialogueSecurity(options);
-        builder.Services.AddAudit(options, hostRelay: false);
-        using var host = builder.Build();
+        using var host = JobHost(options, hostRelay: false);
         NpgsqlDataSource? postgres = null;
         try
         {
@@ -446,6 +435,21 @@ internal static partial class Cli
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The services the jobs share with `serve` (policy, keys, encryption, Redis, audit outbox), without the web host:
+    /// `relay` runs the relay in it, `retention` writes its events through it.
+    /// </summary>
+    private static IHost JobHost(ServiceOptions options, bool hostRelay)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddDialogueSecurity(options);
+        builder.Services.AddRateLimits(options);
+        builder.Services.AddAudit(options, hostRelay);
+        return builder.Build();
     }
 
     /// <summary>Settings for the jobs that run without the web host: command line over DIALOGUEDB_* environment.</summary>
