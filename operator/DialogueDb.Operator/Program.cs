@@ -1,0 +1,3 @@
+using DialogueDb.Operator.Hosting;
+
+return await OperatorCli.RunAsync(args);
