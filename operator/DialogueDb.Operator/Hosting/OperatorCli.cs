@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DialogueDb.Operator.Resources;
 
 namespace DialogueDb.Operator.Hosting;
 
@@ -8,6 +9,11 @@ internal static class OperatorCli
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("DialogueDB operator: reconciles DialogueProject resources into per-tenant deployments.");
+
+        var crd = new Command("crd", "Print the DialogueProject CustomResourceDefinition (YAML), as shipped in crds/.");
+        crd.SetAction(_ => Console.Out.Write(CrdGenerator.ToYaml()));
+        root.Subcommands.Add(crd);
+
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
 }

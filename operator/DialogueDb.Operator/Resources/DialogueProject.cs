@@ -180,6 +180,7 @@ internal sealed class ApiKeySpec
     public int? Rotation { get; set; }
 }
 
+[ValidationRule("has(self.secretRef) == has(oldSelf.secretRef)", "secretRef can be set only when the project is created, and never removed.")]
 internal sealed class ConnectionSpec
 {
     [Description("A Secret of the project's namespace holding the customer's own connection string. Absent: managed by the operator.")]
@@ -187,6 +188,7 @@ internal sealed class ConnectionSpec
     public SecretKeyReference? SecretRef { get; set; }
 }
 
+[ValidationRule("has(self.keySecretRef) == has(oldSelf.keySecretRef)", "keySecretRef can be set only when the project is created, and never removed.")]
 internal sealed class EncryptionSpec
 {
     [Description("A Secret of the project's namespace holding the customer's key ring (bring your own key). Cannot change once set.")]
