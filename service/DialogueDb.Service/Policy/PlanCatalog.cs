@@ -61,7 +61,8 @@ internal static class PlanCatalog
 
     public static EffectivePolicy Resolve(ProjectDocument document)
     {
-        var plan = Plans[document.Plan];
+        // A complete document states every number itself: start from the plan without limits.
+        var plan = document.Complete ? Plans[Enterprise] with { Plan = document.Plan } : Plans[document.Plan];
         var limits = document.Limits ?? new LimitOverrides();
         var retention = document.Retention ?? new RetentionOverrides();
         return plan with

@@ -22,6 +22,14 @@ internal sealed record ProjectDocument(
     [JsonPropertyName("plan")]
     public string Plan { get; init; } = PlanCatalog.Free;
 
+    /// <summary>
+    /// True when <see cref="Limits"/> and <see cref="Retention"/> give every number in force (the operator writes the
+    /// numbers of its own plan catalog this way): an absent limit is then unlimited, and <see cref="Plan"/> is a name
+    /// that need not be one of the built-in plans.
+    /// </summary>
+    [JsonPropertyName("complete")]
+    public bool Complete { get; init; }
+
     /// <summary>Per-project overrides of the plan's limits (absent: the plan's number).</summary>
     [JsonPropertyName("limits")]
     public LimitOverrides? Limits { get; init; }
@@ -54,7 +62,7 @@ internal sealed record ProjectDocument(
             throw new InvalidOperationException($"The project file {source} needs a projectId and an apiKeys list.");
         }
 
-        if (!PlanCatalog.IsKnown(document.Plan))
+        if (document.Complete ? string.IsNullOrWhiteSpace(document.Plan) : !PlanCatalog.IsKnown(document.Plan))
         {
             throw new InvalidOperationException(
                 $"The project file {source} names an unknown plan; use one of {string.Join(", ", PlanCatalog.Names)}.");
