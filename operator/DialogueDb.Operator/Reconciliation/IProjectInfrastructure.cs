@@ -1,0 +1,23 @@
+namespace DialogueDb.Operator.Reconciliation;
+
+/// <summary>A project's database, roles and Redis user on the operator's shared servers.</summary>
+internal interface IProjectInfrastructure
+{
+    bool ManagesPostgres { get; }
+
+    bool ManagesRedis { get; }
+
+    /// <summary>Connection string for a project role on the shared PostgreSQL.</summary>
+    string PostgresConnection(string database, string role, string password);
+
+    /// <summary>StackExchange.Redis configuration for the project's ACL user on the shared Redis.</summary>
+    string RedisConnection(string user, string password);
+
+    Task EnsureAsync(ProjectIdentity identity, ProjectPasswords passwords, CancellationToken cancellationToken);
+
+    /// <summary>Drops the database, roles, ACL user and Redis keys (deletionPolicy Delete). Idempotent.</summary>
+    Task DropAsync(ProjectIdentity identity, CancellationToken cancellationToken);
+}
+
+/// <summary>Passwords of the project's roles, generated once into its credentials Secret.</summary>
+internal sealed record ProjectPasswords(string Owner, string Api, string Maintenance, string Redis);
