@@ -533,7 +533,8 @@ public sealed class FakeKubeApi : DelegatingHandler
         var previous = owners.GetValueOrDefault(ownerKey) ?? [];
         owners[ownerKey] = [.. wanted.Keys];
         // Fields this manager applied before and dropped now go, unless someone else still owns them (or something in them).
-        foreach (var path in previous.Where(p => !wanted.ContainsKey(p)).OrderByDescending(p => p.Length))
+        // Shortest first, so that a dropped list item goes as a whole before its key field could be removed from it.
+        foreach (var path in previous.Where(p => !wanted.ContainsKey(p)).OrderBy(p => p.Length))
         {
             var prefix = path + FieldPaths.Separator;
             if (!owners.Values.Any(set => set.Contains(path) || set.Any(p => p.StartsWith(prefix, StringComparison.Ordinal))))
@@ -711,7 +712,7 @@ public sealed class FakeKubeApi : DelegatingHandler
         metadata["creationTimestamp"] = Now();
         if (kind.HasGeneration)
         {
-            metadata["generation"] = 1;
+            metadata["generation"] = 1L;
         }
 
         var stored = new StoredObject(obj);
@@ -764,7 +765,7 @@ public sealed class FakeKubeApi : DelegatingHandler
 
         if (kind.HasGeneration && !JsonNode.DeepEquals(WithoutMetadataAndStatus(old), WithoutMetadataAndStatus(next)))
         {
-            metadata["generation"] = (oldMetadata["generation"]?.GetValue<long>() ?? 0) + 1;
+            metadata["generation"] = (oldMetadata["generation"] is { } oldGeneration ? AsLong(oldGeneration) : 0) + 1;
         }
 
         if (owners is null)
@@ -848,7 +849,7 @@ public sealed class FakeKubeApi : DelegatingHandler
         // The real server bumps generation when it marks an object for deletion.
         if (metadata["generation"] is { } generation)
         {
-            metadata["generation"] = generation.GetValue<long>() + 1;
+            metadata["generation"] = AsLong(generation) + 1;
         }
 
         metadata["resourceVersion"] = NextResourceVersion();
@@ -1107,6 +1108,9 @@ public sealed class FakeKubeApi : DelegatingHandler
     }
 
     private static string? Str(JsonObject obj, string section, string field) => obj[section]?[field]?.GetValue<string>();
+
+    // Numbers parsed from a request and numbers set here have different CLR types inside JsonValue.
+    private static long AsLong(JsonNode node) => long.Parse(node.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     private static JsonObject Clone(JsonObject obj) => obj.DeepClone().AsObject();
 
