@@ -60,9 +60,11 @@ public sealed class FakeKubeApi : DelegatingHandler
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>A client whose every request ends here; call as often as needed (each has its own HttpClient).</summary>
+    /// <summary>A client whose every request ends here; call as often as needed.</summary>
+    /// <remarks>Each client gets its own thin terminal handler, because KubernetesClient sets InnerHandler on the
+    /// handlers it is given, which a handler refuses once it has served a request.</remarks>
     public IKubernetes CreateClient() =>
-        new Kubernetes(new KubernetesClientConfiguration { Host = "http://fake.local" }, this);
+        new Kubernetes(new KubernetesClientConfiguration { Host = "http://fake.local" }, new ClientHandler(this));
 
     public IReadOnlyList<RecordedRequest> Requests
     {
@@ -1231,6 +1233,12 @@ public sealed class FakeKubeApi : DelegatingHandler
         public string Reason { get; } = reason;
 
         public JsonObject? Details { get; } = details;
+    }
+
+    private sealed class ClientHandler(FakeKubeApi api) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            api.SendAsync(request, cancellationToken);
     }
 
     private sealed class FailureRule(Func<HttpRequestMessage, bool> match, HttpStatusCode code, int times)

@@ -146,12 +146,14 @@ public sealed class FakeKubeApiTests : IDisposable
         var patch = "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":7},{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":9}]";
         var error = await Assert.ThrowsAsync<HttpOperationException>(() =>
             _client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), "api", Ns, cancellationToken: Ct));
+        var afterFailure = _api.Get("apps/v1", "Deployment", Ns, "api")!;
         var replaced = await _client.AppsV1.PatchNamespacedDeploymentAsync(
             new V1Patch("[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":1},{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":9}]", V1Patch.PatchType.JsonPatch),
             "api", Ns, cancellationToken: Ct);
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, error.Response.StatusCode);
-        Assert.Equal(before["metadata"]!["resourceVersion"]!.GetValue<string>(), Rv(before));
+        Assert.Equal(Rv(before), Rv(afterFailure));
+        Assert.Equal(1, afterFailure["spec"]!["replicas"]!.GetValue<int>());
         Assert.Equal(9, replaced.Spec.Replicas);
     }
 
@@ -569,6 +571,20 @@ public sealed class FakeKubeApiTests : IDisposable
 
         Assert.Equal("pod-2", replaced.Spec.HolderIdentity);
         Assert.Equal(HttpStatusCode.Conflict, stale.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task CreateClient_SeveralClients_ShareOneStore()
+    {
+        await _client.CoreV1.CreateNamespacedSecretAsync(Secret("db"), Ns, cancellationToken: Ct);
+        using var second = _api.CreateClient();
+        using var third = _api.CreateClient();
+
+        var read = await second.CoreV1.ReadNamespacedSecretAsync("db", Ns, cancellationToken: Ct);
+        await third.CoreV1.DeleteNamespacedSecretAsync("db", Ns, cancellationToken: Ct);
+
+        Assert.Equal("db", read.Metadata.Name);
+        Assert.Null(_api.Get<V1Secret>(Ns, "db"));
     }
 
     // ------------------------------------------------------------------ helpers
