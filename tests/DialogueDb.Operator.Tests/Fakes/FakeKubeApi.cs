@@ -64,7 +64,7 @@ public sealed class FakeKubeApi : DelegatingHandler
     /// <remarks>Each client gets its own thin terminal handler, because KubernetesClient sets InnerHandler on the
     /// handlers it is given, which a handler refuses once it has served a request.</remarks>
     public IKubernetes CreateClient() =>
-        new Kubernetes(new KubernetesClientConfiguration { Host = "http://fake.local" }, new ClientHandler(this));
+        new k8s.Kubernetes(new KubernetesClientConfiguration { Host = "http://fake.local" }, new ClientHandler(this));
 
     public IReadOnlyList<RecordedRequest> Requests
     {
