@@ -19,21 +19,29 @@ namespace DialogueDb.Operator.Provisioning;
 internal sealed partial class RedisProvisioner(string adminConfiguration, ILogger<RedisProvisioner> logger) : IAsyncDisposable
 {
     /// <summary>
-    /// Everything the service and StackExchange.Redis send; the rest (-@all, which <c>reset</c> implies) is denied,
-    /// including KEYS, SCAN, FLUSHALL, FLUSHDB, CONFIG, ACL, DEBUG, MODULE, SHUTDOWN, SCRIPT FLUSH/KILL, SELECT,
-    /// CLIENT KILL/LIST and the pub/sub commands (the service uses none).
+    /// Everything the service and StackExchange.Redis need; the rest (-@all, which <c>reset</c> implies) is denied,
+    /// including KEYS, SCAN, FLUSHALL, FLUSHDB, CONFIG, ACL, DEBUG, MODULE, SHUTDOWN, MONITOR, SCRIPT FLUSH/KILL,
+    /// SELECT, CLIENT KILL/LIST and the pub/sub commands (the service uses none). The library's handshake also tries
+    /// CONFIG GET, GET __Booksleeve_TieBreak and SUBSCRIBE __Booksleeve_MasterChanged; it connects fine when they are
+    /// refused (tested), and allowing them would let a tenant read the server's configuration or listen on a channel
+    /// shared by every client of the server.
     /// </summary>
     internal static readonly string[] AllowedCommands =
     [
-        // Connection handshake and health: AUTH/HELLO to log in, CLIENT SETNAME/SETINFO for the library's names,
-        // PING and ECHO as its keep-alive and connection check, ROLE and INFO to tell a primary from a replica.
-        "+auth", "+hello", "+client|setname", "+client|setinfo", "+client|id", "+ping", "+echo", "+role", "+info",
+        // Connection handshake and health: AUTH/HELLO to log in, CLIENT SETNAME for the library's name, PING and
+        // ECHO as its keep-alive and connection check, ROLE and INFO to tell a primary from a replica.
+        "+auth", "+hello", "+client|setname", "+client|id", "+ping", "+echo", "+role", "+info",
+        // Topology discovery on a Redis Cluster (what the prefix's hash tag is for); refused harmlessly elsewhere.
+        "+cluster|slots", "+cluster|nodes",
         // Rate limiting: one GCRA Lua script (EVALSHA, EVAL when the server does not have it yet), which calls TIME,
         // GET and SET on the project's key.
         "+evalsha", "+eval", "+script|load", "+script|exists", "+time", "+get", "+set",
         // Audit events: XADD with MAXLEN to the project's stream; `events tail` reads it with XREVRANGE and XREAD.
         "+xadd", "+xrange", "+xrevrange", "+xread", "+xlen",
     ];
+
+    /// <summary>CLIENT SETINFO (the library's name and version, sent on connect) exists since Redis 7.2.</summary>
+    private static readonly Version ClientSetInfoSince = new(7, 2);
 
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private ConnectionMultiplexer? _connection;
@@ -61,7 +69,9 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
         arguments.AddRange(AllowedCommands);
         foreach (var server in await ServersAsync(ct).ConfigureAwait(false))
         {
-            await server.ExecuteAsync("ACL", arguments).WaitAsync(ct).ConfigureAwait(false);
+            // Redis refuses a rule naming a command it does not know, so commands newer than 7.0 depend on the server.
+            var rules = server.Version >= ClientSetInfoSince ? [.. arguments, "+client|setinfo"] : arguments;
+            await server.ExecuteAsync("ACL", rules).WaitAsync(ct).ConfigureAwait(false);
         }
 
         LogUserEnsured(logger, user);
