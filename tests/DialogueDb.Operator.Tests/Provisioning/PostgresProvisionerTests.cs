@@ -210,6 +210,46 @@ public sealed class PostgresProvisionerTests : IAsyncLifetime
         Assert.Equal(other.ApiRole, await WhoAmIAsync(other.Database, other.ApiRole, other.ApiPassword));
     }
 
+    [Fact]
+    public async Task EnsureAsync_CreateDbCreateRoleAdmin_NeedsSuperuserOnlyForTheBypassRlsRole()
+    {
+        var db = NewProject();
+        var adminRole = "ddb_test_admin_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5));
+        var adminPassword = ProvisioningServers.NewPassword();
+        await AdminExecuteAsync(null, $"CREATE ROLE \"{adminRole}\" LOGIN CREATEDB CREATEROLE PASSWORD '{adminPassword}'");
+        try
+        {
+            var limited = new PostgresProvisioner(ConnectionString("postgres", adminRole, adminPassword),
+                NullLogger<PostgresProvisioner>.Instance);
+
+            // PG15: only a superuser may create a BYPASSRLS role.
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => limited.EnsureAsync(db, Ct));
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+
+            // Once a superuser has created it, the limited admin provisions (and re-provisions) everything else.
+            await AdminExecuteAsync(null, $"CREATE ROLE \"{db.MaintenanceRole}\" LOGIN BYPASSRLS");
+            await limited.EnsureAsync(db, Ct);
+            await limited.EnsureAsync(db with { MaintenancePassword = ProvisioningServers.NewPassword() }, Ct);
+            await limited.EnsureAsync(db, Ct);
+
+            var state = await StateAsync(db);
+            Assert.Equal(db.OwnerRole, state.DatabaseOwner);
+            Assert.EndsWith("bypassrls", state.Roles[2], StringComparison.Ordinal);
+            Assert.DoesNotContain("nobypassrls", state.Roles[2], StringComparison.Ordinal);
+            Assert.Equal("pg_database_owner", state.PublicSchemaOwner);
+            Assert.True(state.AllPasswordsScram);
+            foreach (var (role, password) in Logins(db))
+            {
+                Assert.Equal(role, await WhoAmIAsync(db.Database, role, password));
+            }
+        }
+        finally
+        {
+            await _provisioner.DropAsync(db, CancellationToken.None);
+            await AdminExecuteAsync(null, $"DROP OWNED BY \"{adminRole}\"", $"DROP ROLE \"{adminRole}\"");
+        }
+    }
+
     [Theory]
     [InlineData("Upper_case")]
     [InlineData("with-dash")]
