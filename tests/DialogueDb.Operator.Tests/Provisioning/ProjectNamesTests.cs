@@ -1,0 +1,85 @@
+using System.Text;
+using DialogueDb.Operator.Provisioning;
+using DialogueDb.Service.RateLimiting;
+
+namespace DialogueDb.Operator.Tests.Provisioning;
+
+public sealed class ProjectNamesTests
+{
+    [Fact]
+    public void For_TenantAcmeSupport_ReadableNamesWithHashAndServicePrefix()
+    {
+        var names = ProjectNames.For("tenant-acme", "support");
+
+        Assert.Equal("tenant-acme/support", names.ProjectId);
+        Assert.Matches("^ddb_tenant_acme_support_[0-9a-f]{10}$", names.Database);
+        Assert.Equal(names.Database + "_owner", names.OwnerRole);
+        Assert.Equal(names.Database + "_api", names.ApiRole);
+        Assert.Equal(names.Database + "_maint", names.MaintenanceRole);
+        Assert.Equal(names.Database, names.RedisUser);
+        Assert.Equal("ddb:{tenant-acme/support}:", names.RedisKeyPrefix);
+        // Exactly the service's own default for that project id, so the ACL pattern covers every key it writes.
+        Assert.Equal(RateLimitKeys.DefaultPrefix(names.ProjectId), names.RedisKeyPrefix);
+    }
+
+    [Fact]
+    public void For_SameProjectTwice_SameNames()
+    {
+        Assert.Equal(ProjectNames.For("tenant-acme", "support"), ProjectNames.For("tenant-acme", "support"));
+    }
+
+    [Fact]
+    public void For_ProjectsThatSanitiseAlike_GetDifferentNames()
+    {
+        var first = ProjectNames.For("a-b", "c");
+        var second = ProjectNames.For("a", "b-c");
+        var third = ProjectNames.For("a", "b.c");
+
+        Assert.StartsWith("ddb_a_b_c_", first.Database, StringComparison.Ordinal);
+        Assert.StartsWith("ddb_a_b_c_", second.Database, StringComparison.Ordinal);
+        Assert.Equal(3, new[] { first.Database, second.Database, third.Database }.Distinct().Count());
+        Assert.Equal(3, new[] { first.RedisKeyPrefix, second.RedisKeyPrefix, third.RedisKeyPrefix }.Distinct().Count());
+    }
+
+    [Fact]
+    public void For_LongestNames_IdentifiersFit63BytesAndTruncatedOnesStayDistinct()
+    {
+        var ns = new string('n', 63);
+        var first = ProjectNames.For(ns, new string('p', 252) + "1");
+        var second = ProjectNames.For(ns, new string('p', 252) + "2");
+
+        foreach (var identifier in (string[])[first.Database, first.OwnerRole, first.ApiRole, first.MaintenanceRole, first.RedisUser])
+        {
+            Assert.Matches("^[a-z_][a-z0-9_]{0,62}$", identifier);
+            Assert.True(Encoding.UTF8.GetByteCount(identifier) <= 63, identifier);
+        }
+
+        Assert.NotEqual(first.Database, second.Database);
+        Assert.NotEqual(first.MaintenanceRole, second.MaintenanceRole);
+    }
+
+    [Theory]
+    [InlineData("Tenant", "support")]
+    [InlineData("tenant_acme", "support")]
+    [InlineData("tenant-", "support")]
+    [InlineData("", "support")]
+    [InlineData("tenant-acme", "Support")]
+    [InlineData("tenant-acme", "sup/port")]
+    [InlineData("tenant-acme", "sup}port")]
+    [InlineData("tenant-acme", "")]
+    public void For_NotKubernetesNames_ThrowsArgumentException(string ns, string name)
+    {
+        Assert.Throws<ArgumentException>(() => ProjectNames.For(ns, name));
+    }
+
+    [Fact]
+    public void ProjectDatabase_ToString_NeverShowsPasswords()
+    {
+        var db = ProjectDatabase.For(ProjectNames.For("tenant-acme", "support"), "owner-secret-1", "api-secret-2", "maint-secret-3");
+
+        var text = db.ToString();
+
+        Assert.Contains(db.ApiRole, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", text, StringComparison.Ordinal);
+    }
+}
