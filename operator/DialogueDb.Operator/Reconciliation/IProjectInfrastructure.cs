@@ -1,3 +1,5 @@
+using DialogueDb.Operator.Provisioning;
+
 namespace DialogueDb.Operator.Reconciliation;
 
 /// <summary>A project's database, roles and Redis user on the operator's shared servers.</summary>
@@ -13,10 +15,11 @@ internal interface IProjectInfrastructure
     /// <summary>StackExchange.Redis configuration for the project's ACL user on the shared Redis.</summary>
     string RedisConnection(string user, string password);
 
-    Task EnsureAsync(ProjectIdentity identity, ProjectPasswords passwords, CancellationToken cancellationToken);
+    /// <summary>Creates or converges the project's database and roles (when <paramref name="database"/>) and ACL user (when <paramref name="redis"/>). Idempotent.</summary>
+    Task EnsureAsync(ProjectNames names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken);
 
-    /// <summary>Drops the database, roles, ACL user and Redis keys (deletionPolicy Delete). Idempotent.</summary>
-    Task DropAsync(ProjectIdentity identity, CancellationToken cancellationToken);
+    /// <summary>Drops the database, roles, ACL user and Redis keys the operator made (deletionPolicy Delete). Idempotent.</summary>
+    Task DropAsync(ProjectNames names, bool database, bool redis, CancellationToken cancellationToken);
 }
 
 /// <summary>Passwords of the project's roles, generated once into its credentials Secret.</summary>

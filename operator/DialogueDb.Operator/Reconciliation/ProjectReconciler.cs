@@ -5,6 +5,7 @@ using System.Text.Json;
 using Cronos;
 using DialogueDb.Operator.Hosting;
 using DialogueDb.Operator.Kubernetes;
+using DialogueDb.Operator.Provisioning;
 using DialogueDb.Operator.Resources;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
@@ -54,7 +55,7 @@ internal sealed partial class ProjectReconciler(
             return ReconcileResult.Done; // Gone: its children are garbage-collected through their owner references.
         }
 
-        var identity = ProjectIdentity.For(ns, name);
+        var identity = ProjectNames.For(ns, name);
         if (project.Metadata.DeletionTimestamp is not null)
         {
             await FinalizeAsync(project, identity, cancellationToken).ConfigureAwait(false);
@@ -208,7 +209,7 @@ internal sealed partial class ProjectReconciler(
         _ => error.GetType().Name + ": " + error.Message,
     };
 
-    private async Task FinalizeAsync(DialogueProject project, ProjectIdentity identity, CancellationToken cancellationToken)
+    private async Task FinalizeAsync(DialogueProject project, ProjectNames identity, CancellationToken cancellationToken)
     {
         if (project.Metadata.Finalizers?.Contains(Finalizer) != true)
         {
@@ -217,7 +218,7 @@ internal sealed partial class ProjectReconciler(
 
         if (project.Spec.DeletionPolicy == "Delete")
         {
-            await infrastructure.DropAsync(identity, cancellationToken).ConfigureAwait(false);
+            await infrastructure.DropAsync(identity, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken).ConfigureAwait(false);
             _provisioned.Remove(identity.ProjectId);
             LogDropped(logger, project.Metadata.NamespaceProperty, project.Metadata.Name);
         }
@@ -292,7 +293,7 @@ internal sealed partial class ProjectReconciler(
     }
 
     /// <summary>The policy the pods enforce: the operator's numbers, complete, plus the hashes of the valid keys.</summary>
-    private static ProjectDocument PolicyDocument(ProjectIdentity identity, EffectivePlan effective, IReadOnlyList<IssuedKey> keys, DateTimeOffset now)
+    private static ProjectDocument PolicyDocument(ProjectNames identity, EffectivePlan effective, IReadOnlyList<IssuedKey> keys, DateTimeOffset now)
     {
         var records = new List<ApiKeyRecord>();
         foreach (var key in keys)
@@ -404,7 +405,7 @@ internal sealed partial class ProjectReconciler(
     /// from the generated passwords and provisions the database and Redis user for.
     /// </summary>
     private async Task<Connections> ConnectionsAsync(
-        DialogueProject project, ProjectIdentity identity, ProjectPasswords passwords, V1Secret credentials, CancellationToken cancellationToken)
+        DialogueProject project, ProjectNames identity, ProjectPasswords passwords, V1Secret credentials, CancellationToken cancellationToken)
     {
         var ns = project.Metadata.NamespaceProperty;
         var connectionName = Connection(project.Metadata.Name);
@@ -474,11 +475,8 @@ internal sealed partial class ProjectReconciler(
                 }
             }
 
-            await infrastructure.EnsureAsync(identity with
-            {
-                ManagedDatabase = project.Spec.Database?.SecretRef is null,
-                ManagedRedis = project.Spec.Redis?.SecretRef is null,
-            }, passwords, cancellationToken).ConfigureAwait(false);
+            await infrastructure.EnsureAsync(
+                identity, passwords, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken).ConfigureAwait(false);
             lock (_provisioned)
             {
                 _provisioned[identity.ProjectId] = version;

@@ -1,0 +1,84 @@
+using DialogueDb.Operator.Kubernetes;
+using DialogueDb.Operator.Provisioning;
+using DialogueDb.Operator.Reconciliation;
+using k8s;
+
+namespace DialogueDb.Operator.Hosting;
+
+/// <summary>
+/// The operator process: the controller (behind leader election), plus <c>/healthz</c> and <c>/readyz</c> on a plain
+/// HTTP port for the kubelet's probes.
+/// </summary>
+internal static class OperatorHost
+{
+    public static WebApplication Build(OperatorOptions options, IKubernetes client, string[] args, string? urls = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.WebHost.UseUrls(urls ?? "http://0.0.0.0:8081");
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(client);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IProjectInfrastructure, SharedInfrastructure>();
+        builder.Services.AddSingleton(sp => new ObjectApplier(client, ProjectNaming.FieldManager));
+        builder.Services.AddSingleton<EventRecorder>();
+        builder.Services.AddSingleton(sp =>
+        {
+            ProjectController? controller = null;
+            var lookup = new DeferredLookup(() => controller!);
+            controller = new ProjectController(client, options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>())
+            {
+                Reconciler = ActivatorUtilities.CreateInstance<ProjectReconciler>(sp, (IChildLookup)lookup),
+            };
+            return controller;
+        });
+        builder.Services.AddSingleton<ControllerState>();
+        builder.Services.AddHostedService<ControllerService>();
+
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Ok("ok"));
+        app.MapGet("/readyz", (ProjectController controller, ControllerState state) =>
+            !state.IsLeader || controller.IsSynced ? Results.Ok(state.IsLeader ? "leading" : "standby") : Results.StatusCode(503));
+        return app;
+    }
+
+    private sealed class DeferredLookup(Func<IChildLookup> lookup) : IChildLookup
+    {
+        public k8s.IKubernetesObject<k8s.Models.V1ObjectMeta>? Get(string kind, string ns, string name) => lookup().Get(kind, ns, name);
+    }
+}
+
+/// <summary>Whether this replica leads (standby replicas report ready but do nothing).</summary>
+internal sealed class ControllerState
+{
+    public bool IsLeader { get; set; }
+}
+
+/// <summary>Runs the controller while this replica leads; exits the process with code 1 when leadership is lost.</summary>
+internal sealed partial class ControllerService(
+    ProjectController controller, OperatorOptions options, IKubernetes client, ControllerState state,
+    IHostApplicationLifetime lifetime, ILogger<ControllerService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.LeaderElection.Enabled)
+        {
+            state.IsLeader = true;
+            await controller.RunAsync(stoppingToken).ConfigureAwait(false);
+            return;
+        }
+
+        var identity = Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName;
+        var election = new LeaderElection(LeaderElection.Lease(client, options, identity), options.LeaderElection, logger);
+        var lost = await election.RunAsync(async ct =>
+        {
+            state.IsLeader = true;
+            await controller.RunAsync(ct).ConfigureAwait(false);
+        }, stoppingToken).ConfigureAwait(false);
+        state.IsLeader = false;
+        if (lost)
+        {
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+    }
+}

@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using DialogueDb.Operator.Hosting;
+using DialogueDb.Operator.Reconciliation;
+using DialogueDb.Operator.Resources;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace DialogueDb.Operator.Kubernetes;
+
+/// <summary>
+/// The controller: watches DialogueProjects and the kinds the operator creates for them (by the managed-by label),
+/// turns every event into a project key on the work queue, and runs reconciles on a few workers. Events on projects
+/// whose generation did not change (e.g. the operator's own status writes) are skipped; any event on a child brings
+/// its project back, so a deleted or edited child is put back at once, and a periodic resync covers what watches miss.
+/// </summary>
+internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
+{
+    public const string ManagedBySelector = "app.kubernetes.io/managed-by=" + ProjectNaming.FieldManager;
+
+    private readonly IKubernetes _client;
+    private readonly OperatorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly WorkQueue<(string Namespace, string Name)> _queue;
+    private readonly List<ResourceWatcher<DialogueProject, DialogueProjectList>> _projects = [];
+    private readonly Dictionary<string, List<IResourceCache<IKubernetesObject<V1ObjectMeta>>>> _children = new(StringComparer.Ordinal);
+    private readonly List<Func<CancellationToken, Task>> _runs = [];
+    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers)> _seen = new();
+    private int _reconciles;
+
+    public ProjectController(IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers)
+    {
+        _client = client;
+        _options = options;
+        _time = time;
+        _logger = loggers.CreateLogger<ProjectController>();
+        _queue = new WorkQueue<(string, string)>(time);
+        var watchLogger = loggers.CreateLogger("DialogueDb.Operator.Watch");
+        var scopes = options.WatchNamespaces.Count == 0 ? [null] : options.WatchNamespaces.Cast<string?>().ToList();
+        foreach (var ns in scopes)
+        {
+            var projects = new ResourceWatcher<DialogueProject, DialogueProjectList>(
+                $"{DialogueProject.Plural}{(ns is null ? "" : " in " + ns)}",
+                (rv, watch, timeout, ct) => ns is null
+                    ? client.CustomObjects.ListClusterCustomObjectWithHttpMessagesAsync<DialogueProjectList>(
+                        DialogueProject.Group, DialogueProject.Version, DialogueProject.Plural, allowWatchBookmarks: true,
+                        resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+                    : client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<DialogueProjectList>(
+                        DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, allowWatchBookmarks: true,
+                        resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct),
+                OnProjectEvent, time, watchLogger);
+            _projects.Add(projects);
+            _runs.Add(projects.RunAsync);
+
+            Child<V1Deployment, V1DeploymentList>("Deployment", ns, watchLogger,
+                (rv, w, t, ct) => client.AppsV1.ListDeploymentForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.AppsV1.ListNamespacedDeploymentWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1Service, V1ServiceList>("Service", ns, watchLogger,
+                (rv, w, t, ct) => client.CoreV1.ListServiceForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1Secret, V1SecretList>("Secret", ns, watchLogger,
+                (rv, w, t, ct) => client.CoreV1.ListSecretForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedSecretWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1ServiceAccount, V1ServiceAccountList>("ServiceAccount", ns, watchLogger,
+                (rv, w, t, ct) => client.CoreV1.ListServiceAccountForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceAccountWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1CronJob, V1CronJobList>("CronJob", ns, watchLogger,
+                (rv, w, t, ct) => client.BatchV1.ListCronJobForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedCronJobWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1NetworkPolicy, V1NetworkPolicyList>("NetworkPolicy", ns, watchLogger,
+                (rv, w, t, ct) => client.NetworkingV1.ListNetworkPolicyForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.NetworkingV1.ListNamespacedNetworkPolicyWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1PodDisruptionBudget, V1PodDisruptionBudgetList>("PodDisruptionBudget", ns, watchLogger,
+                (rv, w, t, ct) => client.PolicyV1.ListPodDisruptionBudgetForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.PolicyV1.ListNamespacedPodDisruptionBudgetWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1Role, V1RoleList>("Role", ns, watchLogger,
+                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+            Child<V1RoleBinding, V1RoleBindingList>("RoleBinding", ns, watchLogger,
+                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
+                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+        }
+    }
+
+    public required ProjectReconciler Reconciler { get; init; }
+
+    /// <summary>Reconciles finished since start (for health and tests).</summary>
+    public int Reconciles => _reconciles;
+
+    public int QueueLength => _queue.Count;
+
+    public bool IsSynced => _projects.All(p => p.IsSynced) && _children.Values.SelectMany(c => c).All(c => c.IsSynced);
+
+    public IKubernetesObject<V1ObjectMeta>? Get(string kind, string ns, string name) =>
+        _children.TryGetValue(kind, out var caches) ? caches.Select(c => c.Get(ns, name)).FirstOrDefault(o => o is not null) : null;
+
+    public IReadOnlyCollection<DialogueProject> Projects => [.. _projects.SelectMany(p => p.Items)];
+
+    public void Enqueue(string ns, string name) => _queue.Add((ns, name));
+
+    /// <summary>Runs the watches, the workers and the resync until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var tasks = _runs.Select(run => Task.Run(() => run(cancellationToken), cancellationToken)).ToList();
+        for (var i = 0; i < _options.Workers; i++)
+        {
+            tasks.Add(Task.Run(() => WorkAsync(cancellationToken), cancellationToken));
+        }
+
+        tasks.Add(Task.Run(() => ResyncAsync(cancellationToken), cancellationToken));
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _queue.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Child<T, TList>(string kind, string? ns, ILogger logger,
+        Func<string?, bool, int?, CancellationToken, Task<HttpOperationResponse<TList>>> all,
+        Func<string, string?, bool, int?, CancellationToken, Task<HttpOperationResponse<TList>>> inNamespace)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+        where TList : class, IKubernetesObject<V1ListMeta>, IItems<T>
+    {
+        var watcher = new ResourceWatcher<T, TList>(
+            kind + (ns is null ? "" : " in " + ns),
+            ns is null ? new ListCall<TList>(all) : (rv, w, t, ct) => inNamespace(ns, rv, w, t, ct),
+            (_, child) => OnChildEvent(child), _time, logger);
+        if (!_children.TryGetValue(kind, out var list))
+        {
+            _children[kind] = list = [];
+        }
+
+        list.Add(watcher);
+        _runs.Add(watcher.RunAsync);
+    }
+
+    private void OnProjectEvent(WatchEventType type, DialogueProject project)
+    {
+        var key = project.Metadata.Uid ?? $"{project.Metadata.NamespaceProperty}/{project.Metadata.Name}";
+        if (type == WatchEventType.Deleted)
+        {
+            _seen.TryRemove(key, out _);
+            return;
+        }
+
+        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0);
+        if (_seen.TryGetValue(key, out var before) && before == now)
+        {
+            return; // Only status or metadata changed: nothing to converge.
+        }
+
+        _seen[key] = now;
+        _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
+    }
+
+    private void OnChildEvent(IKubernetesObject<V1ObjectMeta> child)
+    {
+        var owner = child.Metadata.OwnerReferences?.FirstOrDefault(o => o.Controller == true && o.Kind == DialogueProject.KindName);
+        if (owner is not null)
+        {
+            _queue.Add((child.Metadata.NamespaceProperty, owner.Name));
+        }
+    }
+
+    private async Task WorkAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            (string Namespace, string Name) key;
+            try
+            {
+                key = await _queue.TakeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            try
+            {
+                var result = await Reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
+                _queue.Forget(key);
+                if (result.RequeueAfter is { } after)
+                {
+                    _queue.AddAfter(key, after);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                var delay = _queue.AddRateLimited(key);
+                LogReconcileFailed(_logger, key.Namespace, key.Name, delay.TotalSeconds, ProjectReconciler.Describe(ex));
+                await Reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Increment(ref _reconciles);
+                _queue.Done(key);
+            }
+        }
+    }
+
+    private async Task ResyncAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.ResyncSeconds), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Resync();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Queues every known project, whether or not anything happened to it.</summary>
+    public void Resync()
+    {
+        foreach (var project in Projects)
+        {
+            _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconcile of {Namespace}/{Name} failed; retrying in {Seconds:F1} s: {Error}")]
+    private static partial void LogReconcileFailed(ILogger logger, string @namespace, string name, double seconds, string error);
+}

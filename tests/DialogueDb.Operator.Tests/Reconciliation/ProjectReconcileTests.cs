@@ -1,0 +1,246 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DialogueDb.Operator.Reconciliation;
+using DialogueDb.Operator.Resources;
+using k8s;
+using k8s.Models;
+using static DialogueDb.Operator.Tests.Reconciliation.OperatorHarness;
+
+namespace DialogueDb.Operator.Tests.Reconciliation;
+
+/// <summary>The real controller against the in-process fake API server: create, roll out, drift, resync, rotate, delete.</summary>
+public sealed class ProjectReconcileTests
+{
+    [Fact]
+    public async Task NewProject_BecomesEveryChild_ThenReadyOnceRolledOut()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("support", s => s.Plan = "pro");
+
+        await harness.ReconciledAsync("support", "Progressing", "True");
+        foreach (var (apiVersion, kind, name) in new[]
+        {
+            ("apps/v1", "Deployment", "support-api"), ("v1", "Service", "support-api"), ("v1", "ServiceAccount", "support-api"),
+            ("rbac.authorization.k8s.io/v1", "Role", "support-api"), ("rbac.authorization.k8s.io/v1", "RoleBinding", "support-api"),
+            ("batch/v1", "CronJob", "support-retention"), ("networking.k8s.io/v1", "NetworkPolicy", "support-api"),
+            ("v1", "Secret", "support-policy"), ("v1", "Secret", "support-credentials"), ("v1", "Secret", "support-connection"),
+            ("v1", "Secret", "support-encryption"), ("v1", "Secret", "support-tls"), ("v1", "Secret", "support-key-default"),
+        })
+        {
+            var child = harness.Object(apiVersion, kind, name);
+            Assert.True(child is not null, $"{kind} {name} is missing");
+            Assert.Equal("support", child!["metadata"]!["ownerReferences"]![0]!["name"]!.GetValue<string>());
+        }
+
+        Assert.Null(harness.Object("policy/v1", "PodDisruptionBudget", "support-api"));
+        Assert.Contains("tenant-a/support", harness.Infrastructure.Ensured);
+
+        harness.RollOut("support");
+        await harness.ReconciledAsync("support");
+        var status = harness.Project("support")!.Status!;
+        Assert.Equal("https://support-api.tenant-a.svc.cluster.local", status.Endpoint);
+        Assert.Equal("pro", status.Effective!.Plan);
+        Assert.Equal(20, status.Effective.RequestsPerSecond);
+        Assert.Null(status.Effective.LongTermMemoryRetentionDays);
+        Assert.Equal(1, status.ReadyReplicas);
+        var key = Assert.Single(status.ApiKeys!);
+        Assert.Equal("support-key-default", key.SecretName);
+        Assert.All(status.Conditions!, c => Assert.Equal(harness.Project("support")!.Metadata.Generation, c.ObservedGeneration));
+    }
+
+    [Fact]
+    public async Task KeySecret_HoldsAWorkingKey_WhoseHashIsInThePolicy_AndNoSecretLeaksIntoStatus()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("keys");
+        await harness.ReconciledAsync("keys", "Progressing", "True");
+
+        var keySecret = harness.Secret("keys-key-default")!;
+        var key = Encoding.UTF8.GetString(keySecret.Data["api-key"]);
+        var hashSecret = Convert.FromBase64String(Encoding.UTF8.GetString(harness.Secret("keys-credentials")!.Data["api-key-hash-secret"]));
+        var policy = DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("keys-policy")!.Data["project.json"]), "test");
+
+        Assert.Equal("https://keys-api.tenant-a.svc.cluster.local", Encoding.UTF8.GetString(keySecret.Data["endpoint"]));
+        Assert.Contains("BEGIN CERTIFICATE", Encoding.UTF8.GetString(keySecret.Data["ca.crt"]), StringComparison.Ordinal);
+        var record = Assert.Single(policy.ApiKeys);
+        Assert.True(new DialogueDb.Service.Security.ApiKeyHasher(hashSecret).Matches(key, record.Hash));
+        Assert.Equal("tenant-a/keys", policy.ProjectId);
+        Assert.True(policy.Complete);
+        var crJson = harness.Object(DialogueProject.GroupVersion, DialogueProject.KindName, "keys")!.ToJsonString();
+        Assert.DoesNotContain(key, crJson, StringComparison.Ordinal);
+        Assert.DoesNotContain(record.Hash, crJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EditedOrDeletedChild_IsPutBack()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("drift");
+        await harness.ReconciledAsync("drift", "Progressing", "True");
+
+        harness.Api.Edit("apps/v1", "Deployment", Namespace, "drift-api", d => d["spec"]!["replicas"] = 7);
+        harness.Api.Remove("v1", "Service", Namespace, "drift-api");
+
+        await EventuallyAsync(() => harness.Object("apps/v1", "Deployment", "drift-api")?["spec"]?["replicas"]?.GetValue<int>() == 1, "replicas are back to 1");
+        await EventuallyAsync(() => harness.Object("v1", "Service", "drift-api") is not null, "the Service is back");
+    }
+
+    [Fact]
+    public async Task Resync_OfAnUnchangedProject_WritesNothing()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("steady");
+        await harness.ReconciledAsync("steady", "Progressing", "True");
+        harness.RollOut("steady");
+        await harness.ReconciledAsync("steady");
+        await Task.Delay(300, TestContext.Current.CancellationToken); // let the watch events of the last writes come back and settle
+        harness.Api.ClearRequests();
+        var before = harness.Controller.Reconciles;
+
+        harness.Controller.Resync();
+        await EventuallyAsync(() => harness.Controller.Reconciles > before && harness.Controller.QueueLength == 0, "the resync reconciled");
+
+        Assert.Equal(0, harness.Api.WriteCount);
+        Assert.Contains(harness.Api.Requests, r => r.Method == "GET");
+    }
+
+    [Fact]
+    public async Task SpecChange_UpdatesPolicyAndObservedGeneration()
+    {
+        await using var harness = new OperatorHarness();
+        var created = await harness.CreateAsync("upgrade", s => s.Plan = "free");
+        await harness.ReconciledAsync("upgrade", "Progressing", "True");
+
+        var patch = new V1Patch(new { spec = new { plan = "business", limits = new { messagesPerMonth = 5 } } }, V1Patch.PatchType.MergePatch);
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, DialogueProject.Group, DialogueProject.Version, Namespace, DialogueProject.Plural, "upgrade", cancellationToken: TestContext.Current.CancellationToken);
+
+        await EventuallyAsync(() => harness.Project("upgrade")?.Status?.ObservedGeneration == created.Metadata.Generation + 1, "the new generation is observed");
+        var policy = DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("upgrade-policy")!.Data["project.json"]), "test");
+        Assert.Equal("business", policy.Plan);
+        Assert.Equal(5, policy.Effective.MessagesPerMonth);
+        Assert.Equal(100, policy.Effective.RequestsPerSecond);
+        Assert.Equal(2, harness.Object("apps/v1", "Deployment", "upgrade-api")!["spec"]!["replicas"]!.GetValue<int>());
+        Assert.NotNull(harness.Object("policy/v1", "PodDisruptionBudget", "upgrade-api"));
+    }
+
+    [Fact]
+    public async Task UnknownPlan_IsDegraded_WithAnEvent_AndNothingCreated()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("typo", s => s.Plan = "platinum");
+
+        await harness.ReconciledAsync("typo", "Degraded", "True");
+
+        var degraded = harness.Project("typo")!.Status!.Conditions!.Single(c => c.Type == "Degraded");
+        Assert.Equal("UnknownPlan", degraded.Reason);
+        Assert.Contains(harness.Api.List("v1", "Event", Namespace), e => e["reason"]?.GetValue<string>() == "UnknownPlan");
+        Assert.Null(harness.Object("apps/v1", "Deployment", "typo-api"));
+        Assert.Empty(harness.Infrastructure.Ensured);
+    }
+
+    [Fact]
+    public async Task GeneratedSecrets_AreNeverOverwritten_ButRotationIssuesANewKeyAndKeepsThePreviousForTheGracePeriod()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("rotate");
+        await harness.ReconciledAsync("rotate", "Progressing", "True");
+        var credentials = harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value));
+        var firstKey = Encoding.UTF8.GetString(harness.Secret("rotate-key-default")!.Data["api-key"]);
+        var ring = Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]);
+
+        var patch = new V1Patch(new { spec = new { apiKeys = new[] { new { name = "default", rotation = 1 } }, encryption = new { rotation = 1 } } }, V1Patch.PatchType.MergePatch);
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, DialogueProject.Group, DialogueProject.Version, Namespace, DialogueProject.Plural, "rotate", cancellationToken: TestContext.Current.CancellationToken);
+
+        await EventuallyAsync(() => Encoding.UTF8.GetString(harness.Secret("rotate-key-default")!.Data["api-key"]) != firstKey, "the key is rotated");
+        await EventuallyAsync(() => DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-policy")!.Data["project.json"]), "t").ApiKeys.Count == 2, "the policy has both keys");
+        Assert.Equal(credentials, harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value)));
+        var rotatedRing = DialogueDb.Service.Security.EncryptionKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]), "t");
+        Assert.Equal(2u, rotatedRing.ActiveId);
+        Assert.Equal(2, rotatedRing.KeyIds.Count);
+        Assert.True(DialogueDb.Service.Security.EncryptionKeyRing.Parse(ring, "t").TryGet(1, out var oldKey) && rotatedRing.TryGet(1, out var kept) && oldKey.SequenceEqual(kept));
+    }
+
+    [Fact]
+    public async Task RemovedKey_ItsSecretIsDeleted_AndItLeavesThePolicy()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("revoke", s => s.ApiKeys = [new ApiKeySpec { Name = "app" }, new ApiKeySpec { Name = "ci", Scope = "read-only" }]);
+        await EventuallyAsync(() => harness.Secret("revoke-key-ci") is not null && harness.Secret("revoke-key-app") is not null, "both key Secrets exist");
+
+        var patch = new V1Patch(new { spec = new { apiKeys = new[] { new { name = "app" } } } }, V1Patch.PatchType.MergePatch);
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, DialogueProject.Group, DialogueProject.Version, Namespace, DialogueProject.Plural, "revoke", cancellationToken: TestContext.Current.CancellationToken);
+
+        await EventuallyAsync(() => harness.Secret("revoke-key-ci") is null, "the ci key Secret is deleted");
+        await EventuallyAsync(() => DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("revoke-policy")!.Data["project.json"]), "t").ApiKeys is [{ Name: "app" }], "only app is in the policy");
+    }
+
+    [Fact]
+    public async Task DeletionPolicyDelete_FinalizerDropsTheDatabase_BeforeTheProjectGoes()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("doomed", s => s.DeletionPolicy = "Delete");
+        await EventuallyAsync(() => harness.Project("doomed")?.Metadata.Finalizers?.Contains(ProjectNaming.Finalizer) == true, "the finalizer is added");
+        await harness.ReconciledAsync("doomed", "Progressing", "True");
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "doomed");
+
+        await EventuallyAsync(() => harness.Project("doomed") is null, "the project is gone");
+        Assert.Equal(["tenant-a/doomed"], harness.Infrastructure.Dropped);
+        Assert.Null(harness.Object("apps/v1", "Deployment", "doomed-api"));
+        Assert.Null(harness.Secret("doomed-credentials"));
+    }
+
+    [Fact]
+    public async Task DeletionPolicyRetain_NoFinalizer_DataIsKept()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("kept");
+        await harness.ReconciledAsync("kept", "Progressing", "True");
+        Assert.Null(harness.Project("kept")!.Metadata.Finalizers);
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "kept");
+
+        await EventuallyAsync(() => harness.Project("kept") is null && harness.Object("apps/v1", "Deployment", "kept-api") is null, "the project and its children are gone");
+        Assert.Empty(harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
+    public async Task ServerErrors_AreRetried_UntilTheProjectConverges()
+    {
+        await using var harness = new OperatorHarness();
+        harness.Api.FailNext(r => r.Method == HttpMethod.Patch && r.RequestUri!.AbsolutePath.Contains("/deployments/", StringComparison.Ordinal), System.Net.HttpStatusCode.InternalServerError, times: 2);
+        harness.Api.FailNext(r => r.Method == HttpMethod.Patch && r.RequestUri!.AbsolutePath.Contains("/services/", StringComparison.Ordinal), System.Net.HttpStatusCode.Conflict, times: 1);
+
+        await harness.CreateAsync("flaky");
+
+        await EventuallyAsync(() => harness.Object("v1", "Service", "flaky-api") is not null && harness.Object("apps/v1", "Deployment", "flaky-api") is not null, "the children exist despite the errors");
+        await harness.ReconciledAsync("flaky", "Progressing", "True");
+    }
+
+    [Fact]
+    public async Task ExpiredWatch_410Gone_RelistsAndStillSeesNewProjects()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("first");
+        await harness.ReconciledAsync("first", "Progressing", "True");
+
+        harness.Api.Compact();
+        harness.Api.BreakWatches();
+        await harness.CreateAsync("second");
+
+        await harness.ReconciledAsync("second", "Progressing", "True");
+    }
+
+    [Fact]
+    public async Task Suspended_ProjectIsLeftAlone_AndSaysSo()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("paused", s => s.Suspend = true);
+
+        await harness.ReconciledAsync("paused", "Ready", "False");
+
+        Assert.Equal("Suspended", harness.Project("paused")!.Status!.Conditions!.Single(c => c.Type == "Ready").Reason);
+        Assert.Null(harness.Object("apps/v1", "Deployment", "paused-api"));
+    }
+}
