@@ -212,6 +212,9 @@ internal static class MessageApi
         var firstSeq = lastSeq - count + 1;
         var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time, protector)).ToList();
         db.Messages.AddRange(rows);
+        // No savepoint around this save (two round trips): a failed insert is never retried within the transaction,
+        // every error below returns and the whole transaction rolls back.
+        db.Database.AutoSavepointsEnabled = false;
         try
         {
             await db.SaveChangesAsync(ct);
@@ -220,16 +223,22 @@ internal static class MessageApi
         {
             return (null, ApiErrors.DuplicateId(clientIds.FirstOrDefault() ?? dialogueId));
         }
-
-        // Counted last, so the usage row is locked only for the commit; over the quota the whole batch rolls back.
-        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
+        finally
         {
-            return (null, overQuota);
+            db.Database.AutoSavepointsEnabled = true;
         }
 
         foreach (var row in rows)
         {
             await audit.AddAsync(db, actor, "message.created", "message", ns, row.Id, dialogueId, w => MessageJson.Write(w, row, protector), ct);
+        }
+
+        // Counted last, right before the commit: every append of the project updates this one usage row, so its lock
+        // serializes all appends until their commit; nothing else may run while it is held (over the quota the whole
+        // batch, events included, rolls back).
+        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
+        {
+            return (null, overQuota);
         }
 
         await tx.CommitAsync(ct);
