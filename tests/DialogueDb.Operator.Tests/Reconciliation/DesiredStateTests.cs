@@ -1,0 +1,160 @@
+using DialogueDb.Operator.Hosting;
+using DialogueDb.Operator.Reconciliation;
+using DialogueDb.Operator.Resources;
+using k8s;
+using k8s.Models;
+
+namespace DialogueDb.Operator.Tests.Reconciliation;
+
+public sealed class DesiredStateTests
+{
+    private static ProjectInputs Inputs(Action<DialogueProjectSpec>? spec = null, int replicas = 1, OperatorOptions? options = null)
+    {
+        var project = new DialogueProject { Spec = new DialogueProjectSpec() };
+        project.Metadata.Name = "support";
+        project.Metadata.NamespaceProperty = "tenant-a";
+        project.Metadata.Uid = "uid-1";
+        spec?.Invoke(project.Spec);
+        return new ProjectInputs
+        {
+            Project = project,
+            Options = options ?? new OperatorOptions
+            {
+                Postgres = new SharedPostgres { Host = "pg", AdminConnectionFile = "/x", Peers = [new NetworkPeer { Cidr = "10.0.0.5/32" }] },
+                Redis = new SharedRedis { Host = "redis", AdminConnectionFile = "/y" },
+            },
+            Replicas = replicas,
+            Image = "registry/dialoguedb:1.0",
+            ApiDatabase = new SecretValue("support-connection", "postgres-api"),
+            OwnerDatabase = new SecretValue("support-connection", "postgres-owner"),
+            MaintenanceDatabase = new SecretValue("support-connection", "postgres-maintenance"),
+            ApiRole = "api_role",
+            MaintenanceRole = "maint_role",
+            Redis = new SecretValue("support-connection", "redis"),
+            RedisKeyPrefix = "ddb:{tenant-a/support}:",
+            EncryptionKeys = new SecretValue("support-encryption", "keys.json"),
+            ApiKeyHashSecret = new SecretValue("support-credentials", "api-key-hash-secret"),
+            TlsSecretName = "support-tls",
+            PolicyJson = "{}",
+            ConfigHash = "abc",
+        };
+    }
+
+    [Fact]
+    public void Build_IsDeterministic()
+    {
+        var first = KubernetesYaml.SerializeAll(DesiredState.Build(Inputs()));
+        var second = KubernetesYaml.SerializeAll(DesiredState.Build(Inputs()));
+
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void Deployment_RestrictedPodSecurity_HttpsProbes_MigrationFirst_ConfigHash()
+    {
+        var deployment = DesiredState.Deployment(Inputs());
+        var pod = deployment.Spec.Template.Spec;
+        var api = Assert.Single(pod.Containers);
+        var migrate = Assert.Single(pod.InitContainers);
+
+        Assert.True(pod.SecurityContext.RunAsNonRoot);
+        Assert.Equal("RuntimeDefault", pod.SecurityContext.SeccompProfile.Type);
+        foreach (var container in new[] { api, migrate })
+        {
+            Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
+            Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+            Assert.Equal(["ALL"], container.SecurityContext.Capabilities.Drop);
+        }
+
+        Assert.Equal(["migrate", "--app-role", "api_role", "--maintenance-role", "maint_role"], migrate.Args);
+        Assert.Equal("postgres-owner", migrate.Env.Single(e => e.Name == "DIALOGUEDB_POSTGRES").ValueFrom.SecretKeyRef.Key);
+        Assert.Equal("postgres-api", api.Env.Single(e => e.Name == "DIALOGUEDB_POSTGRES").ValueFrom.SecretKeyRef.Key);
+        Assert.Equal("postgres-maintenance", api.Env.Single(e => e.Name == "DIALOGUEDB_RELAY_POSTGRES").ValueFrom.SecretKeyRef.Key);
+        Assert.Equal("HTTPS", api.ReadinessProbe.HttpGet.Scheme);
+        Assert.Equal("/healthz/ready", api.ReadinessProbe.HttpGet.Path);
+        Assert.Equal("abc", deployment.Spec.Template.Metadata.Annotations[ProjectNaming.ConfigHashAnnotation]);
+        Assert.All(pod.Volumes.Where(v => v.Secret is not null), v => Assert.Equal(0x100, v.Secret.DefaultMode));
+        Assert.DoesNotContain(api.Env, e => e.Value?.Contains("Password", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    [Fact]
+    public void Region_PinsPodsToItsNodes_ForApiAndRetention()
+    {
+        var inputs = Inputs(s => s.Region = "eu-west-1");
+
+        Assert.Equal("eu-west-1", DesiredState.Deployment(inputs).Spec.Template.Spec.NodeSelector["topology.kubernetes.io/region"]);
+        Assert.Equal("eu-west-1", DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.NodeSelector["topology.kubernetes.io/region"]);
+    }
+
+    [Fact]
+    public void DisruptionBudget_OnlyWithMoreThanOneReplica()
+    {
+        Assert.DoesNotContain(DesiredState.Build(Inputs(replicas: 1)), o => o is V1PodDisruptionBudget);
+        Assert.Contains(DesiredState.Build(Inputs(replicas: 3)), o => o is V1PodDisruptionBudget);
+    }
+
+    [Fact]
+    public void NetworkPolicy_IngressOnlyFromPeers_EgressOnlyToDnsDatabaseRedisAndApi()
+    {
+        var policy = DesiredState.NetworkPolicy(Inputs(s => s.NetworkPolicy = new NetworkPolicySpec
+        {
+            IngressFrom = [new NetworkPeer { NamespaceLabels = new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = "app" } }],
+        }));
+
+        Assert.Equal(["Ingress", "Egress"], policy.Spec.PolicyTypes);
+        var ingress = Assert.Single(policy.Spec.Ingress);
+        Assert.Equal("app", ingress.FromProperty.Single().NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Equal("8443", ingress.Ports.Single().Port.Value);
+        var egressPorts = policy.Spec.Egress.SelectMany(e => e.Ports).Select(p => p.Port.Value).ToList();
+        Assert.Equal(["53", "53", "443", "6443", "5432", "6379"], egressPorts);
+        Assert.Equal("10.0.0.5/32", policy.Spec.Egress[2].To.Single().IpBlock.Cidr);
+    }
+
+    [Fact]
+    public void NetworkPolicy_EmptyIngressList_AdmitsNobody()
+    {
+        var policy = DesiredState.NetworkPolicy(Inputs(s => s.NetworkPolicy = new NetworkPolicySpec { IngressFrom = [] }));
+
+        Assert.Empty(policy.Spec.Ingress);
+        Assert.Contains("Ingress", policy.Spec.PolicyTypes);
+    }
+
+    [Fact]
+    public void Role_GrantsOnlyThePolicySecret()
+    {
+        var rule = Assert.Single(DesiredState.Role(Inputs()).Rules);
+
+        Assert.Equal(["secrets"], rule.Resources);
+        Assert.Equal(["support-policy"], rule.ResourceNames);
+        Assert.Equal(["get", "list", "watch"], rule.Verbs);
+    }
+
+    [Fact]
+    public void RetentionCronJob_ForbidsOverlap_SpreadsSchedule_HonoursOverrideAndSuspend()
+    {
+        var defaults = DesiredState.RetentionCronJob(Inputs());
+        var custom = DesiredState.RetentionCronJob(Inputs(s => { s.RetentionSchedule = "5 4 * * 0"; s.Suspend = true; }));
+
+        Assert.Equal("Forbid", defaults.Spec.ConcurrencyPolicy);
+        Assert.Equal(["retention"], defaults.Spec.JobTemplate.Spec.Template.Spec.Containers.Single().Args);
+        Assert.Matches(@"^\d{1,2} [0-5] \* \* \*$", defaults.Spec.Schedule);
+        Assert.Equal("5 4 * * 0", custom.Spec.Schedule);
+        Assert.True(custom.Spec.Suspend);
+        Assert.Equal("postgres-maintenance", defaults.Spec.JobTemplate.Spec.Template.Spec.Containers.Single().Env.Single(e => e.Name == "DIALOGUEDB_POSTGRES").ValueFrom.SecretKeyRef.Key);
+    }
+
+    [Fact]
+    public void EveryChild_IsOwnedByTheProject_AndLabelled()
+    {
+        foreach (var child in DesiredState.Build(Inputs(replicas: 2)))
+        {
+            var owner = Assert.Single(child.Metadata.OwnerReferences);
+            Assert.True(owner.Controller);
+            Assert.Equal("uid-1", owner.Uid);
+            Assert.Equal(ProjectNaming.FieldManager, child.Metadata.Labels["app.kubernetes.io/managed-by"]);
+            Assert.Equal("tenant-a", child.Metadata.NamespaceProperty);
+            Assert.False(string.IsNullOrEmpty(child.ApiVersion));
+            Assert.False(string.IsNullOrEmpty(child.Kind));
+        }
+    }
+}
