@@ -37,7 +37,15 @@ internal sealed partial class LeaderElection(ILock @lock, LeaderElectionOptions 
         };
         elector.OnError += ex => LogError(logger, ex.GetType().Name);
 
-        await elector.RunUntilLeadershipLostAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await elector.RunUntilLeadershipLostAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shut down while waiting for (or holding) the Lease.
+        }
+
         await leading.CancelAsync().ConfigureAwait(false);
         if (running is not null)
         {
