@@ -55,6 +55,9 @@ internal sealed partial class OperatorOptions
     /// <summary>How often every project is reconciled even when nothing changed (drift repair).</summary>
     public int ResyncSeconds { get; set; } = 600;
 
+    /// <summary>How long the server keeps one watch open before the operator reconnects (client-side deadline: a tenth more).</summary>
+    public int WatchTimeoutSeconds { get; set; } = 300;
+
     /// <summary>Projects reconciled at the same time.</summary>
     public int Workers { get; set; } = 4;
 
@@ -132,6 +135,11 @@ internal sealed partial class OperatorOptions
         if (ResyncSeconds < 10)
         {
             problems.Add("resyncSeconds must be at least 10.");
+        }
+
+        if (WatchTimeoutSeconds is < 1 or > 1800)
+        {
+            problems.Add("watchTimeoutSeconds must be between 1 and 1800.");
         }
 
         if (Workers is < 1 or > 64)

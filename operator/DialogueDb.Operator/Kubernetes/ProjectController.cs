@@ -49,7 +49,11 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
                     : client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<DialogueProjectList>(
                         DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, allowWatchBookmarks: true,
                         resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct),
-                OnProjectEvent, time, watchLogger);
+                OnProjectEvent, time, watchLogger)
+            {
+                WatchTimeout = TimeSpan.FromSeconds(options.WatchTimeoutSeconds),
+                WatchGrace = TimeSpan.FromSeconds(Math.Max(1, options.WatchTimeoutSeconds / 10)),
+            };
             _projects.Add(projects);
             _runs.Add(projects.RunAsync);
 
@@ -133,7 +137,11 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
         var watcher = new ResourceWatcher<T, TList>(
             kind + (ns is null ? "" : " in " + ns),
             ns is null ? new ListCall<TList>(all) : (rv, w, t, ct) => inNamespace(ns, rv, w, t, ct),
-            (_, child) => OnChildEvent(child), _time, logger);
+            (_, child) => OnChildEvent(child), _time, logger)
+        {
+            WatchTimeout = TimeSpan.FromSeconds(_options.WatchTimeoutSeconds),
+            WatchGrace = TimeSpan.FromSeconds(Math.Max(1, _options.WatchTimeoutSeconds / 10)),
+        };
         if (!_children.TryGetValue(kind, out var list))
         {
             _children[kind] = list = [];

@@ -125,7 +125,8 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
 
     private async Task WatchOnceAsync(CancellationToken cancellationToken)
     {
-        var seconds = (int)WatchTimeout.TotalSeconds + Random.Shared.Next(0, 30);
+        // Jitter spreads the reconnects of many watches; the client-side deadline is a little after the server's.
+        var seconds = (int)WatchTimeout.TotalSeconds + Random.Shared.Next(0, Math.Max(1, (int)WatchTimeout.TotalSeconds / 10));
         using var watchdog = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         watchdog.CancelAfter(TimeSpan.FromSeconds(seconds) + WatchGrace);
         Exception? streamError = null;

@@ -243,4 +243,51 @@ public sealed class ProjectReconcileTests
         Assert.Equal("Suspended", harness.Project("paused")!.Status!.Conditions!.Single(c => c.Type == "Ready").Reason);
         Assert.Null(harness.Object("apps/v1", "Deployment", "paused-api"));
     }
+
+    [Fact]
+    public async Task HungWatch_IsAbandonedAfterItsDeadline_AndChangesStillArrive()
+    {
+        await using var harness = new OperatorHarness(new DialogueDb.Operator.Hosting.OperatorOptions
+        {
+            LeaderElection = { Enabled = false },
+            ResyncSeconds = 3600,
+            WatchTimeoutSeconds = 1,
+        });
+        await harness.CreateAsync("before");
+        await harness.ReconciledAsync("before", "Progressing", "True");
+
+        // The server stops talking without closing the connections (a dead load balancer, a partition).
+        harness.Api.HangWatches = true;
+        harness.Api.EndWatches();
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        harness.Api.HangWatches = false;
+        await harness.CreateAsync("after");
+
+        await harness.ReconciledAsync("after", "Progressing", "True");
+    }
+
+    [Fact]
+    public async Task MissingCustomerSecret_IsDegraded_UntilTheSecretAppears()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("byok", s => s.Encryption = new EncryptionSpec { KeySecretRef = new SecretKeyReference { Name = "my-keys" } });
+
+        await harness.ReconciledAsync("byok", "Degraded", "True");
+        Assert.Equal("MissingSecret", harness.Project("byok")!.Status!.Conditions!.Single(c => c.Type == "Degraded").Reason);
+        Assert.Null(harness.Object("apps/v1", "Deployment", "byok-api"));
+
+        harness.Api.Put(new V1Secret
+        {
+            ApiVersion = "v1",
+            Kind = "Secret",
+            Metadata = new V1ObjectMeta { Name = "my-keys", NamespaceProperty = Namespace },
+            Data = new Dictionary<string, byte[]> { ["keys.json"] = Encoding.UTF8.GetBytes(DialogueDb.Service.Security.EncryptionKeyRing.NewRing().ToJson()) },
+        });
+        harness.Controller.Enqueue(Namespace, "byok"); // the retry would come after 30 s; do not wait for it
+
+        await harness.ReconciledAsync("byok", "Degraded", "False");
+        Assert.Null(harness.Secret("byok-encryption"));
+        var volume = harness.Api.Get<V1Deployment>(Namespace, "byok-api")!.Spec.Template.Spec.Volumes.Single(v => v.Name == "encryption");
+        Assert.Equal("my-keys", volume.Secret.SecretName);
+    }
 }
