@@ -55,3 +55,41 @@ test: services ## Run every test project against SQLite and the real PostgreSQL/
 clean: ## Remove build output and the local data folder
 	$(DOTNET) clean DialogueDb.sln >/dev/null
 	rm -rf .dialoguedb
+
+##@ Kubernetes
+
+CHART := charts/dialoguedb-operator
+CRD_FILE := dialogueprojects.dialoguedb.io.yaml
+IMAGE_REGISTRY ?= ghcr.io/dialoguedb
+IMAGE_TAG ?= 0.1.0
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the operator's C# types and copy the CRD into the chart (files/crds/)
+	$(DOTNET) build operator/DialogueDb.Operator -c Release
+	$(DOTNET) run --project operator/DialogueDb.Operator -c Release --no-build -- crd > crds/$(CRD_FILE).tmp
+	mv crds/$(CRD_FILE).tmp crds/$(CRD_FILE)
+	cp crds/$(CRD_FILE) $(CHART)/files/crds/$(CRD_FILE)
+
+.PHONY: chart-lint
+chart-lint: ## helm lint and helm template the chart, cluster-wide and per-namespace (skips without helm)
+	@if ! command -v helm >/dev/null 2>&1; then \
+	  echo "chart-lint: skipped: no helm binary on the PATH (the chart's static tests: dotnet test --project tests/DialogueDb.Operator.Tests --filter-class '*Chart*')"; \
+	  exit 0; fi; \
+	set -e; \
+	helm lint --strict $(CHART); \
+	helm template dialoguedb $(CHART) --namespace dialoguedb-system >/dev/null; \
+	helm template dialoguedb $(CHART) --namespace dialoguedb-system --set 'watchNamespaces={team-a,team-b}' \
+	  --set postgres.host=pg --set postgres.adminSecret.name=pg-admin \
+	  --set redis.host=redis --set redis.adminSecret.name=redis-admin >/dev/null; \
+	echo "chart-lint: ok"
+
+.PHONY: images
+images: ## Build the service and operator images (skips when no container engine is running)
+	@engine=""; for e in docker podman; do \
+	  if command -v $$e >/dev/null 2>&1 && $$e info >/dev/null 2>&1; then engine=$$e; break; fi; done; \
+	if [ -z "$$engine" ]; then \
+	  echo "images: skipped: no working container engine ('docker info' / 'podman info' failed or not installed)"; \
+	  exit 0; fi; \
+	set -e; \
+	$$engine build -f service/Dockerfile -t $(IMAGE_REGISTRY)/dialoguedb:$(IMAGE_TAG) .; \
+	$$engine build -f operator/Dockerfile -t $(IMAGE_REGISTRY)/dialoguedb-operator:$(IMAGE_TAG) .
