@@ -40,7 +40,7 @@ internal sealed partial class ProjectReconciler(
 {
     private static readonly TimeSpan MissingSecretRetry = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ProgressingRetry = TimeSpan.FromSeconds(15);
-    private readonly Dictionary<string, string> _provisioned = [];
+    private readonly Dictionary<string, (string Version, DateTimeOffset At)> _provisioned = [];
 
     public async Task<ReconcileResult> ReconcileAsync(string ns, string name, CancellationToken cancellationToken)
     {
@@ -464,12 +464,15 @@ internal sealed partial class ProjectReconciler(
                 Data = new Dictionary<string, byte[]>(data),
             }, children.Get("Secret", ns, connectionName), cancellationToken).ConfigureAwait(false);
 
-            // Provisioning talks to the shared servers; once it worked for this version of the credentials, it is not
-            // repeated on every resync.
+            // Provisioning talks to the shared servers; once it worked for this version of the credentials it is repeated
+            // only about once per resync period, which is still needed: Redis does not persist ACL users across a
+            // restart unless it is configured to, and a dropped role must come back.
             var version = credentials.Metadata.ResourceVersion + "/" + identity.ProjectId;
+            var now = time.GetUtcNow();
             lock (_provisioned)
             {
-                if (_provisioned.TryGetValue(identity.ProjectId, out var done) && done == version)
+                if (_provisioned.TryGetValue(identity.ProjectId, out var done) && done.Version == version
+                    && now - done.At < TimeSpan.FromSeconds(options.ResyncSeconds * 0.9))
                 {
                     return new Connections(api, owner, maintenance, redis, apiRole, maintenanceRole, ObjectApplier.Hash(hashInput.ToString()));
                 }
@@ -479,7 +482,7 @@ internal sealed partial class ProjectReconciler(
                 identity, passwords, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken).ConfigureAwait(false);
             lock (_provisioned)
             {
-                _provisioned[identity.ProjectId] = version;
+                _provisioned[identity.ProjectId] = (version, now);
             }
         }
 
