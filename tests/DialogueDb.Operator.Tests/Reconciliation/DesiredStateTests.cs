@@ -157,4 +157,24 @@ public sealed class DesiredStateTests
             Assert.False(string.IsNullOrEmpty(child.Kind));
         }
     }
+
+    [Fact]
+    public void EveryServiceSetting_ThePodsGet_IsOneTheServiceReads()
+    {
+        var known = typeof(DialogueDb.Service.Hosting.ServiceOptions).GetProperties()
+            .Select(p => p.GetCustomAttributes(typeof(Microsoft.Extensions.Configuration.ConfigurationKeyNameAttribute), false)
+                .Cast<Microsoft.Extensions.Configuration.ConfigurationKeyNameAttribute>().SingleOrDefault()?.Name)
+            .Where(n => n is not null)
+            .Select(n => DialogueDb.Service.Hosting.ServiceOptions.EnvironmentPrefix + n)
+            .ToHashSet(StringComparer.Ordinal);
+        var inputs = Inputs();
+        var containers = DesiredState.Deployment(inputs).Spec.Template.Spec.Containers
+            .Concat(DesiredState.Deployment(inputs).Spec.Template.Spec.InitContainers)
+            .Concat(DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.Containers);
+
+        var settings = containers.SelectMany(c => c.Env).Select(e => e.Name).Where(n => n.StartsWith("DIALOGUEDB_", StringComparison.Ordinal)).Distinct().ToList();
+
+        Assert.NotEmpty(settings);
+        Assert.All(settings, name => Assert.Contains(name, known));
+    }
 }
