@@ -113,13 +113,17 @@ internal static class DesiredState
         ],
     };
 
-    public static V1Secret PolicySecret(ProjectInputs inputs) => new()
+    public static V1Secret PolicySecret(ProjectInputs inputs) =>
+        Secret(inputs.Project, Policy(inputs.Project.Metadata.Name), "policy", new() { ["project.json"] = Encoding.UTF8.GetBytes(inputs.PolicyJson) });
+
+    /// <summary>A Secret of the project, owned by it and labelled like its other children.</summary>
+    public static V1Secret Secret(DialogueProject project, string name, string component, Dictionary<string, byte[]> data, string type = "Opaque") => new()
     {
         ApiVersion = "v1",
         Kind = "Secret",
-        Metadata = Meta(inputs.Project, Policy(inputs.Project.Metadata.Name), "policy"),
-        Type = "Opaque",
-        Data = new Dictionary<string, byte[]> { ["project.json"] = Encoding.UTF8.GetBytes(inputs.PolicyJson) },
+        Metadata = Meta(project, name, component),
+        Type = type,
+        Data = data,
     };
 
     public static V1Deployment Deployment(ProjectInputs inputs)

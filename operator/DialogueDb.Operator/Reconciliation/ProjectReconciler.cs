@@ -378,23 +378,16 @@ internal sealed partial class ProjectReconciler(
         }
 
         var (caCertificate, caKey) = TlsIssuer.NewCa(project.Metadata.Name, time.GetUtcNow());
-        var secret = new V1Secret
+        var secret = DesiredState.Secret(project, name, "credentials", new Dictionary<string, byte[]>
         {
-            ApiVersion = "v1",
-            Kind = "Secret",
-            Metadata = DesiredState.Meta(project, name, "credentials"),
-            Type = "Opaque",
-            Data = new Dictionary<string, byte[]>
-            {
-                ["postgres-owner-password"] = Encoding.UTF8.GetBytes(NewPassword()),
-                ["postgres-api-password"] = Encoding.UTF8.GetBytes(NewPassword()),
-                ["postgres-maintenance-password"] = Encoding.UTF8.GetBytes(NewPassword()),
-                ["redis-password"] = Encoding.UTF8.GetBytes(NewPassword()),
-                ["api-key-hash-secret"] = Encoding.UTF8.GetBytes(Convert.ToBase64String(ApiKeyHasher.NewHashSecret())),
-                ["ca.crt"] = Encoding.UTF8.GetBytes(caCertificate),
-                ["ca.key"] = Encoding.UTF8.GetBytes(caKey),
-            },
-        };
+            ["postgres-owner-password"] = Encoding.UTF8.GetBytes(NewPassword()),
+            ["postgres-api-password"] = Encoding.UTF8.GetBytes(NewPassword()),
+            ["postgres-maintenance-password"] = Encoding.UTF8.GetBytes(NewPassword()),
+            ["redis-password"] = Encoding.UTF8.GetBytes(NewPassword()),
+            ["api-key-hash-secret"] = Encoding.UTF8.GetBytes(Convert.ToBase64String(ApiKeyHasher.NewHashSecret())),
+            ["ca.crt"] = Encoding.UTF8.GetBytes(caCertificate),
+            ["ca.key"] = Encoding.UTF8.GetBytes(caKey),
+        });
         return await CreateOnceAsync(secret, cancellationToken).ConfigureAwait(false);
     }
 
@@ -455,14 +448,7 @@ internal sealed partial class ProjectReconciler(
 
         if (data.Count > 0)
         {
-            await applier.ApplyAsync(new V1Secret
-            {
-                ApiVersion = "v1",
-                Kind = "Secret",
-                Metadata = DesiredState.Meta(project, connectionName, "credentials"),
-                Type = "Opaque",
-                Data = new Dictionary<string, byte[]>(data),
-            }, children.Get("Secret", ns, connectionName), cancellationToken).ConfigureAwait(false);
+            await applier.ApplyAsync(DesiredState.Secret(project, connectionName, "credentials", new Dictionary<string, byte[]>(data)), children.Get("Secret", ns, connectionName), cancellationToken).ConfigureAwait(false);
 
             // Provisioning talks to the shared servers; once it worked for this version of the credentials it is repeated
             // only about once per resync period, which is still needed: Redis does not persist ACL users across a
@@ -503,14 +489,7 @@ internal sealed partial class ProjectReconciler(
         var existing = await ReadSecretAsync(ns, name, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
-            var secret = new V1Secret
-            {
-                ApiVersion = "v1",
-                Kind = "Secret",
-                Metadata = DesiredState.Meta(project, name, "encryption"),
-                Type = "Opaque",
-                Data = new Dictionary<string, byte[]> { ["keys.json"] = Encoding.UTF8.GetBytes(EncryptionKeyRing.NewRing().ToJson()) },
-            };
+            var secret = DesiredState.Secret(project, name, "encryption", new Dictionary<string, byte[]> { ["keys.json"] = Encoding.UTF8.GetBytes(EncryptionKeyRing.NewRing().ToJson()) });
             secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
             await CreateOnceAsync(secret, cancellationToken).ConfigureAwait(false);
         }
@@ -548,19 +527,12 @@ internal sealed partial class ProjectReconciler(
         if (existing is null || TlsIssuer.NeedsRenewal(current, dnsNames, time.GetUtcNow()))
         {
             var (certificate, key) = TlsIssuer.IssueServer(caCertificate, Text(credentials, "ca.key"), dnsNames, time.GetUtcNow());
-            var secret = new V1Secret
+            var secret = DesiredState.Secret(project, name, "tls", new Dictionary<string, byte[]>
             {
-                ApiVersion = "v1",
-                Kind = "Secret",
-                Metadata = DesiredState.Meta(project, name, "tls"),
-                Type = "kubernetes.io/tls",
-                Data = new Dictionary<string, byte[]>
-                {
-                    ["tls.crt"] = Encoding.UTF8.GetBytes(certificate),
-                    ["tls.key"] = Encoding.UTF8.GetBytes(key),
-                    ["ca.crt"] = Encoding.UTF8.GetBytes(caCertificate),
-                },
-            };
+                ["tls.crt"] = Encoding.UTF8.GetBytes(certificate),
+                ["tls.key"] = Encoding.UTF8.GetBytes(key),
+                ["ca.crt"] = Encoding.UTF8.GetBytes(caCertificate),
+            }, type: "kubernetes.io/tls");
             if (existing is null)
             {
                 await CreateOnceAsync(secret, cancellationToken).ConfigureAwait(false);
@@ -602,13 +574,7 @@ internal sealed partial class ProjectReconciler(
             if (existing is null || Rotation(existing) < rotation)
             {
                 var (keyId, key) = ApiKeyHasher.NewKey();
-                secret = existing ?? new V1Secret
-                {
-                    ApiVersion = "v1",
-                    Kind = "Secret",
-                    Metadata = DesiredState.Meta(project, secretName, "api-key"),
-                    Type = "Opaque",
-                };
+                secret = existing ?? DesiredState.Secret(project, secretName, "api-key", []);
                 secret.Metadata.Labels ??= new Dictionary<string, string>();
                 secret.Metadata.Labels[KeyNameLabel] = keyName;
                 secret.Metadata.Annotations ??= new Dictionary<string, string>();
