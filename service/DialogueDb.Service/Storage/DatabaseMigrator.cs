@@ -13,7 +13,7 @@ internal static partial class DatabaseMigrator
     private static readonly string[] TenantTables = ["dialogues", "messages", "memories"];
 
     /// <summary>Every table the API and the maintenance jobs read and write (the tenant tables plus project-wide ones).</summary>
-    private static readonly string[] DataTables = [.. TenantTables, "plan_usage"];
+    private static readonly string[] DataTables = [.. TenantTables, "plan_usage", "quota_stripes"];
 
     /// <summary>Creates the embedded SQLite schema (no-op when it exists).</summary>
     public static async Task EnsureEmbeddedSchemaAsync(IServiceProvider services, CancellationToken ct)
@@ -32,9 +32,21 @@ internal static partial class DatabaseMigrator
             .Replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", StringComparison.Ordinal)
             .Replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", StringComparison.Ordinal);
         await db.Database.ExecuteSqlRawAsync(script, ct);
+        await db.Database.ExecuteSqlRawAsync(MoveQuotaCountersToStripes, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
     }
+
+    /// <summary>
+    /// Quota counters of an older version (one plan_usage row per kind) become stripe 0 of the striped counter, with an
+    /// allowance equal to what they counted and no cap, so the next write shares out the rest. Idempotent.
+    /// </summary>
+    public const string MoveQuotaCountersToStripes = """
+        INSERT INTO quota_stripes (period, kind, stripe, used, allowance, cap)
+        SELECT period, kind, 0, used, used, 0 FROM plan_usage WHERE kind IN ('dialogues', 'messages', 'memories')
+        ON CONFLICT DO NOTHING;
+        DELETE FROM plan_usage WHERE kind IN ('dialogues', 'messages', 'memories');
+        """;
 
     /// <summary>
     /// Applies the PostgreSQL migrations over <paramref name="ownerConnection"/> (the role that owns the tables), then

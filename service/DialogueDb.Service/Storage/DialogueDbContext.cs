@@ -48,6 +48,8 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<PlanUsageRow> PlanUsage => Set<PlanUsageRow>();
 
+    public DbSet<QuotaStripeRow> QuotaStripes => Set<QuotaStripeRow>();
+
     public DbSet<OutboxRow> Outbox => Set<OutboxRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -71,6 +73,13 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
             usage.HasKey(u => new { u.Period, u.Kind });
             usage.Property(u => u.Period).HasMaxLength(16);
             usage.Property(u => u.Kind).HasMaxLength(16);
+        });
+        modelBuilder.Entity<QuotaStripeRow>(stripe =>
+        {
+            stripe.ToTable("quota_stripes");
+            stripe.HasKey(s => new { s.Period, s.Kind, s.Stripe });
+            stripe.Property(s => s.Period).HasMaxLength(16);
+            stripe.Property(s => s.Kind).HasMaxLength(16);
         });
         modelBuilder.Entity<DialogueRow>().HasQueryFilter(d => d.Namespace == _namespace);
         modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);

@@ -81,6 +81,21 @@ internal sealed class PlanUsageRow
 }
 
 /// <summary>
+/// One stripe of a plan quota counter (see PlanQuotas): <see cref="Used"/> items counted here, at most
+/// <see cref="Allowance"/>, where the allowances of a counter's stripes add up to the limit <see cref="Cap"/> they were
+/// shared out for. Concurrent writers count on different stripes, so they do not wait for each other's commits.
+/// </summary>
+internal sealed class QuotaStripeRow
+{
+    public required string Period { get; set; }
+    public required string Kind { get; set; }
+    public int Stripe { get; set; }
+    public long Used { get; set; }
+    public long Allowance { get; set; }
+    public long Cap { get; set; }
+}
+
+/// <summary>
 /// An audit event waiting to be published (transactional outbox): written in the same transaction as the change it
 /// describes, deleted by the relay once the event stream accepted it. The event (which carries the full item) is
 /// encrypted like the content it contains. Ids follow commit order (see AuditOutbox).

@@ -93,6 +93,32 @@ public abstract class PlanQuotas : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_WritersSpreadOverStripes_EveryItemCountedOnce_ThenExactlyTheRest()
+    {
+        var dataDir = NewProject(new LimitOverrides { MessagesPerMonth = 45 }, out var key);
+        var host = await StartAsync(dataDir);
+        using var client = host.CreateClient(key);
+        var dialogue = await CreateDialogueAsync(client, "q4");
+
+        var parallel = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await client.PostAsJsonAsync($"api/v1/message?dialogueId={dialogue}&namespace=q4", new { role = "user", content = $"p{i}" }, Ct);
+            return response.StatusCode;
+        }));
+        var sequential = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await client.PostAsJsonAsync($"api/v1/message?dialogueId={dialogue}&namespace=q4", new { role = "user", content = $"s{i}" }, Ct);
+            sequential.Add(response.StatusCode);
+        }
+
+        Assert.All(parallel, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.OK, 5), .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 3)], sequential);
+        var list = JsonNode.Parse(await client.GetStringAsync($"api/v1/messages?dialogueId={dialogue}&namespace=q4&limit=100", Ct))!;
+        Assert.Equal(45, list["items"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task RejectedOrRolledBackWrites_ConsumeNothing()
     {
         var dataDir = NewProject(new LimitOverrides { MessagesPerMonth = 4 }, out var key);
@@ -202,11 +228,13 @@ public abstract class PlanQuotas : IAsyncLifetime
         var statuses = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
         {
             using var response = await (i % 2 == 0 ? a : b).PostAsJsonAsync("api/v1/dialogue?namespace=q2", new { label = $"d{i}" }, Ct);
-            return response.StatusCode;
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync(Ct));
         }));
 
-        Assert.Equal(7, statuses.Count(s => s == HttpStatusCode.OK));
-        Assert.Equal(13, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        var unexpected = string.Join("\n", statuses.Where(s => s.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.TooManyRequests)).Select(s => $"{(int)s.StatusCode} {s.Body}"));
+        Assert.True(unexpected.Length == 0, unexpected);
+        Assert.Equal(7, statuses.Count(s => s.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(13, statuses.Count(s => s.StatusCode == HttpStatusCode.TooManyRequests));
         var listed = JsonNode.Parse(await a.GetStringAsync("api/v1/dialogue?namespace=q2&limit=100", Ct))!;
         Assert.Equal(7, listed["items"]!.AsArray().Count);
     }

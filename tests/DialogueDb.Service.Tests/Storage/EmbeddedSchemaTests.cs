@@ -41,6 +41,32 @@ public sealed class EmbeddedSchemaTests
         Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM memories WHERE id = 'kept'"));
     }
 
+    [Fact]
+    public async Task QuotaCountsOfAnOlderVersion_MoveToStripeZero_OnceAndKeepTheirUsage()
+    {
+        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddStorage(options);
+        using var host = builder.Build();
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await Execute(connection, """
+                INSERT INTO plan_usage (period, kind, used) VALUES ('2026-11', 'messages', 42), ('2026-11', 'requests', 7);
+                """);
+        }
+
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using var check = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False");
+        await check.OpenAsync(Ct);
+        Assert.Equal(42L, await Scalar(check, "SELECT sum(used) FROM quota_stripes WHERE period = '2026-11' AND kind = 'messages'"));
+        Assert.Equal(0L, await Scalar(check, "SELECT count(*) FROM plan_usage WHERE kind = 'messages'"));
+        Assert.Equal(7L, await Scalar(check, "SELECT used FROM plan_usage WHERE kind = 'requests'"));
+    }
+
     private static async Task Execute(SqliteConnection connection, string sql)
     {
         await using var command = connection.CreateCommand();

@@ -304,6 +304,39 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.ToTable("plan_usage", (string)null);
                 });
+
+            modelBuilder.Entity("DialogueDb.Service.Storage.QuotaStripeRow", b =>
+                {
+                    b.Property<string>("Period")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("period");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<int>("Stripe")
+                        .HasColumnType("integer")
+                        .HasColumnName("stripe");
+
+                    b.Property<long>("Allowance")
+                        .HasColumnType("bigint")
+                        .HasColumnName("allowance");
+
+                    b.Property<long>("Cap")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cap");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("Period", "Kind", "Stripe");
+
+                    b.ToTable("quota_stripes", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
