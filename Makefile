@@ -55,3 +55,13 @@ test: services ## Run every test project against SQLite and the real PostgreSQL/
 clean: ## Remove build output and the local data folder
 	$(DOTNET) clean DialogueDb.sln >/dev/null
 	rm -rf .dialoguedb
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Full benchmark suite on loopback PostgreSQL/Redis (own ports); writes bench/reports/<date>-full.md. ARGS=--quick for the short one
+	bash bench/run.sh $(ARGS)
+
+.PHONY: bench-quick
+bench-quick: ## The benchmark suite in a few minutes (fewer, shorter runs; BenchmarkDotNet ShortRun)
+	bash bench/run.sh --quick
