@@ -68,7 +68,7 @@ CREATE SCHEMA pgbench_scratch;
 CREATE TABLE pgbench_scratch.messages (LIKE public.messages INCLUDING ALL);
 CREATE SEQUENCE pgbench_scratch.seq;
 SQL
-CONTENT_HEX="$(head -c 228 /dev/zero | tr '\0' 'x' | od -An -tx1 | tr -d ' \n')" # 200-byte content + 28 bytes AES-GCM framing
+CONTENT_HEX="$(printf '78%.0s' $(seq 228))" # 200-byte content + 28 bytes AES-GCM framing
 python3 - "$RAW/insert.sql" "$CONTENT_HEX" "$("${PG_SUPER[@]}" -Atc "SELECT string_agg(quote_ident(column_name), ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'messages'")" <<'PY'
 import sys
 path, content_hex, columns = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
@@ -151,18 +151,30 @@ SQL
     log "run $run: list 50 of $BIG_DIALOGUE, list 50 of 100"
     loadgen list-big --scenario list --dialogue "$BIG_ID" --limit 50
     loadgen list-small --scenario list --dialogue "$SMALL_ID" --limit 50
-    log "run $run: read (GET /dialogue/{id}), limiter on"
-    loadgen read-on --scenario read --dialogue "$SMALL_ID"
     bench_serve_stop
 
     log "run $run: pgbench, $CONCURRENCY clients, single-row INSERT"
+    if [[ "$run" == "$RUNS" ]]; then
+        "${PG_SUPER[@]}" -c "SELECT pg_stat_reset_shared('wal')" >/dev/null 2>&1 || true
+    fi
     run_pgbench "$run"
+    if [[ "$run" == "$RUNS" ]]; then
+        { echo; echo "WAL during the last pgbench run (compare wal_sync with its transactions: group commit):";
+          "${PG_SUPER[@]}" -P pager=off -P footer=off -c "SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"; } >> "$RAW/profile.txt" 2>&1 || true
+        awk -F'\t' -v r="$run" '$1 == r { printf "pgbench transactions in that run: %.0f (tps × duration)\n", $2 * '"$(seconds "$DURATION")"' }' "$RAW/pgbench.tsv" >> "$RAW/profile.txt"
+    fi
 
-    log "run $run: rate limiter off (enterprise plan without a requests/s limit; Redis still connected)"
-    bench_project_json unlimited
-    start_and_measure limiter-off "$run"
-    loadgen read-off --scenario read --dialogue "$SMALL_ID"
-    bench_serve_stop
+    # The limiter figure: a freshly started service per variant, so both see the same JIT/warm-up history; the order
+    # alternates run by run so a drift of the machine's load does not favour one side.
+    variants=(limiter-on limiter-off)
+    (( run % 2 == 0 )) && variants=(limiter-off limiter-on)
+    for variant in "${variants[@]}"; do
+        log "run $run: read (GET /dialogue/{id}), $variant"
+        if [[ "$variant" == limiter-on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
+        start_and_measure "$variant" "$run"
+        loadgen "read-${variant#limiter-}" --scenario read --dialogue "$SMALL_ID"
+        bench_serve_stop
+    done
 done
 
 # Database-side facts for the report, before the servers go.

@@ -51,6 +51,7 @@ internal static class Report
             (r.Measured.Count / r.WindowSeconds).ToString("0.0", Inv), r.EventsPerSecond.ToString("0.0", Inv),
             F(lag?.At(50)), F(lag?.At(90)), F(lag?.At(99)), F(lag?.Max), r.Missing.ToString(Inv),
             F(r.ApiLatency.At(50)), F(r.ApiLatency.At(99)), r.Errors.Values.Sum().ToString(Inv), r.ScheduleSlips.ToString(Inv),
+            (Rows(r) / r.WindowSeconds).ToString("0.0", Inv), F(r.ApiLatency.At(90)),
         };
         var text = (header ? "label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n" : "")
             + string.Join('\t', fields) + "\n";
