@@ -29,14 +29,20 @@ def read_tsv(name, header=None):
 
 load = {}
 for row in read_tsv("load.tsv"):
+    # "label:run" or "label:run.slice" (the limiter's ABBA slices): slices of a run are averaged below.
     label, run = row["label"].rsplit(":", 1)
-    load.setdefault(label, {})[int(run)] = row
+    load.setdefault(label, {}).setdefault(int(run.split(".")[0]), []).append(row)
 pgbench = {int(r["run"]): float(r["tps"]) for r in read_tsv("pgbench.tsv", ["run", "tps", "latency_ms"]) if r["tps"]}
 startup = read_tsv("startup.tsv", ["run", "variant", "ready_ms", "rss_kb"])
 
 
 def series(label, column):
-    return {run: float(row[column]) for run, row in load.get(label, {}).items() if row[column] not in ("", "-")}
+    out = {}
+    for run, rows_ in load.get(label, {}).items():
+        vals = [float(r[column]) for r in rows_ if r[column] not in ("", "-")]
+        if vals:
+            out[run] = statistics.mean(vals)
+    return out
 
 
 def ratio(num, den):
@@ -100,7 +106,7 @@ rss = [float(s["rss_kb"]) / 1024 for s in startup]
 figure("service start to ready (ms; spawn → first 200 of /healthz/ready)", ready, "{:.0f}")
 figure("idle RSS 3 s after ready (MiB)", rss, "{:.0f}")
 
-errors = {label: sum(int(row["errors"]) for row in runs.values()) for label, runs in load.items()}
+errors = {label: sum(int(r["errors"]) for rows_ in runs.values() for r in rows_) for label, runs in load.items()}
 
 
 def sh(cmd):
@@ -137,7 +143,9 @@ out.extend(rows)
 out.append("\nRequests that failed, per scenario (all runs): " + ", ".join(f"{k} {v}" for k, v in errors.items()) + "\n")
 out.append("Rate limiter on = enterprise plan with 1,000,000 requests/s (the Redis limiter runs on every request, never"
            " rejects); off = the same plan without a requests/s limit, which skips the limiter (no Redis round trip, no"
-           " X-RateLimit-* headers) while the Redis connection, relay and everything else stay the same.\n")
+           " X-RateLimit-* headers) while the Redis connection, relay and everything else stay the same. Both on one"
+           " warm process, switched through the project file in ABBA slices (on, off, off, on) per run; a run's figure"
+           " per side is the mean of its two slices.\n")
 profile = os.path.join(a.raw, "profile.txt")
 if os.path.exists(profile):
     out.append("### Profile of the last appends run (pg_stat_statements)\n")

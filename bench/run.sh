@@ -105,6 +105,40 @@ loadgen() {
         --result-file "$RAW/load.tsv" "$@" >> "$RAW/load.md" || log "$label reported errors"
 }
 
+# pg_stat_statements and WAL counters around one measurement: the statements behind the API's work and the WAL
+# flushes (fsyncs) it took, next to pgbench's, show what serialises the writes.
+profile_begin() {
+    "${PG_SUPER[@]}" -c "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null 2>&1 || true
+}
+profile_end() {
+    "${PG_SUPER[@]}" -P pager=off -P footer=off >> "$RAW/profile.txt" 2>&1 <<SQL || true
+\\echo 'Top statements of the API role (ddb_app) by total time during $1 (warm-up included):'
+SELECT s.calls, round(s.total_exec_time::numeric, 1) AS total_ms, round(s.mean_exec_time::numeric, 3) AS mean_ms,
+       left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS query
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+WHERE r.rolname = 'ddb_app' AND s.dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')
+ORDER BY s.total_exec_time DESC LIMIT 12;
+\\echo 'WAL during $1 (wal_sync = WAL flushes, i.e. fsyncs; relay included):'
+SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal;
+\\echo ''
+SQL
+}
+
+# Switches the Redis rate limiter on (1,000,000 requests/s) or off (no requests/s limit) in the running service and
+# waits until its answers carry (on) or lack (off) the X-RateLimit-Limit header.
+set_limiter() {
+    if [[ "$1" == on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
+    local headers
+    for _ in $(seq 1 100); do
+        headers="$(curl -sk -D - -o /dev/null -H "Authorization: Bearer $(cat "$DATA/bench-api-key")" \
+            "https://127.0.0.1:$API_PORT/api/v1/dialogue/$SMALL_ID")"
+        if grep -qi '^x-ratelimit-limit' <<<"$headers"; then [[ "$1" == on ]] && return 0; else [[ "$1" == off ]] && return 0; fi
+        sleep 0.1
+    done
+    log "the limiter did not switch $1 within 10 s"
+    return 1
+}
+
 # Start to ready (spawn of the process to the first 200 of /healthz/ready) and the idle RSS 3 s later.
 start_and_measure() {
     local variant="$1" run="$2" rss
@@ -128,26 +162,14 @@ for run in $(seq 1 "$RUNS"); do
         cat "$RAW/seed.log" >&2
         "${PG_SUPER[@]}" -c "VACUUM ANALYZE public.messages" >/dev/null
     fi
-    if [[ "$run" == "$RUNS" ]]; then
-        # Profile of the last appends run: the statements behind one append, and the WAL flushes.
-        "${PG_SUPER[@]}" -c "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null 2>&1 || true
-    fi
+    [[ "$run" == "$RUNS" ]] && profile_begin
     log "run $run: appends (1 message per request)"
     loadgen appends --scenario appends
-    if [[ "$run" == "$RUNS" ]]; then
-        "${PG_SUPER[@]}" -P pager=off -P footer=off > "$RAW/profile.txt" 2>&1 <<SQL || true
-\\echo 'Top statements of the API role (ddb_app) by total time during the last appends run (warm-up included):'
-SELECT s.calls, round(s.total_exec_time::numeric, 1) AS total_ms, round(s.mean_exec_time::numeric, 3) AS mean_ms,
-       left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS query
-FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
-WHERE r.rolname = 'ddb_app' AND s.dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')
-ORDER BY s.total_exec_time DESC LIMIT 12;
-\\echo 'WAL during the same window (wal_sync = WAL flushes, i.e. fsyncs; relay included):'
-SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal;
-SQL
-    fi
+    [[ "$run" == "$RUNS" ]] && profile_end "the last appends run"
+    [[ "$run" == "$RUNS" ]] && profile_begin
     log "run $run: batch (50 messages per request)"
     loadgen batch --scenario batch --batch 50
+    [[ "$run" == "$RUNS" ]] && profile_end "the last batch run"
     log "run $run: list 50 of $BIG_DIALOGUE, list 50 of 100"
     loadgen list-big --scenario list --dialogue "$BIG_ID" --limit 50
     loadgen list-small --scenario list --dialogue "$SMALL_ID" --limit 50
@@ -164,17 +186,21 @@ SQL
         awk -F'\t' -v r="$run" '$1 == r { printf "pgbench transactions in that run: %.0f (tps × duration)\n", $2 * '"$(seconds "$DURATION")"' }' "$RAW/pgbench.tsv" >> "$RAW/profile.txt"
     fi
 
-    # The limiter figure: a freshly started service per variant, so both see the same JIT/warm-up history; the order
-    # alternates run by run so a drift of the machine's load does not favour one side.
-    variants=(limiter-on limiter-off)
-    (( run % 2 == 0 )) && variants=(limiter-off limiter-on)
-    for variant in "${variants[@]}"; do
-        log "run $run: read (GET /dialogue/{id}), $variant"
-        if [[ "$variant" == limiter-on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
-        start_and_measure "$variant" "$run"
-        loadgen "read-${variant#limiter-}" --scenario read --dialogue "$SMALL_ID"
-        bench_serve_stop
+    # The limiter figure, on the warm service: the project file is switched between on and off (the service applies a
+    # change within about a second; set_limiter waits until the answers show it) in short ABBA slices, so a drift of
+    # the machine's load hits both sides alike. Each side's figure per run is the mean of its two slices.
+    start_and_measure limiter-on "$run"
+    # Warm the fresh process on the measured route first (JIT tiering), so the first slice is not the coldest.
+    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+        --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+    slice=0
+    for variant in on off off on; do
+        slice=$((slice + 1))
+        set_limiter "$variant"
+        log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/4)"
+        loadgen "read-$variant" --scenario read --dialogue "$SMALL_ID" --label "read-$variant:$run.$slice"
     done
+    bench_serve_stop
 done
 
 # Database-side facts for the report, before the servers go.
