@@ -93,3 +93,13 @@ images: ## Build the service and operator images (skips when no container engine
 	set -e; \
 	$$engine build -f service/Dockerfile -t $(IMAGE_REGISTRY)/dialoguedb:$(IMAGE_TAG) .; \
 	$$engine build -f operator/Dockerfile -t $(IMAGE_REGISTRY)/dialoguedb-operator:$(IMAGE_TAG) .
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Full benchmark suite on loopback PostgreSQL/Redis (own ports); writes bench/reports/<date>-full.md. ARGS=--quick for the short one
+	bash bench/run.sh $(ARGS)
+
+.PHONY: bench-quick
+bench-quick: ## The benchmark suite in a few minutes (fewer, shorter runs; BenchmarkDotNet ShortRun)
+	bash bench/run.sh --quick

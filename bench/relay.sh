@@ -33,83 +33,29 @@ PROFILE_RATE="${PROFILE_RATE:-}"
 KEEP_INFRA="${KEEP_INFRA:-0}"
 
 DB=dialoguedb_bench
-PW=bench-password   # loopback-only throwaway cluster
 PROJECT=bench
 STREAM="ddb:{$PROJECT}:events"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 log() { printf '[relay-bench] %s\n' "$*" >&2; }
 
-SERVE_PID=""
 cleanup() {
-    if [[ -n "$SERVE_PID" ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
-        kill -TERM "$SERVE_PID" 2>/dev/null || true
-        wait "$SERVE_PID" 2>/dev/null || true
-    fi
+    bench_serve_stop
     if [[ "$KEEP_INFRA" != 1 ]]; then
         bash "$REPO/tests/infra/stop-services.sh" || true
     fi
 }
 trap cleanup EXIT
 
-# ---------------------------------------------------------------- infrastructure
-bash "$REPO/tests/infra/start-services.sh"
-# shellcheck disable=SC1091
-source "$DIALOGUEDB_INFRA_DIR/env"
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=postgres")
-"${PSQL[@]}" <<SQL
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid();
-DROP DATABASE IF EXISTS $DB;
-DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_owner') THEN CREATE ROLE ddb_owner LOGIN PASSWORD '$PW'; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_app')   THEN CREATE ROLE ddb_app   LOGIN PASSWORD '$PW' NOBYPASSRLS; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_maint') THEN CREATE ROLE ddb_maint LOGIN PASSWORD '$PW' BYPASSRLS; END IF;
-END \$\$;
-CREATE DATABASE $DB OWNER ddb_owner;
-SQL
-pg() { echo "Host=127.0.0.1;Port=$DIALOGUEDB_PG_PORT;Database=$DB;Username=$1;Password=$PW"; }
-PG_SUPER=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB")
-
-# ---------------------------------------------------------------- build
-log "building the service and the load generator (Release)"
-dotnet build "$REPO/service/DialogueDb.Service" -c Release -v q -nologo >&2
-dotnet build "$REPO/bench/DialogueDb.LoadGen" -c Release -v q -nologo >&2
-DDB="$REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb"
-LOADGEN="$REPO/bench/DialogueDb.LoadGen/bin/Release/net10.0/dialoguedb-loadgen"
-
-# ---------------------------------------------------------------- project, keys, schema
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR/data"
-DATA="$BENCH_DIR/data"
+bench_infra_up
+bench_build
 # Enterprise plan with limits far above the load: the rate limiter (Redis) and the message quota (a counted
 # UPDATE) stay in the request path as in production, but never reject.
-cat > "$DATA/project.json" <<JSON
-{ "projectId": "$PROJECT", "plan": "enterprise",
-  "limits": { "requestsPerSecond": 100000, "dialoguesPerMonth": 1000000000, "messagesPerMonth": 1000000000,
-              "memoriesStored": 1000000000, "requestsPerMonth": 1000000000 },
-  "apiKeys": [] }
-JSON
-"$DDB" keys create --data-dir "$DATA" --name loadgen > "$DATA/bench-api-key"
-"$DDB" encryption rotate --file "$DATA/keys.json" >&2
-"$DDB" migrate --postgres "$(pg ddb_owner)" --app-role ddb_app --maintenance-role ddb_maint >&2
-"${PG_SUPER[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null \
-    || log "pg_stat_statements unavailable (no profiling)"
+bench_project_setup 100000
 
-# ---------------------------------------------------------------- serve (+ relay in-process)
 log "starting dialoguedb serve on https://127.0.0.1:$API_PORT"
-DIALOGUEDB_DATA_DIR="$DATA" \
-DIALOGUEDB_URLS="https://127.0.0.1:$API_PORT" \
-DIALOGUEDB_POSTGRES="$(pg ddb_app)" \
-DIALOGUEDB_RELAY_POSTGRES="$(pg ddb_maint)" \
-DIALOGUEDB_REDIS="127.0.0.1:$DIALOGUEDB_REDIS_PORT" \
-DIALOGUEDB_ENCRYPTION_KEYS_FILE="$DATA/keys.json" \
-Logging__LogLevel__Default=Warning \
-    "$DDB" serve > "$BENCH_DIR/serve.log" 2>&1 &
-SERVE_PID=$!
-for _ in $(seq 1 150); do
-    if curl -fsk "https://127.0.0.1:$API_PORT/healthz/ready" >/dev/null 2>&1; then break; fi
-    kill -0 "$SERVE_PID" 2>/dev/null || { tail -n 30 "$BENCH_DIR/serve.log" >&2; exit 1; }
-    sleep 0.2
-done
+bench_serve_start
 curl -fsk "https://127.0.0.1:$API_PORT/healthz/ready" >&2 && echo >&2
 
 RESULTS="$BENCH_DIR/results.tsv"

@@ -14,6 +14,8 @@ internal sealed class ApiClient : IDisposable
     private readonly X509Certificate2? _ca;
     private readonly string _nsQuery;
     private readonly byte[] _messageBody;
+    private readonly byte[] _batchBody;
+    private readonly int _listLimit;
 
     public ApiClient(LoadOptions options)
     {
@@ -36,7 +38,10 @@ internal sealed class ApiClient : IDisposable
 
         // Every append carries the same body; the service assigns the message id (a client id would add a lookup).
         var content = new string('x', options.ContentBytes);
-        _messageBody = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["role"] = "user", ["content"] = content });
+        var message = new Dictionary<string, string> { ["role"] = "user", ["content"] = content };
+        _messageBody = JsonSerializer.SerializeToUtf8Bytes(message);
+        _batchBody = JsonSerializer.SerializeToUtf8Bytes(Enumerable.Repeat(message, options.Batch).ToArray());
+        _listLimit = options.Limit;
     }
 
     /// <summary>
@@ -103,6 +108,50 @@ internal sealed class ApiClient : IDisposable
 
         using var document = JsonDocument.Parse(bytes);
         return ((int)response.StatusCode, document.RootElement.GetProperty("id").GetString());
+    }
+
+    /// <summary>Appends one atomic batch of <see cref="LoadOptions.Batch"/> messages; returns the status and how many were stored.</summary>
+    public async Task<(int Status, int Rows)> AppendBatchAsync(string dialogueId, CancellationToken ct) =>
+        await AppendBatchAsync(dialogueId, _batchBody, ct).ConfigureAwait(false);
+
+    public async Task<(int Status, int Rows)> AppendBatchAsync(string dialogueId, byte[] body, CancellationToken ct)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var uri = new Uri($"api/v1/messages?dialogueId={Uri.EscapeDataString(dialogueId)}{_nsQuery}", UriKind.Relative);
+        using var response = await _http.PostAsync(uri, content, ct).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            return ((int)response.StatusCode, 0);
+        }
+
+        using var document = JsonDocument.Parse(bytes);
+        return ((int)response.StatusCode, document.RootElement.GetArrayLength());
+    }
+
+    /// <summary>GET one page of a dialogue's messages (default order); returns the status and the items on the page.</summary>
+    public async Task<(int Status, int Rows)> ListAsync(string dialogueId, CancellationToken ct)
+    {
+        var uri = new Uri($"api/v1/messages?dialogueId={Uri.EscapeDataString(dialogueId)}&limit={_listLimit}{_nsQuery}", UriKind.Relative);
+        using var response = await _http.GetAsync(uri, ct).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            return ((int)response.StatusCode, 0);
+        }
+
+        using var document = JsonDocument.Parse(bytes);
+        return ((int)response.StatusCode, document.RootElement.GetProperty("items").GetArrayLength());
+    }
+
+    /// <summary>GET one dialogue by id: the lightest authenticated read, so per-request costs such as the rate limiter show most.</summary>
+    public async Task<int> GetDialogueAsync(string dialogueId, CancellationToken ct)
+    {
+        var uri = new Uri($"api/v1/dialogue/{Uri.EscapeDataString(dialogueId)}{(_nsQuery.Length == 0 ? "" : "?" + _nsQuery[1..])}", UriKind.Relative);
+        using var response = await _http.GetAsync(uri, ct).ConfigureAwait(false);
+        await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        return (int)response.StatusCode;
     }
 
     public void Dispose()

@@ -39,6 +39,20 @@ internal sealed class LoadOptions
 
     public string Label { get; private set; } = "";
 
+    /// <summary>Messages per request of the batch and seed scenarios (the contract allows up to 100).</summary>
+    public int Batch { get; private set; } = 50;
+
+    /// <summary>The page size of the list scenario.</summary>
+    public int Limit { get; private set; } = 50;
+
+    /// <summary>The dialogue the list and read scenarios request (list requires it; read creates one without it).</summary>
+    public string? Dialogue { get; private set; }
+
+    /// <summary>Messages the seed scenario appends to a new dialogue (whose id it prints).</summary>
+    public int SeedMessages { get; private set; } = 100;
+
+    public static readonly string[] Scenarios = ["relay", "appends", "batch", "list", "read", "seed"];
+
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var options = new LoadOptions();
@@ -59,7 +73,7 @@ internal sealed class LoadOptions
             switch (name)
             {
                 case "--scenario":
-                    options.Scenario = value is "relay" or "appends" ? value : throw new ArgumentException("--scenario must be relay or appends");
+                    options.Scenario = Scenarios.Contains(value) ? value : throw new ArgumentException("--scenario must be one of " + string.Join(", ", Scenarios));
                     break;
                 case "--url":
                     options.BaseUrl = new Uri(value.EndsWith('/') ? value : value + "/");
@@ -106,6 +120,18 @@ internal sealed class LoadOptions
                 case "--label":
                     options.Label = value;
                     break;
+                case "--batch":
+                    options.Batch = int.Parse(value, CultureInfo.InvariantCulture);
+                    break;
+                case "--limit":
+                    options.Limit = int.Parse(value, CultureInfo.InvariantCulture);
+                    break;
+                case "--dialogue":
+                    options.Dialogue = value;
+                    break;
+                case "--seed-messages":
+                    options.SeedMessages = int.Parse(value, CultureInfo.InvariantCulture);
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option {name}.\n{Usage}");
             }
@@ -119,6 +145,16 @@ internal sealed class LoadOptions
         if (options.Concurrency < 1 || options.Rate < 0 || options.ContentBytes < 1)
         {
             throw new ArgumentException("--concurrency and --content-bytes must be positive, --rate zero or positive.");
+        }
+
+        if (options.Batch is < 1 or > 100 || options.Limit is < 1 or > 100 || options.SeedMessages < 1)
+        {
+            throw new ArgumentException("--batch and --limit must be 1-100, --seed-messages positive.");
+        }
+
+        if (options.Scenario == "list" && options.Dialogue is null)
+        {
+            throw new ArgumentException("The list scenario needs --dialogue (create one with --scenario seed).");
         }
 
         if (options.Scenario == "relay" && options.Redis is null)
@@ -152,8 +188,13 @@ internal sealed class LoadOptions
 
     public const string Usage = """
         dialoguedb-loadgen --url https://127.0.0.1:8443 --key-file KEYFILE [--ca ca.crt]
-          --scenario relay|appends   relay: also read the event stream and measure publish lag (needs --redis)
-          --rate N                   appends/s over all writers (open loop); 0 = closed loop, max throughput
+          --scenario relay|appends|batch|list|read|seed
+                                     relay: appends, and reads the event stream to measure publish lag (needs --redis)
+                                     appends: one message per request; batch: --batch messages per request
+                                     list: GET a page of --limit messages of --dialogue; read: GET /dialogue/{id}
+                                     seed: append --seed-messages to a new dialogue (batches of --batch), print its id
+          --rate N                   requests/s over all writers (open loop); 0 = closed loop, max throughput
+          --batch 50 --limit 50 --dialogue ID --seed-messages 100
           --concurrency C            writers, one dialogue and one connection each (default 16)
           --duration 30s --warmup 5s --drain-timeout 15s
           --redis 127.0.0.1:6379 --stream 'ddb:{dev}:events'

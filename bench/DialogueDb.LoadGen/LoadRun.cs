@@ -3,8 +3,11 @@ using System.Diagnostics;
 
 namespace DialogueDb.LoadGen;
 
-/// <summary>One append, as the writer saw it: when it was sent and answered (Stopwatch ticks) and the new message's id.</summary>
-internal readonly record struct Append(long Sent, long Answered, string MessageId);
+/// <summary>
+/// One successful request, as the writer saw it: when it was sent and answered (Stopwatch ticks), the new message's id
+/// (appends; empty for the other scenarios) and the rows it stored or returned.
+/// </summary>
+internal readonly record struct Append(long Sent, long Answered, string MessageId, int Rows = 1);
 
 /// <summary>Everything a run measured; lags and latencies are in milliseconds.</summary>
 internal sealed record RunResult(
@@ -31,10 +34,23 @@ internal static class LoadRun
     {
         using var api = new ApiClient(options);
         var dialogues = new string[options.Concurrency];
+        // Appending writers get a dialogue each (no row-lock contention between them); readers share the given one.
+        var shared = options.Scenario is "list" or "read"
+            ? options.Dialogue ?? await api.CreateDialogueAsync(options.Namespace, ct).ConfigureAwait(false)
+            : null;
         for (var w = 0; w < dialogues.Length; w++)
         {
-            dialogues[w] = await api.CreateDialogueAsync(options.Namespace, ct).ConfigureAwait(false);
+            dialogues[w] = shared ?? await api.CreateDialogueAsync(options.Namespace, ct).ConfigureAwait(false);
         }
+
+        // The request a writer repeats: status, message id (null = failed) and rows.
+        Func<string, Task<(int Status, string? Id, int Rows)>> request = options.Scenario switch
+        {
+            "batch" => async d => await api.AppendBatchAsync(d, ct).ConfigureAwait(false) is var (s, n) && n > 0 ? (s, "", n) : (s, null, 0),
+            "list" => async d => await api.ListAsync(d, ct).ConfigureAwait(false) is var (s, n) && s == 200 ? (s, "", n) : (s, null, 0),
+            "read" => async d => await api.GetDialogueAsync(d, ct).ConfigureAwait(false) is var s && s == 200 ? (s, "", 1) : (s, null, 0),
+            _ => async d => await api.AppendAsync(d, ct).ConfigureAwait(false) is var (s, id) ? (s, id, 1) : default,
+        };
 
         var watcher = options.Scenario == "relay"
             ? await StreamWatcher.StartAsync(options.Redis!, options.Stream).ConfigureAwait(false)
@@ -76,17 +92,18 @@ internal static class LoadRun
 
                     int status;
                     string? id;
+                    int rows;
                     try
                     {
-                        (status, id) = await api.AppendAsync(dialogues[w], ct).ConfigureAwait(false);
+                        (status, id, rows) = await request(dialogues[w]).ConfigureAwait(false);
                     }
                     catch (HttpRequestException)
                     {
-                        (status, id) = (-1, null);
+                        (status, id, rows) = (-1, null, 0);
                     }
                     catch (TaskCanceledException) when (!ct.IsCancellationRequested)
                     {
-                        (status, id) = (-2, null); // the client's timeout
+                        (status, id, rows) = (-2, null, 0); // the client's timeout
                     }
 
                     var answered = Stopwatch.GetTimestamp();
@@ -98,7 +115,7 @@ internal static class LoadRun
                         }
                         else
                         {
-                            appends.Add(new Append(sent, answered, id));
+                            appends.Add(new Append(sent, answered, id, rows));
                         }
                     }
 
@@ -154,6 +171,42 @@ internal static class LoadRun
             }
         }
     }
+
+    /// <summary>
+    /// The seed scenario: one new dialogue filled with <see cref="LoadOptions.SeedMessages"/> messages in atomic batches,
+    /// sent by the writers in parallel (they serialise on the dialogue row, which still saves the HTTP round trips).
+    /// </summary>
+    public static async Task<string> SeedAsync(LoadOptions options, CancellationToken ct)
+    {
+        using var api = new ApiClient(options);
+        var dialogue = options.Dialogue ?? await api.CreateDialogueAsync(options.Namespace, ct).ConfigureAwait(false);
+        var left = options.SeedMessages;
+        async Task WriterAsync()
+        {
+            while (true)
+            {
+                var take = Math.Min(options.Batch, Interlocked.Add(ref left, -options.Batch) + options.Batch);
+                if (take <= 0)
+                {
+                    return;
+                }
+
+                var (status, rows) = take == options.Batch
+                    ? await api.AppendBatchAsync(dialogue, ct).ConfigureAwait(false)
+                    : await api.AppendBatchAsync(dialogue, SeedBody(options, take), ct).ConfigureAwait(false);
+                if (rows != take)
+                {
+                    throw new HttpRequestException($"seeding {dialogue}: a batch of {take} answered {status}");
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(WriterAsync, ct))).ConfigureAwait(false);
+        return dialogue;
+    }
+
+    private static byte[] SeedBody(LoadOptions options, int count) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+        Enumerable.Repeat(new Dictionary<string, string> { ["role"] = "user", ["content"] = new string('x', options.ContentBytes) }, count).ToArray());
 
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 

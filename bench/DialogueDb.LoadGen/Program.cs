@@ -19,6 +19,15 @@ Console.CancelKeyPress += (_, e) =>
     stop.Cancel();
 };
 
+if (options.Scenario == "seed")
+{
+    var clock = Stopwatch.StartNew();
+    var dialogue = await LoadRun.SeedAsync(options, stop.Token).ConfigureAwait(false);
+    await Console.Error.WriteLineAsync($"seeded {options.SeedMessages} messages into {dialogue} in {clock.Elapsed.TotalSeconds:0.0} s").ConfigureAwait(false);
+    Console.WriteLine(dialogue);
+    return 0;
+}
+
 var run = await LoadRun.ExecuteAsync(options, stop.Token).ConfigureAwait(false);
 Console.Write(Report.Markdown(options, run));
 if (options.ResultFile is not null)

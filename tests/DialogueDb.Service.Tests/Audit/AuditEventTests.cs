@@ -71,6 +71,28 @@ public sealed class AuditEventTests
     }
 
     [Fact]
+    public async Task Embedded_BatchAppend_OneEventPerMessage_InRequestOrder()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "audit-batch").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var client = host.CreateClient(key);
+        await Ok(client.PostAsJsonAsync("api/v1/dialogue", new { id = "b1" }, Ct));
+
+        var batch = Enumerable.Range(0, 5).Select(i => new { role = "user", content = $"m{i}" }).ToArray();
+        using var appended = await client.PostAsJsonAsync("api/v1/messages?dialogueId=b1", batch, Ct);
+        Assert.Equal(HttpStatusCode.OK, appended.StatusCode); // creates answer 200 (contract §1)
+        var ids = JsonNode.Parse(await appended.Content.ReadAsStringAsync(Ct))!.AsArray().Select(m => (string)m!["id"]!).ToArray();
+
+        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, 1 + batch.Length);
+        var created = events.Skip(1).ToList();
+        Assert.All(created, e => Assert.Equal("message.created", (string)e["type"]!));
+        Assert.Equal(ids, created.Select(e => (string)e["itemId"]!));
+        Assert.Equal(batch.Select(m => m.content), created.Select(e => (string)e["item"]!["content"]!));
+        Assert.Equal(created.Count, created.Select(e => (string)e["eventId"]!).Distinct().Count());
+    }
+
+    [Fact]
     public async Task RolledBackWrite_OverQuota_LeavesNoEvent()
     {
         var dataDir = ServiceHost.NewDataDir();

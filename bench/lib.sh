@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# Shared by bench/relay.sh and bench/run.sh: loopback PostgreSQL + Redis (tests/infra, own ports), a fresh database
+# with the README's three roles, the Release builds, a project with an API key and key ring, and `dialoguedb serve`
+# in production mode. Source it after setting DIALOGUEDB_INFRA_DIR, DIALOGUEDB_PG_PORT, DIALOGUEDB_REDIS_PORT,
+# API_PORT, BENCH_DIR and DB; every function logs to stderr.
+
+BENCH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_PW=bench-password   # loopback-only throwaway cluster
+DDB="$BENCH_REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb"
+LOADGEN="$BENCH_REPO/bench/DialogueDb.LoadGen/bin/Release/net10.0/dialoguedb-loadgen"
+SERVE_PID=""
+
+# Connection string of a role of the bench database.
+pg() { echo "Host=127.0.0.1;Port=$DIALOGUEDB_PG_PORT;Database=$DB;Username=$1;Password=$BENCH_PW"; }
+
+# Starts PostgreSQL and Redis (idempotent), recreates $DB owned by ddb_owner, creates the roles if missing.
+# Defines PG_SUPER (psql as the cluster superuser on $DB).
+bench_infra_up() {
+    bash "$BENCH_REPO/tests/infra/start-services.sh"
+    # shellcheck disable=SC1091
+    source "$DIALOGUEDB_INFRA_DIR/env"
+    local psql=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=postgres")
+    "${psql[@]}" <<SQL
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid();
+DROP DATABASE IF EXISTS $DB;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_owner') THEN CREATE ROLE ddb_owner LOGIN PASSWORD '$BENCH_PW'; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_app')   THEN CREATE ROLE ddb_app   LOGIN PASSWORD '$BENCH_PW' NOBYPASSRLS; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ddb_maint') THEN CREATE ROLE ddb_maint LOGIN PASSWORD '$BENCH_PW' BYPASSRLS; END IF;
+END \$\$;
+CREATE DATABASE $DB OWNER ddb_owner;
+SQL
+    PG_SUPER=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB")
+}
+
+bench_build() {
+    local project
+    for project in service/DialogueDb.Service bench/DialogueDb.LoadGen "$@"; do
+        printf '[bench] building %s (Release)\n' "$project" >&2
+        dotnet build "$BENCH_REPO/$project" -c Release -v q -nologo >&2
+    done
+}
+
+# Writes $BENCH_DIR/data/project.json for an enterprise project. $1 = requests/s, or "unlimited": the plan then has
+# no rate limit, so the middleware skips the limiter (no Redis round trip, no X-RateLimit-* headers) while everything
+# else, Redis connection included, stays the same. Existing API keys in the file are kept.
+bench_project_json() {
+    python3 - "$BENCH_DIR/data/project.json" "$1" <<'PY'
+import json, os, sys
+path, rate = sys.argv[1], sys.argv[2]
+doc = json.load(open(path)) if os.path.exists(path) else {"projectId": "bench", "plan": "enterprise", "apiKeys": []}
+# Monthly limits far above any load: the quota row update stays in the request path as in production, never rejects.
+limits = {"dialoguesPerMonth": 10**9, "messagesPerMonth": 10**12, "memoriesStored": 10**9, "requestsPerMonth": 10**12}
+if rate != "unlimited":
+    limits["requestsPerSecond"] = int(rate)
+doc["limits"] = limits
+json.dump(doc, open(path, "w"), indent=2)
+PY
+}
+
+# Fresh data folder, project (rate $1, default 100000/s), API key, key ring, migrated schema, pg_stat_statements.
+bench_project_setup() {
+    rm -rf "$BENCH_DIR"
+    mkdir -p "$BENCH_DIR/data"
+    DATA="$BENCH_DIR/data"
+    bench_project_json "${1:-100000}"
+    "$DDB" keys create --data-dir "$DATA" --name loadgen > "$DATA/bench-api-key"
+    "$DDB" encryption rotate --file "$DATA/keys.json" >&2
+    "$DDB" migrate --postgres "$(pg ddb_owner)" --app-role ddb_app --maintenance-role ddb_maint >&2
+    "${PG_SUPER[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null \
+        || printf '[bench] pg_stat_statements unavailable (no profiling)\n' >&2
+}
+
+# Starts `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) and waits for /healthz/ready.
+# Sets SERVE_PID and SERVE_READY_MS (spawn to the first ready answer, polled every 20 ms).
+bench_serve_start() {
+    local start now
+    start=$(date +%s%N)
+    DIALOGUEDB_DATA_DIR="$DATA" \
+    DIALOGUEDB_URLS="https://127.0.0.1:$API_PORT" \
+    DIALOGUEDB_POSTGRES="$(pg ddb_app)" \
+    DIALOGUEDB_RELAY_POSTGRES="$(pg ddb_maint)" \
+    DIALOGUEDB_REDIS="127.0.0.1:$DIALOGUEDB_REDIS_PORT" \
+    DIALOGUEDB_ENCRYPTION_KEYS_FILE="$DATA/keys.json" \
+    Logging__LogLevel__Default=Warning \
+        "$DDB" serve >> "$BENCH_DIR/serve.log" 2>&1 &
+    SERVE_PID=$!
+    for _ in $(seq 1 1500); do
+        if curl -fsk -o /dev/null "https://127.0.0.1:$API_PORT/healthz/ready" 2>/dev/null; then
+            now=$(date +%s%N)
+            SERVE_READY_MS=$(( (now - start) / 1000000 ))
+            return 0
+        fi
+        kill -0 "$SERVE_PID" 2>/dev/null || { tail -n 30 "$BENCH_DIR/serve.log" >&2; return 1; }
+        sleep 0.02
+    done
+    printf '[bench] the service was not ready after 30 s\n' >&2
+    return 1
+}
+
+bench_serve_stop() {
+    if [[ -n "$SERVE_PID" ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
+        kill -TERM "$SERVE_PID" 2>/dev/null || true
+        wait "$SERVE_PID" 2>/dev/null || true
+    fi
+    SERVE_PID=""
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run.sh into the Markdown report (stdout).
+
+Each figure is the median over the runs with its min-max; each ratio is computed within a run (both sides measured
+minutes apart on the same machine state) and then summarised the same way.
+"""
+import argparse
+import csv
+import glob
+import os
+import platform
+import statistics
+import subprocess
+
+ap = argparse.ArgumentParser()
+for name in ("raw", "mode", "runs", "duration", "warmup", "concurrency", "big", "started", "load-start", "load-end",
+             "pg", "redis", "command", "bdn"):
+    ap.add_argument("--" + name, required=True)
+a = ap.parse_args()
+
+
+def read_tsv(name, header=None):
+    path = os.path.join(a.raw, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f, delimiter="\t", fieldnames=header))
+
+
+load = {}
+for row in read_tsv("load.tsv"):
+    # "label:run" or "label:run.slice" (the limiter's ABBA slices): slices of a run are averaged below.
+    label, run = row["label"].rsplit(":", 1)
+    load.setdefault(label, {}).setdefault(int(run.split(".")[0]), []).append(row)
+pgbench = {int(r["run"]): float(r["tps"]) for r in read_tsv("pgbench.tsv", ["run", "tps", "latency_ms"]) if r["tps"]}
+startup = read_tsv("startup.tsv", ["run", "variant", "ready_ms", "rss_kb"])
+
+
+def series(label, column):
+    out = {}
+    for run, rows_ in load.get(label, {}).items():
+        vals = [float(r[column]) for r in rows_ if r[column] not in ("", "-")]
+        if vals:
+            out[run] = statistics.mean(vals)
+    return out
+
+
+def ratio(num, den):
+    return {run: num[run] / den[run] for run in num if run in den and den[run] > 0}
+
+
+def summary(values, fmt="{:.0f}"):
+    vals = list(values.values()) if isinstance(values, dict) else list(values)
+    if not vals:
+        return "-", "-", 0
+    return fmt.format(statistics.median(vals)), f"{fmt.format(min(vals))}–{fmt.format(max(vals))}", len(vals)
+
+
+def verdict(values, target, higher_is_better):
+    vals = list(values.values())
+    if not vals:
+        return "no data"
+    med = statistics.median(vals)
+    ok = med >= target if higher_is_better else med <= target
+    if ok:
+        return "**PASS**"
+    miss = (target - med) / target if higher_is_better else (med - target) / target
+    return f"**MISS** by {miss:.0%}"
+
+
+rows = []
+
+
+def figure(name, values, fmt="{:.0f}", target="report", verdict_text=""):
+    med, spread, n = summary(values, fmt)
+    rows.append(f"| {name} | {med} | {spread} | {n} | {target} | {verdict_text} |")
+
+
+appends = series("appends", "appends_s")
+batch_rows = series("batch", "rows_s")
+figure("API appends/s (1 message per request, closed loop)", appends)
+figure(f"pgbench single-row INSERT tx/s (copy of `messages`, same clients)", pgbench)
+r = ratio(appends, pgbench)
+figure("**ratio** appends/s ÷ pgbench", r, "{:.3f}", "≥ 0.5", verdict(r, 0.5, True))
+figure("API batched appends: rows/s (50 per request)", batch_rows)
+r = ratio(batch_rows, pgbench)
+figure("**ratio** batched rows/s ÷ pgbench", r, "{:.3f}", "≥ 1.0", verdict(r, 1.0, True))
+big50, small50 = series("list-big", "api_p50"), series("list-small", "api_p50")
+figure(f"list 50 on a {int(a.big):,}-message dialogue: p50 ms", big50, "{:.2f}")
+figure(f"list 50 on a {int(a.big):,}-message dialogue: p99 ms", series("list-big", "api_p99"), "{:.2f}")
+figure("list 50 on a 100-message dialogue: p50 ms", small50, "{:.2f}")
+figure("list 50 on a 100-message dialogue: p99 ms", series("list-small", "api_p99"), "{:.2f}")
+r = ratio(big50, small50)
+figure("**ratio** p50 big ÷ p50 small", r, "{:.3f}", "≤ 1.5", verdict(r, 1.5, False))
+figure("list requests/s (big dialogue)", series("list-big", "appends_s"))
+figure("list requests/s (small dialogue)", series("list-small", "appends_s"), "{:.0f}")
+on, off = series("read-on", "appends_s"), series("read-off", "appends_s")
+figure("read GET /dialogue/{id} requests/s, Redis rate limiter on", on)
+figure("read GET /dialogue/{id} requests/s, rate limiter off", off)
+figure("read p50 ms, limiter on", series("read-on", "api_p50"), "{:.2f}")
+figure("read p50 ms, limiter off", series("read-off", "api_p50"), "{:.2f}")
+r = ratio(on, off)
+figure("**ratio** read requests/s on ÷ off", r, "{:.3f}", "≥ 0.9", verdict(r, 0.9, True))
+ready = [float(s["ready_ms"]) for s in startup]
+rss = [float(s["rss_kb"]) / 1024 for s in startup]
+figure("service start to ready (ms; spawn → first 200 of /healthz/ready)", ready, "{:.0f}")
+figure("idle RSS 3 s after ready (MiB)", rss, "{:.0f}")
+
+errors = {label: sum(int(r["errors"]) for rows_ in runs.values() for r in rows_) for label, runs in load.items()}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001 - the report must still be written
+        return "?"
+
+
+cpu = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
+mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+out = []
+out.append(f"# DialogueDB benchmarks — {a.mode} — {a.started}\n")
+out.append(f"Command: `make bench{'-quick' if a.mode == 'quick' else ''}` (= `{a.command}`)\n")
+out.append("## Machine\n")
+out.append("| | |\n|---|---|")
+out.append(f"| CPU | {cpu} × {os.cpu_count()} (nproc) |")
+out.append(f"| memory | {mem} |")
+out.append(f"| kernel | {platform.release()} |")
+out.append(f"| .NET | {sh('dotnet --version')} |")
+out.append(f"| database | {a.pg} (loopback TCP) |")
+out.append(f"| Redis | {a.redis} (loopback TCP) |")
+out.append(f"| load average (1/5/15 min) at start → end | {a.load_start} → {a.load_end} |")
+out.append("\nThe machine is shared (other builds and test runs were active): absolute numbers are noisy; the ratios"
+           " compare sides measured minutes apart within each run.\n")
+out.append("## Figures\n")
+out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} warm-up, {a.concurrency} keep-alive"
+           f" connections at a fixed concurrency (closed loop), latency percentiles exact over every request"
+           f" (`bench/DialogueDb.LoadGen`). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
+           f" per run, then median (min–max).\n")
+out.append("| figure | median | min–max | runs | target | result |")
+out.append("|---|---|---|---|---|---|")
+out.extend(rows)
+out.append("\nRequests that failed, per scenario (all runs): " + ", ".join(f"{k} {v}" for k, v in errors.items()) + "\n")
+out.append("Rate limiter on = enterprise plan with 1,000,000 requests/s (the Redis limiter runs on every request, never"
+           " rejects); off = the same plan without a requests/s limit, which skips the limiter (no Redis round trip, no"
+           " X-RateLimit-* headers) while the Redis connection, relay and everything else stay the same. Both on one"
+           " warm process, switched through the project file in ABBA slices (on, off, off, on) per run; a run's figure"
+           " per side is the mean of its two slices.\n")
+profile = os.path.join(a.raw, "profile.txt")
+if os.path.exists(profile):
+    out.append("### Profile of the last appends run (pg_stat_statements)\n")
+    out.append("```\n" + open(profile).read().strip() + "\n```\n")
+op = os.path.join(a.raw, "operator.md")
+out.append("## Operator\n")
+out.append(open(op).read().strip().replace("### ", "") + "\n" if os.path.exists(op) else "The operator benchmark did not produce a result.\n")
+out.append("Target: zero API writes on a no-op resync.\n")
+out.append("## Micro-benchmarks (BenchmarkDotNet, in-process toolchain" + (", ShortRun" if a.mode == "quick" else "") + ")\n")
+reports = sorted(glob.glob(os.path.join(a.bdn, "*-report-github.md")))
+if not reports:
+    out.append("BenchmarkDotNet produced no report.\n")
+first = True
+for path in reports:
+    text = open(path).read().strip()
+    if not first:
+        # The environment block is the same for every class; print it once.
+        text = text[text.index("|"):] if "|" in text else text
+    out.append(text + "\n")
+    first = False
+print("\n".join(out))

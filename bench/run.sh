@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The benchmark suite (`make bench`, `make bench-quick`): the service against the PostgreSQL and Redis under it, the
+# operator at 1,000 projects, and the BenchmarkDotNet micro-benchmarks; writes bench/reports/<date>-<quick|full>.md.
+#
+# Everything that is compared is measured in the same run, interleaved run by run (these machines are shared and
+# noisy): each figure is the median over RUNS with its min–max, and each ratio is taken per run, then its median.
+#
+#   bench/run.sh [--quick]
+#
+# Environment (all optional): RUNS, DURATION, WARMUP (defaults per mode below), CONCURRENCY=16 (API writers and
+# pgbench clients alike), BIG_DIALOGUE=100000, OP_PROJECTS, KEEP_INFRA=0,
+# DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553
+# BENCH_DIR=/tmp/dialoguedb-bench (scratch: data folder, logs, raw results).
+set -euo pipefail
+
+MODE=full
+for arg in "$@"; do
+    case "$arg" in
+        --quick) MODE=quick ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "unknown argument $arg (use --quick)" >&2; exit 2 ;;
+    esac
+done
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DIALOGUEDB_INFRA_DIR="${DIALOGUEDB_INFRA_DIR:-/tmp/infra-bench}"
+export DIALOGUEDB_PG_PORT="${DIALOGUEDB_PG_PORT:-55503}"
+export DIALOGUEDB_REDIS_PORT="${DIALOGUEDB_REDIS_PORT:-63903}"
+API_PORT="${API_PORT:-18553}"
+BENCH_DIR="${BENCH_DIR:-/tmp/dialoguedb-bench}"
+if [[ "$MODE" == quick ]]; then
+    RUNS="${RUNS:-3}"; DURATION="${DURATION:-8s}"; WARMUP="${WARMUP:-2s}"; OP_PROJECTS="${OP_PROJECTS:-1000}"; BDN_ARGS=(--quick)
+else
+    RUNS="${RUNS:-5}"; DURATION="${DURATION:-20s}"; WARMUP="${WARMUP:-5s}"; OP_PROJECTS="${OP_PROJECTS:-1000}"; BDN_ARGS=()
+fi
+CONCURRENCY="${CONCURRENCY:-16}"
+BIG_DIALOGUE="${BIG_DIALOGUE:-100000}"
+KEEP_INFRA="${KEEP_INFRA:-0}"
+DB=dialoguedb_bench
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+seconds() { local d="$1"; d="${d%s}"; echo "$d"; }
+
+cleanup() {
+    bench_serve_stop
+    if [[ "$KEEP_INFRA" != 1 ]]; then
+        bash "$REPO/tests/infra/stop-services.sh" >/dev/null 2>&1 || true
+    fi
+}
+trap cleanup EXIT
+
+STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- infrastructure and builds
+bench_infra_up
+bench_build bench/DialogueDb.Benchmarks tests/DialogueDb.Operator.Tests
+bench_project_setup 1000000
+RAW="$BENCH_DIR/raw"
+mkdir -p "$RAW"
+
+# The pgbench baseline: single-row INSERTs into a copy of the messages table (same columns, keys and indexes; no RLS,
+# no triggers), one row per transaction, on the same cluster with its durability settings, same client count.
+"${PG_SUPER[@]}" <<'SQL'
+CREATE SCHEMA pgbench_scratch;
+CREATE TABLE pgbench_scratch.messages (LIKE public.messages INCLUDING ALL);
+CREATE SEQUENCE pgbench_scratch.seq;
+SQL
+CONTENT_HEX="$(printf '78%.0s' $(seq 228))" # 200-byte content + 28 bytes AES-GCM framing
+python3 - "$RAW/insert.sql" "$CONTENT_HEX" "$("${PG_SUPER[@]}" -Atc "SELECT string_agg(quote_ident(column_name), ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'messages'")" <<'PY'
+import sys
+path, content_hex, columns = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+values = {
+    "namespace": "''", "dialogue_id": "'pgbench-' || :client_id", "seq": "nextval('pgbench_scratch.seq')",
+    "id": "substr(md5(random()::text), 1, 26)", "role": "'user'", "name": "NULL",
+    "content": f"'\\x{content_hex}'::bytea", "content_length": "202", "tags": "'[]'", "metadata": "'{}'",
+    "created": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    "modified": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+}
+# Whatever the column naming convention (snake_case or quoted PascalCase), map by the bare lower-case name.
+key = lambda c: c.strip('"').lower().replace("_", "")
+values = {key(k): v for k, v in values.items()}
+missing = [c for c in columns if key(c) not in values]
+if missing:
+    sys.exit(f"messages has columns the pgbench script does not fill: {missing}")
+open(path, "w").write(f"INSERT INTO pgbench_scratch.messages ({', '.join(columns)}) VALUES ({', '.join(values[key(c)] for c in columns)});\n")
+PY
+
+run_pgbench() {
+    local run="$1" out
+    out="$(PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
+        -c "$CONCURRENCY" -j 2 -T "$(seconds "$DURATION")" -f "$RAW/insert.sql" "$DB" 2>&1)" || { echo "$out" >&2; return 1; }
+    local tps lat
+    tps="$(awk '/^tps = / {print $3}' <<<"$out")"
+    lat="$(awk '/^latency average = / {print $4}' <<<"$out")"
+    printf '%s\t%s\t%s\n' "$run" "$tps" "$lat" >> "$RAW/pgbench.tsv"
+}
+
+loadgen() {
+    local label="$1:$run"; shift
+    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+        --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --label "$label" \
+        --result-file "$RAW/load.tsv" "$@" >> "$RAW/load.md" || log "$label reported errors"
+}
+
+# pg_stat_statements and WAL counters around one measurement: the statements behind the API's work and the WAL
+# flushes (fsyncs) it took, next to pgbench's, show what serialises the writes.
+profile_begin() {
+    "${PG_SUPER[@]}" -c "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null 2>&1 || true
+}
+profile_end() {
+    "${PG_SUPER[@]}" -P pager=off -P footer=off >> "$RAW/profile.txt" 2>&1 <<SQL || true
+\\echo 'Top statements of the API role (ddb_app) by total time during $1 (warm-up included):'
+SELECT s.calls, round(s.total_exec_time::numeric, 1) AS total_ms, round(s.mean_exec_time::numeric, 3) AS mean_ms,
+       left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS query
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+WHERE r.rolname = 'ddb_app' AND s.dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')
+ORDER BY s.total_exec_time DESC LIMIT 12;
+\\echo 'WAL during $1 (wal_sync = WAL flushes, i.e. fsyncs; relay included):'
+SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal;
+\\echo ''
+SQL
+}
+
+# Switches the Redis rate limiter on (1,000,000 requests/s) or off (no requests/s limit) in the running service and
+# waits until its answers carry (on) or lack (off) the X-RateLimit-Limit header.
+set_limiter() {
+    if [[ "$1" == on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
+    local headers
+    for _ in $(seq 1 100); do
+        headers="$(curl -sk -D - -o /dev/null -H "Authorization: Bearer $(cat "$DATA/bench-api-key")" \
+            "https://127.0.0.1:$API_PORT/api/v1/dialogue/$SMALL_ID")"
+        if grep -qi '^x-ratelimit-limit' <<<"$headers"; then [[ "$1" == on ]] && return 0; else [[ "$1" == off ]] && return 0; fi
+        sleep 0.1
+    done
+    log "the limiter did not switch $1 within 10 s"
+    return 1
+}
+
+# Start to ready (spawn of the process to the first 200 of /healthz/ready) and the idle RSS 3 s later.
+start_and_measure() {
+    local variant="$1" run="$2" rss
+    bench_serve_start
+    sleep 3
+    rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVE_PID/status")"
+    printf '%s\t%s\t%s\t%s\n' "$run" "$variant" "$SERVE_READY_MS" "$rss" >> "$RAW/startup.tsv"
+}
+
+# ---------------------------------------------------------------- runs
+for run in $(seq 1 "$RUNS"); do
+    log "run $run/$RUNS: rate limiter on (Redis, 1,000,000 requests/s: never rejects)"
+    bench_project_json 1000000
+    start_and_measure limiter-on "$run"
+    if [[ "$run" == 1 ]]; then
+        log "seeding a $BIG_DIALOGUE-message dialogue and a 100-message one (batches of 100)"
+        BIG_ID="$("$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --scenario seed --seed-messages "$BIG_DIALOGUE" --batch 100 --concurrency 4 2>>"$RAW/seed.log")"
+        SMALL_ID="$("$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --scenario seed --seed-messages 100 --batch 100 --concurrency 1 2>>"$RAW/seed.log")"
+        cat "$RAW/seed.log" >&2
+        "${PG_SUPER[@]}" -c "VACUUM ANALYZE public.messages" >/dev/null
+    fi
+    [[ "$run" == "$RUNS" ]] && profile_begin
+    log "run $run: appends (1 message per request)"
+    loadgen appends --scenario appends
+    [[ "$run" == "$RUNS" ]] && profile_end "the last appends run"
+    [[ "$run" == "$RUNS" ]] && profile_begin
+    log "run $run: batch (50 messages per request)"
+    loadgen batch --scenario batch --batch 50
+    [[ "$run" == "$RUNS" ]] && profile_end "the last batch run"
+    log "run $run: list 50 of $BIG_DIALOGUE, list 50 of 100"
+    loadgen list-big --scenario list --dialogue "$BIG_ID" --limit 50
+    loadgen list-small --scenario list --dialogue "$SMALL_ID" --limit 50
+    bench_serve_stop
+
+    log "run $run: pgbench, $CONCURRENCY clients, single-row INSERT"
+    if [[ "$run" == "$RUNS" ]]; then
+        "${PG_SUPER[@]}" -c "SELECT pg_stat_reset_shared('wal')" >/dev/null 2>&1 || true
+    fi
+    run_pgbench "$run"
+    if [[ "$run" == "$RUNS" ]]; then
+        { echo; echo "WAL during the last pgbench run (compare wal_sync with its transactions: group commit):";
+          "${PG_SUPER[@]}" -P pager=off -P footer=off -c "SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"; } >> "$RAW/profile.txt" 2>&1 || true
+        awk -F'\t' -v r="$run" '$1 == r { printf "pgbench transactions in that run: %.0f (tps × duration)\n", $2 * '"$(seconds "$DURATION")"' }' "$RAW/pgbench.tsv" >> "$RAW/profile.txt"
+    fi
+
+    # The limiter figure, on the warm service: the project file is switched between on and off (the service applies a
+    # change within about a second; set_limiter waits until the answers show it) in short ABBA slices, so a drift of
+    # the machine's load hits both sides alike. Each side's figure per run is the mean of its two slices.
+    start_and_measure limiter-on "$run"
+    # Warm the fresh process on the measured route first (JIT tiering), so the first slice is not the coldest.
+    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+        --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+    slice=0
+    for variant in on off off on; do
+        slice=$((slice + 1))
+        set_limiter "$variant"
+        log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/4)"
+        loadgen "read-$variant" --scenario read --dialogue "$SMALL_ID" --label "read-$variant:$run.$slice"
+    done
+    bench_serve_stop
+done
+
+# Database-side facts for the report, before the servers go.
+PG_FACTS="$("${PG_SUPER[@]}" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version') || '; synchronous_commit=' || current_setting('synchronous_commit') || ', fsync=' || current_setting('fsync') || ', wal_sync_method=' || current_setting('wal_sync_method') || ', shared_buffers=' || current_setting('shared_buffers')")"
+REDIS_FACTS="Redis $(redis-cli -p "$DIALOGUEDB_REDIS_PORT" INFO server | awk -F: '/^redis_version/ {print $2}' | tr -d '\r')"
+cleanup
+trap - EXIT
+
+# ---------------------------------------------------------------- operator (no PostgreSQL/Redis needed)
+log "operator: $OP_PROJECTS projects on the fake API server"
+DIALOGUEDB_BENCH_PROJECTS="$OP_PROJECTS" DIALOGUEDB_BENCH_OUT="$RAW/operator.md" \
+    dotnet test --project "$REPO/tests/DialogueDb.Operator.Tests" -c Release --no-build --explicit only \
+    --filter-class "*OperatorScaleBenchmark" > "$RAW/operator.log" 2>&1 || log "the operator benchmark failed (see $RAW/operator.log)"
+
+# ---------------------------------------------------------------- micro-benchmarks
+log "BenchmarkDotNet ($MODE)"
+(cd "$BENCH_DIR" && dotnet "$REPO/bench/DialogueDb.Benchmarks/bin/Release/net10.0/DialogueDb.Benchmarks.dll" "${BDN_ARGS[@]}" \
+    --filter '*' --artifacts "$BENCH_DIR/bdn" --exporters github > "$RAW/bdn.log" 2>&1) || log "BenchmarkDotNet failed (see $RAW/bdn.log)"
+
+# ---------------------------------------------------------------- report
+LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+mkdir -p "$REPO/bench/reports"
+REPORT="$REPO/bench/reports/$(date -u +%Y-%m-%d)-$MODE.md"
+python3 "$REPO/bench/report.py" --raw "$RAW" --mode "$MODE" --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" \
+    --concurrency "$CONCURRENCY" --big "$BIG_DIALOGUE" --started "$STARTED_AT" --load-start "$LOAD_START" --load-end "$LOAD_END" \
+    --pg "$PG_FACTS" --redis "$REDIS_FACTS" --command "bench/run.sh${1:+ $*}" --bdn "$BENCH_DIR/bdn/results" > "$REPORT"
+log "report: $REPORT"
+cat "$REPORT"
