@@ -128,10 +128,6 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         await db.SaveChangesAsync(ct);
     }
 
-    /// <summary>Items counted so far in the period (all stripes).</summary>
-    public static Task<long> UsedAsync(DialogueDbContext db, QuotaKind kind, string period, CancellationToken ct) =>
-        db.QuotaStripes.Where(s => s.Period == period && s.Kind == Name(kind)).SumAsync(s => s.Used, ct);
-
     /// <summary>Creates the missing stripes of counter ({0} = period, {1} = kind); a concurrent creator wins harmlessly.</summary>
     private static readonly string InsertStripes =
         "INSERT INTO quota_stripes (period, kind, stripe, used, allowance, cap) VALUES " +
