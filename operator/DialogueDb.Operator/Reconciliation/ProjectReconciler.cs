@@ -413,8 +413,8 @@ internal sealed partial class ProjectReconciler(
             api = new SecretValue(byoDatabase.Name!, "api");
             owner = new SecretValue(byoDatabase.Name!, "owner");
             maintenance = new SecretValue(byoDatabase.Name!, "maintenance");
-            apiRole = new Npgsql.NpgsqlConnectionStringBuilder(Text(secret, "api")).Username ?? "";
-            maintenanceRole = new Npgsql.NpgsqlConnectionStringBuilder(Text(secret, "maintenance")).Username ?? "";
+            apiRole = RoleOf(secret, "api", byoDatabase.Name!);
+            maintenanceRole = RoleOf(secret, "maintenance", byoDatabase.Name!);
             hashInput.Append(Text(secret, "api")).Append('\n').Append(Text(secret, "owner")).Append('\n').Append(Text(secret, "maintenance")).Append('\n');
         }
         else
@@ -719,6 +719,20 @@ internal sealed partial class ProjectReconciler(
         }
         catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
         {
+        }
+    }
+
+    /// <summary>The role of a customer's connection string; a malformed one is named, never echoed (it holds a password).</summary>
+    private static string RoleOf(V1Secret secret, string key, string secretName)
+    {
+        try
+        {
+            return new Npgsql.NpgsqlConnectionStringBuilder(Text(secret, key)).Username
+                ?? throw new InvalidOperationException($"spec.database.secretRef: the '{key}' connection string in Secret '{secretName}' names no user.");
+        }
+        catch (ArgumentException)
+        {
+            throw new InvalidOperationException($"spec.database.secretRef: the '{key}' connection string in Secret '{secretName}' is malformed.");
         }
     }
 

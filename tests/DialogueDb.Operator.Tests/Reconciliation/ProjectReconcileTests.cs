@@ -290,4 +290,32 @@ public sealed class ProjectReconcileTests
         var volume = harness.Api.Get<V1Deployment>(Namespace, "byok-api")!.Spec.Template.Spec.Volumes.Single(v => v.Name == "encryption");
         Assert.Equal("my-keys", volume.Secret.SecretName);
     }
+
+    [Fact]
+    public async Task MalformedCustomerConnectionString_IsDegraded_WithoutEchoingIt()
+    {
+        await using var harness = new OperatorHarness();
+        const string marker = "S3cretMarker";
+        harness.Api.Put(new V1Secret
+        {
+            ApiVersion = "v1",
+            Kind = "Secret",
+            Metadata = new V1ObjectMeta { Name = "own-db", NamespaceProperty = Namespace },
+            Data = new Dictionary<string, byte[]>
+            {
+                ["api"] = Encoding.UTF8.GetBytes($"Host=db;Password={marker};Bogus Keyword=1"),
+                ["owner"] = Encoding.UTF8.GetBytes("Host=db;Username=o"),
+                ["maintenance"] = Encoding.UTF8.GetBytes("Host=db;Username=m"),
+            },
+        });
+
+        await harness.CreateAsync("own", s => s.Database = new ConnectionSpec { SecretRef = new SecretKeyReference { Name = "own-db" } });
+
+        await harness.ReconciledAsync("own", "Degraded", "True");
+        var degraded = harness.Project("own")!.Status!.Conditions!.Single(c => c.Type == "Degraded");
+        Assert.Equal("ReconcileError", degraded.Reason);
+        Assert.Contains("'api' connection string in Secret 'own-db'", degraded.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(marker, harness.Object(DialogueProject.GroupVersion, DialogueProject.KindName, "own")!.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(harness.Api.List("v1", "Event", Namespace), e => e.ToJsonString().Contains(marker, StringComparison.Ordinal));
+    }
 }
