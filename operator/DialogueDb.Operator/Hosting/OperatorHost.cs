@@ -21,16 +21,9 @@ internal static class OperatorHost
         builder.Services.AddSingleton<IProjectInfrastructure, SharedInfrastructure>();
         builder.Services.AddSingleton(sp => new ObjectApplier(client, ProjectNaming.FieldManager));
         builder.Services.AddSingleton<EventRecorder>();
-        builder.Services.AddSingleton(sp =>
-        {
-            ProjectController? controller = null;
-            var lookup = new DeferredLookup(() => controller!);
-            controller = new ProjectController(client, options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>())
-            {
-                Reconciler = ActivatorUtilities.CreateInstance<ProjectReconciler>(sp, (IChildLookup)lookup),
-            };
-            return controller;
-        });
+        builder.Services.AddSingleton(sp => new ProjectController(
+            client, options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(),
+            children => ActivatorUtilities.CreateInstance<ProjectReconciler>(sp, children)));
         builder.Services.AddSingleton<ControllerState>();
         builder.Services.AddHostedService<ControllerService>();
 
@@ -39,11 +32,6 @@ internal static class OperatorHost
         app.MapGet("/readyz", (ProjectController controller, ControllerState state) =>
             !state.IsLeader || controller.IsSynced ? Results.Ok(state.IsLeader ? "leading" : "standby") : Results.StatusCode(503));
         return app;
-    }
-
-    private sealed class DeferredLookup(Func<IChildLookup> lookup) : IChildLookup
-    {
-        public k8s.IKubernetesObject<k8s.Models.V1ObjectMeta>? Get(string kind, string ns, string name) => lookup().Get(kind, ns, name);
     }
 }
 

@@ -27,9 +27,12 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
     private readonly Dictionary<string, List<IResourceCache<IKubernetesObject<V1ObjectMeta>>>> _children = new(StringComparer.Ordinal);
     private readonly List<Func<CancellationToken, Task>> _runs = [];
     private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers)> _seen = new();
+    private readonly ProjectReconciler _reconciler;
     private int _reconciles;
 
-    public ProjectController(IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers)
+    /// <param name="reconciler">Builds the reconciler; it is handed this controller as its view of the watched children.</param>
+    public ProjectController(
+        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, Func<IChildLookup, ProjectReconciler> reconciler)
     {
         _client = client;
         _options = options;
@@ -85,9 +88,9 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
                 (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
                 (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
         }
-    }
 
-    public required ProjectReconciler Reconciler { get; init; }
+        _reconciler = reconciler(this);
+    }
 
     /// <summary>Reconciles finished since start (for health and tests).</summary>
     public int Reconciles => _reconciles;
@@ -199,7 +202,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
 
             try
             {
-                var result = await Reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
+                var result = await _reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
                 _queue.Forget(key);
                 if (result.RequeueAfter is { } after)
                 {
@@ -214,7 +217,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
             {
                 var delay = _queue.AddRateLimited(key);
                 LogReconcileFailed(_logger, key.Namespace, key.Name, delay.TotalSeconds, ProjectReconciler.Describe(ex));
-                await Reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken).ConfigureAwait(false);
+                await _reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken).ConfigureAwait(false);
             }
             finally
             {

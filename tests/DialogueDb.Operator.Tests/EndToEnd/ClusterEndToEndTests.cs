@@ -37,11 +37,9 @@ public sealed class ClusterEndToEndTests
         var ns = $"dialoguedb-e2e-{Guid.NewGuid():N}"[..30];
         await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: ct);
         var options = new OperatorOptions { LeaderElection = { Enabled = false }, WatchNamespaces = [ns] };
-        ProjectController? controller = null;
-        var lookup = new Lookup(() => controller!);
-        var reconciler = new ProjectReconciler(client, options, new RecordingInfrastructure(), lookup, new ObjectApplier(client, ProjectNaming.FieldManager),
-            new EventRecorder(client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance);
-        controller = new ProjectController(client, options, TimeProvider.System, NullLoggerFactory.Instance) { Reconciler = reconciler };
+        var controller = new ProjectController(client, options, TimeProvider.System, NullLoggerFactory.Instance, children => new ProjectReconciler(
+            client, options, new RecordingInfrastructure(), children, new ObjectApplier(client, ProjectNaming.FieldManager),
+            new EventRecorder(client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = controller.RunAsync(stop.Token);
         try
@@ -93,10 +91,5 @@ public sealed class ClusterEndToEndTests
 
             await Task.Delay(250, ct);
         }
-    }
-
-    private sealed class Lookup(Func<IChildLookup> inner) : IChildLookup
-    {
-        public IKubernetesObject<V1ObjectMeta>? Get(string kind, string ns, string name) => inner().Get(kind, ns, name);
     }
 }

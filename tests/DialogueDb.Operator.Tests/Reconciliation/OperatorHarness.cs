@@ -55,12 +55,9 @@ internal sealed class OperatorHarness : IAsyncDisposable
     {
         Options = options ?? new OperatorOptions { LeaderElection = { Enabled = false }, ResyncSeconds = 3600 };
         Client = Api.CreateClient();
-        var loggers = NullLoggerFactory.Instance;
-        ProjectController? controller = null;
-        var reconciler = new ProjectReconciler(
-            Client, Options, Infrastructure, new Lookup(() => controller!), new ObjectApplier(Client, ProjectNaming.FieldManager),
-            new EventRecorder(Client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance);
-        controller = new ProjectController(Client, Options, TimeProvider.System, loggers) { Reconciler = reconciler };
+        var controller = new ProjectController(Client, Options, TimeProvider.System, NullLoggerFactory.Instance, children => new ProjectReconciler(
+            Client, Options, Infrastructure, children, new ObjectApplier(Client, ProjectNaming.FieldManager),
+            new EventRecorder(Client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance));
         Controller = controller;
         _running = Task.Run(() => controller.RunAsync(_stop.Token));
     }
@@ -143,10 +140,5 @@ internal sealed class OperatorHarness : IAsyncDisposable
         await Controller.DisposeAsync();
         _stop.Dispose();
         Client.Dispose();
-    }
-
-    private sealed class Lookup(Func<IChildLookup> inner) : IChildLookup
-    {
-        public IKubernetesObject<V1ObjectMeta>? Get(string kind, string ns, string name) => inner().Get(kind, ns, name);
     }
 }
