@@ -44,13 +44,7 @@ internal sealed partial class ProjectReconciler(
 
     public async Task<ReconcileResult> ReconcileAsync(string ns, string name, CancellationToken cancellationToken)
     {
-        DialogueProject project;
-        try
-        {
-            project = await client.CustomObjects.GetNamespacedCustomObjectAsync<DialogueProject>(
-                DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        if (await ReadProjectAsync(ns, name, cancellationToken).ConfigureAwait(false) is not { } project)
         {
             return ReconcileResult.Done; // Gone: its children are garbage-collected through their owner references.
         }
@@ -91,7 +85,7 @@ internal sealed partial class ProjectReconciler(
         var planName = project.Spec.Plan ?? options.DefaultPlan;
         var effective = Effective(planName, options.Plans[planName], project.Spec);
 
-        var missing = await FindMissingReferenceAsync(project, cancellationToken).ConfigureAwait(false);
+        var (missing, referenced) = await ReadReferencesAsync(project, cancellationToken).ConfigureAwait(false);
         if (missing is not null)
         {
             await FailAsync(project, "MissingSecret", missing, cancellationToken).ConfigureAwait(false);
@@ -104,9 +98,9 @@ internal sealed partial class ProjectReconciler(
             Text(credentials, "postgres-maintenance-password"), Text(credentials, "redis-password"));
         var hasher = new ApiKeyHasher(Convert.FromBase64String(Text(credentials, "api-key-hash-secret")));
 
-        var connection = await ConnectionsAsync(project, identity, passwords, credentials, cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectionsAsync(project, identity, passwords, credentials, referenced, cancellationToken).ConfigureAwait(false);
         var encryption = await EnsureEncryptionAsync(project, cancellationToken).ConfigureAwait(false);
-        var tls = await EnsureTlsAsync(project, credentials, cancellationToken).ConfigureAwait(false);
+        var tls = await EnsureTlsAsync(project, credentials, referenced, cancellationToken).ConfigureAwait(false);
         var endpoint = Endpoint(project, options.ClusterDomain);
         var keys = await EnsureApiKeysAsync(project, hasher, endpoint, tls.CaCertificatePem, cancellationToken).ConfigureAwait(false);
 
@@ -189,9 +183,10 @@ internal sealed partial class ProjectReconciler(
     {
         try
         {
-            var project = await client.CustomObjects.GetNamespacedCustomObjectAsync<DialogueProject>(
-                DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, name, cancellationToken).ConfigureAwait(false);
-            await FailAsync(project, "ReconcileError", Describe(error), cancellationToken).ConfigureAwait(false);
+            if (await ReadProjectAsync(ns, name, cancellationToken).ConfigureAwait(false) is { } project)
+            {
+                await FailAsync(project, "ReconcileError", Describe(error), cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is HttpOperationException or HttpRequestException)
         {
@@ -326,8 +321,13 @@ internal sealed partial class ProjectReconciler(
         };
     }
 
-    private async Task<string?> FindMissingReferenceAsync(DialogueProject project, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the customer's Secrets the spec refers to, once per reconcile: the first one missing (or missing a key) is
+    /// reported; otherwise all of them are returned by name for the steps that use their contents.
+    /// </summary>
+    private async Task<(string? Missing, Dictionary<string, V1Secret> Read)> ReadReferencesAsync(DialogueProject project, CancellationToken cancellationToken)
     {
+        var read = new Dictionary<string, V1Secret>(StringComparer.Ordinal);
         var references = new List<(SecretKeyReference Ref, string[] Keys, string What)>();
         if (project.Spec.Database?.SecretRef is { } database)
         {
@@ -351,20 +351,25 @@ internal sealed partial class ProjectReconciler(
 
         foreach (var (reference, keys, what) in references)
         {
-            var secret = await ReadSecretAsync(project.Metadata.NamespaceProperty, reference.Name!, cancellationToken).ConfigureAwait(false);
-            if (secret is null)
+            if (!read.TryGetValue(reference.Name!, out var secret))
             {
-                return $"{what}: Secret '{reference.Name}' does not exist.";
+                secret = await ReadSecretAsync(project.Metadata.NamespaceProperty, reference.Name!, cancellationToken).ConfigureAwait(false);
+                if (secret is null)
+                {
+                    return ($"{what}: Secret '{reference.Name}' does not exist.", read);
+                }
+
+                read[reference.Name!] = secret;
             }
 
             var absent = keys.FirstOrDefault(k => secret.Data?.ContainsKey(k) != true);
             if (absent is not null)
             {
-                return $"{what}: Secret '{reference.Name}' has no '{absent}' key.";
+                return ($"{what}: Secret '{reference.Name}' has no '{absent}' key.", read);
             }
         }
 
-        return null;
+        return (null, read);
     }
 
     /// <summary>The credentials Secret: passwords, the API key hash secret and the project CA, generated once.</summary>
@@ -398,7 +403,8 @@ internal sealed partial class ProjectReconciler(
     /// from the generated passwords and provisions the database and Redis user for.
     /// </summary>
     private async Task<Connections> ConnectionsAsync(
-        DialogueProject project, ProjectNames identity, ProjectPasswords passwords, V1Secret credentials, CancellationToken cancellationToken)
+        DialogueProject project, ProjectNames identity, ProjectPasswords passwords, V1Secret credentials,
+        Dictionary<string, V1Secret> referenced, CancellationToken cancellationToken)
     {
         var ns = project.Metadata.NamespaceProperty;
         var connectionName = Connection(project.Metadata.Name);
@@ -409,7 +415,7 @@ internal sealed partial class ProjectReconciler(
 
         if (project.Spec.Database?.SecretRef is { } byoDatabase)
         {
-            var secret = (await ReadSecretAsync(ns, byoDatabase.Name!, cancellationToken).ConfigureAwait(false))!;
+            var secret = referenced[byoDatabase.Name!];
             api = new SecretValue(byoDatabase.Name!, "api");
             owner = new SecretValue(byoDatabase.Name!, "owner");
             maintenance = new SecretValue(byoDatabase.Name!, "maintenance");
@@ -431,7 +437,7 @@ internal sealed partial class ProjectReconciler(
 
         if (project.Spec.Redis?.SecretRef is { } byoRedis)
         {
-            var secret = (await ReadSecretAsync(ns, byoRedis.Name!, cancellationToken).ConfigureAwait(false))!;
+            var secret = referenced[byoRedis.Name!];
             redis = new SecretValue(byoRedis.Name!, byoRedis.Key ?? "uri");
             hashInput.Append(Text(secret, redis.Key)).Append('\n');
         }
@@ -509,14 +515,13 @@ internal sealed partial class ProjectReconciler(
 
     private sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 
-    private async Task<TlsMaterial> EnsureTlsAsync(DialogueProject project, V1Secret credentials, CancellationToken cancellationToken)
+    private async Task<TlsMaterial> EnsureTlsAsync(
+        DialogueProject project, V1Secret credentials, Dictionary<string, V1Secret> referenced, CancellationToken cancellationToken)
     {
         var ns = project.Metadata.NamespaceProperty;
         if (project.Spec.Tls?.SecretRef is { } byo)
         {
-            var secret = await ReadSecretAsync(ns, byo.Name!, cancellationToken).ConfigureAwait(false);
-            var ca = secret?.Data?.TryGetValue("ca.crt", out var bytes) == true ? Encoding.UTF8.GetString(bytes) : "";
-            return new TlsMaterial(byo.Name!, ca);
+            return new TlsMaterial(byo.Name!, Text(referenced[byo.Name!], "ca.crt"));
         }
 
         var name = Tls(project.Metadata.Name);
@@ -684,6 +689,19 @@ internal sealed partial class ProjectReconciler(
             new V1Patch(body, V1Patch.PatchType.ApplyPatch), DialogueProject.Group, DialogueProject.Version,
             project.Metadata.NamespaceProperty, DialogueProject.Plural, project.Metadata.Name,
             fieldManager: FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<DialogueProject?> ReadProjectAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.CustomObjects.GetNamespacedCustomObjectAsync<DialogueProject>(
+                DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
     }
 
     private async Task<V1Secret?> ReadSecretAsync(string ns, string name, CancellationToken cancellationToken)
