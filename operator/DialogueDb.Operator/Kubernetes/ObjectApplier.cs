@@ -17,8 +17,6 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
 {
     private readonly ConcurrentDictionary<string, (string Hash, string? ResourceVersion)> _applied = new();
 
-    public int Applies { get; private set; }
-
     /// <summary>Applies <paramref name="desired"/> unless <paramref name="live"/> shows it is already in place; returns the object as stored.</summary>
     public async Task<IKubernetesObject<V1ObjectMeta>?> ApplyAsync(IKubernetesObject<V1ObjectMeta> desired, IKubernetesObject<V1ObjectMeta>? live, CancellationToken cancellationToken)
     {
@@ -30,12 +28,9 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
         }
 
         var stored = await PatchAsync(desired, cancellationToken).ConfigureAwait(false);
-        Applies++;
         _applied[key] = (hash, stored.Metadata.ResourceVersion);
         return stored;
     }
-
-    public void Forget(string kind, string ns, string name) => _applied.TryRemove($"{kind}/{ns}/{name}", out _);
 
     private Task<IKubernetesObject<V1ObjectMeta>> PatchAsync(IKubernetesObject<V1ObjectMeta> desired, CancellationToken ct)
     {

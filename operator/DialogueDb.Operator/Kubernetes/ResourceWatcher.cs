@@ -45,12 +45,6 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
 
     public bool IsSynced => _synced.Task.IsCompleted;
 
-    public Task Synced => _synced.Task;
-
-    public DateTimeOffset LastContact { get; private set; }
-
-    public int Relists { get; private set; }
-
     public T? Get(string? ns, string name) => _store.TryGetValue((ns, name), out var value) ? value : null;
 
     public IReadOnlyCollection<T> Items => [.. _store.Values];
@@ -118,8 +112,6 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
         }
 
         ResourceVersion = list.Metadata.ResourceVersion;
-        LastContact = _time.GetUtcNow();
-        Relists++;
         _synced.TrySetResult();
     }
 
@@ -138,7 +130,6 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
 #pragma warning restore CS0618
             await foreach (var (type, item) in events.ConfigureAwait(false))
             {
-                LastContact = _time.GetUtcNow();
                 if (streamError is not null)
                 {
                     break;
