@@ -14,11 +14,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task DataFolderFromAnOlderVersion_MissingTableAndIndex_AddedAndRowsKept()
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddStorage(options);
-        using var host = builder.Build();
-        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var owned = host;
 
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
@@ -44,11 +41,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task QuotaCountsOfAnOlderVersion_MoveToStripeZero_OnceAndKeepTheirUsage()
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddStorage(options);
-        using var host = builder.Build();
-        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var owned = host;
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
             await connection.OpenAsync(Ct);
@@ -65,6 +59,17 @@ public sealed class EmbeddedSchemaTests
         Assert.Equal(42L, await Scalar(check, "SELECT sum(used) FROM quota_stripes WHERE period = '2026-11' AND kind = 'messages'"));
         Assert.Equal(0L, await Scalar(check, "SELECT count(*) FROM plan_usage WHERE kind = 'messages'"));
         Assert.Equal(7L, await Scalar(check, "SELECT used FROM plan_usage WHERE kind = 'requests'"));
+    }
+
+    /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>
+    private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync()
+    {
+        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddStorage(options);
+        var host = builder.Build();
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        return (host, options);
     }
 
     private static async Task Execute(SqliteConnection connection, string sql)
