@@ -64,6 +64,7 @@ IMAGE_REGISTRY ?= ghcr.io/dialoguedb
 VERSION := $(shell sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
 REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 IMAGE_TAG ?= $(VERSION)
+IMAGE_SOURCE := https://github.com/dialoguedb/dialoguedb-kubernetes
 
 .PHONY: crds
 crds: ## Regenerate crds/ from the operator's C# types and copy the CRD into the chart (files/crds/)
@@ -94,7 +95,8 @@ images: ## Build the service and operator images (offline stand-in base images w
 	  echo "images: building $(IMAGE_REGISTRY)/$${image#*:}:$(IMAGE_TAG)"; \
 	  docker build --network host --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	    -f $${image%%:*}/Dockerfile -t $(IMAGE_REGISTRY)/$${image#*:}:$(IMAGE_TAG) . ; \
-	done
+	done; \
+	docker image prune -f --filter label=org.opencontainers.image.source=$(IMAGE_SOURCE) >/dev/null
 
 .PHONY: image-smoke
 image-smoke: ## Run the built images as the cluster does: pod security settings, migrate, serve on PostgreSQL/Redis, crd (skips without an engine)
