@@ -81,6 +81,8 @@ internal static partial class ApiHost
         builder.Services.AddSingleton<RequestUsage>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
         builder.Services.AddSingleton<PlanQuotas>();
+        builder.Services.AddSingleton(sp => new MessageAppender(sp.GetService<NamespaceBatches>(), sp.GetRequiredService<ContentProtector>(),
+            sp.GetRequiredService<PlanQuotas>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();

@@ -89,7 +89,7 @@ internal static class DialogueApi
                 return ApiErrors.DuplicateId(id);
             }
 
-            var duplicate = MessageApi.FirstDuplicateId(inputs);
+            var duplicate = MessageAppender.FirstDuplicateId(inputs);
             if (duplicate is not null)
             {
                 return ApiErrors.DuplicateId(duplicate);
