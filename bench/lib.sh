@@ -6,7 +6,7 @@
 
 BENCH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_PW=bench-password   # loopback-only throwaway cluster
-DDB="$BENCH_REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb"
+DDB="${DDB:-$BENCH_REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb}"
 LOADGEN="$BENCH_REPO/bench/DialogueDb.LoadGen/bin/Release/net10.0/dialoguedb-loadgen"
 SERVE_PID=""
 

@@ -162,18 +162,19 @@ internal static class MessageApi
         return value;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ItemReads reads, ContentProtector protector,
+        CancellationToken ct)
     {
         var rules = new InputRules();
         var dialogueId = DialogueIdFrom(http.Request, null, rules);
-        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, protector, dialogueId, ct);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, reads, protector, dialogueId, ct);
     }
 
-    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct) =>
-        ListCoreAsync(http, db, protector, dialogueId, ct);
+    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct) =>
+        ListCoreAsync(http, db, reads, protector, dialogueId, ct);
 
-    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ContentProtector protector,
+    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ItemReads reads, ContentProtector protector,
         string dialogueId, CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: false);
@@ -188,36 +189,15 @@ internal static class MessageApi
             return nsError;
         }
 
-        await db.UseNamespaceAsync(ns, ct);
-        if (!await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct))
-        {
-            return ApiErrors.DialogueNotFound(dialogueId);
-        }
-
-        var rows = db.Messages.AsNoTracking().Where(m => m.Namespace == ns && m.DialogueId == dialogueId);
-        if (query.CreatedFrom is { } from)
-        {
-            rows = rows.Where(m => m.Created >= from);
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            rows = rows.Where(m => m.Created < before);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = query.Descending ? rows.Where(m => m.Seq < after.Key) : rows.Where(m => m.Seq > after.Key);
-        }
-
-        rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
-        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
-        return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
-            m => MessageJson.Write(w, m, protector)));
+        var page = await reads.MessagePageAsync(db, ns, dialogueId, query, ct);
+        return page is null
+            ? ApiErrors.DialogueNotFound(dialogueId)
+            : new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
+                m => MessageJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct)
     {
         var (target, error) = Target(http.Request, null);
         if (target is null)
@@ -226,9 +206,7 @@ internal static class MessageApi
         }
 
         var (ns, dialogueId) = target.Value;
-        await db.UseNamespaceAsync(ns, ct);
-        var message = await db.Messages.AsNoTracking()
-            .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
+        var message = await reads.MessageAsync(db, ns, dialogueId, id, ct);
         return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message, protector));
     }
 
