@@ -65,10 +65,13 @@ public sealed class TestDatabase : IAsyncDisposable
         return reason;
     }
 
-    /// <summary>Creates the roles and the database (owned by the owner role); <paramref name="migrate"/> applies the schema and grants.</summary>
-    public static async Task<TestDatabase> CreateAsync(bool migrate = true)
+    /// <summary>
+    /// Creates the roles and the database (owned by the owner role) on the shared server, or on the server of
+    /// <paramref name="admin"/> (a superuser connection string); <paramref name="migrate"/> applies the schema and grants.
+    /// </summary>
+    public static async Task<TestDatabase> CreateAsync(bool migrate = true, string? admin = null)
     {
-        var admin = Environment.GetEnvironmentVariable(AdminVariable)
+        admin ??= Environment.GetEnvironmentVariable(AdminVariable)
             ?? throw new InvalidOperationException(AdminVariable + " is not set.");
         var name = "ddbtest_" + Guid.NewGuid().ToString("N")[..16];
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
