@@ -130,7 +130,7 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
     {
         while (true)
         {
-            await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _signal.WaitAsync(cancellationToken);
             lock (_gate)
             {
                 if (_ready.First is { } first)

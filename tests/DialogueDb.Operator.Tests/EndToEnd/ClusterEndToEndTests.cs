@@ -7,7 +7,7 @@ using DialogueDb.Operator.Tests.Reconciliation;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DialogueDb.Operator.Tests.EndToEnd;
 
@@ -37,9 +37,12 @@ public sealed class ClusterEndToEndTests
         var ns = $"dialoguedb-e2e-{Guid.NewGuid():N}"[..30];
         await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: ct);
         var options = new OperatorOptions { LeaderElection = { Enabled = false }, WatchNamespaces = [ns] };
-        var controller = new ProjectController(client, options, TimeProvider.System, NullLoggerFactory.Instance, children => new ProjectReconciler(
-            client, options, new RecordingInfrastructure(), children, new ObjectApplier(client, ProjectNaming.FieldManager),
-            new EventRecorder(client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance));
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<IProjectInfrastructure>(new RecordingInfrastructure())
+            .AddOperator(options, client)
+            .BuildServiceProvider();
+        var controller = services.GetRequiredService<ProjectController>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var running = controller.RunAsync(stop.Token);
         try
@@ -63,7 +66,6 @@ public sealed class ClusterEndToEndTests
             await client.CoreV1.DeleteNamespaceAsync(ns, cancellationToken: CancellationToken.None);
             await stop.CancelAsync();
             await running;
-            await controller.DisposeAsync();
         }
     }
 

@@ -285,7 +285,7 @@ public sealed class PostgresProvisionerTests : IAsyncLifetime
 
     private ProjectDatabase NewProject()
     {
-        var names = ProjectNames.For(ProvisioningServers.UniqueNamespace(), "support");
+        var names = ProjectIdentity.For(ProvisioningServers.UniqueNamespace(), "support");
         var db = ProjectDatabase.For(names, ProvisioningServers.NewPassword(), ProvisioningServers.NewPassword(),
             ProvisioningServers.NewPassword());
         _created.Add(db);
