@@ -11,9 +11,10 @@ namespace DialogueDb.Operator.Provisioning;
 /// <para>The admin connection is a superuser, or a role with CREATEDB CREATEROLE. What only a superuser may do in
 /// PostgreSQL 15: create a role with BYPASSRLS, or change a role's BYPASSRLS, SUPERUSER or REPLICATION attribute.
 /// So with a CREATEDB CREATEROLE admin the maintenance role must be created once by a superuser (with the name
-/// <see cref="ProjectIdentity"/> gives it and BYPASSRLS); everything else then works, because attributes that already
-/// have the wanted value are not re-sent. Such an admin is made a member of the owner role (PG15 requires that to
-/// create a database owned by it and to change its schema).</para>
+/// <see cref="ProjectIdentity"/> gives it and BYPASSRLS, and on PG16 <c>GRANT</c> it to the admin <c>WITH ADMIN
+/// OPTION</c> so the admin can later drop it); everything else then works, because attributes that already have the
+/// wanted value are not re-sent. Such an admin is made a member of the owner role (PG15 requires that to create a
+/// database owned by it and to change its schema), and of every project role when it drops them.</para>
 /// <para>Passwords are sent as SCRAM-SHA-256 verifiers computed here (see <see cref="ScramVerifier"/>), never in clear,
 /// and never logged or put in exception messages.</para>
 /// </remarks>
@@ -63,14 +64,32 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
     }
 
     /// <summary>
-    /// Removes the database (ending its sessions) and the three roles; a no-op for what is already gone. Objects the
-    /// roles own in other databases than the admin connection's make DROP ROLE fail: that is left to a human.
+    /// Removes the database (ending its sessions) and the three roles; a no-op for what is already gone, so a deletion
+    /// interrupted at any point resumes where it stopped. Objects the roles own in other databases than the admin
+    /// connection's make DROP ROLE fail: that is left to a human.
     /// </summary>
+    /// <remarks>
+    /// A CREATEDB CREATEROLE admin may end a session, drop a database with FORCE and DROP OWNED only with the
+    /// privileges of the session's or owner's role, so it first grants itself membership of the project's roles
+    /// (PG15: CREATEROLE may grant any non-superuser role; PG16: it needs ADMIN OPTION, which it has on the roles it
+    /// created and which the bootstrap of the maintenance role grants it). Granting before terminating also matters
+    /// for the order: the API's pods must be stopped first, or they reconnect between the steps.
+    /// </remarks>
     public async Task DropAsync(ProjectDatabase db, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(db);
         ValidateNames(db);
         await using var admin = await OpenAsync(adminConnectionString, ct);
+        var roles = new List<string>();
+        foreach (var role in (string[])[db.ApiRole, db.MaintenanceRole, db.OwnerRole])
+        {
+            if (await RoleExistsAsync(admin, role, ct))
+            {
+                roles.Add(role);
+            }
+        }
+
+        await JoinRolesAsync(admin, roles, ct);
         if (await ExistsAsync(admin, db.Database, ct))
         {
             await TerminateAsync(admin, "datname", db.Database, ct);
@@ -79,19 +98,54 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
             LogDatabaseDropped(logger, db.Database);
         }
 
-        foreach (var role in (string[])[db.ApiRole, db.MaintenanceRole, db.OwnerRole])
+        foreach (var role in roles)
         {
-            if (!await RoleExistsAsync(admin, role, ct))
-            {
-                continue;
-            }
-
             // Sessions in other databases (e.g. "postgres", which PUBLIC may connect to) outlive the role otherwise.
             await TerminateAsync(admin, "usename", role, ct);
             // Privileges on shared objects and anything the role created in the admin's database.
             await ExecuteAsync(admin, $"DROP OWNED BY {Quote(role)}", ct);
             await ExecuteAsync(admin, $"DROP ROLE IF EXISTS {Quote(role)}", ct);
             LogRoleDropped(logger, role);
+        }
+    }
+
+    /// <summary>What of the project is still on the server: its database and which of its roles exist.</summary>
+    public async Task<IReadOnlyList<string>> RemainingAsync(ProjectDatabase db, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ValidateNames(db);
+        await using var admin = await OpenAsync(adminConnectionString, ct);
+        var left = new List<string>();
+        if (await ExistsAsync(admin, db.Database, ct))
+        {
+            left.Add("database " + db.Database);
+        }
+
+        foreach (var role in (string[])[db.OwnerRole, db.ApiRole, db.MaintenanceRole])
+        {
+            if (await RoleExistsAsync(admin, role, ct))
+            {
+                left.Add("role " + role);
+            }
+        }
+
+        return left;
+    }
+
+    /// <summary>A non-superuser admin becomes a member of each role (see <see cref="DropAsync"/>); a superuser needs none.</summary>
+    private static async Task JoinRolesAsync(NpgsqlConnection admin, List<string> roles, CancellationToken ct)
+    {
+        if (roles.Count == 0 || await ScalarAsync<bool>(admin, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", ct))
+        {
+            return;
+        }
+
+        foreach (var role in roles)
+        {
+            if (!await ScalarAsync<bool>(admin, $"SELECT pg_has_role(current_user, {Literal(role)}, 'USAGE')", ct))
+            {
+                await ExecuteAsync(admin, $"GRANT {Quote(role)} TO current_user", ct);
+            }
         }
     }
 
