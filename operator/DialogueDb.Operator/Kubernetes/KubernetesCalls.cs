@@ -52,12 +52,12 @@ internal static class KubernetesCalls
         }
     }
 
-    /// <summary>Runs a delete call; an object that is already gone (404) counts as deleted.</summary>
-    public static async Task DeleteIgnoringMissingAsync(Func<Task> delete)
+    /// <summary>Runs a delete or patch call; an object that is already gone (404) counts as done.</summary>
+    public static async Task IgnoreNotFoundAsync(Func<Task> call)
     {
         try
         {
-            await delete();
+            await call();
         }
         catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
         {

@@ -26,7 +26,7 @@ internal sealed partial class ProjectController : IAsyncDisposable
     private readonly List<ResourceWatcher<DialogueProject, DialogueProjectList>> _projects = [];
     private readonly ChildCache _children;
     private readonly List<Func<CancellationToken, Task>> _runs = [];
-    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers)> _seen = new();
+    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers, string? ReconcileAt)> _seen = new();
     private readonly ProjectReconciler _reconciler;
     private int _reconciles;
 
@@ -155,14 +155,21 @@ internal sealed partial class ProjectController : IAsyncDisposable
             return;
         }
 
-        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0);
+        var reconcileAt = project.Metadata.Annotations?.TryGetValue(ProjectNaming.ReconcileAtAnnotation, out var at) == true ? at : null;
+        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0, reconcileAt);
         if (_seen.TryGetValue(key, out var before) && before == now)
         {
             return; // Only status or metadata changed: nothing to converge.
         }
 
         _seen[key] = now;
-        _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
+        var item = (project.Metadata.NamespaceProperty, project.Metadata.Name);
+        if (before.ReconcileAt != reconcileAt && reconcileAt is not null)
+        {
+            _queue.Forget(item); // Someone fixed the infrastructure: retry now, and from the shortest backoff again.
+        }
+
+        _queue.Add(item);
     }
 
     private void OnChildEvent(IKubernetesObject<V1ObjectMeta> child)

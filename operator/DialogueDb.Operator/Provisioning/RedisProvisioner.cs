@@ -114,6 +114,35 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
         LogUserDropped(logger, user, deleted);
     }
 
+    /// <summary>What of the project is still on the servers: its ACL user, and whether keys under its prefix remain.</summary>
+    public async Task<IReadOnlyList<string>> RemainingAsync(string user, string keyPrefix, CancellationToken ct)
+    {
+        ValidateUser(user);
+        ValidatePrefix(keyPrefix);
+        var left = new List<string>();
+        var servers = await ServersAsync(ct);
+        foreach (var server in servers)
+        {
+            if (!(await server.ExecuteAsync("ACL", "GETUSER", user).WaitAsync(ct)).IsNull)
+            {
+                left.Add("Redis user " + user);
+                break;
+            }
+        }
+
+        var database = (await ConnectAsync(ct)).GetDatabase().Database;
+        foreach (var server in servers.Where(s => !s.IsReplica))
+        {
+            await foreach (var _ in server.KeysAsync(database, EscapeGlob(keyPrefix) + "*", pageSize: BatchSize).WithCancellation(ct))
+            {
+                left.Add("Redis keys under " + keyPrefix);
+                return left;
+            }
+        }
+
+        return left;
+    }
+
     /// <summary>
     /// Escapes Redis glob characters (<c>* ? [ ] \</c>) so that a prefix matches only itself in SCAN MATCH and in ACL
     /// key patterns. Braces are not glob characters in Redis and stay as they are.

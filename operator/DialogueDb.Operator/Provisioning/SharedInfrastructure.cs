@@ -67,6 +67,26 @@ internal sealed class SharedInfrastructure(OperatorOptions options, ILoggerFacto
         }
     }
 
+    public async Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
+    {
+        var left = new List<string>();
+        if (database && options.Postgres is not null)
+        {
+            var provisioner = new PostgresProvisioner(
+                ReadAdmin(options.Postgres.AdminConnectionFile, "PostgreSQL"), loggers.CreateLogger<PostgresProvisioner>());
+            left.AddRange(await provisioner.RemainingAsync(ProjectDatabase.For(names, "unused", "unused", "unused"), cancellationToken));
+        }
+
+        if (redis && options.Redis is not null)
+        {
+            await using var provisioner = new RedisProvisioner(
+                ReadAdmin(options.Redis.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
+            left.AddRange(await provisioner.RemainingAsync(names.RedisUser, names.RedisKeyPrefix, cancellationToken));
+        }
+
+        return left;
+    }
+
     private static string ReadAdmin(string? path, string what)
     {
         if (string.IsNullOrEmpty(path))

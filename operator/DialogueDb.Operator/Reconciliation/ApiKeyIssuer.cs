@@ -111,7 +111,7 @@ internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, Tim
             labelSelector: $"{ProjectLabel}={project.Metadata.Name},{ComponentLabel}=api-key", cancellationToken: cancellationToken);
         foreach (var stale in listed.Items.Where(s => !wanted.Contains(s.Metadata.Name)))
         {
-            await KubernetesCalls.DeleteIgnoringMissingAsync(
+            await KubernetesCalls.IgnoreNotFoundAsync(
                 () => client.CoreV1.DeleteNamespacedSecretAsync(stale.Metadata.Name, ns, cancellationToken: cancellationToken));
             await events.RecordAsync(project, "Normal", "ApiKeyRevoked",
                 $"API key Secret {stale.Metadata.Name} was deleted; its key no longer works.", cancellationToken);

@@ -20,6 +20,9 @@ internal interface IProjectInfrastructure
 
     /// <summary>Drops the database, roles, ACL user and Redis keys the operator made (deletionPolicy Delete). Idempotent.</summary>
     Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
+
+    /// <summary>What <see cref="DropAsync"/> would still remove, for people to read (e.g. "database ddb_…", "Redis user …").</summary>
+    Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
 }
 
 /// <summary>Passwords of the project's roles, generated once into its credentials Secret.</summary>

@@ -1,3 +1,4 @@
+using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Provisioning;
 using DialogueDb.Operator.Resources;
 using k8s;
@@ -8,11 +9,17 @@ namespace DialogueDb.Operator.Reconciliation;
 
 /// <summary>
 /// The finalizer step: a project with <c>deletionPolicy: Delete</c> carries the finalizer, so its database, roles,
-/// Redis user and keys are dropped before the object goes; a Retain project carries none.
+/// Redis user and keys are dropped before the object goes; a Retain project carries none. The project's pods are
+/// stopped first (Deployment scaled to 0, CronJob suspended, its Jobs deleted) and the data is dropped only once no
+/// pod of the project is left, so nothing reconnects while it goes. Every step is idempotent: a deletion interrupted
+/// anywhere resumes from where it stopped. The status says what is left; Ready is never True while deleting.
 /// </summary>
 internal sealed partial class ProjectFinalizer(
-    IKubernetes client, IProjectInfrastructure infrastructure, ProjectConnections connections, ILogger<ProjectFinalizer> logger)
+    IKubernetes client, IProjectInfrastructure infrastructure, ProjectConnections connections, ProjectStatusWriter status,
+    ILogger<ProjectFinalizer> logger)
 {
+    private static readonly TimeSpan PodsStoppingRetry = TimeSpan.FromSeconds(3);
+
     /// <summary>Adds or removes the finalizer to match the deletion policy; returns the project as stored.</summary>
     public async Task<DialogueProject> MatchPolicyAsync(DialogueProject project, CancellationToken cancellationToken)
     {
@@ -22,25 +29,82 @@ internal sealed partial class ProjectFinalizer(
         return wanted == has ? project : await SetAsync(project, wanted, cancellationToken);
     }
 
-    /// <summary>Runs the deletion of a project that is being deleted and still carries the finalizer.</summary>
-    public async Task FinalizeAsync(DialogueProject project, ProjectIdentity identity, CancellationToken cancellationToken)
+    /// <summary>Runs (or resumes) the deletion of a project that is being deleted and still carries the finalizer.</summary>
+    public async Task<ReconcileResult> FinalizeAsync(DialogueProject project, ProjectIdentity identity, CancellationToken cancellationToken)
     {
         if (project.Metadata.Finalizers?.Contains(Finalizer) != true)
         {
-            return;
+            return ReconcileResult.Done;
         }
 
         if (project.Spec.DeletionPolicy == "Delete")
         {
-            await infrastructure.DropAsync(
-                identity, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken);
+            var running = await StopWorkloadsAsync(project, cancellationToken);
+            if (running > 0)
+            {
+                await status.DeletingAsync(project,
+                    $"Waiting for {running} pod(s) of the project to stop; then its database, roles, Redis user and keys are dropped.",
+                    degraded: null, cancellationToken);
+                return new ReconcileResult(PodsStoppingRetry);
+            }
+
+            project = await status.DeletingAsync(project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
+                degraded: null, cancellationToken);
+            await infrastructure.DropAsync(identity, ManagesDatabase(project), ManagesRedis(project), cancellationToken);
             connections.Forget(identity);
             LogDropped(logger, project.Metadata.NamespaceProperty, project.Metadata.Name);
         }
 
         // The commit step: once the data is gone, nothing may stop the finalizer's removal.
         await SetAsync(project, add: false, CancellationToken.None);
+        return ReconcileResult.Done;
     }
+
+    /// <summary>Records a failed deletion step: what is left (as far as the servers can tell) and the error, in Degraded.</summary>
+    public async Task ReportAsync(DialogueProject project, string reason, string error, CancellationToken cancellationToken)
+    {
+        string left;
+        try
+        {
+            var remaining = await infrastructure.RemainingAsync(
+                ProjectIdentity.For(project.Metadata.NamespaceProperty, project.Metadata.Name),
+                ManagesDatabase(project), ManagesRedis(project), cancellationToken);
+            left = remaining.Count == 0 ? "nothing on the shared servers" : string.Join(", ", remaining);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            left = "unknown (the shared servers could not be asked)";
+        }
+
+        await status.DeletingAsync(project, $"Deleting; left: {left}.", (reason, error), cancellationToken);
+    }
+
+    /// <summary>Scales the API to zero, suspends the retention CronJob and deletes its Jobs; returns how many pods remain.</summary>
+    private async Task<int> StopWorkloadsAsync(DialogueProject project, CancellationToken cancellationToken)
+    {
+        var (ns, name) = (project.Metadata.NamespaceProperty, project.Metadata.Name);
+        await KubernetesCalls.IgnoreNotFoundAsync(() => client.AppsV1.PatchNamespacedDeploymentAsync(
+            new V1Patch(new { spec = new { replicas = 0 } }, V1Patch.PatchType.MergePatch), Api(name), ns,
+            fieldManager: FieldManager, cancellationToken: cancellationToken));
+        await KubernetesCalls.IgnoreNotFoundAsync(() => client.BatchV1.PatchNamespacedCronJobAsync(
+            new V1Patch(new { spec = new { suspend = true } }, V1Patch.PatchType.MergePatch), Retention(name), ns,
+            fieldManager: FieldManager, cancellationToken: cancellationToken));
+
+        var selector = $"{ProjectLabel}={name}";
+        var jobs = await client.BatchV1.ListNamespacedJobAsync(ns, labelSelector: selector, cancellationToken: cancellationToken);
+        foreach (var job in jobs.Items)
+        {
+            await KubernetesCalls.IgnoreNotFoundAsync(() => client.BatchV1.DeleteNamespacedJobAsync(
+                job.Metadata.Name, ns, propagationPolicy: "Background", cancellationToken: cancellationToken));
+        }
+
+        var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: selector, cancellationToken: cancellationToken);
+        return pods.Items.Count;
+    }
+
+    private static bool ManagesDatabase(DialogueProject project) => project.Spec.Database?.SecretRef is null;
+
+    private static bool ManagesRedis(DialogueProject project) => project.Spec.Redis?.SecretRef is null;
 
     /// <summary>Adds or removes the finalizer with a resourceVersion precondition (a merge patch; 409 means try again).</summary>
     private async Task<DialogueProject> SetAsync(DialogueProject project, bool add, CancellationToken cancellationToken)

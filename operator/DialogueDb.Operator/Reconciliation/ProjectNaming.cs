@@ -12,6 +12,9 @@ internal static class ProjectNaming
     public const string ConfigHashAnnotation = "dialoguedb.io/config-hash";
     public const string RotationAnnotation = "dialoguedb.io/rotation";
     public const string KeyNameLabel = "dialoguedb.io/api-key";
+
+    /// <summary>Any new value (e.g. a timestamp) makes the operator reconcile the project at once, without the error backoff.</summary>
+    public const string ReconcileAtAnnotation = "dialoguedb.io/reconcile-at";
     public const string HttpsPort = "https";
     public const int ContainerPort = 8443;
 

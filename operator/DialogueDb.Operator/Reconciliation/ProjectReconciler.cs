@@ -44,8 +44,7 @@ internal sealed partial class ProjectReconciler(
         var identity = ProjectIdentity.For(ns, name);
         if (project.Metadata.DeletionTimestamp is not null)
         {
-            await finalizer.FinalizeAsync(project, identity, cancellationToken);
-            return ReconcileResult.Done;
+            return await finalizer.FinalizeAsync(project, identity, cancellationToken);
         }
 
         project = await finalizer.MatchPolicyAsync(project, cancellationToken);
@@ -76,9 +75,17 @@ internal sealed partial class ProjectReconciler(
     {
         try
         {
-            if (await client.ReadProjectOrNullAsync(ns, name, cancellationToken) is { } project)
+            var reason = error is Npgsql.NpgsqlException or StackExchange.Redis.RedisException
+                ? ProjectStatusWriter.ProvisioningFailed
+                : ProjectStatusWriter.ReconcileError;
+            var project = await client.ReadProjectOrNullAsync(ns, name, cancellationToken);
+            if (project?.Metadata.DeletionTimestamp is not null)
             {
-                await status.FailAsync(project, "ReconcileError", Describe(error), cancellationToken);
+                await finalizer.ReportAsync(project, reason, Describe(error), cancellationToken);
+            }
+            else if (project is not null)
+            {
+                await status.FailAsync(project, reason, Describe(error), cancellationToken);
             }
         }
         catch (Exception ex) when (ex is HttpOperationException or HttpRequestException)
@@ -87,16 +94,27 @@ internal sealed partial class ProjectReconciler(
         }
     }
 
-    /// <summary>An error message that names what failed and never carries a secret (no connection strings, no bodies).</summary>
+    /// <summary>
+    /// An error message that names what failed, with the server's error code and reply where there is one, and never
+    /// carries a secret (no connection strings, no bodies, no password rules of an ACL command).
+    /// </summary>
     public static string Describe(Exception error) => error switch
     {
         HttpOperationException h =>
             $"The Kubernetes API answered {(int)h.Response.StatusCode} to {h.Request?.Method} {h.Request?.RequestUri?.AbsolutePath}.",
         Npgsql.PostgresException p => $"PostgreSQL refused a provisioning step: {p.SqlState} {p.MessageText}",
-        Npgsql.NpgsqlException => "PostgreSQL could not be reached for provisioning.",
+        Npgsql.NpgsqlException n => $"PostgreSQL could not be reached for provisioning: {n.InnerException?.GetType().Name ?? n.GetType().Name}.",
+        StackExchange.Redis.RedisServerException r => $"Redis refused a provisioning step: {RedactPasswordRules(r.Message)}",
+        StackExchange.Redis.RedisConnectionException c => $"Redis could not be reached for provisioning: {c.FailureType}.",
         StackExchange.Redis.RedisException => "Redis refused or could not be reached for provisioning.",
         _ => error.GetType().Name + ": " + error.Message,
     };
+
+    /// <summary>ACL errors can echo a rule; password rules (<c>&gt;clear</c>, <c>#sha256</c>) never reach a status or log.</summary>
+    private static string RedactPasswordRules(string reply) => PasswordRule().Replace(reply, "[redacted]");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[#><!][^\s']+")]
+    private static partial System.Text.RegularExpressions.Regex PasswordRule();
 
     private async Task<ReconcileResult> ConvergeAsync(
         DialogueProject project, ProjectIdentity identity, ReferencedSecrets referenced, CancellationToken cancellationToken)
@@ -148,7 +166,7 @@ internal sealed partial class ProjectReconciler(
 
         if (replicas <= 1 && children.Get("PodDisruptionBudget", ns, Api(name)) is not null)
         {
-            await KubernetesCalls.DeleteIgnoringMissingAsync(() =>
+            await KubernetesCalls.IgnoreNotFoundAsync(() =>
                 client.PolicyV1.DeleteNamespacedPodDisruptionBudgetAsync(Api(name), ns, cancellationToken: cancellationToken));
         }
 

@@ -20,15 +20,43 @@ internal sealed record ConvergedProject(
 internal sealed partial class ProjectStatusWriter(
     IKubernetes client, EventRecorder events, TimeProvider time, ILogger<ProjectStatusWriter> logger)
 {
+    /// <summary>A reconcile failed (e.g. the Kubernetes API answered an error); the pods keep serving what they have.</summary>
+    public const string ReconcileError = "ReconcileError";
+
+    /// <summary>PostgreSQL or Redis refused or could not be reached; the message has the server's error code and reply.</summary>
+    public const string ProvisioningFailed = "ProvisioningFailed";
+
     private static readonly JsonSerializerOptions StatusJson = new(JsonSerializerDefaults.Web);
 
-    public Task SuspendedAsync(DialogueProject project, CancellationToken cancellationToken) => WriteAsync(project, Status(project, s =>
+    public Task<DialogueProject> SuspendedAsync(DialogueProject project, CancellationToken cancellationToken) => WriteAsync(project, Status(project, s =>
     {
         s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
             (Conditions.Ready, false, "Suspended", "spec.suspend is true: the operator leaves the project's objects as they are."),
             (Conditions.Progressing, false, "Suspended", "Suspended."),
             (Conditions.Degraded, false, "Suspended", "Suspended."));
     }), cancellationToken);
+
+    /// <summary>
+    /// The status of a project being deleted: never Ready, Progressing with what is happening and what is left, and
+    /// Degraded with the last error (reason, message) when a step failed.
+    /// </summary>
+    public async Task<DialogueProject> DeletingAsync(
+        DialogueProject project, string progress, (string Reason, string Message)? degraded, CancellationToken cancellationToken)
+    {
+        if (degraded is { } failure)
+        {
+            LogDegraded(logger, project.Metadata.NamespaceProperty, project.Metadata.Name, failure.Reason, failure.Message);
+            await events.RecordAsync(project, "Warning", failure.Reason, failure.Message, cancellationToken);
+        }
+
+        return await WriteAsync(project, Status(project, s =>
+        {
+            s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
+                (Conditions.Ready, false, "Deleting", "The project is being deleted."),
+                (Conditions.Progressing, true, "Deleting", progress),
+                degraded is { } d ? (Conditions.Degraded, true, d.Reason, d.Message) : (Conditions.Degraded, false, "Deleting", progress));
+        }), cancellationToken);
+    }
 
     /// <summary>Records a problem: Degraded with the reason, a Warning Event, and a log line.</summary>
     public async Task FailAsync(DialogueProject project, string reason, string message, CancellationToken cancellationToken)
@@ -38,7 +66,8 @@ internal sealed partial class ProjectStatusWriter(
         await WriteAsync(project, Status(project, s =>
         {
             s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
-                (Conditions.Ready, Conditions.IsTrue(project, Conditions.Ready) && reason == "ReconcileError", reason, message),
+                (Conditions.Ready, Conditions.IsTrue(project, Conditions.Ready) && reason is ReconcileError or ProvisioningFailed,
+                    reason, message),
                 (Conditions.Progressing, false, reason, message),
                 (Conditions.Degraded, true, reason, message));
         }), cancellationToken);
@@ -94,12 +123,12 @@ internal sealed partial class ProjectStatusWriter(
         return status;
     }
 
-    /// <summary>Writes the status with server-side apply on the status subresource, and only when it changed.</summary>
-    public async Task WriteAsync(DialogueProject project, DialogueProjectStatus status, CancellationToken cancellationToken)
+    /// <summary>Writes the status with server-side apply on the status subresource, only when it changed; returns the stored project.</summary>
+    public async Task<DialogueProject> WriteAsync(DialogueProject project, DialogueProjectStatus status, CancellationToken cancellationToken)
     {
         if (project.Status is not null && KubernetesJson.Serialize(project.Status) == KubernetesJson.Serialize(status))
         {
-            return;
+            return project;
         }
 
         var body = new DialogueProject
@@ -108,7 +137,7 @@ internal sealed partial class ProjectStatusWriter(
             Spec = null!,
             Status = status,
         };
-        await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
+        return await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync<DialogueProject>(
             new V1Patch(body, V1Patch.PatchType.ApplyPatch), DialogueProject.Group, DialogueProject.Version,
             project.Metadata.NamespaceProperty, DialogueProject.Plural, project.Metadata.Name,
             fieldManager: FieldManager, force: true, cancellationToken: cancellationToken);

@@ -34,14 +34,30 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
         return Task.CompletedTask;
     }
 
+    /// <summary>Fault injection: while set, drops fail with this error (as a refusing server would).</summary>
+    public Exception? DropFailure { get; set; }
+
     public Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
     {
+        if (DropFailure is { } failure)
+        {
+            return Task.FromException(failure);
+        }
+
         lock (Dropped)
         {
             Dropped.Add(names.ProjectId);
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
+    {
+        lock (Dropped)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(Dropped.Contains(names.ProjectId) ? [] : ["database " + names.Database]);
+        }
     }
 }
 
@@ -53,12 +69,17 @@ internal sealed class OperatorHarness : IAsyncDisposable
     private readonly Task _running;
 
     /// <summary>Builds the operator with the production registration; only the shared servers are replaced by a recording double.</summary>
-    public OperatorHarness(OperatorOptions? options = null)
+    /// <param name="time">
+    /// The operator's clock; a FakeTimeProvider freezes every delay (error backoff, requeues, resync), so a test sees
+    /// exactly the reconciles that events cause.
+    /// </param>
+    public OperatorHarness(OperatorOptions? options = null, TimeProvider? time = null)
     {
         Options = options ?? new OperatorOptions { LeaderElection = { Enabled = false }, ResyncSeconds = 3600 };
         Client = Api.CreateClient();
         _services = new ServiceCollection()
             .AddLogging()
+            .AddSingleton(time ?? TimeProvider.System)
             .AddSingleton<IProjectInfrastructure>(Infrastructure)
             .AddOperator(Options, Client)
             .BuildServiceProvider();

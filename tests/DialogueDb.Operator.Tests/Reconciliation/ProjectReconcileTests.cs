@@ -192,6 +192,71 @@ public sealed class ProjectReconcileTests
     }
 
     [Fact]
+    public async Task DeletionPolicyDelete_PodsStillRunning_StopsThemFirst_DropsOnlyOnceTheyAreGone()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("busy", s => s.DeletionPolicy = "Delete");
+        await harness.ReconciledAsync("busy", "Progressing", "True");
+        harness.RollOut("busy");
+        await harness.ReconciledAsync("busy");
+        harness.Api.Put(new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta
+            {
+                Name = "busy-api-1", NamespaceProperty = Namespace, Labels = new Dictionary<string, string> { [ProjectNaming.ProjectLabel] = "busy" },
+            },
+        });
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "busy");
+
+        await EventuallyAsync(() => harness.Object("apps/v1", "Deployment", "busy-api")?["spec"]?["replicas"]?.GetValue<int>() == 0,
+            "the Deployment is scaled to 0");
+        await EventuallyAsync(() => harness.Object("batch/v1", "CronJob", "busy-retention")?["spec"]?["suspend"]?.GetValue<bool>() == true,
+            "the CronJob is suspended");
+        await EventuallyAsync(() => harness.Project("busy")!.Status!.Conditions!.Any(
+            c => c.Type == "Progressing" && c.Message!.StartsWith("Waiting for 1 pod(s)", StringComparison.Ordinal)), "the status says why it waits");
+        Assert.Equal("False", harness.Project("busy")!.Status!.Conditions!.Single(c => c.Type == "Ready").Status);
+        Assert.Empty(harness.Infrastructure.Dropped);
+
+        harness.Api.Remove("v1", "Pod", Namespace, "busy-api-1");
+
+        await EventuallyAsync(() => harness.Project("busy") is null, "the project is gone once its pods are");
+        Assert.Equal(["tenant-a/busy"], harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
+    public async Task DeletionPolicyDelete_ServerRefuses_DegradedWithTheServersReply_ReconcileAtRetriesAtOnce()
+    {
+        // Frozen time: the error backoff never elapses, so only the annotation can bring the retry.
+        await using var harness = new OperatorHarness(time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
+        await harness.CreateAsync("stuck", s => s.DeletionPolicy = "Delete");
+        await harness.ReconciledAsync("stuck", "Progressing", "True");
+        harness.RollOut("stuck");
+        await harness.ReconciledAsync("stuck");
+        harness.Infrastructure.DropFailure = new Npgsql.PostgresException("permission denied to drop objects", "ERROR", "ERROR", "42501");
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck");
+
+        await EventuallyAsync(() => harness.Project("stuck")?.Status?.Conditions?.Any(c => c.Type == "Degraded" && c.Status == "True") == true,
+            "the failure is in Degraded");
+        var conditions = harness.Project("stuck")!.Status!.Conditions!;
+        var degraded = conditions.Single(c => c.Type == "Degraded");
+        Assert.Equal("ProvisioningFailed", degraded.Reason);
+        Assert.Contains("42501 permission denied to drop objects", degraded.Message, StringComparison.Ordinal);
+        Assert.Equal(("False", "Deleting"), (conditions.Single(c => c.Type == "Ready").Status, conditions.Single(c => c.Type == "Ready").Reason));
+        Assert.Contains("left: database ddb_", conditions.Single(c => c.Type == "Progressing").Message, StringComparison.Ordinal);
+
+        harness.Infrastructure.DropFailure = null;
+        harness.Api.Edit(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck",
+            p => p["metadata"]!["annotations"] = new JsonObject { [ProjectNaming.ReconcileAtAnnotation] = "2026-12-03T12:00:00Z" });
+
+        await EventuallyAsync(() => harness.Project("stuck") is null, "the retry after the annotation finished the deletion");
+        Assert.Equal(["tenant-a/stuck"], harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
     public async Task DeletionPolicyRetain_NoFinalizer_DataIsKept()
     {
         await using var harness = new OperatorHarness();
