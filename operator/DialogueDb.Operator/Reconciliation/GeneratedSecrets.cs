@@ -16,8 +16,15 @@ internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 /// <summary>
 /// The Secrets the operator generates for a project: credentials (passwords, the API-key hash secret, the project
 /// CA), the encryption key ring and the serving certificate. Each is created once and never overwritten; the key
-/// ring changes only when its rotation counter is raised, the certificate only when it needs renewal.
+/// ring changes only when its rotation counter is raised, the certificate when it needs renewal or was not issued by
+/// the project's CA.
 /// </summary>
+/// <remarks>
+/// The credentials and the key ring are the roots everything else is derived from, and a lost key ring makes every
+/// stored message unreadable: both carry <see cref="ProtectedSecretFinalizer"/>, so deleting one leaves it in place
+/// (Terminating, still mounted and read) with a Warning Event, until the project itself is deleted. Everything
+/// derived (serving certificate, API-key Secrets, connection and policy Secrets) is re-created consistently instead.
+/// </remarks>
 internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions options, EventRecorder events, TimeProvider time)
 {
     /// <summary>The credentials Secret: passwords, the API key hash secret and the project CA, generated once.</summary>
@@ -27,7 +34,7 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
         var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
         if (existing is not null)
         {
-            return existing;
+            return await ProtectAsync(project, existing, "the project's CA and passwords", cancellationToken);
         }
 
         var (caCertificate, caKey) = TlsIssuer.NewCa(project.Metadata.Name, time.GetUtcNow());
@@ -41,6 +48,7 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
             ["ca.crt"] = Utf8(caCertificate),
             ["ca.key"] = Utf8(caKey),
         });
+        secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
         return await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
     }
 
@@ -61,9 +69,13 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
             var ring = new Dictionary<string, byte[]> { ["keys.json"] = Utf8(EncryptionKeyRing.NewRing().ToJson()) };
             var secret = DesiredState.Secret(project, name, "encryption", ring);
             secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
+            secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
             await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+            return new SecretValue(name, "keys.json");
         }
-        else if (Rotation(existing) < wanted)
+
+        existing = await ProtectAsync(project, existing, "the keys every stored message is encrypted with", cancellationToken);
+        if (Rotation(existing) < wanted)
         {
             var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").Rotate();
             existing.Data["keys.json"] = Utf8(ring.ToJson());
@@ -93,7 +105,8 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
         var dnsNames = ServiceDnsNames(project, options.ClusterDomain);
         var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
         var current = existing?.Data?.TryGetValue("tls.crt", out var crt) == true ? Encoding.UTF8.GetString(crt) : null;
-        if (existing is null || TlsIssuer.NeedsRenewal(current, dnsNames, time.GetUtcNow()))
+        // A certificate from another CA (the credentials were re-created by hand) fails every client's verification.
+        if (existing is null || Text(existing, "ca.crt") != caCertificate || TlsIssuer.NeedsRenewal(current, dnsNames, time.GetUtcNow()))
         {
             var (certificate, key) = TlsIssuer.IssueServer(caCertificate, Text(credentials, "ca.key"), dnsNames, time.GetUtcNow());
             var secret = DesiredState.Secret(project, name, "tls", new Dictionary<string, byte[]>
@@ -114,5 +127,41 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
         }
 
         return new TlsMaterial(name, caCertificate);
+    }
+
+    /// <summary>Releases the protection of a project's generated Secrets once the project is gone (so they can be deleted).</summary>
+    public async Task ReleaseAsync(string ns, string projectName, CancellationToken cancellationToken)
+    {
+        var secrets = await client.CoreV1.ListNamespacedSecretAsync(ns, labelSelector: $"{ProjectLabel}={projectName}",
+            cancellationToken: cancellationToken);
+        foreach (var secret in secrets.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
+        {
+            await SetFinalizersAsync(secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
+        }
+    }
+
+    /// <summary>Makes sure a root Secret carries the protection; a deletion someone asked for is refused with an Event.</summary>
+    private async Task<V1Secret> ProtectAsync(DialogueProject project, V1Secret secret, string holds, CancellationToken cancellationToken)
+    {
+        if (secret.Metadata.DeletionTimestamp is not null)
+        {
+            await events.RecordAsync(project, "Warning", "ProtectedSecret",
+                $"Secret {secret.Metadata.Name} holds {holds}; it stays until the project is deleted.", cancellationToken);
+            return secret;
+        }
+
+        if (secret.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true)
+        {
+            return secret;
+        }
+
+        return await SetFinalizersAsync(secret, [.. secret.Metadata.Finalizers ?? [], ProtectedSecretFinalizer], cancellationToken);
+    }
+
+    private async Task<V1Secret> SetFinalizersAsync(V1Secret secret, List<string> finalizers, CancellationToken cancellationToken)
+    {
+        var patch = new { metadata = new { resourceVersion = secret.Metadata.ResourceVersion, finalizers } };
+        return await client.CoreV1.PatchNamespacedSecretAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch),
+            secret.Metadata.Name, secret.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: cancellationToken);
     }
 }

@@ -38,7 +38,9 @@ internal sealed partial class ProjectReconciler(
     {
         if (await client.ReadProjectOrNullAsync(ns, name, cancellationToken) is not { } project)
         {
-            return ReconcileResult.Done; // Gone: its children are garbage-collected through their owner references.
+            // Gone: its children are garbage-collected through their owner references, the protected ones once released.
+            await generated.ReleaseAsync(ns, name, cancellationToken);
+            return ReconcileResult.Done;
         }
 
         var identity = ProjectIdentity.For(ns, name);

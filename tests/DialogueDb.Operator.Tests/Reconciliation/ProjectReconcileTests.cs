@@ -188,7 +188,7 @@ public sealed class ProjectReconcileTests
         await EventuallyAsync(() => harness.Project("doomed") is null, "the project is gone");
         Assert.Equal(["tenant-a/doomed"], harness.Infrastructure.Dropped);
         Assert.Null(harness.Object("apps/v1", "Deployment", "doomed-api"));
-        Assert.Null(harness.Secret("doomed-credentials"));
+        await EventuallyAsync(() => harness.Secret("doomed-credentials") is null, "the protected Secret is released and goes too");
     }
 
     [Fact]
@@ -229,8 +229,9 @@ public sealed class ProjectReconcileTests
     [Fact]
     public async Task DeletionPolicyDelete_ServerRefuses_DegradedWithTheServersReply_ReconcileAtRetriesAtOnce()
     {
-        // Frozen time: the error backoff never elapses, so only the annotation can bring the retry.
-        await using var harness = new OperatorHarness(time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
+        // Fake time: the error backoff elapses only when the test moves the clock, so later only the annotation can bring the retry.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
         await harness.CreateAsync("stuck", s => s.DeletionPolicy = "Delete");
         await harness.ReconciledAsync("stuck", "Progressing", "True");
         harness.RollOut("stuck");
@@ -254,6 +255,51 @@ public sealed class ProjectReconcileTests
 
         await EventuallyAsync(() => harness.Project("stuck") is null, "the retry after the annotation finished the deletion");
         Assert.Equal(["tenant-a/stuck"], harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
+    public async Task DeletedGeneratedSecrets_RootsAreKeptUntilTheProjectGoes_DerivedOnesAreRecreatedFromTheSameCa()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("keep");
+        await harness.ReconciledAsync("keep", "Progressing", "True");
+        var ca = Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]);
+        var keyBefore = Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]);
+        var ringBefore = harness.Secret("keep-encryption")!.Data["keys.json"];
+
+        foreach (var name in new[] { "keep-credentials", "keep-encryption", "keep-tls", "keep-key-default", "keep-connection" })
+        {
+            harness.Api.Remove("v1", "Secret", Namespace, name);
+        }
+
+        // The roots stay (Terminating, unchanged); everything derived comes back, consistent with the same CA.
+        await EventuallyAsync(() => harness.Secret("keep-tls") is not null && harness.Secret("keep-key-default") is not null
+            && harness.Secret("keep-connection") is not null, "the derived Secrets are back");
+        Assert.NotNull(harness.Secret("keep-credentials")!.Metadata.DeletionTimestamp);
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]));
+        Assert.Equal(ringBefore, harness.Secret("keep-encryption")!.Data["keys.json"]);
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-tls")!.Data["ca.crt"]));
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["ca.crt"]));
+        Assert.NotEqual(keyBefore, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]));
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "keep");
+
+        await EventuallyAsync(() => harness.Secret("keep-credentials") is null && harness.Secret("keep-encryption") is null,
+            "the protection is released once the project is gone");
+    }
+
+    [Fact]
+    public async Task ServingCertificateFromAnotherCa_IsReissuedFromTheProjectsCa()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("certs");
+        await harness.ReconciledAsync("certs", "Progressing", "True");
+        var ca = Encoding.UTF8.GetString(harness.Secret("certs-credentials")!.Data["ca.crt"]);
+        var (otherCa, _) = TlsIssuer.NewCa("someone-else", DateTimeOffset.UtcNow);
+
+        harness.Api.Edit("v1", "Secret", Namespace, "certs-tls", s => s["data"]!["ca.crt"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(otherCa)));
+
+        await EventuallyAsync(() => Encoding.UTF8.GetString(harness.Secret("certs-tls")!.Data["ca.crt"]) == ca, "the certificate is reissued");
     }
 
     [Fact]
