@@ -10,6 +10,9 @@ using static DialogueDb.Operator.Reconciliation.SecretData;
 
 namespace DialogueDb.Operator.Reconciliation;
 
+/// <summary>Where the pods read the key ring, and when a pending rotation's new key becomes active (null: none pending).</summary>
+internal sealed record EncryptionKeys(SecretValue Secret, DateTimeOffset? ActivatesAt);
+
 /// <summary>The serving certificate's Secret and the CA certificate clients verify it with.</summary>
 internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 
@@ -52,16 +55,21 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
         return await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
     }
 
-    /// <summary>The key ring: the customer's, or one generated once; a raised rotation counter adds a key and makes it active.</summary>
-    public async Task<SecretValue> EnsureEncryptionAsync(DialogueProject project, CancellationToken cancellationToken)
+    /// <summary>
+    /// The key ring: the customer's, or one generated once. A raised rotation counter starts a two-phase rotation: the
+    /// new key is added decrypt-only, and becomes active <see cref="OperatorOptions.EncryptionKeyActivationSeconds"/>
+    /// later, when every replica has read it (a replica never meets a ciphertext under a key it does not have yet).
+    /// </summary>
+    public async Task<EncryptionKeys> EnsureEncryptionAsync(DialogueProject project, CancellationToken cancellationToken)
     {
         if (project.Spec.Encryption?.KeySecretRef is { } byo)
         {
-            return new SecretValue(byo.Name!, byo.Key ?? "keys.json");
+            return new EncryptionKeys(new SecretValue(byo.Name!, byo.Key ?? "keys.json"), null);
         }
 
         var ns = project.Metadata.NamespaceProperty;
         var name = Encryption(project.Metadata.Name);
+        var result = new EncryptionKeys(new SecretValue(name, "keys.json"), null);
         var wanted = project.Spec.Encryption?.Rotation ?? 0;
         var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
         if (existing is null)
@@ -71,23 +79,47 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
             secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
             secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
             await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
-            return new SecretValue(name, "keys.json");
+            return result;
         }
 
         existing = await ProtectAsync(project, existing, "the keys every stored message is encrypted with", cancellationToken);
-        if (Rotation(existing) < wanted)
+        existing.Metadata.Annotations ??= new Dictionary<string, string>();
+        var annotations = existing.Metadata.Annotations;
+        var now = time.GetUtcNow();
+        if (annotations.TryGetValue(PendingKeyAnnotation, out var pending) && annotations.TryGetValue(ActivateAtAnnotation, out var at))
         {
-            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").Rotate();
+            var activatesAt = DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture);
+            if (now < activatesAt)
+            {
+                return result with { ActivatesAt = activatesAt };
+            }
+
+            var id = uint.Parse(pending, System.Globalization.CultureInfo.InvariantCulture);
+            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").Activate(id);
             existing.Data["keys.json"] = Utf8(ring.ToJson());
-            existing.Metadata.Annotations ??= new Dictionary<string, string>();
-            existing.Metadata.Annotations[RotationAnnotation] = Invariant(wanted);
+            annotations.Remove(PendingKeyAnnotation);
+            annotations.Remove(ActivateAtAnnotation);
             // A replace with the read resourceVersion: a concurrent change gives 409 and a retry, never a lost key.
             await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
             await events.RecordAsync(project, "Normal", "EncryptionKeyRotated",
-                $"A new data key is active (rotation {wanted}); older keys remain for decryption.", cancellationToken);
+                $"Data key {id} is now active for new writes; older keys remain for decryption.", cancellationToken);
+        }
+        else if (Rotation(existing) < wanted)
+        {
+            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").WithDecryptOnlyKey(out var id);
+            var activatesAt = now + TimeSpan.FromSeconds(options.EncryptionKeyActivationSeconds);
+            existing.Data["keys.json"] = Utf8(ring.ToJson());
+            annotations[RotationAnnotation] = Invariant(wanted);
+            annotations[PendingKeyAnnotation] = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            annotations[ActivateAtAnnotation] = activatesAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
+            await events.RecordAsync(project, "Normal", "EncryptionKeyAdded",
+                $"Data key {id} was added for decryption (rotation {wanted}); it becomes active at {annotations[ActivateAtAnnotation]}.",
+                cancellationToken);
+            return result with { ActivatesAt = activatesAt };
         }
 
-        return new SecretValue(name, "keys.json");
+        return result;
     }
 
     /// <summary>The customer's serving certificate, or one issued from the project CA and renewed before it expires.</summary>

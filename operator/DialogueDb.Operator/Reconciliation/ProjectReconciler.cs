@@ -152,7 +152,7 @@ internal sealed partial class ProjectReconciler(
             MaintenanceRole = connection.MaintenanceRole,
             Redis = connection.Redis,
             RedisKeyPrefix = identity.RedisKeyPrefix,
-            EncryptionKeys = encryption,
+            EncryptionKeys = encryption.Secret,
             ApiKeyHashSecret = new SecretValue(Credentials(name), "api-key-hash-secret"),
             TlsSecretName = tls.SecretName,
             PolicyJson = policy.ToJson(),
@@ -173,7 +173,7 @@ internal sealed partial class ProjectReconciler(
         }
 
         var cronJob = children.Get("CronJob", ns, Retention(name)) as V1CronJob;
-        var converged = new ConvergedProject(endpoint, replicas, effective, keys, encryption, connection.Hash, deployment, cronJob);
+        var converged = new ConvergedProject(endpoint, replicas, effective, keys, encryption.Secret, connection.Hash, deployment, cronJob);
         var rollingOut = await status.ConvergedAsync(project, converged, cancellationToken);
 
         TimeSpan? requeue = rollingOut ? ProgressingRetry : null;
@@ -181,6 +181,11 @@ internal sealed partial class ProjectReconciler(
         if (graceEnds != default)
         {
             requeue = ReconcileResult.Earliest(requeue, graceEnds - time.GetUtcNow() + TimeSpan.FromSeconds(1));
+        }
+
+        if (encryption.ActivatesAt is { } activation)
+        {
+            requeue = ReconcileResult.Earliest(requeue, activation - time.GetUtcNow() + TimeSpan.FromSeconds(1));
         }
 
         return new ReconcileResult(requeue);

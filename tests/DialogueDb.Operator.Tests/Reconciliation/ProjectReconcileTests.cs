@@ -142,7 +142,8 @@ public sealed class ProjectReconcileTests
     [Fact]
     public async Task GeneratedSecrets_AreNeverOverwritten_ButRotationIssuesANewKeyAndKeepsThePreviousForTheGracePeriod()
     {
-        await using var harness = new OperatorHarness();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
         await harness.CreateAsync("rotate");
         await harness.ReconciledAsync("rotate", "Progressing", "True");
         var credentials = harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value));
@@ -155,8 +156,16 @@ public sealed class ProjectReconcileTests
         await EventuallyAsync(() => Encoding.UTF8.GetString(harness.Secret("rotate-key-default")!.Data["api-key"]) != firstKey, "the key is rotated");
         await EventuallyAsync(() => DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-policy")!.Data["project.json"]), "t").ApiKeys.Count == 2, "the policy has both keys");
         Assert.Equal(credentials, harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value)));
-        var rotatedRing = DialogueDb.Service.Security.EncryptionKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]), "t");
-        Assert.Equal(2u, rotatedRing.ActiveId);
+        // Two-phase: the new data key is first distributed for decryption only, and becomes active once every replica has it.
+        DialogueDb.Service.Security.EncryptionKeyRing Ring() =>
+            DialogueDb.Service.Security.EncryptionKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]), "t");
+        await EventuallyAsync(() => Ring().KeyIds.Count == 2, "the new data key is distributed");
+        Assert.Equal(1u, Ring().ActiveId);
+
+        time.Advance(TimeSpan.FromSeconds(harness.Options.EncryptionKeyActivationSeconds + 1));
+
+        await EventuallyAsync(() => Ring().ActiveId == 2u, "the new data key becomes active after the activation delay");
+        var rotatedRing = Ring();
         Assert.Equal(2, rotatedRing.KeyIds.Count);
         Assert.True(DialogueDb.Service.Security.EncryptionKeyRing.Parse(ring, "t").TryGet(1, out var oldKey) && rotatedRing.TryGet(1, out var kept) && oldKey.SequenceEqual(kept));
     }
