@@ -23,13 +23,13 @@ internal static class OperatorCli
             }
             catch (Exception ex) when (ex is InvalidOperationException or k8s.Exceptions.KubeConfigException)
             {
-                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(ex.Message);
                 return 1;
             }
 
             using var client = new k8s.Kubernetes(kube);
             await using var app = OperatorHost.Build(options, client, [], parse.GetValue(urls));
-            await app.RunAsync(ct).ConfigureAwait(false);
+            await app.RunAsync(ct);
             return Environment.ExitCode;
         });
 
@@ -37,6 +37,6 @@ internal static class OperatorCli
         crd.SetAction(_ => Console.Out.Write(CrdGenerator.ToYaml()));
 
         var root = new RootCommand("DialogueDB operator: reconciles DialogueProject resources into per-tenant deployments.") { run, crd };
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        return await root.Parse(args).InvokeAsync();
     }
 }

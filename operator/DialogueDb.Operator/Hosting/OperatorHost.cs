@@ -1,6 +1,4 @@
 using DialogueDb.Operator.Kubernetes;
-using DialogueDb.Operator.Provisioning;
-using DialogueDb.Operator.Reconciliation;
 using k8s;
 
 namespace DialogueDb.Operator.Hosting;
@@ -15,16 +13,7 @@ internal static class OperatorHost
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.WebHost.UseUrls(urls ?? "http://0.0.0.0:8081");
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(client);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IProjectInfrastructure, SharedInfrastructure>();
-        builder.Services.AddSingleton(sp => new ObjectApplier(client, ProjectNaming.FieldManager));
-        builder.Services.AddSingleton<EventRecorder>();
-        builder.Services.AddSingleton(sp => new ProjectController(
-            client, options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(),
-            children => ActivatorUtilities.CreateInstance<ProjectReconciler>(sp, children)));
-        builder.Services.AddSingleton<ControllerState>();
+        builder.Services.AddOperator(options, client);
         builder.Services.AddHostedService<ControllerService>();
 
         var app = builder.Build();
@@ -51,7 +40,7 @@ internal sealed partial class ControllerService(
         if (!options.LeaderElection.Enabled)
         {
             state.IsLeader = true;
-            await controller.RunAsync(stoppingToken).ConfigureAwait(false);
+            await controller.RunAsync(stoppingToken);
             return;
         }
 
@@ -60,8 +49,8 @@ internal sealed partial class ControllerService(
         var lost = await election.RunAsync(async ct =>
         {
             state.IsLeader = true;
-            await controller.RunAsync(ct).ConfigureAwait(false);
-        }, stoppingToken).ConfigureAwait(false);
+            await controller.RunAsync(ct);
+        }, stoppingToken);
         state.IsLeader = false;
         if (lost)
         {

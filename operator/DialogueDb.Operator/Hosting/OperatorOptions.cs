@@ -61,6 +61,13 @@ internal sealed partial class OperatorOptions
     /// <summary>Projects reconciled at the same time.</summary>
     public int Workers { get; set; } = 4;
 
+    /// <summary>
+    /// How long a new data key is decrypt-only before it becomes the active one: longer than any kubelet takes to
+    /// refresh a Secret volume (its sync period plus the cache TTL, about a minute by default), so no replica meets a
+    /// ciphertext under a key it has not read yet.
+    /// </summary>
+    public int EncryptionKeyActivationSeconds { get; set; } = 180;
+
     public LeaderElectionOptions LeaderElection { get; set; } = new();
 
     public static OperatorOptions Load(string? path)

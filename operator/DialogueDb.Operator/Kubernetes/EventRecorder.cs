@@ -51,7 +51,7 @@ internal sealed partial class EventRecorder(IKubernetes client, TimeProvider tim
         };
         try
         {
-            await client.CoreV1.CreateNamespacedEventAsync(@event, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await client.CoreV1.CreateNamespacedEventAsync(@event, ns, cancellationToken: cancellationToken);
         }
         catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException)
         {

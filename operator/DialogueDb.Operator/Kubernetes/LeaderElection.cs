@@ -39,19 +39,19 @@ internal sealed partial class LeaderElection(ILock @lock, LeaderElectionOptions 
 
         try
         {
-            await elector.RunUntilLeadershipLostAsync(cancellationToken).ConfigureAwait(false);
+            await elector.RunUntilLeadershipLostAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shut down while waiting for (or holding) the Lease.
         }
 
-        await leading.CancelAsync().ConfigureAwait(false);
+        await leading.CancelAsync();
         if (running is not null)
         {
             try
             {
-                await running.ConfigureAwait(false);
+                await running;
             }
             catch (OperationCanceledException)
             {

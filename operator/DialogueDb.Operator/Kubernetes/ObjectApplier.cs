@@ -27,7 +27,7 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
             return live;
         }
 
-        var stored = await PatchAsync(desired, cancellationToken).ConfigureAwait(false);
+        var stored = await PatchAsync(desired, cancellationToken);
         _applied[key] = (hash, stored.Metadata.ResourceVersion);
         return stored;
     }
@@ -53,7 +53,7 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
     }
 
     private static async Task<IKubernetesObject<V1ObjectMeta>> Cast<TObject>(Task<TObject> task) where TObject : IKubernetesObject<V1ObjectMeta> =>
-        await task.ConfigureAwait(false);
+        await task;
 
     private static string Key(IKubernetesObject<V1ObjectMeta> o) => $"{o.Kind}/{o.Metadata.NamespaceProperty}/{o.Metadata.Name}";
 

@@ -22,6 +22,9 @@ internal static class OperatorPermissions
         new("", "events", ["create"]),
         new("apps", "deployments", ["list", "watch", "create", "patch"]),
         new("batch", "cronjobs", ["list", "watch", "create", "patch"]),
+        // Deletion stops the project's workloads before its data goes: its retention Jobs are deleted, its pods counted.
+        new("batch", "jobs", ["list", "delete"]),
+        new("", "pods", ["list"]),
         new("networking.k8s.io", "networkpolicies", ["list", "watch", "create", "patch"]),
         new("policy", "poddisruptionbudgets", ["list", "watch", "create", "patch", "delete"]),
         new("rbac.authorization.k8s.io", "roles", ["list", "watch", "create", "patch"]),

@@ -14,7 +14,7 @@ namespace DialogueDb.Operator.Kubernetes;
 /// whose generation did not change (e.g. the operator's own status writes) are skipped; any event on a child brings
 /// its project back, so a deleted or edited child is put back at once, and a periodic resync covers what watches miss.
 /// </summary>
-internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
+internal sealed partial class ProjectController : IAsyncDisposable
 {
     public const string ManagedBySelector = "app.kubernetes.io/managed-by=" + ProjectNaming.FieldManager;
 
@@ -24,17 +24,19 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly WorkQueue<(string Namespace, string Name)> _queue;
     private readonly List<ResourceWatcher<DialogueProject, DialogueProjectList>> _projects = [];
-    private readonly Dictionary<string, List<IResourceCache<IKubernetesObject<V1ObjectMeta>>>> _children = new(StringComparer.Ordinal);
+    private readonly ChildCache _children;
     private readonly List<Func<CancellationToken, Task>> _runs = [];
-    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers)> _seen = new();
+    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers, string? ReconcileAt)> _seen = new();
     private readonly ProjectReconciler _reconciler;
     private int _reconciles;
 
-    /// <param name="reconciler">Builds the reconciler; it is handed this controller as its view of the watched children.</param>
+    /// <param name="children">The cache this controller's child watches fill; the reconciler reads the same instance.</param>
     public ProjectController(
-        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, Func<IChildLookup, ProjectReconciler> reconciler)
+        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, ChildCache children, ProjectReconciler reconciler)
     {
         _client = client;
+        _children = children;
+        _reconciler = reconciler;
         _options = options;
         _time = time;
         _logger = loggers.CreateLogger<ProjectController>();
@@ -88,8 +90,6 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
                 (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
                 (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
         }
-
-        _reconciler = reconciler(this);
     }
 
     /// <summary>Reconciles finished since start (for health and tests).</summary>
@@ -97,10 +97,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
 
     public int QueueLength => _queue.Count;
 
-    public bool IsSynced => _projects.All(p => p.IsSynced) && _children.Values.SelectMany(c => c).All(c => c.IsSynced);
-
-    public IKubernetesObject<V1ObjectMeta>? Get(string kind, string ns, string name) =>
-        _children.TryGetValue(kind, out var caches) ? caches.Select(c => c.Get(ns, name)).FirstOrDefault(o => o is not null) : null;
+    public bool IsSynced => _projects.All(p => p.IsSynced) && _children.IsSynced;
 
     public IReadOnlyCollection<DialogueProject> Projects => [.. _projects.SelectMany(p => p.Items)];
 
@@ -118,7 +115,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
         tasks.Add(Task.Run(() => ResyncAsync(cancellationToken), cancellationToken));
         try
         {
-            await Task.WhenAll(tasks).ConfigureAwait(false);
+            await Task.WhenAll(tasks);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -145,12 +142,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
             WatchTimeout = TimeSpan.FromSeconds(_options.WatchTimeoutSeconds),
             WatchGrace = TimeSpan.FromSeconds(Math.Max(1, _options.WatchTimeoutSeconds / 10)),
         };
-        if (!_children.TryGetValue(kind, out var list))
-        {
-            _children[kind] = list = [];
-        }
-
-        list.Add(watcher);
+        _children.Add(kind, watcher);
         _runs.Add(watcher.RunAsync);
     }
 
@@ -163,14 +155,21 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
             return;
         }
 
-        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0);
+        var reconcileAt = project.Metadata.Annotations?.TryGetValue(ProjectNaming.ReconcileAtAnnotation, out var at) == true ? at : null;
+        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0, reconcileAt);
         if (_seen.TryGetValue(key, out var before) && before == now)
         {
             return; // Only status or metadata changed: nothing to converge.
         }
 
         _seen[key] = now;
-        _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
+        var item = (project.Metadata.NamespaceProperty, project.Metadata.Name);
+        if (before.ReconcileAt != reconcileAt && reconcileAt is not null)
+        {
+            _queue.Forget(item); // Someone fixed the infrastructure: retry now, and from the shortest backoff again.
+        }
+
+        _queue.Add(item);
     }
 
     private void OnChildEvent(IKubernetesObject<V1ObjectMeta> child)
@@ -189,7 +188,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
             (string Namespace, string Name) key;
             try
             {
-                key = await _queue.TakeAsync(cancellationToken).ConfigureAwait(false);
+                key = await _queue.TakeAsync(cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -202,7 +201,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
 
             try
             {
-                var result = await _reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
+                var result = await _reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken);
                 _queue.Forget(key);
                 if (result.RequeueAfter is { } after)
                 {
@@ -217,7 +216,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
             {
                 var delay = _queue.AddRateLimited(key);
                 LogReconcileFailed(_logger, key.Namespace, key.Name, delay.TotalSeconds, ProjectReconciler.Describe(ex));
-                await _reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken).ConfigureAwait(false);
+                await _reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken);
             }
             finally
             {
@@ -232,7 +231,7 @@ internal sealed partial class ProjectController : IChildLookup, IAsyncDisposable
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.ResyncSeconds), _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 Resync();
             }

@@ -58,10 +58,10 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
             {
                 if (ResourceVersion is null)
                 {
-                    await RelistAsync(cancellationToken).ConfigureAwait(false);
+                    await RelistAsync(cancellationToken);
                 }
 
-                await WatchOnceAsync(cancellationToken).ConfigureAwait(false);
+                await WatchOnceAsync(cancellationToken);
                 failures = 0;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -81,7 +81,7 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
                 LogWatchFailed(_logger, _name, failures, delay.TotalSeconds, ex.GetType().Name, Describe(ex));
                 try
                 {
-                    await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(delay, _time, cancellationToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -93,7 +93,7 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
 
     private async Task RelistAsync(CancellationToken cancellationToken)
     {
-        using var response = await _list(null, false, null, cancellationToken).ConfigureAwait(false);
+        using var response = await _list(null, false, null, cancellationToken);
         var list = response.Body;
         var seen = new HashSet<(string?, string)>();
         foreach (var item in list.Items)
@@ -128,7 +128,7 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
             var events = _list(ResourceVersion, true, seconds, watchdog.Token)
                 .WatchAsync<T, TList>(onError: ex => streamError ??= ex, cancellationToken: watchdog.Token);
 #pragma warning restore CS0618
-            await foreach (var (type, item) in events.ConfigureAwait(false))
+            await foreach (var (type, item) in events)
             {
                 if (streamError is not null)
                 {

@@ -9,7 +9,8 @@ namespace DialogueDb.Operator.Kubernetes;
 internal sealed class WorkQueue<T> : IDisposable where T : notnull
 {
     public static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(200);
-    public static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
+    /// <summary>A minute at most: a fixed database or Redis should not wait long (and reconcile-at retries at once).</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
 
     private readonly TimeProvider _time;
     private readonly object _gate = new();
@@ -130,7 +131,7 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
     {
         while (true)
         {
-            await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _signal.WaitAsync(cancellationToken);
             lock (_gate)
             {
                 if (_ready.First is { } first)

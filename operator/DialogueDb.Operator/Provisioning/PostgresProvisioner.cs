@@ -11,9 +11,10 @@ namespace DialogueDb.Operator.Provisioning;
 /// <para>The admin connection is a superuser, or a role with CREATEDB CREATEROLE. What only a superuser may do in
 /// PostgreSQL 15: create a role with BYPASSRLS, or change a role's BYPASSRLS, SUPERUSER or REPLICATION attribute.
 /// So with a CREATEDB CREATEROLE admin the maintenance role must be created once by a superuser (with the name
-/// <see cref="ProjectNames"/> gives it and BYPASSRLS); everything else then works, because attributes that already
-/// have the wanted value are not re-sent. Such an admin is made a member of the owner role (PG15 requires that to
-/// create a database owned by it and to change its schema).</para>
+/// <see cref="ProjectIdentity"/> gives it and BYPASSRLS, and on PG16 <c>GRANT</c> it to the admin <c>WITH ADMIN
+/// OPTION</c> so the admin can later drop it); everything else then works, because attributes that already have the
+/// wanted value are not re-sent. Such an admin is made a member of the owner role (PG15 requires that to create a
+/// database owned by it and to change its schema), and of every project role when it drops them.</para>
 /// <para>Passwords are sent as SCRAM-SHA-256 verifiers computed here (see <see cref="ScramVerifier"/>), never in clear,
 /// and never logged or put in exception messages.</para>
 /// </remarks>
@@ -31,68 +32,120 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
         ValidatePassword(db.ApiPassword, nameof(db.ApiPassword));
         ValidatePassword(db.MaintenancePassword, nameof(db.MaintenancePassword));
 
-        await using (var admin = await OpenAsync(adminConnectionString, ct).ConfigureAwait(false))
+        await using (var admin = await OpenAsync(adminConnectionString, ct))
         {
-            await EnsureRoleAsync(admin, db.OwnerRole, db.OwnerPassword, bypassRls: false, ct).ConfigureAwait(false);
-            await EnsureRoleAsync(admin, db.ApiRole, db.ApiPassword, bypassRls: false, ct).ConfigureAwait(false);
-            await EnsureRoleAsync(admin, db.MaintenanceRole, db.MaintenancePassword, bypassRls: true, ct).ConfigureAwait(false);
+            await EnsureRoleAsync(admin, db.OwnerRole, db.OwnerPassword, bypassRls: false, ct);
+            await EnsureRoleAsync(admin, db.ApiRole, db.ApiPassword, bypassRls: false, ct);
+            await EnsureRoleAsync(admin, db.MaintenanceRole, db.MaintenancePassword, bypassRls: true, ct);
 
-            if (!await ScalarAsync<bool>(admin, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", ct).ConfigureAwait(false)
-                && !await ScalarAsync<bool>(admin, $"SELECT pg_has_role(current_user, {Literal(db.OwnerRole)}, 'MEMBER')", ct)
-                    .ConfigureAwait(false))
+            if (!await ScalarAsync<bool>(admin, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", ct)
+                && !await ScalarAsync<bool>(admin, $"SELECT pg_has_role(current_user, {Literal(db.OwnerRole)}, 'MEMBER')", ct))
             {
-                await ExecuteAsync(admin, $"GRANT {Quote(db.OwnerRole)} TO current_user", ct).ConfigureAwait(false);
+                await ExecuteAsync(admin, $"GRANT {Quote(db.OwnerRole)} TO current_user", ct);
             }
 
-            await EnsureDatabaseAsync(admin, db, ct).ConfigureAwait(false);
+            await EnsureDatabaseAsync(admin, db, ct);
         }
 
         // Pooling off: after a later DROP DATABASE ... (FORCE) a pooled connection to it would be dead.
         var inDatabase = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = db.Database, Pooling = false };
-        await using var connection = await OpenAsync(inDatabase.ConnectionString, ct).ConfigureAwait(false);
+        await using var connection = await OpenAsync(inDatabase.ConnectionString, ct);
         // PG15 already leaves PUBLIC without CREATE on public; older templates (or a hand-made grant) may not.
         await ExecuteAsync(connection,
-            $"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {Quote(db.ApiRole)}, {Quote(db.MaintenanceRole)}", ct).ConfigureAwait(false);
+            $"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {Quote(db.ApiRole)}, {Quote(db.MaintenanceRole)}", ct);
         // PG15's default owner of public is pg_database_owner, i.e. whoever owns the database: the owner role. A
         // database from an older template has public owned by the bootstrap superuser instead; hand it to the owner.
         var schemaOwner = await ScalarAsync<string>(connection,
-            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'", ct).ConfigureAwait(false);
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'", ct);
         if (schemaOwner != "pg_database_owner" && schemaOwner != db.OwnerRole)
         {
-            await ExecuteAsync(connection, $"ALTER SCHEMA public OWNER TO {Quote(db.OwnerRole)}", ct).ConfigureAwait(false);
+            await ExecuteAsync(connection, $"ALTER SCHEMA public OWNER TO {Quote(db.OwnerRole)}", ct);
         }
     }
 
     /// <summary>
-    /// Removes the database (ending its sessions) and the three roles; a no-op for what is already gone. Objects the
-    /// roles own in other databases than the admin connection's make DROP ROLE fail: that is left to a human.
+    /// Removes the database (ending its sessions) and the three roles; a no-op for what is already gone, so a deletion
+    /// interrupted at any point resumes where it stopped. Objects the roles own in other databases than the admin
+    /// connection's make DROP ROLE fail: that is left to a human.
     /// </summary>
+    /// <remarks>
+    /// A CREATEDB CREATEROLE admin may end a session, drop a database with FORCE and DROP OWNED only with the
+    /// privileges of the session's or owner's role, so it first grants itself membership of the project's roles
+    /// (PG15: CREATEROLE may grant any non-superuser role; PG16: it needs ADMIN OPTION, which it has on the roles it
+    /// created and which the bootstrap of the maintenance role grants it). Granting before terminating also matters
+    /// for the order: the API's pods must be stopped first, or they reconnect between the steps.
+    /// </remarks>
     public async Task DropAsync(ProjectDatabase db, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(db);
         ValidateNames(db);
-        await using var admin = await OpenAsync(adminConnectionString, ct).ConfigureAwait(false);
-        if (await ExistsAsync(admin, db.Database, ct).ConfigureAwait(false))
+        await using var admin = await OpenAsync(adminConnectionString, ct);
+        var roles = new List<string>();
+        foreach (var role in (string[])[db.ApiRole, db.MaintenanceRole, db.OwnerRole])
         {
-            await TerminateAsync(admin, "datname", db.Database, ct).ConfigureAwait(false);
+            if (await RoleExistsAsync(admin, role, ct))
+            {
+                roles.Add(role);
+            }
+        }
+
+        await JoinRolesAsync(admin, roles, ct);
+        if (await ExistsAsync(admin, db.Database, ct))
+        {
+            await TerminateAsync(admin, "datname", db.Database, ct);
             // FORCE (PG13+) also ends sessions that connected after the termination above.
-            await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {Quote(db.Database)} WITH (FORCE)", ct).ConfigureAwait(false);
+            await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {Quote(db.Database)} WITH (FORCE)", ct);
             LogDatabaseDropped(logger, db.Database);
         }
 
-        foreach (var role in (string[])[db.ApiRole, db.MaintenanceRole, db.OwnerRole])
+        foreach (var role in roles)
         {
-            if (!await RoleExistsAsync(admin, role, ct).ConfigureAwait(false))
-            {
-                continue;
-            }
-
             // Sessions in other databases (e.g. "postgres", which PUBLIC may connect to) outlive the role otherwise.
-            await TerminateAsync(admin, "usename", role, ct).ConfigureAwait(false);
+            await TerminateAsync(admin, "usename", role, ct);
             // Privileges on shared objects and anything the role created in the admin's database.
-            await ExecuteAsync(admin, $"DROP OWNED BY {Quote(role)}", ct).ConfigureAwait(false);
-            await ExecuteAsync(admin, $"DROP ROLE IF EXISTS {Quote(role)}", ct).ConfigureAwait(false);
+            await ExecuteAsync(admin, $"DROP OWNED BY {Quote(role)}", ct);
+            await ExecuteAsync(admin, $"DROP ROLE IF EXISTS {Quote(role)}", ct);
             LogRoleDropped(logger, role);
+        }
+    }
+
+    /// <summary>What of the project is still on the server: its database and which of its roles exist.</summary>
+    public async Task<IReadOnlyList<string>> RemainingAsync(ProjectDatabase db, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ValidateNames(db);
+        await using var admin = await OpenAsync(adminConnectionString, ct);
+        var left = new List<string>();
+        if (await ExistsAsync(admin, db.Database, ct))
+        {
+            left.Add("database " + db.Database);
+        }
+
+        foreach (var role in (string[])[db.OwnerRole, db.ApiRole, db.MaintenanceRole])
+        {
+            if (await RoleExistsAsync(admin, role, ct))
+            {
+                left.Add("role " + role);
+            }
+        }
+
+        return left;
+    }
+
+    /// <summary>A non-superuser admin becomes a member of each role (see <see cref="DropAsync"/>); a superuser needs none.</summary>
+    private static async Task JoinRolesAsync(NpgsqlConnection admin, List<string> roles, CancellationToken ct)
+    {
+        if (roles.Count == 0 || await ScalarAsync<bool>(admin, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", ct))
+        {
+            return;
+        }
+
+        foreach (var role in roles)
+        {
+            if (!await ScalarAsync<bool>(admin, $"SELECT pg_has_role(current_user, {Literal(role)}, 'USAGE')", ct))
+            {
+                await ExecuteAsync(admin, $"GRANT {Quote(role)} TO current_user", ct);
+            }
         }
     }
 
@@ -100,21 +153,21 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
     public async Task<bool> ExistsAsync(string database, CancellationToken ct)
     {
         ValidateIdentifier(database, nameof(database));
-        await using var admin = await OpenAsync(adminConnectionString, ct).ConfigureAwait(false);
-        return await ExistsAsync(admin, database, ct).ConfigureAwait(false);
+        await using var admin = await OpenAsync(adminConnectionString, ct);
+        return await ExistsAsync(admin, database, ct);
     }
 
     private async Task EnsureRoleAsync(NpgsqlConnection admin, string role, string password, bool bypassRls, CancellationToken ct)
     {
         var verifier = Literal(ScramVerifier.Create(password));
         var bypass = bypassRls ? "BYPASSRLS" : "NOBYPASSRLS";
-        if (!await RoleExistsAsync(admin, role, ct).ConfigureAwait(false))
+        if (!await RoleExistsAsync(admin, role, ct))
         {
             try
             {
                 await ExecuteAsync(admin,
                     $"CREATE ROLE {Quote(role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION {bypass} PASSWORD {verifier}",
-                    ct).ConfigureAwait(false);
+                    ct);
                 LogRoleCreated(logger, role);
                 return;
             }
@@ -130,9 +183,9 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
             admin);
         command.Parameters.AddWithValue("role", role);
         var changes = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
         {
-            if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+            if (!await reader.ReadAsync(ct))
             {
                 throw new InvalidOperationException($"The PostgreSQL role '{role}' disappeared while it was being provisioned.");
             }
@@ -145,8 +198,7 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
             AddIfDifferent(changes, reader.GetBoolean(5), bypassRls, "BYPASSRLS");
         }
 
-        await ExecuteAsync(admin, $"ALTER ROLE {Quote(role)} WITH {string.Join(' ', changes)} PASSWORD {verifier}", ct)
-            .ConfigureAwait(false);
+        await ExecuteAsync(admin, $"ALTER ROLE {Quote(role)} WITH {string.Join(' ', changes)} PASSWORD {verifier}", ct);
     }
 
     private static void AddIfDifferent(List<string> changes, bool actual, bool wanted, string attribute)
@@ -162,23 +214,23 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
         await using (var command = new NpgsqlCommand("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = @db", admin))
         {
             command.Parameters.AddWithValue("db", db.Database);
-            var owner = (string?)await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            var owner = (string?)await command.ExecuteScalarAsync(ct);
             if (owner is null)
             {
                 try
                 {
-                    await ExecuteAsync(admin, $"CREATE DATABASE {Quote(db.Database)} OWNER {Quote(db.OwnerRole)}", ct).ConfigureAwait(false);
+                    await ExecuteAsync(admin, $"CREATE DATABASE {Quote(db.Database)} OWNER {Quote(db.OwnerRole)}", ct);
                     LogDatabaseCreated(logger, db.Database, db.OwnerRole);
                 }
                 catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
                 {
                     // Created concurrently with the same name: the ALTER below makes sure of its owner.
-                    await ExecuteAsync(admin, $"ALTER DATABASE {Quote(db.Database)} OWNER TO {Quote(db.OwnerRole)}", ct).ConfigureAwait(false);
+                    await ExecuteAsync(admin, $"ALTER DATABASE {Quote(db.Database)} OWNER TO {Quote(db.OwnerRole)}", ct);
                 }
             }
             else if (owner != db.OwnerRole)
             {
-                await ExecuteAsync(admin, $"ALTER DATABASE {Quote(db.Database)} OWNER TO {Quote(db.OwnerRole)}", ct).ConfigureAwait(false);
+                await ExecuteAsync(admin, $"ALTER DATABASE {Quote(db.Database)} OWNER TO {Quote(db.OwnerRole)}", ct);
             }
         }
 
@@ -192,40 +244,40 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
         {
             command.Parameters.AddWithValue("db", db.Database);
             command.Parameters.AddWithValue("ours", new[] { db.OwnerRole, db.ApiRole, db.MaintenanceRole });
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
             {
                 strays.Add(reader.GetString(0));
             }
         }
 
         var database = Quote(db.Database);
-        await ExecuteAsync(admin, $"REVOKE ALL ON DATABASE {database} FROM PUBLIC", ct).ConfigureAwait(false);
+        await ExecuteAsync(admin, $"REVOKE ALL ON DATABASE {database} FROM PUBLIC", ct);
         foreach (var stray in strays)
         {
-            await ExecuteAsync(admin, $"REVOKE ALL ON DATABASE {database} FROM {QuoteAny(stray)}", ct).ConfigureAwait(false);
+            await ExecuteAsync(admin, $"REVOKE ALL ON DATABASE {database} FROM {QuoteAny(stray)}", ct);
         }
 
         // The API and maintenance roles get CONNECT only (no CREATE, no TEMPORARY); the owner has all as owner.
         await ExecuteAsync(admin, $"REVOKE CREATE, TEMPORARY ON DATABASE {database} FROM {Quote(db.ApiRole)}, {Quote(db.MaintenanceRole)}",
-            ct).ConfigureAwait(false);
+            ct);
         await ExecuteAsync(admin,
             $"GRANT CONNECT ON DATABASE {database} TO {Quote(db.OwnerRole)}, {Quote(db.ApiRole)}, {Quote(db.MaintenanceRole)}",
-            ct).ConfigureAwait(false);
+            ct);
     }
 
     private static async Task<bool> ExistsAsync(NpgsqlConnection admin, string database, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @db)", admin);
         command.Parameters.AddWithValue("db", database);
-        return (bool)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
     }
 
     private static async Task<bool> RoleExistsAsync(NpgsqlConnection admin, string role, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = @role)", admin);
         command.Parameters.AddWithValue("role", role);
-        return (bool)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>Ends every other session whose <paramref name="column"/> (datname or usename) is <paramref name="value"/>.</summary>
@@ -234,7 +286,7 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
         await using var command = new NpgsqlCommand(
             $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {column} = @value AND pid <> pg_backend_pid()", admin);
         command.Parameters.AddWithValue("value", value);
-        await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
+        await command.ExecuteScalarAsync(ct);
     }
 
     private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken ct)
@@ -242,12 +294,12 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
         var connection = new NpgsqlConnection(connectionString);
         try
         {
-            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await connection.OpenAsync(ct);
             return connection;
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await connection.DisposeAsync();
             throw;
         }
     }
@@ -255,13 +307,13 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await command.ExecuteNonQueryAsync(ct);
     }
 
     private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        return (T)(await command.ExecuteScalarAsync(ct))!;
     }
 
     private static void ValidateNames(ProjectDatabase db)

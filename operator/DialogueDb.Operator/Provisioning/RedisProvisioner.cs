@@ -67,11 +67,11 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
             "~" + pattern, "&" + pattern,
         };
         arguments.AddRange(AllowedCommands);
-        foreach (var server in await ServersAsync(ct).ConfigureAwait(false))
+        foreach (var server in await ServersAsync(ct))
         {
             // Redis refuses a rule naming a command it does not know, so commands newer than 7.0 depend on the server.
             var rules = server.Version >= ClientSetInfoSince ? [.. arguments, "+client|setinfo"] : arguments;
-            await server.ExecuteAsync("ACL", rules).WaitAsync(ct).ConfigureAwait(false);
+            await server.ExecuteAsync("ACL", rules).WaitAsync(ct);
         }
 
         LogUserEnsured(logger, user);
@@ -85,33 +85,62 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
     {
         ValidateUser(user);
         ValidatePrefix(keyPrefix);
-        var servers = await ServersAsync(ct).ConfigureAwait(false);
+        var servers = await ServersAsync(ct);
         foreach (var server in servers)
         {
-            await server.ExecuteAsync("ACL", "DELUSER", user).WaitAsync(ct).ConfigureAwait(false);
+            await server.ExecuteAsync("ACL", "DELUSER", user).WaitAsync(ct);
         }
 
-        var connection = await ConnectAsync(ct).ConfigureAwait(false);
+        var connection = await ConnectAsync(ct);
         var database = connection.GetDatabase().Database;
         var pattern = EscapeGlob(keyPrefix) + "*";
         long deleted = 0;
         foreach (var server in servers.Where(s => !s.IsReplica))
         {
             var batch = new List<RedisKey>(BatchSize);
-            await foreach (var key in server.KeysAsync(database, pattern, pageSize: BatchSize).WithCancellation(ct).ConfigureAwait(false))
+            await foreach (var key in server.KeysAsync(database, pattern, pageSize: BatchSize).WithCancellation(ct))
             {
                 batch.Add(key);
                 if (batch.Count == BatchSize)
                 {
-                    deleted += await UnlinkAsync(connection, server, database, batch, ct).ConfigureAwait(false);
+                    deleted += await UnlinkAsync(connection, server, database, batch, ct);
                     batch.Clear();
                 }
             }
 
-            deleted += await UnlinkAsync(connection, server, database, batch, ct).ConfigureAwait(false);
+            deleted += await UnlinkAsync(connection, server, database, batch, ct);
         }
 
         LogUserDropped(logger, user, deleted);
+    }
+
+    /// <summary>What of the project is still on the servers: its ACL user, and whether keys under its prefix remain.</summary>
+    public async Task<IReadOnlyList<string>> RemainingAsync(string user, string keyPrefix, CancellationToken ct)
+    {
+        ValidateUser(user);
+        ValidatePrefix(keyPrefix);
+        var left = new List<string>();
+        var servers = await ServersAsync(ct);
+        foreach (var server in servers)
+        {
+            if (!(await server.ExecuteAsync("ACL", "GETUSER", user).WaitAsync(ct)).IsNull)
+            {
+                left.Add("Redis user " + user);
+                break;
+            }
+        }
+
+        var database = (await ConnectAsync(ct)).GetDatabase().Database;
+        foreach (var server in servers.Where(s => !s.IsReplica))
+        {
+            await foreach (var _ in server.KeysAsync(database, EscapeGlob(keyPrefix) + "*", pageSize: BatchSize).WithCancellation(ct))
+            {
+                left.Add("Redis keys under " + keyPrefix);
+                return left;
+            }
+        }
+
+        return left;
     }
 
     /// <summary>
@@ -138,7 +167,7 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
     {
         if (_connection is not null)
         {
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            await _connection.DisposeAsync();
         }
 
         _connectGate.Dispose();
@@ -155,7 +184,7 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
         {
             var arguments = new List<object>(slot.Count() + 1);
             arguments.AddRange(slot.Select(k => (object)k));
-            var result = await server.ExecuteAsync(database, "UNLINK", arguments).WaitAsync(ct).ConfigureAwait(false);
+            var result = await server.ExecuteAsync(database, "UNLINK", arguments).WaitAsync(ct);
             deleted += (long)result;
         }
 
@@ -164,7 +193,7 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
 
     private async Task<IServer[]> ServersAsync(CancellationToken ct)
     {
-        var connection = await ConnectAsync(ct).ConfigureAwait(false);
+        var connection = await ConnectAsync(ct);
         var servers = connection.GetServers();
         if (servers.Length == 0 || servers.Any(s => !s.IsConnected))
         {
@@ -182,14 +211,14 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
             return existing;
         }
 
-        await _connectGate.WaitAsync(ct).ConfigureAwait(false);
+        await _connectGate.WaitAsync(ct);
         try
         {
             if (_connection is null)
             {
                 var options = ConfigurationOptions.Parse(adminConfiguration);
                 options.AllowAdmin = true;
-                _connection = await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(ct).ConfigureAwait(false);
+                _connection = await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(ct);
             }
 
             return _connection;

@@ -16,10 +16,13 @@ internal interface IProjectInfrastructure
     string RedisConnection(string user, string password);
 
     /// <summary>Creates or converges the project's database and roles (when <paramref name="database"/>) and ACL user (when <paramref name="redis"/>). Idempotent.</summary>
-    Task EnsureAsync(ProjectNames names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken);
+    Task EnsureAsync(ProjectIdentity names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken);
 
     /// <summary>Drops the database, roles, ACL user and Redis keys the operator made (deletionPolicy Delete). Idempotent.</summary>
-    Task DropAsync(ProjectNames names, bool database, bool redis, CancellationToken cancellationToken);
+    Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
+
+    /// <summary>What <see cref="DropAsync"/> would still remove, for people to read (e.g. "database ddb_…", "Redis user …").</summary>
+    Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
 }
 
 /// <summary>Passwords of the project's roles, generated once into its credentials Secret.</summary>

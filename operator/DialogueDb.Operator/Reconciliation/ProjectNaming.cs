@@ -7,11 +7,21 @@ internal static class ProjectNaming
 {
     public const string FieldManager = "dialoguedb-operator";
     public const string Finalizer = "dialoguedb.io/cleanup";
+
+    /// <summary>On the credentials and encryption Secrets: a deletion waits until the project goes (their loss cannot be repaired).</summary>
+    public const string ProtectedSecretFinalizer = "dialoguedb.io/protected";
     public const string ProjectLabel = "dialoguedb.io/project";
     public const string ComponentLabel = "app.kubernetes.io/component";
     public const string ConfigHashAnnotation = "dialoguedb.io/config-hash";
     public const string RotationAnnotation = "dialoguedb.io/rotation";
+
+    /// <summary>On the encryption Secret during a rotation: the new data key's id and when it becomes the active one.</summary>
+    public const string PendingKeyAnnotation = "dialoguedb.io/pending-key";
+    public const string ActivateAtAnnotation = "dialoguedb.io/activate-at";
     public const string KeyNameLabel = "dialoguedb.io/api-key";
+
+    /// <summary>Any new value (e.g. a timestamp) makes the operator reconcile the project at once, without the error backoff.</summary>
+    public const string ReconcileAtAnnotation = "dialoguedb.io/reconcile-at";
     public const string HttpsPort = "https";
     public const int ContainerPort = 8443;
 

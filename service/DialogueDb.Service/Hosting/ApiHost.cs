@@ -101,6 +101,7 @@ internal static partial class ApiHost
 
         app.UseRequestIds();
         app.UseApiErrors();
+        app.UseUnknownDataKeyAnswers();
         app.UseHttpsOnlyApi();
         app.UseAuthentication();
         app.UseMiddleware<RateLimitingMiddleware>();

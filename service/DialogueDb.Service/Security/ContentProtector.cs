@@ -21,7 +21,8 @@ internal readonly record struct RowIdentity(string Kind, string Namespace, strin
 /// Layout: <c>0x01 | key id (uint32 BE) | nonce (12) | ciphertext | tag (16)</c>. The associated data is the project id
 /// and the row identity, so a ciphertext copied into another row or project fails authentication instead of decrypting.
 /// </summary>
-internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, string projectId)
+/// <param name="rereadRing">Re-reads the key ring at once (a replica whose Secret volume lags behind another's).</param>
+internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, string projectId, Action? rereadRing = null)
 {
     public const byte FormatVersion = 1;
     private const int HeaderLength = 1 + 4 + NonceLength;
@@ -63,7 +64,12 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
         var keyId = KeyIdOf(ciphertext);
         if (!currentRing().TryGet(keyId, out var key))
         {
-            throw new ContentDecryptionException($"data key {keyId} is not in the key ring");
+            // Another replica may already write with a key this one has not read yet: look again before giving up.
+            rereadRing?.Invoke();
+            if (!currentRing().TryGet(keyId, out key))
+            {
+                throw new UnknownDataKeyException(keyId);
+            }
         }
 
         var length = ciphertext.Length - HeaderLength - TagLength;
@@ -110,4 +116,4 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
 }
 
 /// <summary>A stored ciphertext that cannot be decrypted: never answered with wrong plaintext.</summary>
-internal sealed class ContentDecryptionException(string reason) : Exception("Stored content could not be decrypted: " + reason);
+internal class ContentDecryptionException(string reason) : Exception("Stored content could not be decrypted: " + reason);

@@ -34,10 +34,24 @@ internal sealed class EncryptionKeyRing
     /// <summary>A ring with one more key, which becomes active; the old keys stay for decryption.</summary>
     public EncryptionKeyRing Rotate()
     {
-        var next = _keys.Keys.Max() + 1;
-        var keys = new Dictionary<uint, byte[]>(_keys) { [next] = RandomNumberGenerator.GetBytes(32) };
-        return new EncryptionKeyRing(next, keys);
+        var ring = WithDecryptOnlyKey(out var next);
+        return ring.Activate(next);
     }
+
+    /// <summary>
+    /// The first phase of a rotation across replicas: one more key, for decryption only (the active key stays). Once
+    /// every replica has read this ring, <see cref="Activate"/> makes the new key the one new writes use.
+    /// </summary>
+    public EncryptionKeyRing WithDecryptOnlyKey(out uint id)
+    {
+        id = _keys.Keys.Max() + 1;
+        return new EncryptionKeyRing(ActiveId, new Dictionary<uint, byte[]>(_keys) { [id] = RandomNumberGenerator.GetBytes(32) });
+    }
+
+    /// <summary>The second phase: the ring with <paramref name="id"/> (already in it) as the active key.</summary>
+    public EncryptionKeyRing Activate(uint id) => _keys.ContainsKey(id)
+        ? new EncryptionKeyRing(id, _keys)
+        : throw new InvalidOperationException($"Encryption key {id} is not in the key ring.");
 
     public static EncryptionKeyRing Parse(string json, string source)
     {

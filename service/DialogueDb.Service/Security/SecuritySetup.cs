@@ -62,7 +62,7 @@ internal static class SecuritySetup
             services.AddSingleton(sp =>
             {
                 var ring = sp.GetRequiredService<ReloadingFiles<EncryptionKeyRing>>();
-                return new ContentProtector(() => ring.Current, projectId);
+                return new ContentProtector(() => ring.Current, projectId, ring.Poll);
             });
         }
 

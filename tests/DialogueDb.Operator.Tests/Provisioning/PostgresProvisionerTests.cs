@@ -250,6 +250,39 @@ public sealed class PostgresProvisionerTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task DropAsync_CreateDbCreateRoleAdmin_WithSessionsOfEveryRole_DropsEverythingAndRerunIsNoOp()
+    {
+        var db = NewProject();
+        var adminRole = "ddb_test_admin_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5));
+        var adminPassword = ProvisioningServers.NewPassword();
+        await AdminExecuteAsync(null, $"CREATE ROLE \"{adminRole}\" LOGIN CREATEDB CREATEROLE PASSWORD '{adminPassword}'",
+            $"CREATE ROLE \"{db.MaintenanceRole}\" LOGIN BYPASSRLS");
+        try
+        {
+            var limited = new PostgresProvisioner(ConnectionString("postgres", adminRole, adminPassword),
+                NullLogger<PostgresProvisioner>.Instance);
+            await limited.EnsureAsync(db, Ct);
+            await DatabaseMigrator.MigratePostgresAsync(ConnectionString(db.Database, db.OwnerRole, db.OwnerPassword), db.ApiRole,
+                db.MaintenanceRole, Ct);
+            // As the project's pods and jobs would hold them: sessions of every role, in its database and in "postgres".
+            await using var api = await OpenAsync(db.Database, db.ApiRole, db.ApiPassword);
+            await using var maintenance = await OpenAsync(db.Database, db.MaintenanceRole, db.MaintenancePassword);
+            await using var elsewhere = await OpenAsync("postgres", db.OwnerRole, db.OwnerPassword);
+
+            await limited.DropAsync(db, Ct);
+
+            Assert.Empty(await limited.RemainingAsync(db, Ct));
+            await limited.DropAsync(db, Ct);
+            Assert.Empty(await _provisioner.RemainingAsync(db, Ct));
+        }
+        finally
+        {
+            await _provisioner.DropAsync(db, CancellationToken.None);
+            await AdminExecuteAsync(null, $"DROP OWNED BY \"{adminRole}\"", $"DROP ROLE \"{adminRole}\"");
+        }
+    }
+
     [Theory]
     [InlineData("Upper_case")]
     [InlineData("with-dash")]
@@ -285,7 +318,7 @@ public sealed class PostgresProvisionerTests : IAsyncLifetime
 
     private ProjectDatabase NewProject()
     {
-        var names = ProjectNames.For(ProvisioningServers.UniqueNamespace(), "support");
+        var names = ProjectIdentity.For(ProvisioningServers.UniqueNamespace(), "support");
         var db = ProjectDatabase.For(names, ProvisioningServers.NewPassword(), ProvisioningServers.NewPassword(),
             ProvisioningServers.NewPassword());
         _created.Add(db);

@@ -257,9 +257,9 @@ public sealed class RedisProvisionerTests : IAsyncLifetime
         Assert.True((await _admin.GetServers()[0].ExecuteAsync("ACL", "GETUSER", names.RedisUser)).IsNull);
     }
 
-    private (ProjectNames Names, string Password) NewProject()
+    private (ProjectIdentity Names, string Password) NewProject()
     {
-        var names = ProjectNames.For(ProvisioningServers.UniqueNamespace(), "support");
+        var names = ProjectIdentity.For(ProvisioningServers.UniqueNamespace(), "support");
         _created.Add((names.RedisUser, names.RedisKeyPrefix));
         return (names, ProvisioningServers.NewPassword());
     }

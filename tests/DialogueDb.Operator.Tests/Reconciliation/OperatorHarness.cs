@@ -7,7 +7,7 @@ using DialogueDb.Operator.Resources;
 using DialogueDb.Operator.Tests.Fakes;
 using k8s;
 using k8s.Models;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DialogueDb.Operator.Tests.Reconciliation;
 
@@ -24,7 +24,7 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
 
     public string RedisConnection(string user, string password) => $"redis:6379,user={user},password={password}";
 
-    public Task EnsureAsync(ProjectNames names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken)
+    public Task EnsureAsync(ProjectIdentity names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken)
     {
         lock (Ensured)
         {
@@ -34,8 +34,16 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
         return Task.CompletedTask;
     }
 
-    public Task DropAsync(ProjectNames names, bool database, bool redis, CancellationToken cancellationToken)
+    /// <summary>Fault injection: while set, drops fail with this error (as a refusing server would).</summary>
+    public Exception? DropFailure { get; set; }
+
+    public Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
     {
+        if (DropFailure is { } failure)
+        {
+            return Task.FromException(failure);
+        }
+
         lock (Dropped)
         {
             Dropped.Add(names.ProjectId);
@@ -43,21 +51,39 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
 
         return Task.CompletedTask;
     }
+
+    public Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
+    {
+        lock (Dropped)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(Dropped.Contains(names.ProjectId) ? [] : ["database " + names.Database]);
+        }
+    }
 }
 
 /// <summary>The real controller and reconciler, running against the in-process fake API server.</summary>
 internal sealed class OperatorHarness : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly ServiceProvider _services;
     private readonly Task _running;
 
-    public OperatorHarness(OperatorOptions? options = null)
+    /// <summary>Builds the operator with the production registration; only the shared servers are replaced by a recording double.</summary>
+    /// <param name="time">
+    /// The operator's clock; a FakeTimeProvider freezes every delay (error backoff, requeues, resync), so a test sees
+    /// exactly the reconciles that events cause.
+    /// </param>
+    public OperatorHarness(OperatorOptions? options = null, TimeProvider? time = null)
     {
         Options = options ?? new OperatorOptions { LeaderElection = { Enabled = false }, ResyncSeconds = 3600 };
         Client = Api.CreateClient();
-        var controller = new ProjectController(Client, Options, TimeProvider.System, NullLoggerFactory.Instance, children => new ProjectReconciler(
-            Client, Options, Infrastructure, children, new ObjectApplier(Client, ProjectNaming.FieldManager),
-            new EventRecorder(Client, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<ProjectReconciler>.Instance));
+        _services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(time ?? TimeProvider.System)
+            .AddSingleton<IProjectInfrastructure>(Infrastructure)
+            .AddOperator(Options, Client)
+            .BuildServiceProvider();
+        var controller = _services.GetRequiredService<ProjectController>();
         Controller = controller;
         _running = Task.Run(() => controller.RunAsync(_stop.Token));
     }
@@ -137,7 +163,7 @@ internal sealed class OperatorHarness : IAsyncDisposable
         {
         }
 
-        await Controller.DisposeAsync();
+        await _services.DisposeAsync();
         _stop.Dispose();
         Client.Dispose();
     }

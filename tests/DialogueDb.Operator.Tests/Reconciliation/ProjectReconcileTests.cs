@@ -142,7 +142,8 @@ public sealed class ProjectReconcileTests
     [Fact]
     public async Task GeneratedSecrets_AreNeverOverwritten_ButRotationIssuesANewKeyAndKeepsThePreviousForTheGracePeriod()
     {
-        await using var harness = new OperatorHarness();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
         await harness.CreateAsync("rotate");
         await harness.ReconciledAsync("rotate", "Progressing", "True");
         var credentials = harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value));
@@ -155,8 +156,16 @@ public sealed class ProjectReconcileTests
         await EventuallyAsync(() => Encoding.UTF8.GetString(harness.Secret("rotate-key-default")!.Data["api-key"]) != firstKey, "the key is rotated");
         await EventuallyAsync(() => DialogueDb.Service.Policy.ProjectDocument.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-policy")!.Data["project.json"]), "t").ApiKeys.Count == 2, "the policy has both keys");
         Assert.Equal(credentials, harness.Secret("rotate-credentials")!.Data.ToDictionary(kv => kv.Key, kv => Convert.ToBase64String(kv.Value)));
-        var rotatedRing = DialogueDb.Service.Security.EncryptionKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]), "t");
-        Assert.Equal(2u, rotatedRing.ActiveId);
+        // Two-phase: the new data key is first distributed for decryption only, and becomes active once every replica has it.
+        DialogueDb.Service.Security.EncryptionKeyRing Ring() =>
+            DialogueDb.Service.Security.EncryptionKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("rotate-encryption")!.Data["keys.json"]), "t");
+        await EventuallyAsync(() => Ring().KeyIds.Count == 2, "the new data key is distributed");
+        Assert.Equal(1u, Ring().ActiveId);
+
+        time.Advance(TimeSpan.FromSeconds(harness.Options.EncryptionKeyActivationSeconds + 1));
+
+        await EventuallyAsync(() => Ring().ActiveId == 2u, "the new data key becomes active after the activation delay");
+        var rotatedRing = Ring();
         Assert.Equal(2, rotatedRing.KeyIds.Count);
         Assert.True(DialogueDb.Service.Security.EncryptionKeyRing.Parse(ring, "t").TryGet(1, out var oldKey) && rotatedRing.TryGet(1, out var kept) && oldKey.SequenceEqual(kept));
     }
@@ -188,7 +197,118 @@ public sealed class ProjectReconcileTests
         await EventuallyAsync(() => harness.Project("doomed") is null, "the project is gone");
         Assert.Equal(["tenant-a/doomed"], harness.Infrastructure.Dropped);
         Assert.Null(harness.Object("apps/v1", "Deployment", "doomed-api"));
-        Assert.Null(harness.Secret("doomed-credentials"));
+        await EventuallyAsync(() => harness.Secret("doomed-credentials") is null, "the protected Secret is released and goes too");
+    }
+
+    [Fact]
+    public async Task DeletionPolicyDelete_PodsStillRunning_StopsThemFirst_DropsOnlyOnceTheyAreGone()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("busy", s => s.DeletionPolicy = "Delete");
+        await harness.ReconciledAsync("busy", "Progressing", "True");
+        harness.RollOut("busy");
+        await harness.ReconciledAsync("busy");
+        harness.Api.Put(new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta
+            {
+                Name = "busy-api-1", NamespaceProperty = Namespace, Labels = new Dictionary<string, string> { [ProjectNaming.ProjectLabel] = "busy" },
+            },
+        });
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "busy");
+
+        await EventuallyAsync(() => harness.Object("apps/v1", "Deployment", "busy-api")?["spec"]?["replicas"]?.GetValue<int>() == 0,
+            "the Deployment is scaled to 0");
+        await EventuallyAsync(() => harness.Object("batch/v1", "CronJob", "busy-retention")?["spec"]?["suspend"]?.GetValue<bool>() == true,
+            "the CronJob is suspended");
+        await EventuallyAsync(() => harness.Project("busy")!.Status!.Conditions!.Any(
+            c => c.Type == "Progressing" && c.Message!.StartsWith("Waiting for 1 pod(s)", StringComparison.Ordinal)), "the status says why it waits");
+        Assert.Equal("False", harness.Project("busy")!.Status!.Conditions!.Single(c => c.Type == "Ready").Status);
+        Assert.Empty(harness.Infrastructure.Dropped);
+
+        harness.Api.Remove("v1", "Pod", Namespace, "busy-api-1");
+
+        await EventuallyAsync(() => harness.Project("busy") is null, "the project is gone once its pods are");
+        Assert.Equal(["tenant-a/busy"], harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
+    public async Task DeletionPolicyDelete_ServerRefuses_DegradedWithTheServersReply_ReconcileAtRetriesAtOnce()
+    {
+        // Fake time: the error backoff elapses only when the test moves the clock, so later only the annotation can bring the retry.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
+        await harness.CreateAsync("stuck", s => s.DeletionPolicy = "Delete");
+        await harness.ReconciledAsync("stuck", "Progressing", "True");
+        harness.RollOut("stuck");
+        await harness.ReconciledAsync("stuck");
+        harness.Infrastructure.DropFailure = new Npgsql.PostgresException("permission denied to drop objects", "ERROR", "ERROR", "42501");
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck");
+
+        await EventuallyAsync(() => harness.Project("stuck")?.Status?.Conditions?.Any(c => c.Type == "Degraded" && c.Status == "True") == true,
+            "the failure is in Degraded");
+        var conditions = harness.Project("stuck")!.Status!.Conditions!;
+        var degraded = conditions.Single(c => c.Type == "Degraded");
+        Assert.Equal("ProvisioningFailed", degraded.Reason);
+        Assert.Contains("42501 permission denied to drop objects", degraded.Message, StringComparison.Ordinal);
+        Assert.Equal(("False", "Deleting"), (conditions.Single(c => c.Type == "Ready").Status, conditions.Single(c => c.Type == "Ready").Reason));
+        Assert.Contains("left: database ddb_", conditions.Single(c => c.Type == "Progressing").Message, StringComparison.Ordinal);
+
+        harness.Infrastructure.DropFailure = null;
+        harness.Api.Edit(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck",
+            p => p["metadata"]!["annotations"] = new JsonObject { [ProjectNaming.ReconcileAtAnnotation] = "2026-12-03T12:00:00Z" });
+
+        await EventuallyAsync(() => harness.Project("stuck") is null, "the retry after the annotation finished the deletion");
+        Assert.Equal(["tenant-a/stuck"], harness.Infrastructure.Dropped);
+    }
+
+    [Fact]
+    public async Task DeletedGeneratedSecrets_RootsAreKeptUntilTheProjectGoes_DerivedOnesAreRecreatedFromTheSameCa()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("keep");
+        await harness.ReconciledAsync("keep", "Progressing", "True");
+        var ca = Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]);
+        var keyBefore = Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]);
+        var ringBefore = harness.Secret("keep-encryption")!.Data["keys.json"];
+
+        foreach (var name in new[] { "keep-credentials", "keep-encryption", "keep-tls", "keep-key-default", "keep-connection" })
+        {
+            harness.Api.Remove("v1", "Secret", Namespace, name);
+        }
+
+        // The roots stay (Terminating, unchanged); everything derived comes back, consistent with the same CA.
+        await EventuallyAsync(() => harness.Secret("keep-tls") is not null && harness.Secret("keep-key-default") is not null
+            && harness.Secret("keep-connection") is not null, "the derived Secrets are back");
+        Assert.NotNull(harness.Secret("keep-credentials")!.Metadata.DeletionTimestamp);
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]));
+        Assert.Equal(ringBefore, harness.Secret("keep-encryption")!.Data["keys.json"]);
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-tls")!.Data["ca.crt"]));
+        Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["ca.crt"]));
+        Assert.NotEqual(keyBefore, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]));
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "keep");
+
+        await EventuallyAsync(() => harness.Secret("keep-credentials") is null && harness.Secret("keep-encryption") is null,
+            "the protection is released once the project is gone");
+    }
+
+    [Fact]
+    public async Task ServingCertificateFromAnotherCa_IsReissuedFromTheProjectsCa()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("certs");
+        await harness.ReconciledAsync("certs", "Progressing", "True");
+        var ca = Encoding.UTF8.GetString(harness.Secret("certs-credentials")!.Data["ca.crt"]);
+        var (otherCa, _) = TlsIssuer.NewCa("someone-else", DateTimeOffset.UtcNow);
+
+        harness.Api.Edit("v1", "Secret", Namespace, "certs-tls", s => s["data"]!["ca.crt"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(otherCa)));
+
+        await EventuallyAsync(() => Encoding.UTF8.GetString(harness.Secret("certs-tls")!.Data["ca.crt"]) == ca, "the certificate is reissued");
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class ContentProtectorTests
         var index = position < 0 ? ciphertext.Length - 1 : position;
         ciphertext[index] ^= 0x01;
 
-        Assert.Throws<ContentDecryptionException>(() => protector.Decrypt(ciphertext, Row));
+        Assert.ThrowsAny<ContentDecryptionException>(() => protector.Decrypt(ciphertext, Row));
     }
 
     [Fact]
@@ -67,9 +67,50 @@ public sealed class ContentProtectorTests
     {
         var ciphertext = new ContentProtector(EncryptionKeyRing.NewRing().Rotate(), "p").Encrypt("\"x\"", Row);
 
-        var ex = Assert.Throws<ContentDecryptionException>(() =>
+        var ex = Assert.Throws<UnknownDataKeyException>(() =>
             new ContentProtector(EncryptionKeyRing.NewRing(), "p").Decrypt(ciphertext, Row));
         Assert.Contains("data key 2", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decrypt_KeyUnknown_RereadsTheRingOnce_ThenDecryptsWithTheNewKey()
+    {
+        var lagging = EncryptionKeyRing.NewRing();
+        var (updated, rereads) = (EncryptionKeyRing.Parse(lagging.Rotate().ToJson(), "t"), 0);
+        var current = lagging;
+        var ciphertext = new ContentProtector(updated, "p").Encrypt("\"x\"", Row);
+        var protector = new ContentProtector(() => current, "p", () => { rereads++; current = updated; });
+
+        Assert.Equal("\"x\"", protector.DecryptString(ciphertext, Row));
+        Assert.Equal(1, rereads);
+    }
+
+    [Fact]
+    public void Decrypt_KeyStillUnknownAfterTheReread_ThrowsUnknownDataKeyNamingTheKey()
+    {
+        var ciphertext = new ContentProtector(EncryptionKeyRing.NewRing().Rotate(), "p").Encrypt("\"x\"", Row);
+        var rereads = 0;
+
+        var ex = Assert.Throws<UnknownDataKeyException>(() =>
+            new ContentProtector(() => EncryptionKeyRing.NewRing(), "p", () => rereads++).Decrypt(ciphertext, Row));
+
+        Assert.Equal(2u, ex.KeyId);
+        Assert.Equal(1, rereads);
+    }
+
+    [Fact]
+    public void TwoPhaseRotation_NewKeyDecryptsFirst_AndEncryptsOnlyOnceActivated()
+    {
+        var ring = EncryptionKeyRing.NewRing();
+
+        var distributed = EncryptionKeyRing.Parse(ring.WithDecryptOnlyKey(out var id).ToJson(), "t");
+        var activated = EncryptionKeyRing.Parse(distributed.Activate(id).ToJson(), "t");
+
+        Assert.Equal((1u, 2u, 2), (distributed.ActiveId, id, distributed.KeyIds.Count));
+        Assert.Equal(1u, ContentProtector.KeyIdOf(new ContentProtector(distributed, "p").Encrypt("\"x\"", Row)));
+        var fresh = new ContentProtector(activated, "p").Encrypt("\"y\"", Row);
+        Assert.Equal(2u, ContentProtector.KeyIdOf(fresh));
+        Assert.Equal("\"y\"", new ContentProtector(distributed, "p").DecryptString(fresh, Row));
     }
 
     [Fact]

@@ -96,6 +96,39 @@ public abstract class KeyRotation : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task ReadUnderAKeyThisReplicaLacks_Answers503WithTheEnvelope_NotA500()
+    {
+        using var client = _host.CreateClient(_key);
+        var ringPath = Options.EncryptionKeysPath;
+        var lagging = await File.ReadAllTextAsync(ringPath, Ct);
+        await File.WriteAllTextAsync(ringPath, EncryptionKeyRing.Parse(lagging, ringPath).Rotate().ToJson(), Ct);
+        var protector = _host.Services.GetRequiredService<ContentProtector>();
+        var watch = Stopwatch.StartNew();
+        while (protector.Ring.ActiveId != 2 && watch.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        var written = await CreateAsync(client, "under-key-2");
+        // As a replica whose Secret volume has not caught up: its ring file lacks key 2 (re-reading it does not help).
+        await File.WriteAllTextAsync(ringPath, lagging, Ct);
+        watch.Restart();
+        while (protector.Ring.ActiveId != 1 && watch.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        var (ns, id) = (written.Split('|')[0], written.Split('|')[1]);
+        using var response = await client.GetAsync($"api/v1/messages?dialogueId={id}&namespace={ns}", Ct);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("SERVICE_UNAVAILABLE", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
+    }
+
     private static async Task<string> CreateAsync(HttpClient client, string marker)
     {
         var ns = "rot-" + Guid.NewGuid().ToString("N")[..8];

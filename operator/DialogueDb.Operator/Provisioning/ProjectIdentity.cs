@@ -14,7 +14,7 @@ namespace DialogueDb.Operator.Provisioning;
 /// equal (<c>a-b/c</c> and <c>a/b-c</c>), so every name always ends in a hash of the full "namespace/name": the same
 /// project always gets the same names, and two projects never share one (up to a 40-bit hash collision).
 /// </remarks>
-internal sealed partial record ProjectNames(
+internal sealed partial record ProjectIdentity(
     string ProjectId,
     string Database,
     string OwnerRole,
@@ -36,7 +36,7 @@ internal sealed partial record ProjectNames(
 
     /// <summary>Names of the project <paramref name="name"/> in the Kubernetes namespace <paramref name="namespace"/>.</summary>
     /// <exception cref="ArgumentException">The namespace is not a DNS label or the name not a DNS subdomain.</exception>
-    public static ProjectNames For(string @namespace, string name)
+    public static ProjectIdentity For(string @namespace, string name)
     {
         ArgumentNullException.ThrowIfNull(@namespace);
         ArgumentNullException.ThrowIfNull(name);
@@ -58,7 +58,7 @@ internal sealed partial record ProjectNames(
         }
 
         var database = Prefix + stem + "_" + Hash(projectId);
-        return new ProjectNames(
+        return new ProjectIdentity(
             projectId,
             database,
             database + OwnerSuffix,

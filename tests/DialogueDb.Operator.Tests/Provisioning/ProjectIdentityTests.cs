@@ -4,12 +4,12 @@ using DialogueDb.Service.RateLimiting;
 
 namespace DialogueDb.Operator.Tests.Provisioning;
 
-public sealed class ProjectNamesTests
+public sealed class ProjectIdentityTests
 {
     [Fact]
     public void For_TenantAcmeSupport_ReadableNamesWithHashAndServicePrefix()
     {
-        var names = ProjectNames.For("tenant-acme", "support");
+        var names = ProjectIdentity.For("tenant-acme", "support");
 
         Assert.Equal("tenant-acme/support", names.ProjectId);
         Assert.Matches("^ddb_tenant_acme_support_[0-9a-f]{10}$", names.Database);
@@ -25,15 +25,15 @@ public sealed class ProjectNamesTests
     [Fact]
     public void For_SameProjectTwice_SameNames()
     {
-        Assert.Equal(ProjectNames.For("tenant-acme", "support"), ProjectNames.For("tenant-acme", "support"));
+        Assert.Equal(ProjectIdentity.For("tenant-acme", "support"), ProjectIdentity.For("tenant-acme", "support"));
     }
 
     [Fact]
     public void For_ProjectsThatSanitiseAlike_GetDifferentNames()
     {
-        var first = ProjectNames.For("a-b", "c");
-        var second = ProjectNames.For("a", "b-c");
-        var third = ProjectNames.For("a", "b.c");
+        var first = ProjectIdentity.For("a-b", "c");
+        var second = ProjectIdentity.For("a", "b-c");
+        var third = ProjectIdentity.For("a", "b.c");
 
         Assert.StartsWith("ddb_a_b_c_", first.Database, StringComparison.Ordinal);
         Assert.StartsWith("ddb_a_b_c_", second.Database, StringComparison.Ordinal);
@@ -45,8 +45,8 @@ public sealed class ProjectNamesTests
     public void For_LongestNames_IdentifiersFit63BytesAndTruncatedOnesStayDistinct()
     {
         var ns = new string('n', 63);
-        var first = ProjectNames.For(ns, new string('p', 252) + "1");
-        var second = ProjectNames.For(ns, new string('p', 252) + "2");
+        var first = ProjectIdentity.For(ns, new string('p', 252) + "1");
+        var second = ProjectIdentity.For(ns, new string('p', 252) + "2");
 
         foreach (var identifier in (string[])[first.Database, first.OwnerRole, first.ApiRole, first.MaintenanceRole, first.RedisUser])
         {
@@ -69,13 +69,13 @@ public sealed class ProjectNamesTests
     [InlineData("tenant-acme", "")]
     public void For_NotKubernetesNames_ThrowsArgumentException(string ns, string name)
     {
-        Assert.Throws<ArgumentException>(() => ProjectNames.For(ns, name));
+        Assert.Throws<ArgumentException>(() => ProjectIdentity.For(ns, name));
     }
 
     [Fact]
     public void ProjectDatabase_ToString_NeverShowsPasswords()
     {
-        var db = ProjectDatabase.For(ProjectNames.For("tenant-acme", "support"), "owner-secret-1", "api-secret-2", "maint-secret-3");
+        var db = ProjectDatabase.For(ProjectIdentity.For("tenant-acme", "support"), "owner-secret-1", "api-secret-2", "maint-secret-3");
 
         var text = db.ToString();
 

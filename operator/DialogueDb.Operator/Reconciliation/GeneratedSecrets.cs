@@ -1,0 +1,199 @@
+using System.Text;
+using DialogueDb.Operator.Hosting;
+using DialogueDb.Operator.Kubernetes;
+using DialogueDb.Operator.Resources;
+using DialogueDb.Service.Security;
+using k8s;
+using k8s.Models;
+using static DialogueDb.Operator.Reconciliation.ProjectNaming;
+using static DialogueDb.Operator.Reconciliation.SecretData;
+
+namespace DialogueDb.Operator.Reconciliation;
+
+/// <summary>Where the pods read the key ring, and when a pending rotation's new key becomes active (null: none pending).</summary>
+internal sealed record EncryptionKeys(SecretValue Secret, DateTimeOffset? ActivatesAt);
+
+/// <summary>The serving certificate's Secret and the CA certificate clients verify it with.</summary>
+internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
+
+/// <summary>
+/// The Secrets the operator generates for a project: credentials (passwords, the API-key hash secret, the project
+/// CA), the encryption key ring and the serving certificate. Each is created once and never overwritten; the key
+/// ring changes only when its rotation counter is raised, the certificate when it needs renewal or was not issued by
+/// the project's CA.
+/// </summary>
+/// <remarks>
+/// The credentials and the key ring are the roots everything else is derived from, and a lost key ring makes every
+/// stored message unreadable: both carry <see cref="ProtectedSecretFinalizer"/>, so deleting one leaves it in place
+/// (Terminating, still mounted and read) with a Warning Event, until the project itself is deleted. Everything
+/// derived (serving certificate, API-key Secrets, connection and policy Secrets) is re-created consistently instead.
+/// </remarks>
+internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions options, EventRecorder events, TimeProvider time)
+{
+    /// <summary>The credentials Secret: passwords, the API key hash secret and the project CA, generated once.</summary>
+    public async Task<V1Secret> EnsureCredentialsAsync(DialogueProject project, CancellationToken cancellationToken)
+    {
+        var name = Credentials(project.Metadata.Name);
+        var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
+        if (existing is not null)
+        {
+            return await ProtectAsync(project, existing, "the project's CA and passwords", cancellationToken);
+        }
+
+        var (caCertificate, caKey) = TlsIssuer.NewCa(project.Metadata.Name, time.GetUtcNow());
+        var secret = DesiredState.Secret(project, name, "credentials", new Dictionary<string, byte[]>
+        {
+            ["postgres-owner-password"] = Utf8(NewPassword()),
+            ["postgres-api-password"] = Utf8(NewPassword()),
+            ["postgres-maintenance-password"] = Utf8(NewPassword()),
+            ["redis-password"] = Utf8(NewPassword()),
+            ["api-key-hash-secret"] = Utf8(Convert.ToBase64String(ApiKeyHasher.NewHashSecret())),
+            ["ca.crt"] = Utf8(caCertificate),
+            ["ca.key"] = Utf8(caKey),
+        });
+        secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
+        return await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+    }
+
+    /// <summary>
+    /// The key ring: the customer's, or one generated once. A raised rotation counter starts a two-phase rotation: the
+    /// new key is added decrypt-only, and becomes active <see cref="OperatorOptions.EncryptionKeyActivationSeconds"/>
+    /// later, when every replica has read it (a replica never meets a ciphertext under a key it does not have yet).
+    /// </summary>
+    public async Task<EncryptionKeys> EnsureEncryptionAsync(DialogueProject project, CancellationToken cancellationToken)
+    {
+        if (project.Spec.Encryption?.KeySecretRef is { } byo)
+        {
+            return new EncryptionKeys(new SecretValue(byo.Name!, byo.Key ?? "keys.json"), null);
+        }
+
+        var ns = project.Metadata.NamespaceProperty;
+        var name = Encryption(project.Metadata.Name);
+        var result = new EncryptionKeys(new SecretValue(name, "keys.json"), null);
+        var wanted = project.Spec.Encryption?.Rotation ?? 0;
+        var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
+        if (existing is null)
+        {
+            var ring = new Dictionary<string, byte[]> { ["keys.json"] = Utf8(EncryptionKeyRing.NewRing().ToJson()) };
+            var secret = DesiredState.Secret(project, name, "encryption", ring);
+            secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
+            secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
+            await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+            return result;
+        }
+
+        existing = await ProtectAsync(project, existing, "the keys every stored message is encrypted with", cancellationToken);
+        existing.Metadata.Annotations ??= new Dictionary<string, string>();
+        var annotations = existing.Metadata.Annotations;
+        var now = time.GetUtcNow();
+        if (annotations.TryGetValue(PendingKeyAnnotation, out var pending) && annotations.TryGetValue(ActivateAtAnnotation, out var at))
+        {
+            var activatesAt = DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture);
+            if (now < activatesAt)
+            {
+                return result with { ActivatesAt = activatesAt };
+            }
+
+            var id = uint.Parse(pending, System.Globalization.CultureInfo.InvariantCulture);
+            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").Activate(id);
+            existing.Data["keys.json"] = Utf8(ring.ToJson());
+            annotations.Remove(PendingKeyAnnotation);
+            annotations.Remove(ActivateAtAnnotation);
+            // A replace with the read resourceVersion: a concurrent change gives 409 and a retry, never a lost key.
+            await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
+            await events.RecordAsync(project, "Normal", "EncryptionKeyRotated",
+                $"Data key {id} is now active for new writes; older keys remain for decryption.", cancellationToken);
+        }
+        else if (Rotation(existing) < wanted)
+        {
+            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").WithDecryptOnlyKey(out var id);
+            var activatesAt = now + TimeSpan.FromSeconds(options.EncryptionKeyActivationSeconds);
+            existing.Data["keys.json"] = Utf8(ring.ToJson());
+            annotations[RotationAnnotation] = Invariant(wanted);
+            annotations[PendingKeyAnnotation] = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            annotations[ActivateAtAnnotation] = activatesAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
+            await events.RecordAsync(project, "Normal", "EncryptionKeyAdded",
+                $"Data key {id} was added for decryption (rotation {wanted}); it becomes active at {annotations[ActivateAtAnnotation]}.",
+                cancellationToken);
+            return result with { ActivatesAt = activatesAt };
+        }
+
+        return result;
+    }
+
+    /// <summary>The customer's serving certificate, or one issued from the project CA and renewed before it expires.</summary>
+    public async Task<TlsMaterial> EnsureTlsAsync(
+        DialogueProject project, V1Secret credentials, ReferencedSecrets referenced, CancellationToken cancellationToken)
+    {
+        var ns = project.Metadata.NamespaceProperty;
+        if (project.Spec.Tls?.SecretRef is { } byo)
+        {
+            return new TlsMaterial(byo.Name!, Text(referenced.ByName[byo.Name!], "ca.crt"));
+        }
+
+        var name = Tls(project.Metadata.Name);
+        var caCertificate = Text(credentials, "ca.crt");
+        var dnsNames = ServiceDnsNames(project, options.ClusterDomain);
+        var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
+        var current = existing?.Data?.TryGetValue("tls.crt", out var crt) == true ? Encoding.UTF8.GetString(crt) : null;
+        // A certificate from another CA (the credentials were re-created by hand) fails every client's verification.
+        if (existing is null || Text(existing, "ca.crt") != caCertificate || TlsIssuer.NeedsRenewal(current, dnsNames, time.GetUtcNow()))
+        {
+            var (certificate, key) = TlsIssuer.IssueServer(caCertificate, Text(credentials, "ca.key"), dnsNames, time.GetUtcNow());
+            var secret = DesiredState.Secret(project, name, "tls", new Dictionary<string, byte[]>
+            {
+                ["tls.crt"] = Utf8(certificate),
+                ["tls.key"] = Utf8(key),
+                ["ca.crt"] = Utf8(caCertificate),
+            }, type: "kubernetes.io/tls");
+            if (existing is null)
+            {
+                await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+            }
+            else
+            {
+                secret.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
+                await client.CoreV1.ReplaceNamespacedSecretAsync(secret, name, ns, cancellationToken: cancellationToken);
+            }
+        }
+
+        return new TlsMaterial(name, caCertificate);
+    }
+
+    /// <summary>Releases the protection of a project's generated Secrets once the project is gone (so they can be deleted).</summary>
+    public async Task ReleaseAsync(string ns, string projectName, CancellationToken cancellationToken)
+    {
+        var secrets = await client.CoreV1.ListNamespacedSecretAsync(ns, labelSelector: $"{ProjectLabel}={projectName}",
+            cancellationToken: cancellationToken);
+        foreach (var secret in secrets.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
+        {
+            await SetFinalizersAsync(secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
+        }
+    }
+
+    /// <summary>Makes sure a root Secret carries the protection; a deletion someone asked for is refused with an Event.</summary>
+    private async Task<V1Secret> ProtectAsync(DialogueProject project, V1Secret secret, string holds, CancellationToken cancellationToken)
+    {
+        if (secret.Metadata.DeletionTimestamp is not null)
+        {
+            await events.RecordAsync(project, "Warning", "ProtectedSecret",
+                $"Secret {secret.Metadata.Name} holds {holds}; it stays until the project is deleted.", cancellationToken);
+            return secret;
+        }
+
+        if (secret.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true)
+        {
+            return secret;
+        }
+
+        return await SetFinalizersAsync(secret, [.. secret.Metadata.Finalizers ?? [], ProtectedSecretFinalizer], cancellationToken);
+    }
+
+    private async Task<V1Secret> SetFinalizersAsync(V1Secret secret, List<string> finalizers, CancellationToken cancellationToken)
+    {
+        var patch = new { metadata = new { resourceVersion = secret.Metadata.ResourceVersion, finalizers } };
+        return await client.CoreV1.PatchNamespacedSecretAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch),
+            secret.Metadata.Name, secret.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: cancellationToken);
+    }
+}

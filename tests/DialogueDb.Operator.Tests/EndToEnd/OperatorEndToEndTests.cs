@@ -1,0 +1,180 @@
+using System.Net;
+using System.Text;
+using DialogueDb.Operator.Provisioning;
+using DialogueDb.Operator.Resources;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using StackExchange.Redis;
+
+namespace DialogueDb.Operator.Tests.EndToEnd;
+
+/// <summary>
+/// The operator binary against a real kube-apiserver (envtest) and the real PostgreSQL 15 and Redis 7, provisioning
+/// with the least-privilege admin: the install guide's project becomes its children, Secrets, status and Events; drift
+/// is repaired; deletion stops the pods and drops everything (Delete) or keeps the data (Retain).
+/// </summary>
+[Collection(OperatorProcessSuite.Name)]
+public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private k8s.Kubernetes Client => fixture.Client;
+
+    /// <summary>The install guide's project (charts/dialoguedb-operator/README.md, step 2), in the test's namespace.</summary>
+    private static string GuideProject(string ns, string deletionPolicy) => $"""
+        apiVersion: dialoguedb.io/v1alpha1
+        kind: DialogueProject
+        metadata:
+          name: support
+          namespace: {ns}
+        spec:
+          plan: free
+          deletionPolicy: {deletionPolicy}
+          apiKeys:
+            - name: default
+            - name: ci
+              scope: read-only
+          networkPolicy:
+            ingressFrom:
+              - namespaceLabels:
+                  kubernetes.io/metadata.name: {ns}
+        """;
+
+    [Fact]
+    public async Task GuideProject_DeletePolicy_BecomesReady_DriftIsRepaired_DeletionDropsEverythingWithTheLeastPrivilegeAdmin()
+    {
+        var ns = await NewNamespaceAsync();
+        var identity = ProjectIdentity.For(ns, "support");
+        await BootstrapMaintenanceRoleAsync(identity);
+
+        await ApplyAsync(GuideProject(ns, "Delete"));
+
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Progressing")?.Reason == "RollingOut", "the project is rolling out");
+        foreach (var secret in new[] { "policy", "credentials", "connection", "encryption", "tls", "key-default", "key-ci" })
+        {
+            var stored = await Client.CoreV1.ReadNamespacedSecretAsync($"support-{secret}", ns, cancellationToken: Ct);
+            Assert.Equal("support", stored.Metadata.OwnerReferences.Single().Name);
+        }
+
+        await Client.CoreV1.ReadNamespacedServiceAsync("support-api", ns, cancellationToken: Ct);
+        await Client.CoreV1.ReadNamespacedServiceAccountAsync("support-api", ns, cancellationToken: Ct);
+        await Client.BatchV1.ReadNamespacedCronJobAsync("support-retention", ns, cancellationToken: Ct);
+        await Client.NetworkingV1.ReadNamespacedNetworkPolicyAsync("support-api", ns, cancellationToken: Ct);
+        var events = await Client.CoreV1.ListNamespacedEventAsync(ns, cancellationToken: Ct);
+        Assert.Contains(events.Items, e => e.Reason == "ApiKeyIssued" && e.InvolvedObject.Name == "support");
+        Assert.True(await fixture.SuperuserScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{identity.Database}')"));
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisAdmin + ",allowAdmin=true");
+        var server = redis.GetServers().Single();
+        Assert.False((await server.ExecuteAsync("ACL", "GETUSER", identity.RedisUser)).IsNull);
+
+        await RollOutAsync(ns, "support-api");
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Ready")?.Status == "True", "the project is Ready");
+
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(
+            new V1Patch(new { spec = new { replicas = 5 } }, V1Patch.PatchType.MergePatch), "support-api", ns, cancellationToken: Ct);
+        await UntilAsync(async () => (await DeploymentAsync(ns)).Spec.Replicas == 1, "the edit of replicas is reverted");
+
+        // What the API pods leave in Redis: keys under the project's prefix.
+        await redis.GetDatabase().StringSetAsync(identity.RedisKeyPrefix + "rate:e2e", "1");
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
+
+        await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
+        Assert.Equal(0, (await DeploymentAsync(ns)).Spec.Replicas); // stopped before the data went (no garbage collector here)
+        Assert.True((await Client.BatchV1.ReadNamespacedCronJobAsync("support-retention", ns, cancellationToken: Ct)).Spec.Suspend);
+        Assert.False(await fixture.SuperuserScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{identity.Database}')"));
+        Assert.Equal(0L, await fixture.SuperuserScalarAsync<long>(
+            $"SELECT count(*) FROM pg_roles WHERE rolname IN ('{identity.OwnerRole}', '{identity.ApiRole}', '{identity.MaintenanceRole}')"));
+        Assert.True((await server.ExecuteAsync("ACL", "GETUSER", identity.RedisUser)).IsNull);
+        Assert.False(await redis.GetDatabase().KeyExistsAsync(identity.RedisKeyPrefix + "rate:e2e"));
+    }
+
+    [Fact]
+    public async Task GuideProject_RetainPolicy_DeletionKeepsTheData()
+    {
+        var ns = await NewNamespaceAsync();
+        var identity = ProjectIdentity.For(ns, "support");
+        await BootstrapMaintenanceRoleAsync(identity);
+        await ApplyAsync(GuideProject(ns, "Retain"));
+        await UntilAsync(async () => (await ProjectAsync(ns))?.Status?.ObservedGeneration is not null, "the status is written");
+        Assert.Null((await ProjectAsync(ns))!.Metadata.Finalizers);
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
+
+        await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
+        try
+        {
+            Assert.True(await fixture.SuperuserScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{identity.Database}')"));
+        }
+        finally
+        {
+            var superuser = new PostgresProvisioner(fixture.Superuser, Microsoft.Extensions.Logging.Abstractions.NullLogger<PostgresProvisioner>.Instance);
+            await superuser.DropAsync(ProjectDatabase.For(identity, "unused", "unused", "unused"), CancellationToken.None);
+            await using var redis = new RedisProvisioner(fixture.RedisAdmin, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisProvisioner>.Instance);
+            await redis.DropUserAsync(identity.RedisUser, identity.RedisKeyPrefix, CancellationToken.None);
+        }
+    }
+
+    /// <summary>The documented one-time step of a platform team with a least-privilege admin (operator/README.md).</summary>
+    private Task BootstrapMaintenanceRoleAsync(ProjectIdentity identity) => fixture.SuperuserExecuteAsync(
+        $"CREATE ROLE \"{identity.MaintenanceRole}\" LOGIN BYPASSRLS",
+        $"GRANT \"{identity.MaintenanceRole}\" TO \"{fixture.AdminRole}\" WITH ADMIN OPTION");
+
+    private async Task<string> NewNamespaceAsync()
+    {
+        if (fixture.SkipReason is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        var ns = "e2e-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: Ct);
+        return ns;
+    }
+
+    private async Task ApplyAsync(string yaml)
+    {
+        var project = KubernetesYaml.Deserialize<DialogueProject>(yaml);
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            project, DialogueProject.Group, DialogueProject.Version, project.Metadata.NamespaceProperty, DialogueProject.Plural, cancellationToken: Ct);
+    }
+
+    /// <summary>Plays the kubelet and the Deployment controller: the pods passed their readiness probes.</summary>
+    private async Task RollOutAsync(string ns, string name)
+    {
+        var deployment = await Client.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: Ct);
+        var replicas = deployment.Spec.Replicas ?? 1;
+        var status = new
+        {
+            status = new
+            {
+                observedGeneration = deployment.Metadata.Generation,
+                replicas, updatedReplicas = replicas, readyReplicas = replicas, availableReplicas = replicas,
+            },
+        };
+        await Client.AppsV1.PatchNamespacedDeploymentStatusAsync(new V1Patch(status, V1Patch.PatchType.MergePatch), name, ns, cancellationToken: Ct);
+    }
+
+    private Task<V1Deployment> DeploymentAsync(string ns) => Client.AppsV1.ReadNamespacedDeploymentAsync("support-api", ns, cancellationToken: Ct);
+
+    private async Task<DialogueProject?> ProjectAsync(string ns)
+    {
+        try
+        {
+            return await Client.CustomObjects.GetNamespacedCustomObjectAsync<DialogueProject>(
+                DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", Ct);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private static ProjectCondition? Condition(DialogueProject? project, string type) =>
+        project?.Status?.Conditions?.FirstOrDefault(c => c.Type == type);
+
+    private Task UntilAsync(Func<Task<bool>> condition, string what) =>
+        Eventually.UntilAsync(condition, what, TimeSpan.FromSeconds(60), () => fixture.OperatorLog, Ct);
+}
