@@ -176,7 +176,14 @@ internal sealed class RequestBody : IDisposable
         try
         {
             // The document reads the stream's own buffer (no copy); nothing else holds or reuses it.
-            return (new RequestBody(JsonDocument.Parse(bytes, ApiJson.DocumentOptions)), null);
+            var document = JsonDocument.Parse(bytes, ApiJson.DocumentOptions);
+            if (JsonBodyRules.Check(document.RootElement) is { } unsafeText)
+            {
+                document.Dispose();
+                return (null, unsafeText);
+            }
+
+            return (new RequestBody(document), null);
         }
         catch (JsonException)
         {

@@ -97,6 +97,7 @@ internal static partial class ApiHost
         app.Services.GetRequiredService<ContentProtector>();
 
         app.UseRequestIds();
+        app.UseBodylessHead();
         app.UseApiErrors();
         app.UseHttpsOnlyApi();
         app.UseAuthentication();
