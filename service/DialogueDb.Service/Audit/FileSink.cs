@@ -94,7 +94,13 @@ internal sealed class FileSink(string path, long maxBytes, TimeSpan maxAge, Func
         }
 
         var stamp = now.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture);
-        File.Move(path, Path.Combine(file.DirectoryName!, $"{RotatedPrefix}{stamp}.jsonl"));
+        var target = Path.Combine(file.DirectoryName!, $"{RotatedPrefix}{stamp}.jsonl");
+        for (var n = 1; File.Exists(target); n++)
+        {
+            target = Path.Combine(file.DirectoryName!, $"{RotatedPrefix}{stamp}-{n}.jsonl");
+        }
+
+        File.Move(path, target);
         _liveSince = null;
     }
 

@@ -198,8 +198,15 @@ public sealed class AuditEventTests
 
         Assert.Equal(61, unique.Count);
         Assert.Equal("dialogue.created", (string)unique[0]["type"]!);
-        // Sealed in the stream (and so in Redis's append-only file): the marker only appears once opened with the event key.
+        // Sealed in the stream and in Redis's append-only file: the marker only appears once opened with the event key.
         Assert.DoesNotContain(unique, e => e.Values.Any(v => ((string?)v.Value ?? "").Contains(marker, StringComparison.Ordinal)));
+        var onDisk = Directory.GetFiles(redis.DataDirectory, "*", SearchOption.AllDirectories);
+        Assert.Contains(onDisk, f => f.Contains("appendonly", StringComparison.Ordinal));
+        foreach (var file in onDisk)
+        {
+            var bytes = await File.ReadAllBytesAsync(file, Ct);
+            Assert.Equal(-1, bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)));
+        }
         var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(options.EventsKeyPath, Ct), options.EventsKeyPath);
         var streamed = unique.Skip(1).Select(e =>
         {
