@@ -114,6 +114,12 @@ internal static class ApiErrors
     public static ApiError Unauthorized() =>
         new(401, "UNAUTHORIZED", "authentication_error", "A valid API key is required (Authorization: Bearer <key>)");
 
+    public static ApiError TooManyFailedAuthentications(int retryAfterSeconds) =>
+        new(429, "RATE_LIMIT_EXCEEDED", "rate_limit", "Too many failed authentications from this address; retry later")
+        {
+            RetryAfterSeconds = retryAfterSeconds,
+        };
+
     public static ApiError Forbidden() =>
         new(403, "FORBIDDEN", "authorization_error", "This API key may not perform this operation");
 

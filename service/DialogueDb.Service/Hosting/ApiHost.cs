@@ -27,6 +27,9 @@ internal static partial class ApiHost
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         // Unhandled exceptions are logged once, by ApiPipeline (the middleware's own log line would repeat them).
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
+        // The framework writes two Information lines per failed authentication; FailedAuthentications counts them and
+        // logs a summary instead (a client with a wrong key must not be able to flood the log).
+        builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         if (commandLine is not null)
         {
             builder.Configuration.AddInMemoryCollection(commandLine);

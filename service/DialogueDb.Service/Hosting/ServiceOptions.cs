@@ -115,6 +115,11 @@ internal sealed class ServiceOptions
     [Range(1024, long.MaxValue)]
     public long MaxRequestBodyBytes { get; set; } = 36L * 1024 * 1024;
 
+    /// <summary>Failed authentications one client address may make per minute before it gets 429 for a while.</summary>
+    [ConfigurationKeyName("AUTH_FAILURES_PER_MINUTE")]
+    [Range(1, 1_000_000)]
+    public int AuthFailuresPerMinute { get; set; } = 60;
+
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(Postgres);
 
     public string FullDataDir => Path.GetFullPath(DataDir);
