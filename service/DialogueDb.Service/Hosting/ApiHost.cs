@@ -39,6 +39,9 @@ internal static partial class ApiHost
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes));
+        builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
+            TimeProvider.System));
 
         var (certPath, keyPath) = TlsCertificates.Files(options, TimeProvider.System);
         var tlsSource = $"{certPath} / {keyPath}";
@@ -55,6 +58,12 @@ internal static partial class ApiHost
             // The API enforces MaxRequestBodyBytes itself and drains what is over it so the client reads a clean 413;
             // Kestrel's limit is the hard stop beyond which the connection is simply closed.
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes * 4;
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.KeepAliveSeconds);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Min(30, options.UnauthenticatedConnectionSeconds));
+            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 var certificates = kestrel.ApplicationServices.GetRequiredService<ReloadingFiles<X509Certificate2>>();
@@ -103,6 +112,7 @@ internal static partial class ApiHost
         app.Services.GetRequiredService<ContentProtector>();
 
         app.UseRequestIds();
+        app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
         app.UseBodylessHead();
         app.UseApiErrors();
         app.UseHttpsOnlyApi();

@@ -115,6 +115,26 @@ internal sealed class ServiceOptions
     [Range(1024, long.MaxValue)]
     public long MaxRequestBodyBytes { get; set; } = 36L * 1024 * 1024;
 
+    /// <summary>Bytes that request bodies being read may hold at once (256 MiB by default); more wait their turn.</summary>
+    [ConfigurationKeyName("MAX_BUFFERED_BODY_BYTES")]
+    [Range(1024 * 1024, long.MaxValue)]
+    public long MaxBufferedBodyBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Open connections Kestrel accepts at once (more wait in the listen backlog).</summary>
+    [ConfigurationKeyName("MAX_CONNECTIONS")]
+    [Range(16, 1_000_000)]
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>Seconds an idle connection is kept open between requests.</summary>
+    [ConfigurationKeyName("KEEP_ALIVE_SECONDS")]
+    [Range(1, 3600)]
+    public int KeepAliveSeconds { get; set; } = 60;
+
+    /// <summary>Seconds a connection may stay open without carrying an authenticated request.</summary>
+    [ConfigurationKeyName("UNAUTHENTICATED_CONNECTION_SECONDS")]
+    [Range(1, 3600)]
+    public int UnauthenticatedConnectionSeconds { get; set; } = 10;
+
     /// <summary>Failed authentications one client address may make per minute before it gets 429 for a while.</summary>
     [ConfigurationKeyName("AUTH_FAILURES_PER_MINUTE")]
     [Range(1, 1_000_000)]
