@@ -20,9 +20,12 @@ help: ## Show this help
 build: ## Build every project (warnings are errors)
 	$(DOTNET) build DialogueDb.sln -c Release
 
+# `dotnet run` starts the service in the project folder; the data folder is the repository's, as the README's examples expect.
+RUN_DATA_DIR ?= $(or $(DIALOGUEDB_DATA_DIR),$(CURDIR)/.dialoguedb)
+
 .PHONY: run
 run: ## Run the service on its embedded default (SQLite, HTTPS on https://127.0.0.1:8443, data in ./.dialoguedb)
-	$(DOTNET) run --project $(SERVICE) -c Release -- serve
+	$(DOTNET) run --project $(SERVICE) -c Release -- serve --data-dir "$(RUN_DATA_DIR)"
 
 .PHONY: migrate
 migrate: ## Apply PostgreSQL migrations to DIALOGUEDB_POSTGRES

@@ -36,8 +36,9 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
         // Rate limiting: one GCRA Lua script (EVALSHA, EVAL when the server does not have it yet), which calls TIME,
         // GET and SET on the project's key.
         "+evalsha", "+eval", "+script|load", "+script|exists", "+time", "+get", "+set",
-        // Audit events: XADD with MAXLEN to the project's stream; `events tail` reads it with XREVRANGE and XREAD.
-        "+xadd", "+xrange", "+xrevrange", "+xread", "+xlen",
+        // Audit events: XADD with MAXLEN to the project's stream, XTRIM MINID by retention; `events tail` reads it with
+        // XREVRANGE and XREAD.
+        "+xadd", "+xtrim", "+xrange", "+xrevrange", "+xread", "+xlen",
     ];
 
     /// <summary>CLIENT SETINFO (the library's name and version, sent on connect) exists since Redis 7.2.</summary>

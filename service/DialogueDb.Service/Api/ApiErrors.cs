@@ -114,6 +114,12 @@ internal static class ApiErrors
     public static ApiError Unauthorized() =>
         new(401, "UNAUTHORIZED", "authentication_error", "A valid API key is required (Authorization: Bearer <key>)");
 
+    public static ApiError TooManyFailedAuthentications(int retryAfterSeconds) =>
+        new(429, "RATE_LIMIT_EXCEEDED", "rate_limit", "Too many failed authentications from this address; retry later")
+        {
+            RetryAfterSeconds = retryAfterSeconds,
+        };
+
     public static ApiError Forbidden() =>
         new(403, "FORBIDDEN", "authorization_error", "This API key may not perform this operation");
 
@@ -121,13 +127,13 @@ internal static class ApiErrors
         new(403, "HTTPS_REQUIRED", "authorization_error", "The API is served over HTTPS only");
 
     public static ApiError DialogueNotFound(string id) =>
-        new(404, "DIALOGUE_NOT_FOUND", "not_found", $"Dialogue '{id}' not found", [new FieldError("id", "NOT_FOUND", "Dialogue not found")]);
+        new(404, "DIALOGUE_NOT_FOUND", "not_found", $"Dialogue '{Truncate(id)}' not found", [new FieldError("id", "NOT_FOUND", "Dialogue not found")]);
 
     public static ApiError MessageNotFound(string id) =>
-        new(404, "MESSAGE_NOT_FOUND", "not_found", $"Message '{id}' not found", [new FieldError("id", "NOT_FOUND", "Message not found")]);
+        new(404, "MESSAGE_NOT_FOUND", "not_found", $"Message '{Truncate(id)}' not found", [new FieldError("id", "NOT_FOUND", "Message not found")]);
 
     public static ApiError MemoryNotFound(string id) =>
-        new(404, "MEMORY_NOT_FOUND", "not_found", $"Memory '{id}' not found", [new FieldError("id", "NOT_FOUND", "Memory not found")]);
+        new(404, "MEMORY_NOT_FOUND", "not_found", $"Memory '{Truncate(id)}' not found", [new FieldError("id", "NOT_FOUND", "Memory not found")]);
 
     public static ApiError RouteNotFound(string path) =>
         new(404, "NOT_FOUND", "not_found", $"Route '{Truncate(path)}' not found");
@@ -136,17 +142,31 @@ internal static class ApiErrors
         new(405, "METHOD_NOT_ALLOWED", "validation_error", $"Method {Truncate(method)} is not allowed on this route");
 
     public static ApiError DuplicateId(string id) =>
-        new(409, "DUPLICATE_ID", "conflict", $"An item with id '{id}' already exists", [new FieldError("id", "DUPLICATE_ID", "id already exists")]);
+        new(409, "DUPLICATE_ID", "conflict", $"An item with id '{Truncate(id)}' already exists", [new FieldError("id", "DUPLICATE_ID", "id already exists")]);
 
     public static ApiError Immutable(string field) =>
         new(409, "IMMUTABLE_FIELD", "conflict", $"{field} cannot be changed after creation",
             [new FieldError(field, "IMMUTABLE_FIELD", $"{field} is immutable")]);
 
     public static ApiError DialogueEnded(string id) =>
-        new(409, "DIALOGUE_ENDED", "conflict", $"Dialogue '{id}' has ended; no messages can be added");
+        new(409, "DIALOGUE_ENDED", "conflict", $"Dialogue '{Truncate(id)}' has ended; no messages can be added");
 
     public static ApiError PayloadTooLarge(string what) =>
         new(413, "PAYLOAD_TOO_LARGE", "validation_error", $"{what} is too large");
+
+    /// <summary>A request the server could not read as HTTP (Kestrel's own 4xx: timeouts, sizes, malformed framing).</summary>
+    public static ApiError BadRequestFraming(int status) => status switch
+    {
+        StatusCodes.Status408RequestTimeout =>
+            new(status, "REQUEST_TIMEOUT", "validation_error", "The request was not received in time"),
+        StatusCodes.Status414UriTooLong =>
+            new(status, "URI_TOO_LONG", "validation_error", "The request URI is too long"),
+        StatusCodes.Status431RequestHeaderFieldsTooLarge =>
+            new(status, "HEADERS_TOO_LARGE", "validation_error", "The request headers are too large"),
+        StatusCodes.Status413PayloadTooLarge => PayloadTooLarge("Request body"),
+        _ => new(status is >= 400 and < 500 ? status : StatusCodes.Status400BadRequest, InvalidParameter, "validation_error",
+            "Invalid request: the HTTP request could not be read"),
+    };
 
     public static ApiError Internal() =>
         new(500, "INTERNAL_ERROR", "server_error", "An internal error occurred");

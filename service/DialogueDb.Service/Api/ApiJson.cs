@@ -118,6 +118,8 @@ internal sealed class RequestBody : IDisposable
 {
     private readonly JsonDocument? _document;
 
+    private IDisposable? _reservation;
+
     private RequestBody(JsonDocument? document) => _document = document;
 
     public bool IsEmpty => _document is null;
@@ -142,6 +144,29 @@ internal sealed class RequestBody : IDisposable
             return (null, ApiErrors.PayloadTooLarge("Request body"));
         }
 
+        // The buffered body is held until this RequestBody is disposed: its bytes are reserved from the shared budget.
+        IDisposable? reservation = await request.HttpContext.RequestServices.GetRequiredService<BodyMemoryBudget>()
+            .ReserveAsync(request.ContentLength ?? limit, ct);
+        try
+        {
+            var (body, error) = await ReadWithinReservationAsync(request, limit, ct);
+            if (body is not null)
+            {
+                body._reservation = reservation;
+                reservation = null;
+            }
+
+            return (body, error);
+        }
+        finally
+        {
+            reservation?.Dispose();
+        }
+    }
+
+    private static async Task<(RequestBody? Body, ApiError? Error)> ReadWithinReservationAsync(HttpRequest request, long limit,
+        CancellationToken ct)
+    {
         using var buffer = new MemoryStream();
         var chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
@@ -176,7 +201,14 @@ internal sealed class RequestBody : IDisposable
         try
         {
             // The document reads the stream's own buffer (no copy); nothing else holds or reuses it.
-            return (new RequestBody(JsonDocument.Parse(bytes, ApiJson.DocumentOptions)), null);
+            var document = JsonDocument.Parse(bytes, ApiJson.DocumentOptions);
+            if (JsonBodyRules.Check(document.RootElement) is { } unsafeText)
+            {
+                document.Dispose();
+                return (null, unsafeText);
+            }
+
+            return (new RequestBody(document), null);
         }
         catch (JsonException)
         {
@@ -207,5 +239,9 @@ internal sealed class RequestBody : IDisposable
         }
     }
 
-    public void Dispose() => _document?.Dispose();
+    public void Dispose()
+    {
+        _document?.Dispose();
+        _reservation?.Dispose();
+    }
 }

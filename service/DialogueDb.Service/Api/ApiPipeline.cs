@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace DialogueDb.Service.Api;
 
@@ -13,6 +14,21 @@ internal static partial class ApiPipeline
         var id = Guid.NewGuid().ToString();
         context.TraceIdentifier = id;
         context.Response.Headers[RequestIdHeader] = id;
+        return next(context);
+    });
+
+    /// <summary>
+    /// A HEAD answer has headers only. Kestrel drops the body of HEAD over HTTP/1.1 but sends it over HTTP/2 (a DATA frame
+    /// the client rejects as a protocol error), so every body written for HEAD goes nowhere.
+    /// </summary>
+    public static IApplicationBuilder UseBodylessHead(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+            context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(Stream.Null, original));
+        }
+
         return next(context);
     });
 
@@ -40,8 +56,9 @@ internal static partial class ApiPipeline
                 var error = exception switch
                 {
                     BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiErrors.PayloadTooLarge("Request body"),
-                    BadHttpRequestException bad => new ApiError(bad.StatusCode, ApiErrors.InvalidParameter, "validation_error",
-                        "Invalid request: the HTTP request could not be read"),
+                    BadHttpRequestException bad => ApiErrors.BadRequestFraming(bad.StatusCode),
+                    // Kestrel's chunked-body parser reports a chunk size that overflows as an IOException.
+                    IOException { InnerException: OverflowException } => ApiErrors.BadRequestFraming(StatusCodes.Status400BadRequest),
                     _ => ApiErrors.Internal(),
                 };
                 if (error.Status >= 500)
@@ -67,7 +84,7 @@ internal static partial class ApiPipeline
                 StatusCodes.Status401Unauthorized => ApiErrors.Unauthorized(),
                 StatusCodes.Status403Forbidden => ApiErrors.Forbidden(),
                 >= 500 => ApiErrors.Internal(),
-                var code => new ApiError(code, ApiErrors.InvalidParameter, "validation_error", "The request could not be processed"),
+                var code => ApiErrors.BadRequestFraming(code),
             };
             await error.ExecuteAsync(context);
         });

@@ -120,6 +120,13 @@ internal sealed class InputRules
             return null;
         }
 
+        // PostgreSQL text cannot hold U+0000 (SQLite can): refused on both engines so both answer the same.
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            Invalid(path, "must not contain the NUL character (U+0000)");
+            return null;
+        }
+
         return text;
     }
 

@@ -1,4 +1,5 @@
 using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -17,7 +18,7 @@ internal static class AuditSetup
     {
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<AuditOutbox>();
-        services.AddSingleton(sp => Sink(sp, options));
+        services.AddSingleton<IEventSink>(sp => Sink(sp, options, loadKeyNow: hostRelay));
         if (hostRelay)
         {
             services.AddSingleton(sp => Relay(sp, options));
@@ -29,11 +30,35 @@ internal static class AuditSetup
 
     public static bool RunsRelay(ServiceOptions options) => !options.UsesPostgres || !string.IsNullOrWhiteSpace(options.RelayPostgres);
 
-    private static IEventSink Sink(IServiceProvider services, ServiceOptions options) =>
-        string.IsNullOrWhiteSpace(options.Redis)
-            ? new FileSink(options.EventsFilePath)
+    /// <summary>
+    /// The stream (or embedded file) the relay publishes to, sealing every event under the event key (followed live, so
+    /// a rotated key takes effect without a restart) and trimming by the project's retention periods. A process that
+    /// relays reads the key at start (a missing key stops it with a message naming the file); one that only trims
+    /// (the retention job) never needs it.
+    /// </summary>
+    private static SealingSink Sink(IServiceProvider services, ServiceOptions options, bool loadKeyNow)
+    {
+        var time = services.GetRequiredService<TimeProvider>();
+        var policy = services.GetRequiredService<ProjectPolicy>();
+        Func<TimeSpan?> retention = () => EventRetention.Window(policy.Effective);
+        IEventSink inner = string.IsNullOrWhiteSpace(options.Redis)
+            ? new FileSink(options.EventsFilePath, options.EventsFileMaxBytes, TimeSpan.FromHours(options.EventsFileMaxAgeHours), retention, time)
             : new RedisStreamSink(services.GetRequiredService<RedisConnection>(),
-                services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength);
+                services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength, retention, time);
+        var keyPath = options.EventsKeyPath;
+        var keys = new Lazy<ReloadingFiles<EventKeyRing>>(() =>
+        {
+            EventKeyRing.Load(options, time);
+            return new ReloadingFiles<EventKeyRing>("event key", [keyPath], contents => EventKeyRing.Parse(contents[0], keyPath), time,
+                services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"));
+        });
+        if (loadKeyNow)
+        {
+            _ = keys.Value;
+        }
+
+        return new SealingSink(inner, new EventSealer(() => keys.Value.Current));
+    }
 
     private static OutboxRelay Relay(IServiceProvider services, ServiceOptions options)
     {

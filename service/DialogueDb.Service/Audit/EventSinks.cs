@@ -5,20 +5,28 @@ using StackExchange.Redis;
 
 namespace DialogueDb.Service.Audit;
 
-/// <summary>Where the relay publishes events. A publish either succeeds for the whole batch or throws.</summary>
+/// <summary>
+/// Where the relay publishes events. A publish either succeeds for the whole batch or throws; each publish also trims
+/// what is older than the events' retention window (<see cref="EventRetention"/>).
+/// </summary>
 internal interface IEventSink
 {
     string Describe { get; }
 
     Task PublishAsync(IReadOnlyList<byte[]> events, CancellationToken ct);
+
+    /// <summary>Drops every event older than the retention window (the retention job calls it too).</summary>
+    Task TrimAsync(CancellationToken ct);
 }
 
 /// <summary>
 /// The project's Redis stream (<c>{prefix}events</c>, e.g. <c>ddb:{acme}:events</c>). One entry per event with the
 /// fields eventId, type, entityType, namespace, itemId, actor, requestId, occurred and item (the item as JSON text);
-/// trimmed approximately to a maximum length. A batch is one pipelined round trip.
+/// capped approximately at a maximum length, and trimmed by age: entry ids are their publish time in milliseconds, so
+/// <c>XTRIM MINID</c> drops what is older than the retention window. A batch with its trim is one pipelined round trip.
 /// </summary>
-internal sealed class RedisStreamSink(RedisConnection redis, string stream, long maxLength) : IEventSink
+internal sealed class RedisStreamSink(RedisConnection redis, string stream, long maxLength, Func<TimeSpan?> retention, TimeProvider time)
+    : IEventSink
 {
     public string Describe => $"Redis stream {stream}";
 
@@ -29,9 +37,23 @@ internal sealed class RedisStreamSink(RedisConnection redis, string stream, long
         var db = await redis.DatabaseAsync();
         var batch = db.CreateBatch();
         var adds = events.Select(e => batch.StreamAddAsync(stream, Fields(e), maxLength: maxLength, useApproximateMaxLength: true)).ToList();
+        var trim = MinId() is { } minId ? batch.StreamTrimByMinIdAsync(stream, minId) : Task.CompletedTask;
         batch.Execute();
         await Task.WhenAll(adds);
+        await trim;
     }
+
+    public async Task TrimAsync(CancellationToken ct)
+    {
+        if (MinId() is { } minId)
+        {
+            var db = await redis.DatabaseAsync();
+            await db.StreamTrimByMinIdAsync(stream, minId);
+        }
+    }
+
+    /// <summary>The oldest entry id kept (exact, not approximate: an expired event never lingers in a partial node).</summary>
+    private long? MinId() => retention() is { } window ? (time.GetUtcNow() - window).ToUnixTimeMilliseconds() : null;
 
     public static NameValueEntry[] Fields(byte[] json)
     {
@@ -52,23 +74,3 @@ internal sealed class RedisStreamSink(RedisConnection redis, string stream, long
     }
 }
 
-/// <summary>Embedded mode: events appended as JSON lines to DATA_DIR/events.jsonl (watch it with `dialoguedb events tail`).</summary>
-internal sealed class FileSink(string path) : IEventSink
-{
-    public string Describe => path;
-
-    public async Task PublishAsync(IReadOnlyList<byte[]> events, CancellationToken ct)
-    {
-        await using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-        foreach (var e in events)
-        {
-            await stream.WriteAsync(e, ct);
-            stream.WriteByte((byte)'\n');
-        }
-
-        await stream.FlushAsync(ct);
-        stream.Flush(flushToDisk: true);
-    }
-
-    public static string Line(byte[] json) => Encoding.UTF8.GetString(json);
-}

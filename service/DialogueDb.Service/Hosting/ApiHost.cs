@@ -27,6 +27,9 @@ internal static partial class ApiHost
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         // Unhandled exceptions are logged once, by ApiPipeline (the middleware's own log line would repeat them).
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
+        // The framework writes two Information lines per failed authentication; FailedAuthentications counts them and
+        // logs a summary instead (a client with a wrong key must not be able to flood the log).
+        builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         if (commandLine is not null)
         {
             builder.Configuration.AddInMemoryCollection(commandLine);
@@ -36,6 +39,9 @@ internal static partial class ApiHost
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes));
+        builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
+            TimeProvider.System));
 
         var (certPath, keyPath) = TlsCertificates.Files(options, TimeProvider.System);
         var tlsSource = $"{certPath} / {keyPath}";
@@ -52,6 +58,12 @@ internal static partial class ApiHost
             // The API enforces MaxRequestBodyBytes itself and drains what is over it so the client reads a clean 413;
             // Kestrel's limit is the hard stop beyond which the connection is simply closed.
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes * 4;
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.KeepAliveSeconds);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Min(30, options.UnauthenticatedConnectionSeconds));
+            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 var certificates = kestrel.ApplicationServices.GetRequiredService<ReloadingFiles<X509Certificate2>>();
@@ -100,6 +112,8 @@ internal static partial class ApiHost
         app.Services.GetRequiredService<ContentProtector>();
 
         app.UseRequestIds();
+        app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
+        app.UseBodylessHead();
         app.UseApiErrors();
         app.UseUnknownDataKeyAnswers();
         app.UseHttpsOnlyApi();

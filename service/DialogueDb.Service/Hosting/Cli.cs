@@ -96,9 +96,31 @@ internal static partial class Cli
         };
         relay.SetAction((parse, ct) => RelayAsync(Overrides(parse, dataDir, null, postgres), ct));
 
-        var tail = new Command("tail", "Print audit events as they arrive (from the Redis stream, or the embedded events file)") { dataDir };
+        var tail = new Command("tail",
+            "Print audit events as they arrive (from the Redis stream, or the embedded events file), items opened with the event key")
+        {
+            dataDir,
+        };
         tail.SetAction((parse, ct) => TailEventsAsync(BindOptions(Overrides(parse, dataDir, null, null)), ct));
-        var events = new Command("events", "Audit events") { tail };
+        var eventKeyFile = new Option<string?>("--file")
+        {
+            Description = "Event key file (env DIALOGUEDB_EVENTS_KEY_FILE; default DATA_DIR/secrets/events-key.json)",
+        };
+        var rotateEventKey = new Command("rotate-key", "Add a new event key and make it active; older keys stay so consumers can open older events")
+        {
+            dataDir, eventKeyFile,
+        };
+        rotateEventKey.SetAction(parse =>
+        {
+            var overrides = Overrides(parse, dataDir, null, null);
+            if (parse.GetValue(eventKeyFile) is { } file)
+            {
+                overrides["EVENTS_KEY_FILE"] = file;
+            }
+
+            return RotateEventKey(BindOptions(overrides));
+        });
+        var events = new Command("events", "Audit events") { tail, rotateEventKey };
 
         var retentionBatch = new Option<int>("--batch-size") { Description = "Rows per transaction (default 1000)", DefaultValueFactory = _ => 1000 };
         var retention = new Command("retention",
@@ -360,9 +382,13 @@ internal static partial class Cli
                     host.Services.GetRequiredService<ContentProtector>(), host.Services.GetRequiredService<AuditOutbox>(),
                     TimeProvider.System, Console.Out)
                 .RunAsync(batchSize, ct);
+
+            // Published events age out with the data: trimmed here too, in case nothing is being published.
+            await host.Services.GetRequiredService<IEventSink>().TrimAsync(ct);
+            Console.WriteLine($"Events older than the retention window trimmed from {host.Services.GetRequiredService<IEventSink>().Describe}.");
             return 0;
         }
-        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception ex) when (ex is NpgsqlException or DbUpdateException or Microsoft.Data.Sqlite.SqliteException or IOException or RedisException)
         {
             Console.Error.WriteLine($"dialoguedb retention failed: {ex.GetType().Name}: {ex.Message}");
             return 1;
@@ -381,8 +407,18 @@ internal static partial class Cli
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    private static int RotateEventKey(ServiceOptions options)
+    {
+        var path = options.EventsKeyPath;
+        var ring = File.Exists(path) ? EventKeyRing.Parse(File.ReadAllText(path), path).Rotate(TimeProvider.System) : EventKeyRing.New(TimeProvider.System);
+        TlsCertificates.WriteSecret(path, ring.ToJson());
+        Console.WriteLine($"Event key {ring.ActiveKeyId} is active in {path}; events published from now on are sealed with it.");
+        return 0;
+    }
+
     private static async Task<int> TailEventsAsync(ServiceOptions options, CancellationToken ct)
     {
+        var reader = SealedEventReader.Open(options.EventsKeyPath, Console.Error);
         if (!string.IsNullOrWhiteSpace(options.Redis))
         {
             await using var redis = new RedisConnection(options.Redis);
@@ -398,8 +434,8 @@ internal static partial class Cli
                 var entries = await db.StreamReadAsync(stream, position, count: 100);
                 foreach (var entry in entries)
                 {
-                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(
-                        entry.Values.ToDictionary(v => (string)v.Name!, v => (string?)v.Value), TailJson));
+                    Console.WriteLine(reader.Format(System.Text.Json.JsonSerializer.Serialize(
+                        entry.Values.ToDictionary(v => (string)v.Name!, v => (string?)v.Value), TailJson)));
                     position = entry.Id;
                 }
 
@@ -419,19 +455,33 @@ internal static partial class Cli
             await Task.Delay(250, ct);
         }
 
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        while (!ct.IsCancellationRequested)
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var lines = new StreamReader(file);
+        try
         {
-            var line = await reader.ReadLineAsync(ct);
-            if (line is null)
+            while (!ct.IsCancellationRequested)
             {
-                await Task.Delay(250, ct);
+                var line = await lines.ReadLineAsync(ct);
+                if (line is null)
+                {
+                    await Task.Delay(250, ct);
+                    if (File.Exists(path) && new FileInfo(path).Length < file.Position)
+                    {
+                        // Rotated (or trimmed): follow the new file from its start.
+                        lines.Dispose();
+                        file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                        lines = new StreamReader(file);
+                    }
+                }
+                else if (line.Length > 0)
+                {
+                    Console.WriteLine(reader.Format(line));
+                }
             }
-            else if (line.Length > 0)
-            {
-                Console.WriteLine(line);
-            }
+        }
+        finally
+        {
+            lines.Dispose();
         }
 
         return 0;

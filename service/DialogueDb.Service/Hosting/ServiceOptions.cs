@@ -50,6 +50,23 @@ internal sealed class ServiceOptions
     [Range(1000, long.MaxValue)]
     public long EventsMaxLength { get; set; } = 1_000_000;
 
+    /// <summary>
+    /// The event key file that seals published events (the mounted <c>&lt;project&gt;-events-key</c> Secret).
+    /// Default (embedded mode): DATA_DIR/secrets/events-key.json, generated. A server requires it.
+    /// </summary>
+    [ConfigurationKeyName("EVENTS_KEY_FILE")]
+    public string? EventsKeyFile { get; set; }
+
+    /// <summary>Embedded mode: events.jsonl is rotated when it reaches this size (64 MiB by default).</summary>
+    [ConfigurationKeyName("EVENTS_FILE_MAX_BYTES")]
+    [Range(4096, long.MaxValue)]
+    public long EventsFileMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Embedded mode: events.jsonl is rotated when its first event is this many hours old (24 by default).</summary>
+    [ConfigurationKeyName("EVENTS_FILE_MAX_AGE_HOURS")]
+    [Range(1, 24 * 366)]
+    public int EventsFileMaxAgeHours { get; set; } = 24;
+
     /// <summary>Prefix of every Redis key of this project (default <c>ddb:{projectId}:</c>; the braces are a Cluster hash tag).</summary>
     [ConfigurationKeyName("REDIS_KEY_PREFIX")]
     public string? RedisKeyPrefix { get; set; }
@@ -98,6 +115,31 @@ internal sealed class ServiceOptions
     [Range(1024, long.MaxValue)]
     public long MaxRequestBodyBytes { get; set; } = 36L * 1024 * 1024;
 
+    /// <summary>Bytes that request bodies being read may hold at once (256 MiB by default); more wait their turn.</summary>
+    [ConfigurationKeyName("MAX_BUFFERED_BODY_BYTES")]
+    [Range(1024 * 1024, long.MaxValue)]
+    public long MaxBufferedBodyBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Open connections Kestrel accepts at once (more wait in the listen backlog).</summary>
+    [ConfigurationKeyName("MAX_CONNECTIONS")]
+    [Range(16, 1_000_000)]
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>Seconds an idle connection is kept open between requests.</summary>
+    [ConfigurationKeyName("KEEP_ALIVE_SECONDS")]
+    [Range(1, 3600)]
+    public int KeepAliveSeconds { get; set; } = 60;
+
+    /// <summary>Seconds a connection may stay open without carrying an authenticated request.</summary>
+    [ConfigurationKeyName("UNAUTHENTICATED_CONNECTION_SECONDS")]
+    [Range(1, 3600)]
+    public int UnauthenticatedConnectionSeconds { get; set; } = 10;
+
+    /// <summary>Failed authentications one client address may make per minute before it gets 429 for a while.</summary>
+    [ConfigurationKeyName("AUTH_FAILURES_PER_MINUTE")]
+    [Range(1, 1_000_000)]
+    public int AuthFailuresPerMinute { get; set; } = 60;
+
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(Postgres);
 
     public string FullDataDir => Path.GetFullPath(DataDir);
@@ -107,6 +149,8 @@ internal sealed class ServiceOptions
     public string ApiKeyHashSecretPath => ApiKeyHashSecretFile ?? Path.Combine(FullDataDir, "secrets", "api-key-hash.key");
 
     public string EncryptionKeysPath => EncryptionKeysFile ?? Path.Combine(FullDataDir, "secrets", "encryption-keys.json");
+
+    public string EventsKeyPath => EventsKeyFile ?? Path.Combine(FullDataDir, "secrets", "events-key.json");
 
     /// <summary>The policy Secret's namespace (given, else the pod's own: POD_NAMESPACE or the service account's) and name.</summary>
     public (string Namespace, string Name) PolicySecretReference()

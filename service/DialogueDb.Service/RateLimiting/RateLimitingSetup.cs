@@ -25,6 +25,8 @@ internal static class RateLimitingSetup
             sp.GetRequiredService<ILogger<ResilientRateLimiter>>()));
         services.AddSingleton<IRateLimiter>(sp => sp.GetRequiredService<ResilientRateLimiter>());
         services.AddHealthChecks().AddCheck<ResilientRateLimiter>("ratelimit");
+        services.AddHostedService(sp => new RedisRecoveryProbe(sp.GetRequiredService<ResilientRateLimiter>(),
+            sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 }

@@ -69,6 +69,16 @@ internal sealed partial class ResilientRateLimiter(
             : await local.AcquireAsync(key, ratePerSecond, cost, ct);
     }
 
+    /// <summary>Redis answered a probe (<see cref="RedisRecoveryProbe"/>): back to the shared limiter without waiting for a request.</summary>
+    public void MarkRecovered()
+    {
+        Interlocked.Exchange(ref _openUntilTicks, 0);
+        if (Interlocked.Exchange(ref _degraded, 0) == 1)
+        {
+            LogRecovered(logger);
+        }
+    }
+
     private Counter<long> Failures => field ??= _meter.CreateCounter<long>("dialoguedb.ratelimit.redis_failures",
         description: "Rate-limit checks that could not reach Redis and fell back to the in-process limiter (or 503)");
 

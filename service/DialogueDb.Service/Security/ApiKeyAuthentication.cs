@@ -32,12 +32,22 @@ internal sealed class ApiKeyRing
     /// <summary>Fixed for the life of the process: it is part of every ciphertext's associated data.</summary>
     public string ProjectId { get; }
 
+    /// <summary>Stands in for the stored hash of an unknown key id (no key hashes to 32 zero bytes).</summary>
+    private static readonly string UnknownKeyHash = Convert.ToBase64String(new byte[32]);
+
     public ApiKeyRecord? Verify(string presented)
     {
         var keyId = ApiKeyHasher.KeyIdOf(presented);
-        return keyId is not null && Index().TryGetValue(keyId, out var record) && _hasher.Matches(presented, record.Hash)
-            ? record
-            : null;
+        if (keyId is null)
+        {
+            return null;
+        }
+
+        // A well-formed key is hashed and compared whether or not its id exists, so a wrong secret of a real key id and
+        // an unknown id take the same work (the answer time does not tell which ids exist).
+        var known = Index().TryGetValue(keyId, out var record);
+        var matches = _hasher.Matches(presented, known ? record!.Hash : UnknownKeyHash);
+        return known && matches ? record : null;
     }
 
     private Dictionary<string, ApiKeyRecord> Index()
@@ -61,12 +71,16 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiKeyRing keys)
+    ApiKeyRing keys,
+    FailedAuthentications failures,
+    Hosting.UnauthenticatedConnections connections)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string ScopeClaim = "scope";
     public const string WritePolicy = "write";
+
+    private const string ThrottledItem = "dialoguedb.auth.retry-after";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -76,18 +90,28 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
+        var address = Context.Connection.RemoteIpAddress;
+        if (failures.RetryAfterSeconds(address) is { } retryAfter)
+        {
+            Context.Items[ThrottledItem] = retryAfter;
+            return Task.FromResult(AuthenticateResult.Fail("Too many failed authentications from this address."));
+        }
+
         const string bearer = "Bearer ";
         if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
         {
+            failures.Record(address, "malformed Authorization header");
             return Task.FromResult(AuthenticateResult.Fail("Malformed Authorization header."));
         }
 
         var record = keys.Verify(header[bearer.Length..].Trim());
         if (record is null)
         {
+            failures.Record(address, "unknown API key");
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         }
 
+        connections.Authenticated(Context.Connection.Id);
         var identity = new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, record.Id),
@@ -98,7 +122,9 @@ internal sealed class ApiKeyAuthenticationHandler(
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        ApiErrors.Unauthorized().ExecuteAsync(Context);
+        Context.Items.TryGetValue(ThrottledItem, out var retryAfter)
+            ? ApiErrors.TooManyFailedAuthentications((int)retryAfter!).ExecuteAsync(Context)
+            : ApiErrors.Unauthorized().ExecuteAsync(Context);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         ApiErrors.Forbidden().ExecuteAsync(Context);

@@ -69,6 +69,8 @@ internal static class SecuritySetup
         // Nothing here protects data with ASP.NET Data Protection; ephemeral keys keep it from writing a key ring to disk
         // (the container's root filesystem is read-only).
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        services.AddSingleton(sp => new FailedAuthentications(options.AuthFailuresPerMinute, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<FailedAuthentications>>()));
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

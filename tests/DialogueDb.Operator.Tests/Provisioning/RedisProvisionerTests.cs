@@ -84,9 +84,10 @@ public sealed class RedisProvisionerTests : IAsyncLifetime
         Assert.Equal(first.Remaining - 1, second.Remaining);
 
         var stream = names.RedisKeyPrefix + "events";
-        var sink = new RedisStreamSink(service, stream, maxLength: 1000);
+        var sink = new RedisStreamSink(service, stream, maxLength: 1000, retention: () => TimeSpan.FromDays(1), TimeProvider.System);
         await sink.PublishAsync([Encoding.UTF8.GetBytes("""{"type":"dialogue.created","id":"d-1"}"""),
                                  Encoding.UTF8.GetBytes("""{"type":"dialogue.created","id":"d-2"}""")], Ct);
+        await sink.TrimAsync(Ct); // XTRIM MINID by retention is allowed (and keeps what is younger than the window)
         // What `dialoguedb events tail` sends: XREVRANGE for the newest entry, then XREAD after a position.
         var serviceDb = await service.DatabaseAsync();
         var last = await serviceDb.StreamRangeAsync(stream, "-", "+", count: 1, messageOrder: Order.Descending);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json.Nodes;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Tests.Infrastructure;
@@ -51,7 +53,7 @@ public sealed class AuditEventTests
             "dialogue.created", "message.created", "message.created", "dialogue.updated", "state.updated", "message.updated",
             "message.deleted", "dialogue.ended", "memory.created", "memory.updated", "memory.deleted", "dialogue.deleted",
         ];
-        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, expected.Length);
+        var events = await EventsFileAsync(dataDir, expected.Length);
 
         Assert.Equal(expected, events.Select(e => (string)e["type"]!));
         Assert.Equal(events.Count, events.Select(e => (string)e["eventId"]!).Distinct().Count());
@@ -84,7 +86,7 @@ public sealed class AuditEventTests
         Assert.Equal(HttpStatusCode.OK, appended.StatusCode); // creates answer 200 (contract §1)
         var ids = JsonNode.Parse(await appended.Content.ReadAsStringAsync(Ct))!.AsArray().Select(m => (string)m!["id"]!).ToArray();
 
-        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, 1 + batch.Length);
+        var events = await EventsFileAsync(dataDir, 1 + batch.Length);
         var created = events.Skip(1).ToList();
         Assert.All(created, e => Assert.Equal("message.created", (string)e["type"]!));
         Assert.Equal(ids, created.Select(e => (string)e["itemId"]!));
@@ -107,7 +109,7 @@ public sealed class AuditEventTests
         }
 
         await Ok(client.PostAsJsonAsync("api/v1/memory", new { value = 1 }, Ct));
-        var events = await EventsFileAsync(new ServiceOptions { DataDir = dataDir }.EventsFilePath, 2);
+        var events = await EventsFileAsync(dataDir, 2);
         Assert.Equal(["dialogue.created", "memory.created"], events.Select(e => (string)e["type"]!));
         Assert.Equal("first", (string)events[0]["itemId"]!);
     }
@@ -132,6 +134,7 @@ public sealed class AuditEventTests
             RelayPostgres = database.MaintenanceConnectionString,
             Redis = redis.Configuration,
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+            EventsKeyFile = TestProject.WriteEventKey(dataDir),
         };
         // Two replicas, both able to relay: exactly one is active, so nothing is published twice.
         var replica = ServiceHost.ReplicaOf(dataDir);
@@ -141,6 +144,7 @@ public sealed class AuditEventTests
         {
             DataDir = replica, Urls = options.Urls, Postgres = options.Postgres, RelayPostgres = options.RelayPostgres,
             Redis = options.Redis, EncryptionKeysFile = new ServiceOptions { DataDir = replica }.EncryptionKeysPath,
+            EventsKeyFile = new ServiceOptions { DataDir = replica }.EventsKeyPath,
         });
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);
@@ -194,9 +198,39 @@ public sealed class AuditEventTests
 
         Assert.Equal(61, unique.Count);
         Assert.Equal("dialogue.created", (string)unique[0]["type"]!);
-        var streamed = unique.Skip(1).Select(e => (string)JsonNode.Parse((string)e["item"]!)!["content"]!).ToList();
+        // Sealed in the stream and in Redis's append-only file: the marker only appears once opened with the event key.
+        Assert.DoesNotContain(unique, e => e.Values.Any(v => ((string?)v.Value ?? "").Contains(marker, StringComparison.Ordinal)));
+        var onDisk = Directory.GetFiles(redis.DataDirectory, "*", SearchOption.AllDirectories);
+        Assert.Contains(onDisk, f => f.Contains("appendonly", StringComparison.Ordinal));
+        foreach (var file in onDisk)
+        {
+            var bytes = await File.ReadAllBytesAsync(file, Ct);
+            Assert.Equal(-1, bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)));
+        }
+        var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(options.EventsKeyPath, Ct), options.EventsKeyPath);
+        var streamed = unique.Skip(1).Select(e =>
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(e.Values.ToDictionary(v => (string)v.Name!, v => (string?)v.Value));
+            var opened = EventSealer.Open(Encoding.UTF8.GetBytes(json), ring);
+            Assert.NotNull(opened);
+            return (string)JsonNode.Parse(opened)!["item"]!["content"]!;
+        }).ToList();
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"{marker} {i}"), streamed);
         Assert.Equal(1, new[] { first, second }.Count(h => h.Logs.All.Contains("Audit relay active", StringComparison.Ordinal)));
+    }
+
+    private static JsonNode Opened(string sealedJson, EventKeyRing ring)
+    {
+        var published = JsonNode.Parse(sealedJson)!;
+        if (published["item"] is not null)
+        {
+            Assert.Equal(ring.ActiveKeyId, (string?)published["keyId"]);
+            Assert.Equal(System.Text.Json.JsonValueKind.String, published["item"]!.GetValueKind());
+        }
+
+        var opened = EventSealer.Open(Encoding.UTF8.GetBytes(sealedJson), ring);
+        Assert.NotNull(opened);
+        return JsonNode.Parse(opened)!;
     }
 
     private static async Task Ok(Task<HttpResponseMessage> request)
@@ -205,15 +239,27 @@ public sealed class AuditEventTests
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
     }
 
-    private static async Task<List<JsonNode>> EventsFileAsync(string path, int expected)
+    /// <summary>
+    /// The events of the embedded events file, opened with the data folder's event key; every event with an item
+    /// must be sealed in the file (a string item and a key id), and the file readable by its owner only.
+    /// </summary>
+    private static async Task<List<JsonNode>> EventsFileAsync(string dataDir, int expected)
     {
+        var options = new ServiceOptions { DataDir = dataDir };
+        var path = options.EventsFilePath;
         var watch = Stopwatch.StartNew();
         List<JsonNode> events = [];
         while (watch.Elapsed < TimeSpan.FromSeconds(10))
         {
             if (File.Exists(path))
             {
-                events = [.. (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!)];
+                if (!OperatingSystem.IsWindows())
+                {
+                    Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+                }
+
+                var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(options.EventsKeyPath, Ct), options.EventsKeyPath);
+                events = [.. (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).Select(l => Opened(l, ring))];
                 if (events.Count >= expected)
                 {
                     break;

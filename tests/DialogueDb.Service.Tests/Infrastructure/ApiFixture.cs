@@ -39,6 +39,9 @@ public abstract class ApiFixture : IAsyncLifetime
     /// <summary>Client authorised with <see cref="ApiKey"/>.</summary>
     public HttpClient Client { get; private set; } = null!;
 
+    /// <summary>Every line the service logged at Warning and above (unhandled errors with their stack traces).</summary>
+    public LogCapture Logs { get; } = new();
+
     public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("Fixture not started.");
 
     /// <summary>A new client over HTTPS that trusts the service's CA; sends <paramref name="bearer"/> when given.</summary>
@@ -84,6 +87,7 @@ public abstract class ApiFixture : IAsyncLifetime
         };
         var builder = ApiHost.CreateBuilder([], options);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddProvider(Logs);
         _app = ApiHost.Build(builder);
         // As `dialoguedb serve` does before it listens (PostgreSQL was migrated by TestDatabase, as `dialoguedb migrate` would).
         if (postgres is null)

@@ -27,6 +27,18 @@ internal static class TestProject
         return (rw, ro);
     }
 
+    /// <summary>Writes a fresh event key into DATA_DIR/secrets (as the operator's events-key Secret) and returns its path.</summary>
+    public static string WriteEventKey(string dataDir)
+    {
+        var path = new ServiceOptions { DataDir = dataDir }.EventsKeyPath;
+        if (!File.Exists(path))
+        {
+            TlsCertificates.WriteSecret(path, DialogueDb.Service.Audit.EventKeyRing.New(TimeProvider.System).ToJson());
+        }
+
+        return path;
+    }
+
     /// <summary>Writes a fresh key ring into DATA_DIR/secrets and returns its path.</summary>
     public static string WriteEncryptionKeys(string dataDir)
     {

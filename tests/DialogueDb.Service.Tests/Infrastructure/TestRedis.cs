@@ -21,6 +21,9 @@ public sealed class TestRedis : IAsyncDisposable
 
     public string Configuration => $"redis://127.0.0.1:{Port}";
 
+    /// <summary>Where this server keeps its append-only file (what a stolen Redis disk would hold).</summary>
+    public string DataDirectory => _dir;
+
     /// <summary>The shared server's configuration string, or a skip (a failure under CI) when there is none.</summary>
     public static string Shared()
     {

@@ -43,9 +43,13 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
 {
     protected override async Task<byte[]> RawDatabaseBytesAsync()
     {
-        var path = new ServiceOptions { DataDir = Api.DataDir }.SqlitePath;
+        var options = new ServiceOptions { DataDir = Api.DataDir };
+        var path = options.SqlitePath;
+        await EventsPublishedAsync(options.EventsFilePath);
         var bytes = new List<byte>();
-        foreach (var file in (string[])[path, path + "-wal"])
+        string[] eventFiles = Directory.GetFiles(Api.DataDir, "events*.jsonl");
+        Assert.NotEmpty(eventFiles);
+        foreach (var file in (string[])[path, path + "-wal", .. eventFiles])
         {
             if (File.Exists(file))
             {
@@ -57,6 +61,17 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
         }
 
         return [.. bytes];
+    }
+
+    /// <summary>Waits until the relay published the test's five events (3 on create, the memory, the state merge).</summary>
+    private static async Task EventsPublishedAsync(string path)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(10)
+               && (!File.Exists(path) || (await File.ReadAllLinesAsync(path, Ct)).Count(l => l.Contains("\"keyId\"", StringComparison.Ordinal)) < 5))
+        {
+            await Task.Delay(100, Ct);
+        }
     }
 }
 
@@ -70,7 +85,7 @@ public sealed class EncryptionAtRestPostgres(PostgresApiFixture api) : Encryptio
         await using var connection = new NpgsqlConnection(_postgres.Database.AdminConnectionString);
         await connection.OpenAsync(Ct);
         var text = new StringBuilder();
-        foreach (var table in (string[])["dialogues", "messages", "memories"])
+        foreach (var table in (string[])["dialogues", "messages", "memories", "outbox"])
         {
             await using var command = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
             await using var reader = await command.ExecuteReaderAsync(Ct);

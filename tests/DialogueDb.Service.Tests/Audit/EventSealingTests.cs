@@ -1,0 +1,176 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using DialogueDb.Service.Audit;
+using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace DialogueDb.Service.Tests.Audit;
+
+/// <summary>Published events: the item sealed under the event key, the stream and the events files trimmed by retention.</summary>
+public sealed class EventSealingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static byte[] Event(string eventId, string content) => Encoding.UTF8.GetBytes(
+        $$"""{"eventId":"{{eventId}}","type":"message.created","entityType":"message","namespace":null,"itemId":"m1","item":{"id":"m1","content":"{{content}}"},"actor":"k1","occurred":"2026-12-03T12:00:00.000Z"}""");
+
+    [Fact]
+    public void Seal_ItemHiddenOtherFieldsClear_OpensWithTheKey()
+    {
+        var ring = EventKeyRing.New(TimeProvider.System);
+        var sealer = new EventSealer(() => ring);
+
+        var sealedEvent = sealer.Seal(Event("01A", "secret-content"));
+
+        var published = JsonNode.Parse(sealedEvent)!;
+        Assert.DoesNotContain("secret-content", Encoding.UTF8.GetString(sealedEvent), StringComparison.Ordinal);
+        Assert.Equal(ring.ActiveKeyId, (string?)published["keyId"]);
+        Assert.Equal("message.created", (string?)published["type"]);
+        Assert.Equal("m1", (string?)published["itemId"]);
+        var opened = JsonNode.Parse(EventSealer.Open(sealedEvent, ring)!)!;
+        Assert.Equal("secret-content", (string?)opened["item"]!["content"]);
+        Assert.Null(opened["keyId"]);
+    }
+
+    [Fact]
+    public void Open_ItemMovedIntoAnotherEvent_DoesNotOpen()
+    {
+        var ring = EventKeyRing.New(TimeProvider.System);
+        var sealedEvent = new EventSealer(() => ring).Seal(Event("01A", "c"));
+
+        var moved = Encoding.UTF8.GetString(sealedEvent).Replace("\"01A\"", "\"01B\"", StringComparison.Ordinal);
+
+        Assert.Null(EventSealer.Open(Encoding.UTF8.GetBytes(moved), ring));
+    }
+
+    [Fact]
+    public void Open_KeyNotInTheFile_DoesNotOpen()
+    {
+        var ring = EventKeyRing.New(TimeProvider.System);
+        var sealedEvent = new EventSealer(() => ring).Seal(Event("01A", "c"));
+
+        Assert.Null(EventSealer.Open(sealedEvent, EventKeyRing.New(TimeProvider.System)));
+    }
+
+    [Fact]
+    public void Rotate_NewEventsUseTheNewKey_OlderEventsStillOpen()
+    {
+        var ring = EventKeyRing.New(TimeProvider.System);
+        var current = ring;
+        var sealer = new EventSealer(() => current);
+        var before = sealer.Seal(Event("01A", "before"));
+
+        current = EventKeyRing.Parse(ring.Rotate(TimeProvider.System).ToJson(), "rotated");
+        var after = sealer.Seal(Event("01B", "after"));
+
+        Assert.NotEqual(ring.ActiveKeyId, current.ActiveKeyId);
+        Assert.Equal(current.ActiveKeyId, (string?)JsonNode.Parse(after)!["keyId"]);
+        Assert.Equal("before", (string?)JsonNode.Parse(EventSealer.Open(before, current)!)!["item"]!["content"]);
+        Assert.Equal("after", (string?)JsonNode.Parse(EventSealer.Open(after, current)!)!["item"]!["content"]);
+        Assert.Null(EventSealer.Open(after, ring));
+    }
+
+    [Fact]
+    public void Seal_EventWithoutItem_LeftAsItIs()
+    {
+        var deleted = """{"eventId":"01A","type":"memory.deleted","item":null}"""u8.ToArray();
+
+        Assert.Equal(deleted, new EventSealer(() => EventKeyRing.New(TimeProvider.System)).Seal(deleted));
+    }
+
+    [Fact]
+    public async Task RedisStream_EventsOlderThanTheRetentionWindow_Trimmed()
+    {
+        await using var redis = new RedisConnection(TestRedis.Shared());
+        var stream = $"ddb:{{trim-{Guid.NewGuid():N}}}:events";
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var sink = new RedisStreamSink(redis, stream, maxLength: 1000, retention: () => TimeSpan.FromDays(30), time);
+        var db = await redis.DatabaseAsync();
+        try
+        {
+            await sink.PublishAsync([Event("01A", "a"), Event("01B", "b")], Ct);
+            Assert.Equal(2, await db.StreamLengthAsync(stream));
+
+            time.Advance(TimeSpan.FromDays(29));
+            await sink.TrimAsync(Ct);
+            Assert.Equal(2, await db.StreamLengthAsync(stream));
+
+            // A day later the two are past the window; the one published now stays.
+            time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromMinutes(1));
+            await sink.PublishAsync([Event("01C", "c")], Ct);
+            await sink.TrimAsync(Ct);
+            Assert.Equal(0, await db.StreamLengthAsync(stream));
+        }
+        finally
+        {
+            await db.KeyDeleteAsync(stream);
+        }
+    }
+
+    [Fact]
+    public async Task EventsFile_OwnerOnly_RotatedBySize_RotatedFilesPastTheWindowDeleted()
+    {
+        var dir = ServiceHost.NewDataDir();
+        var path = Path.Combine(dir, "events.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var sink = new FileSink(path, maxBytes: 4096, maxAge: TimeSpan.FromHours(24), retention: () => TimeSpan.FromDays(30), time);
+        var filler = new string('x', 1000);
+
+        for (var i = 0; i < 10; i++)
+        {
+            await sink.PublishAsync([Event($"01{i}", filler)], Ct);
+        }
+
+        var rotated = sink.Rotated().ToList();
+        Assert.NotEmpty(rotated);
+        Assert.All(rotated.Append(path), f =>
+        {
+            Assert.True(new FileInfo(f).Length <= 4096 + 2048, $"{f} has {new FileInfo(f).Length} bytes");
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f));
+            }
+        });
+        Assert.Equal(10, rotated.Append(path).Sum(f => File.ReadAllLines(f).Length));
+
+        // Files are trimmed by their newest event (the file's write time): kept inside the window, deleted past it.
+        var written = time.GetUtcNow().UtcDateTime;
+        foreach (var file in rotated.Append(path))
+        {
+            File.SetLastWriteTimeUtc(file, written);
+        }
+
+        time.Advance(TimeSpan.FromDays(29));
+        await sink.TrimAsync(Ct);
+        Assert.Equal(rotated, sink.Rotated());
+        Assert.True(File.Exists(path));
+
+        time.Advance(TimeSpan.FromDays(2));
+        await sink.TrimAsync(Ct);
+        Assert.Empty(sink.Rotated());
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task EventsFile_FirstEventOlderThanMaxAge_Rotated()
+    {
+        var dir = ServiceHost.NewDataDir();
+        var path = Path.Combine(dir, "events.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var sink = new FileSink(path, maxBytes: 1 << 20, maxAge: TimeSpan.FromHours(24), retention: () => null, time);
+
+        await sink.PublishAsync([Event("01A", "a")], Ct);
+        time.Advance(TimeSpan.FromHours(23));
+        await sink.PublishAsync([Event("01B", "b")], Ct);
+        Assert.Empty(sink.Rotated());
+
+        time.Advance(TimeSpan.FromHours(2));
+        await sink.PublishAsync([Event("01C", "c")], Ct);
+
+        var rotated = Assert.Single(sink.Rotated());
+        Assert.Equal(2, File.ReadAllLines(rotated).Length);
+        Assert.Single(File.ReadAllLines(path));
+    }
+}

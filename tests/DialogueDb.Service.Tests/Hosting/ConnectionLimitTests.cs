@@ -1,0 +1,111 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using DialogueDb.Service.Api;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Tests.Infrastructure;
+
+namespace DialogueDb.Service.Tests.Hosting;
+
+/// <summary>Bounded connections and body memory: idle unauthenticated connections close early; bodies share a byte budget.</summary>
+public sealed class ConnectionLimitTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Connection_WithoutAnAuthenticatedRequest_ClosedAfterTheGrace_AuthenticatedOneKept()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "idle").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = dataDir, Urls = "https://127.0.0.1:0", UnauthenticatedConnectionSeconds = 3,
+        });
+        using (var warm = host.CreateClient(key))
+        {
+            // A cold process takes a while for its first handshake and request; the grace is about idle clients.
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await warm.GetAsync("api/v1/dialogue", Ct)).StatusCode);
+        }
+
+        await using var idle = await OpenTlsAsync(host); // handshake done, then nothing: a client without a key
+        await using var authenticated = await OpenTlsAsync(host);
+        var request = Encoding.ASCII.GetBytes(
+            $"GET /api/v1/dialogue HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n");
+        await authenticated.WriteAsync(request, Ct);
+        Assert.StartsWith("HTTP/1.1 200", await ReadSomeAsync(authenticated), StringComparison.Ordinal);
+
+        // The idle connection is closed by the server (a read returns 0) well before Kestrel's keep-alive would.
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        wait.CancelAfter(TimeSpan.FromSeconds(10));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await ClosedByServerAsync(idle, wait.Token), "the idle connection was not closed");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(9), $"closed only after {watch.Elapsed.TotalSeconds:F1} s");
+
+        // Past the same grace, the connection that authenticated still serves.
+        await authenticated.WriteAsync(request, Ct);
+        Assert.StartsWith("HTTP/1.1 200", await ReadSomeAsync(authenticated), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BodyBudget_FullyReserved_NextWaitsInOrderAndCancellationGivesWayToTheNext()
+    {
+        var budget = new BodyMemoryBudget(100);
+        var first = await budget.ReserveAsync(80, Ct);
+
+        var second = budget.ReserveAsync(50, Ct).AsTask();
+        using var cancel = new CancellationTokenSource();
+        var third = budget.ReserveAsync(60, cancel.Token).AsTask();
+        var fourth = budget.ReserveAsync(10, Ct).AsTask();
+        Assert.False(second.IsCompleted);
+        Assert.False(fourth.IsCompleted); // first come, first served: 10 bytes are free, but the 50 wait first
+
+        first.Dispose();
+        using (await second)
+        {
+            Assert.False(third.IsCompleted); // 50 free: not enough for the 60, and the 10 stay behind them
+            Assert.False(fourth.IsCompleted);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third);
+            using (await fourth)
+            {
+                Assert.Equal(40, budget.Available);
+            }
+        }
+
+        Assert.Equal(100, budget.Available);
+    }
+
+    private static async Task<SslStream> OpenTlsAsync(ServiceHost host)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(host.BaseAddress.Host, host.BaseAddress.Port, Ct);
+        using var ca = LocalCa.Load(host.DataDir);
+        var tls = new SslStream(tcp.GetStream(), false, LocalCa.Validator(ca));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = host.BaseAddress.Host,
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+        }, Ct);
+        return tls;
+    }
+
+    /// <summary>True when the server closed the connection: a read ends (0 bytes) or is reset (an abort sends RST).</summary>
+    private static async Task<bool> ClosedByServerAsync(Stream stream, CancellationToken ct)
+    {
+        try
+        {
+            return await stream.ReadAsync(new byte[16], ct) == 0;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    private static async Task<string> ReadSomeAsync(Stream stream)
+    {
+        var buffer = new byte[16 * 1024];
+        var read = await stream.ReadAsync(buffer, Ct);
+        return Encoding.ASCII.GetString(buffer, 0, read);
+    }
+}
