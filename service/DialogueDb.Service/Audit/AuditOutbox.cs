@@ -26,7 +26,7 @@ internal readonly record struct Actor(string Id, string? RequestId)
 /// project-wide transaction lock just before its first event, so outbox ids follow commit order (SQLite has a single
 /// writer anyway), and notifies the relay, which wakes at commit.
 /// </summary>
-internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal)
+internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal, Search.SearchQueue searchQueue)
 {
 
     /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
@@ -39,6 +39,7 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
         // Plain INSERT without RETURNING: the API role may only append to the outbox, not read it.
         await db.Database.ExecuteSqlAsync(
             $"INSERT INTO outbox (event_id, namespace, subject, payload, occurred) VALUES ({eventId}, {ns}, {subject}, {payload}, {occurred})", ct);
+        await searchQueue.EnqueueAsync(db, type, ns, subject, [itemId], ct);
         signal.Nudge();
     }
 
@@ -75,6 +76,7 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
 
         // Only placeholders are concatenated; every value is a parameter.
         await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, ct);
+        await searchQueue.EnqueueAsync(db, type, ns, subject, [.. items.Select(i => i.ItemId)], ct);
         signal.Nudge();
     }
 

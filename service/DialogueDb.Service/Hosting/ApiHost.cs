@@ -5,8 +5,10 @@ using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Api.Search;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
@@ -83,6 +85,7 @@ internal static partial class ApiHost
         builder.Services.AddSingleton<PlanQuotas>();
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
+        builder.Services.AddSearch(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -119,6 +122,7 @@ internal static partial class ApiHost
             api.MapGroup("").WithTags("Dialogues").MapDialogues();
             api.MapGroup("").WithTags("Messages").MapMessages();
             api.MapGroup("").WithTags("Memories").MapMemories();
+            api.MapGroup("").WithTags("Search").MapSearch();
         }
 
         return app;
