@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DialogueDb.Service.Search;
 
@@ -20,6 +21,25 @@ internal sealed class SearchQueue(TimeProvider time, SearchSignal signal)
         "dialogue.deleted" => ("dialogue", subject),
         _ => null,
     };
+
+    /// <summary>The same rows as a command of the change's own batch (the PostgreSQL append path), or null when none.</summary>
+    public NpgsqlBatchCommand? InsertCommand(string eventType, string ns, string subject, IEnumerable<string> itemIds)
+    {
+        if (WorkFor(eventType, subject) is not { } work)
+        {
+            return null;
+        }
+
+        return NamespaceBatches.Command("""
+            INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued)
+            SELECT $1, $2, i.item_id, $3, $4 FROM unnest($5::varchar[]) AS i(item_id)
+            """,
+            NamespaceBatches.Value(ns), NamespaceBatches.Value(work.Kind), NamespaceBatches.Value(work.DialogueId),
+            NamespaceBatches.Value(time.GetUtcNow().ToUnixTimeMilliseconds()), NamespaceBatches.Value(itemIds.ToArray()));
+    }
+
+    /// <summary>Wakes the local indexer after a commit that queued work.</summary>
+    public void Nudge() => signal.Nudge();
 
     public async Task EnqueueAsync(DialogueDbContext db, string eventType, string ns, string subject, IReadOnlyList<string> itemIds,
         CancellationToken ct)

@@ -89,7 +89,7 @@ internal static class DialogueApi
                 return ApiErrors.DuplicateId(id);
             }
 
-            var duplicate = MessageApi.FirstDuplicateId(inputs);
+            var duplicate = MessageAppender.FirstDuplicateId(inputs);
             if (duplicate is not null)
             {
                 return ApiErrors.DuplicateId(duplicate);
@@ -245,7 +245,7 @@ internal static class DialogueApi
             d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, protector: null)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ApiKeyRing project,
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ItemReads reads, ApiKeyRing project,
         ContentProtector protector, CancellationToken ct)
     {
         var (ns, nsError) = Namespaces.Resolve(http.Request);
@@ -254,8 +254,7 @@ internal static class DialogueApi
             return nsError;
         }
 
-        await db.UseNamespaceAsync(ns, ct);
-        var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+        var dialogue = await reads.DialogueAsync(db, ns, id, ct);
         return dialogue is null
             ? ApiErrors.DialogueNotFound(id)
             : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));

@@ -35,21 +35,19 @@ internal static class MessageApi
     }
 
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
-    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: false, ct);
+    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(http, db, appender, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
-    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: true, ct);
+    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(http, db, appender, pathDialogueId: null, allowBatch: true, ct);
 
-    private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, dialogueId, allowBatch: true, ct);
+    private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, MessageAppender appender,
+        CancellationToken ct) =>
+        CreateCoreAsync(http, db, appender, dialogueId, allowBatch: true, ct);
 
-    private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, string? pathDialogueId, bool allowBatch, CancellationToken ct)
+    private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, MessageAppender appender,
+        string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
         var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
         if (body is null)
@@ -119,8 +117,8 @@ internal static class MessageApi
                 return rules.ToError();
             }
 
-            var (rows, error) = await AppendAsync(db, time, protector, quotas, audit, Actor.Of(http), ns, dialogueId, inputs, ct);
-            if (rows is null)
+            var (messages, error) = await appender.AppendAsync(db, Actor.Of(http), ns, dialogueId, inputs, ct);
+            if (messages is null)
             {
                 return error!;
             }
@@ -129,14 +127,14 @@ internal static class MessageApi
                 ? new JsonPayload(w =>
                 {
                     w.WriteStartArray();
-                    foreach (var row in rows)
+                    foreach (var message in messages)
                     {
-                        MessageJson.Write(w, row, protector);
+                        MessageJson.Write(w, message.Row, message.Content);
                     }
 
                     w.WriteEndArray();
                 })
-                : new JsonPayload(w => MessageJson.Write(w, rows[0], protector));
+                : new JsonPayload(w => MessageJson.Write(w, messages[0].Row, messages[0].Content));
         }
     }
 
@@ -164,113 +162,19 @@ internal static class MessageApi
         return value;
     }
 
-    /// <summary>
-    /// Appends messages atomically. The dialogue row is updated first (its lock orders concurrent appends and
-    /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
-    /// </summary>
-    internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, Actor actor, string ns, string dialogueId,
-        IReadOnlyList<MessageInput> inputs, CancellationToken ct)
-    {
-        var duplicate = FirstDuplicateId(inputs);
-        if (duplicate is not null)
-        {
-            return (null, ApiErrors.DuplicateId(duplicate));
-        }
-
-        var now = Timestamps.Now(time);
-        var count = inputs.Count;
-        var lastCreated = inputs[^1].Created ?? now;
-        await db.UseNamespaceAsync(ns, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var updated = await db.Dialogues
-            .Where(d => d.Namespace == ns && d.Id == dialogueId && d.Status == DialogueApi.Active)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(d => d.LastSeq, d => d.LastSeq + count)
-                .SetProperty(d => d.TotalMessages, d => d.TotalMessages + count)
-                .SetProperty(d => d.LastMessageCreated, lastCreated)
-                .SetProperty(d => d.Modified, now), ct);
-        if (updated == 0)
-        {
-            var exists = await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct);
-            return (null, exists ? ApiErrors.DialogueEnded(dialogueId) : ApiErrors.DialogueNotFound(dialogueId));
-        }
-
-        var lastSeq = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == dialogueId).Select(d => d.LastSeq).FirstAsync(ct);
-        var clientIds = inputs.Where(i => i.Id is not null).Select(i => i.Id!).ToList();
-        if (clientIds.Count > 0)
-        {
-            var taken = await db.Messages
-                .Where(m => m.Namespace == ns && m.DialogueId == dialogueId && clientIds.Contains(m.Id))
-                .Select(m => m.Id).FirstOrDefaultAsync(ct);
-            if (taken is not null)
-            {
-                return (null, ApiErrors.DuplicateId(taken));
-            }
-        }
-
-        var firstSeq = lastSeq - count + 1;
-        var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time, protector)).ToList();
-        db.Messages.AddRange(rows);
-        // No savepoint around this save (two round trips): a failed insert is never retried within the transaction,
-        // every error below returns and the whole transaction rolls back.
-        db.Database.AutoSavepointsEnabled = false;
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
-        {
-            return (null, ApiErrors.DuplicateId(clientIds.FirstOrDefault() ?? dialogueId));
-        }
-        finally
-        {
-            db.Database.AutoSavepointsEnabled = true;
-        }
-
-        // One statement for all the events of a batch: a round trip per message would dominate a 50-message append.
-        await audit.AddManyAsync(db, actor, "message.created", "message", ns, dialogueId,
-            [.. rows.Select(row => (row.Id, (Action<Utf8JsonWriter>?)(w => MessageJson.Write(w, row, protector))))], ct);
-
-        // Counted last, right before the commit: every append of the project updates this one usage row, so its lock
-        // serializes all appends until their commit; nothing else may run while it is held (over the quota the whole
-        // batch, events included, rolls back).
-        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
-        {
-            return (null, overQuota);
-        }
-
-        await tx.CommitAsync(ct);
-        return (rows, null);
-    }
-
-    /// <summary>The first client id that appears twice in one request, or null.</summary>
-    internal static string? FirstDuplicateId(IReadOnlyList<MessageInput> inputs)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var input in inputs)
-        {
-            if (input.Id is not null && !seen.Add(input.Id))
-            {
-                return input.Id;
-            }
-        }
-
-        return null;
-    }
-
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ItemReads reads, ContentProtector protector,
+        CancellationToken ct)
     {
         var rules = new InputRules();
         var dialogueId = DialogueIdFrom(http.Request, null, rules);
-        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, protector, dialogueId, ct);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, reads, protector, dialogueId, ct);
     }
 
-    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct) =>
-        ListCoreAsync(http, db, protector, dialogueId, ct);
+    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct) =>
+        ListCoreAsync(http, db, reads, protector, dialogueId, ct);
 
-    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ContentProtector protector,
+    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ItemReads reads, ContentProtector protector,
         string dialogueId, CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: false);
@@ -285,36 +189,15 @@ internal static class MessageApi
             return nsError;
         }
 
-        await db.UseNamespaceAsync(ns, ct);
-        if (!await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct))
-        {
-            return ApiErrors.DialogueNotFound(dialogueId);
-        }
-
-        var rows = db.Messages.AsNoTracking().Where(m => m.Namespace == ns && m.DialogueId == dialogueId);
-        if (query.CreatedFrom is { } from)
-        {
-            rows = rows.Where(m => m.Created >= from);
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            rows = rows.Where(m => m.Created < before);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = query.Descending ? rows.Where(m => m.Seq < after.Key) : rows.Where(m => m.Seq > after.Key);
-        }
-
-        rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
-        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
-        return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
-            m => MessageJson.Write(w, m, protector)));
+        var page = await reads.MessagePageAsync(db, ns, dialogueId, query, ct);
+        return page is null
+            ? ApiErrors.DialogueNotFound(dialogueId)
+            : new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
+                m => MessageJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct)
     {
         var (target, error) = Target(http.Request, null);
         if (target is null)
@@ -323,9 +206,7 @@ internal static class MessageApi
         }
 
         var (ns, dialogueId) = target.Value;
-        await db.UseNamespaceAsync(ns, ct);
-        var message = await db.Messages.AsNoTracking()
-            .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
+        var message = await reads.MessageAsync(db, ns, dialogueId, id, ct);
         return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message, protector));
     }
 
