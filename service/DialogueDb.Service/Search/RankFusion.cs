@@ -2,7 +2,9 @@ namespace DialogueDb.Service.Search;
 
 /// <summary>
 /// Reciprocal rank fusion: score = Σ 1 / (k + rank) over the rankings an item appears in (k = 60, rank from 1). It
-/// needs no score calibration between BM25 and cosine; an item ranked high by either ranking comes out high.
+/// needs no score calibration between BM25 and cosine; an item ranked high by either ranking comes out high. An
+/// entry may carry a weight in 0–1 that scales its contribution (the keyword ranking weighs each item by how much of
+/// the query it matched, so a paraphrase's stray one-word matches do not outvote meaning).
 /// </summary>
 internal static class RankFusion
 {
@@ -10,6 +12,10 @@ internal static class RankFusion
 
     /// <returns>Keys by fused score, best first, with the score scaled to 0–1 (1 = first in every ranking).</returns>
     public static List<(TKey Key, double Score)> Fuse<TKey>(params IReadOnlyList<TKey>[] rankings)
+        where TKey : notnull =>
+        FuseWeighted([.. rankings.Select(r => (IReadOnlyList<(TKey, double)>)[.. r.Select(k => (k, 1.0))])]);
+
+    public static List<(TKey Key, double Score)> FuseWeighted<TKey>(params IReadOnlyList<(TKey Key, double Weight)>[] rankings)
         where TKey : notnull
     {
         var scores = new Dictionary<TKey, double>();
@@ -17,7 +23,8 @@ internal static class RankFusion
         {
             for (var r = 0; r < ranking.Count; r++)
             {
-                scores[ranking[r]] = scores.GetValueOrDefault(ranking[r]) + (1.0 / (K + r + 1));
+                var (key, weight) = ranking[r];
+                scores[key] = scores.GetValueOrDefault(key) + (weight / (K + r + 1));
             }
         }
 

@@ -6,8 +6,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DialogueDb.Service.Search;
 
-/// <summary>One ranked item: its index entry and a relevance from 0 to 1 (higher is better).</summary>
-internal sealed record RankedItem(IndexedItem Item, double Relevance);
+/// <summary>
+/// One ranked item: its index entry and a relevance from 0 to 1 (higher is better); for keyword rankings also the share
+/// of the query's weight (IDF) it matched.
+/// </summary>
+internal sealed record RankedItem(IndexedItem Item, double Relevance, double Coverage = 1);
 
 /// <summary>
 /// Ranks a namespace's indexed items of one kind for a query: <c>semantic</c> by the cosine of the best chunk,
@@ -19,6 +22,12 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
 {
     public const int MaxCandidates = 1000;
     public const int MaxQueryTerms = 64;
+
+    /// <summary>
+    /// In <c>hybrid</c>, a keyword match votes only when it covers at least this share of the query's term weight: names,
+    /// codes and phrases are matched whole, while a paraphrase's stray one-word matches would only push noise up.
+    /// </summary>
+    public const double MinKeywordCoverage = 0.5;
 
     /// <param name="db">Bound to <paramref name="ns"/> (row-level security applies).</param>
     public async Task<List<RankedItem>> RankAsync(DialogueDbContext db, string ns, string kind, string query, string mode,
@@ -44,7 +53,8 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
         if (mode == "hybrid")
         {
             var byId = semantic!.Concat(keyword!).GroupBy(r => r.Item.ItemId).ToDictionary(g => g.Key, g => g.First().Item);
-            return [.. RankFusion.Fuse<string>([.. semantic!.Select(r => r.Item.ItemId)], [.. keyword!.Select(r => r.Item.ItemId)])
+            return [.. RankFusion.FuseWeighted<string>([.. semantic!.Select(r => (r.Item.ItemId, 1.0))],
+                    [.. keyword!.Select(r => (r.Item.ItemId, r.Coverage >= MinKeywordCoverage ? r.Coverage : 0))])
                 .Take(MaxCandidates).Select(f => new RankedItem(byId[f.Key], f.Score))];
         }
 
@@ -95,22 +105,25 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
         var postings = await db.SearchTerms.FromSqlRaw(sql.ToString(), parameters).AsNoTracking().ToListAsync(ct);
 
         var documents = index.ItemList.Count;
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var group in postings.GroupBy(p => Convert.ToHexString(p.Token), StringComparer.Ordinal))
+        var scores = new Dictionary<string, (double Score, double Matched)>(StringComparer.Ordinal);
+        var byToken = postings.GroupBy(p => Convert.ToHexString(p.Token), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList());
+        // A query term no item has weighs as much as the rarest possible term: missing it lowers every item's coverage.
+        var totalWeight = tokenList.Sum(t => Bm25.Idf(documents, byToken.TryGetValue(Convert.ToHexString(t), out var p) ? p.Count : 0));
+        foreach (var group in byToken.Values)
         {
-            var idf = Bm25.Idf(documents, group.Count());
+            var idf = Bm25.Idf(documents, group.Count);
             foreach (var posting in group)
             {
                 if (index.Items.TryGetValue(posting.ItemId, out var item))
                 {
-                    scores[posting.ItemId] = scores.GetValueOrDefault(posting.ItemId)
-                        + Bm25.Term(idf, posting.Frequency, item.Length, index.AverageLength);
+                    var (score, matched) = scores.GetValueOrDefault(posting.ItemId);
+                    scores[posting.ItemId] = (score + Bm25.Term(idf, posting.Frequency, item.Length, index.AverageLength), matched + idf);
                 }
             }
         }
 
-        return [.. scores.Select(s => (Item: index.Items[s.Key], Score: s.Value)).Where(s => where is null || where(s.Item))
+        return [.. scores.Select(s => (Item: index.Items[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
             .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal).Take(MaxCandidates)
-            .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score)))];
+            .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score), totalWeight > 0 ? s.Matched / totalWeight : 0))];
     }
 }
