@@ -54,6 +54,13 @@ test: services ## Run every test project against SQLite and the real PostgreSQL/
 	  awk '/^ +failed: /{f+=$$2} /^ +succeeded: /{p+=$$2} /^ +skipped: /{s+=$$2} END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' /tmp/dialoguedb-test.log; \
 	  exit $$rc
 
+.PHONY: search-eval
+search-eval: services ## Search quality on the evaluation set (recall@10, MRR per mode); writes tests/.../Search/Evaluation/REPORT.md
+	@source "$(INFRA_DIR)/env" && \
+	  DIALOGUEDB_SEARCH_EVAL_REPORT=$(CURDIR)/tests/DialogueDb.Service.Tests/Search/Evaluation/REPORT.md \
+	  $(DOTNET) test --project tests/DialogueDb.Service.Tests -c Release -- --filter-class '*SearchEvaluation*' && \
+	  cat tests/DialogueDb.Service.Tests/Search/Evaluation/REPORT.md
+
 .PHONY: clean
 clean: ## Remove build output and the local data folder
 	$(DOTNET) clean DialogueDb.sln >/dev/null

@@ -30,7 +30,7 @@ internal readonly record struct SealedEvent(string EventId, byte[] Payload, long
 /// (<c>xid</c>), and the relay publishes only rows of finished transactions, in transaction order (see OutboxRelay).
 /// A writer nudges the in-process relay, which wakes at once instead of at its next poll.
 /// </summary>
-internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal)
+internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal, Search.SearchQueue searchQueue)
 {
     /// <summary>The events of one change, in one INSERT, as a command of the change's own batch (PostgreSQL).</summary>
     public static NpgsqlBatchCommand InsertCommand(string ns, string subject, IReadOnlyList<SealedEvent> events)
@@ -63,7 +63,15 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
     }
 
     /// <summary>Wakes the in-process relay after a commit that wrote events.</summary>
-    public void Nudge() => signal.Nudge();
+    public void Nudge()
+    {
+        signal.Nudge();
+        searchQueue.Nudge();
+    }
+
+    /// <summary>The search index work of one change, as a command of the change's own batch (PostgreSQL), or null.</summary>
+    public NpgsqlBatchCommand? SearchQueueCommand(string type, string ns, string subject, IEnumerable<string> itemIds) =>
+        searchQueue.InsertCommand(type, ns, subject, itemIds);
 
     /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
     public async Task AddAsync(DialogueDbContext db, Actor actor, string type, string entityType, string ns, string itemId,
@@ -75,6 +83,7 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
         // Plain INSERT without RETURNING: the API role may only append to the outbox, not read it.
         await db.Database.ExecuteSqlAsync(
             $"INSERT INTO outbox (event_id, namespace, subject, payload, occurred) VALUES ({eventId}, {ns}, {subject}, {payload}, {occurred})", ct);
+        await searchQueue.EnqueueAsync(db, type, ns, subject, [itemId], ct);
         signal.Nudge();
     }
 
@@ -111,6 +120,7 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
 
         // Only placeholders are concatenated; every value is a parameter.
         await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters, ct);
+        await searchQueue.EnqueueAsync(db, type, ns, subject, [.. items.Select(i => i.ItemId)], ct);
         signal.Nudge();
     }
 

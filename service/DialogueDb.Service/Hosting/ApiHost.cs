@@ -4,9 +4,11 @@ using DialogueDb.Service.Api;
 using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Api.Search;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 
@@ -98,6 +100,7 @@ internal static partial class ApiHost
             sp.GetRequiredService<PlanQuotas>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
+        builder.Services.AddSearch(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -137,6 +140,7 @@ internal static partial class ApiHost
             api.MapGroup("").WithTags("Dialogues").MapDialogues();
             api.MapGroup("").WithTags("Messages").MapMessages();
             api.MapGroup("").WithTags("Memories").MapMemories();
+            api.MapGroup("").WithTags("Search").MapSearch();
         }
 
         return app;

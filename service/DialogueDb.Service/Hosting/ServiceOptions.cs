@@ -140,6 +140,11 @@ internal sealed class ServiceOptions
     [Range(1, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 60;
 
+    /// <summary>Memory for decrypted search indexes (vectors) of recently searched namespaces; least recently used go first.</summary>
+    [ConfigurationKeyName("SEARCH_MEMORY_MB")]
+    [Range(16, 1_048_576)]
+    public int SearchMemoryMb { get; set; } = 512;
+
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(Postgres);
 
     public string FullDataDir => Path.GetFullPath(DataDir);

@@ -34,6 +34,9 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
     {
     }
 
+    /// <summary>The project whose data this protects (part of every ciphertext's associated data).</summary>
+    public string ProjectId => projectId;
+
     /// <summary>The key ring in force now (it follows rotations of the key file).</summary>
     public EncryptionKeyRing Ring => currentRing();
 

@@ -82,6 +82,11 @@ internal static partial class DatabaseMigrator
             await GrantAsync(connection, appRole, ct);
             // The API only appends audit events: it can neither read nor remove another namespace's (or its own).
             await ExecuteAsync(connection, $"GRANT INSERT ON outbox TO \"{appRole}\"", ct);
+            // Search: the API appends index work and reads its namespace's index; only the indexer writes the index.
+            await ExecuteAsync(connection, $"""
+                GRANT INSERT ON search_queue TO "{appRole}";
+                GRANT SELECT ON search_items, search_terms, search_namespaces TO "{appRole}";
+                """, ct);
         }
 
         if (maintenanceRole is not null)
@@ -95,6 +100,8 @@ internal static partial class DatabaseMigrator
 
             await GrantAsync(connection, maintenanceRole, ct);
             await ExecuteAsync(connection, $"GRANT SELECT, INSERT, DELETE ON outbox TO \"{maintenanceRole}\"", ct);
+            await ExecuteAsync(connection,
+                $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_terms, search_namespaces TO \"{maintenanceRole}\"", ct);
         }
     }
 

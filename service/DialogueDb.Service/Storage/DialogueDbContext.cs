@@ -52,6 +52,14 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<OutboxRow> Outbox => Set<OutboxRow>();
 
+    public DbSet<Search.SearchQueueRow> SearchQueue => Set<Search.SearchQueueRow>();
+
+    public DbSet<Search.SearchItemRow> SearchItems => Set<Search.SearchItemRow>();
+
+    public DbSet<Search.SearchTermRow> SearchTerms => Set<Search.SearchTermRow>();
+
+    public DbSet<Search.SearchNamespaceRow> SearchNamespaces => Set<Search.SearchNamespaceRow>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
@@ -81,9 +89,13 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
             stripe.Property(s => s.Period).HasMaxLength(16);
             stripe.Property(s => s.Kind).HasMaxLength(16);
         });
+        Search.SearchRowConfigurations.Configure(modelBuilder);
         modelBuilder.Entity<DialogueRow>().HasQueryFilter(d => d.Namespace == _namespace);
         modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<MemoryRow>().HasQueryFilter(m => m.Namespace == _namespace);
+        modelBuilder.Entity<Search.SearchItemRow>().HasQueryFilter(i => i.Namespace == _namespace);
+        modelBuilder.Entity<Search.SearchTermRow>().HasQueryFilter(t => t.Namespace == _namespace);
+        modelBuilder.Entity<Search.SearchNamespaceRow>().HasQueryFilter(n => n.Namespace == _namespace);
 
         var postgres = Database.IsNpgsql();
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
@@ -93,7 +105,7 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
                 property.SetColumnName(SnakeCase(property.Name));
 
                 // Ids and namespaces compare byte-wise (as SQLite does), so keyset order never depends on a locale.
-                if (postgres && property.ClrType == typeof(string) && property.Name is "Namespace" or "Id" or "DialogueId" or "ThreadOf")
+                if (postgres && property.ClrType == typeof(string) && property.Name is "Namespace" or "Id" or "DialogueId" or "ThreadOf" or "ItemId")
                 {
                     property.SetCollation("C");
                 }

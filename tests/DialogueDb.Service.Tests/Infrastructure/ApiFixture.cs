@@ -64,6 +64,11 @@ public abstract class ApiFixture : IAsyncLifetime
 
     protected virtual ValueTask CleanupStorageAsync() => ValueTask.CompletedTask;
 
+    /// <summary>Settings a fixture adds to the service's (after storage is prepared).</summary>
+    private protected virtual void ConfigureOptions(ServiceOptions options)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         Directory.CreateDirectory(DataDir);
@@ -85,6 +90,7 @@ public abstract class ApiFixture : IAsyncLifetime
             // A server (PostgreSQL mode) never generates its own key ring: write one, as the operator writes its Secret.
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(DataDir),
         };
+        ConfigureOptions(options);
         var builder = ApiHost.CreateBuilder([], options);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddProvider(Logs);
@@ -140,7 +146,7 @@ public sealed class SqliteApiFixture : ApiFixture
     protected override ValueTask<string?> PrepareStorageAsync() => ValueTask.FromResult<string?>(null);
 }
 
-public sealed class PostgresApiFixture : ApiFixture
+public class PostgresApiFixture : ApiFixture
 {
     private TestDatabase? _database;
 
@@ -167,4 +173,13 @@ public sealed class PostgresApiFixture : ApiFixture
             await _database.DisposeAsync();
         }
     }
+}
+
+/// <summary>
+/// PostgreSQL with the background jobs a deployed pod runs beside the API (the audit relay and the search indexer), on
+/// the maintenance role's connection as the operator configures them.
+/// </summary>
+public sealed class PostgresWithJobsApiFixture : PostgresApiFixture
+{
+    private protected override void ConfigureOptions(ServiceOptions options) => options.RelayPostgres = Database.MaintenanceConnectionString;
 }

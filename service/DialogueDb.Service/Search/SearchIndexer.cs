@@ -1,0 +1,99 @@
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// Works off the search queue in batches: for each queued item it reads what is stored now, embeds and analyses its
+/// text, and writes vectors, blind-index postings and the namespace's new version in one transaction that also deletes
+/// the queue rows (a crash before commit leaves the work queued; redoing it is harmless). Items that are gone, and the
+/// messages of deleted dialogues, leave the index. On PostgreSQL one indexer is active across all replicas (a session
+/// advisory lock on a dedicated connection) and it reads as the maintenance role, which sees every namespace.
+/// </summary>
+internal sealed partial class SearchIndexer(
+    Func<DialogueDbContext> newContext,
+    NpgsqlDataSource? leaderSource,
+    SearchItemIndexer items,
+    SearchSignal signal,
+    ILogger<SearchIndexer> logger) : BackgroundService
+{
+    public const int BatchSize = 64;
+    private const long LeaderLockKey = 0x6464_625F_7372_6368; // "ddb_srch"
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (leaderSource is null)
+                {
+                    await RunAsync(stoppingToken);
+                }
+                else
+                {
+                    await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
+                    await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({LeaderLockKey})", leader);
+                    if (!(bool)(await command.ExecuteScalarAsync(stoppingToken))!)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+                        continue;
+                    }
+
+                    LogLeading(logger);
+                    await RunAsync(stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or DbUpdateException
+                or Microsoft.Data.Sqlite.SqliteException or ContentDecryptionException)
+            {
+                // Work stays queued; retry after a pause.
+                LogFailed(logger, ex.GetType().Name);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            if (await IndexBatchAsync(ct) == 0 && await signal.WaitAsync(Poll, ct))
+            {
+                // Nudged before the writer's commit: give it a moment to land.
+                await Task.Delay(20, ct);
+            }
+        }
+    }
+
+    /// <summary>Indexes the oldest queued batch; returns how many queue rows it consumed.</summary>
+    public async Task<int> IndexBatchAsync(CancellationToken ct)
+    {
+        await using var db = newContext();
+        var queued = await db.SearchQueue.AsNoTracking().OrderBy(q => q.Id).Take(BatchSize).ToListAsync(ct);
+        if (queued.Count == 0)
+        {
+            return 0;
+        }
+
+        foreach (var group in queued.GroupBy(q => q.Namespace, StringComparer.Ordinal))
+        {
+            await items.IndexAsync(db, group.Key, [.. group], ct);
+        }
+
+        return queued.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Search indexer active")]
+    private static partial void LogLeading(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Search indexer failed ({Error}); the work stays queued and is retried")]
+    private static partial void LogFailed(ILogger logger, string error);
+}

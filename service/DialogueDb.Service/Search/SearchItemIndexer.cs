@@ -1,0 +1,154 @@
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>Brings one namespace's index in line with its stored items for a set of queued changes (one transaction).</summary>
+internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, IEmbedder embedder)
+{
+    /// <summary>Removed-item markers are purged every this many index versions (caches older than that reload).</summary>
+    public const long PurgeEvery = 256;
+
+    public async Task IndexAsync(DialogueDbContext db, string ns, IReadOnlyList<SearchQueueRow> queued, CancellationToken ct)
+    {
+        // Read and embed outside the transaction: inference is the slow part and must not hold locks.
+        var messageIds = queued.Where(q => q.Kind == "message").Select(q => q.ItemId).Distinct().ToList();
+        var memoryIds = queued.Where(q => q.Kind == "memory").Select(q => q.ItemId).Distinct().ToList();
+        var deletedDialogues = queued.Where(q => q.Kind == "dialogue").Select(q => q.ItemId).Distinct().ToList();
+
+        var messageDialogues = queued.Where(q => q.Kind == "message").Select(q => q.DialogueId!).Distinct().ToList();
+        var messages = await db.Messages.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.Namespace == ns && messageDialogues.Contains(m.DialogueId) && messageIds.Contains(m.Id)).ToListAsync(ct);
+        var memories = await db.Memories.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.Namespace == ns && memoryIds.Contains(m.Id)).ToListAsync(ct);
+        var liveDialogues = await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
+            .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
+
+        var documents = new List<(string Kind, string ItemId, string? DialogueId, string Text)>();
+        documents.AddRange(messages.Select(m => ("message", m.Id, (string?)m.DialogueId,
+            SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id))))));
+        documents.AddRange(memories.Select(m => ("memory", m.Id, (string?)null,
+            SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)), m.Label, m.Description))));
+        var vectors = documents.Count == 0 ? [] : await embedder.EmbedAsync([.. documents.Select(d => d.Text)], ct);
+
+        var present = documents.Select(d => (d.Kind, d.ItemId)).ToHashSet();
+        var removed = messageIds.Select(id => ("message", id)).Concat(memoryIds.Select(id => ("memory", id)))
+            .Where(k => !present.Contains(k)).ToList();
+        var goneDialogues = deletedDialogues.Except(liveDialogues, StringComparer.Ordinal).ToList();
+
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var states = new Dictionary<string, SearchNamespaceRow>(StringComparer.Ordinal);
+        async Task<SearchNamespaceRow> StateAsync(string kind)
+        {
+            if (!states.TryGetValue(kind, out var state))
+            {
+                state = await db.SearchNamespaces.IgnoreQueryFilters().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
+                if (state is null)
+                {
+                    state = new SearchNamespaceRow { Namespace = ns, Kind = kind };
+                    db.SearchNamespaces.Add(state);
+                }
+
+                state.Version++;
+                states[kind] = state;
+            }
+
+            return state;
+        }
+
+        for (var i = 0; i < documents.Count; i++)
+        {
+            var (kind, itemId, dialogueId, text) = documents[i];
+            var state = await StateAsync(kind);
+            var frequencies = KeywordAnalyzer.TermFrequencies(text);
+            var length = frequencies.Values.Sum();
+            var item = await ForgetAsync(db, state, itemId, ct) ?? db.SearchItems.Add(new SearchItemRow
+            {
+                Namespace = ns,
+                Kind = kind,
+                ItemId = itemId,
+            }).Entity;
+            item.DialogueId = dialogueId;
+            item.Version = state.Version;
+            item.Length = length;
+            item.Vectors = SearchVectors.Protect(protector, ns, kind, itemId, vectors[i]);
+            state.Items++;
+            state.TotalLength += length;
+            foreach (var (term, frequency) in frequencies)
+            {
+                db.SearchTerms.Add(new SearchTermRow { Namespace = ns, Kind = kind, Token = tokens.Token(term), ItemId = itemId, Frequency = frequency });
+            }
+        }
+
+        foreach (var (kind, itemId) in removed)
+        {
+            var state = await StateAsync(kind);
+            if (await ForgetAsync(db, state, itemId, ct) is { } item)
+            {
+                item.Version = state.Version;
+            }
+        }
+
+        if (goneDialogues.Count > 0)
+        {
+            var state = await StateAsync("message");
+            var gone = await db.SearchItems.IgnoreQueryFilters()
+                .Where(i => i.Namespace == ns && i.Kind == "message" && i.DialogueId != null && goneDialogues.Contains(i.DialogueId))
+                .Select(i => i.ItemId).ToListAsync(ct);
+            foreach (var itemId in gone)
+            {
+                if (await ForgetAsync(db, state, itemId, ct) is { } item)
+                {
+                    item.Version = state.Version;
+                }
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        foreach (var state in states.Values.Where(s => s.Version % PurgeEvery == 0))
+        {
+            await db.SearchItems.IgnoreQueryFilters()
+                .Where(i => i.Namespace == ns && i.Kind == state.Kind && i.Vectors == null && i.Version < state.Version).ExecuteDeleteAsync(ct);
+            state.Floor = state.Version;
+        }
+
+        var queueIds = queued.Select(q => q.Id).ToList();
+        await db.SearchQueue.Where(q => queueIds.Contains(q.Id)).ExecuteDeleteAsync(ct);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+
+    /// <summary>
+    /// Takes an item out of the keyword statistics and postings; returns its row (tracked, now a removed-item marker),
+    /// or null when it was not indexed.
+    /// </summary>
+    private static async Task<SearchItemRow?> ForgetAsync(DialogueDbContext db, SearchNamespaceRow state, string itemId, CancellationToken ct)
+    {
+        var ns = state.Namespace;
+        var kind = state.Kind;
+        var item = db.SearchItems.Local.FirstOrDefault(i => i.Namespace == ns && i.Kind == kind && i.ItemId == itemId)
+            ?? await db.SearchItems.IgnoreQueryFilters().FirstOrDefaultAsync(i => i.Namespace == ns && i.Kind == kind && i.ItemId == itemId, ct);
+        if (item is null)
+        {
+            return null;
+        }
+
+        if (item.Vectors is not null)
+        {
+            state.Items--;
+            state.TotalLength -= item.Length;
+        }
+
+        item.Vectors = null;
+        item.Length = 0;
+        foreach (var local in db.SearchTerms.Local.Where(t => t.Namespace == ns && t.Kind == kind && t.ItemId == itemId).ToList())
+        {
+            db.SearchTerms.Remove(local);
+        }
+
+        await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && t.ItemId == itemId).ExecuteDeleteAsync(ct);
+        return item;
+    }
+}

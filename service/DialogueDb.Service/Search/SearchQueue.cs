@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// Writes index work into the writing transaction (called where the change's audit events are added, so every change
+/// that can alter search results queues its item). Changes that leave the searchable text alone (message tags,
+/// dialogue fields, state) queue nothing: filters read the items themselves at search time.
+/// </summary>
+internal sealed class SearchQueue(TimeProvider time, SearchSignal signal)
+{
+    /// <summary>The queue row an audit event type needs, or null.</summary>
+    public static (string Kind, string? DialogueId)? WorkFor(string eventType, string subject) => eventType switch
+    {
+        "message.created" or "message.deleted" => ("message", subject),
+        "memory.created" or "memory.updated" or "memory.deleted" => ("memory", null),
+        "dialogue.deleted" => ("dialogue", subject),
+        _ => null,
+    };
+
+    /// <summary>The same rows as a command of the change's own batch (the PostgreSQL append path), or null when none.</summary>
+    public NpgsqlBatchCommand? InsertCommand(string eventType, string ns, string subject, IEnumerable<string> itemIds)
+    {
+        if (WorkFor(eventType, subject) is not { } work)
+        {
+            return null;
+        }
+
+        return NamespaceBatches.Command("""
+            INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued)
+            SELECT $1, $2, i.item_id, $3, $4 FROM unnest($5::varchar[]) AS i(item_id)
+            """,
+            NamespaceBatches.Value(ns), NamespaceBatches.Value(work.Kind), NamespaceBatches.Value(work.DialogueId),
+            NamespaceBatches.Value(time.GetUtcNow().ToUnixTimeMilliseconds()), NamespaceBatches.Value(itemIds.ToArray()));
+    }
+
+    /// <summary>Wakes the local indexer after a commit that queued work.</summary>
+    public void Nudge() => signal.Nudge();
+
+    public async Task EnqueueAsync(DialogueDbContext db, string eventType, string ns, string subject, IReadOnlyList<string> itemIds,
+        CancellationToken ct)
+    {
+        if (WorkFor(eventType, subject) is not { } work || itemIds.Count == 0)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // Plain INSERTs without RETURNING: the API role may only append to the queue.
+        // Only placeholders are concatenated; every value is a parameter.
+        var sql = new StringBuilder("INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued) VALUES ");
+        for (var i = 0; i < itemIds.Count; i++)
+        {
+            sql.Append(i == 0 ? "" : ", ").Append("({0}, {1}, {").Append((i + 4).ToString(CultureInfo.InvariantCulture)).Append("}, {2}, {3})");
+        }
+
+        object?[] parameters = [ns, work.Kind, work.DialogueId, now, .. itemIds];
+        await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters!, ct);
+        signal.Nudge();
+    }
+}
+
+/// <summary>Wakes the local indexer after a write queued work (other replicas' indexers poll).</summary>
+internal sealed class SearchSignal : IDisposable
+{
+    private readonly SemaphoreSlim _wake = new(0);
+
+    public void Nudge()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
+
+    public void Dispose() => _wake.Dispose();
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Text;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// One ranked item: its index entry and a relevance from 0 to 1 (higher is better); for keyword rankings also the share
+/// of the query's weight (IDF) it matched.
+/// </summary>
+internal sealed record RankedItem(IndexedItem Item, double Relevance, double Coverage = 1);
+
+/// <summary>
+/// Ranks a namespace's indexed items of one kind for a query: <c>semantic</c> by the cosine of the best chunk,
+/// <c>keyword</c> by BM25 over the blind index (query terms are HMAC-ed like the stored ones), <c>hybrid</c> by
+/// reciprocal rank fusion of both. Returns at most <see cref="MaxCandidates"/> candidates, best first; the caller
+/// filters them against the items themselves.
+/// </summary>
+internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindTokenKey tokens)
+{
+    public const int MaxCandidates = 1000;
+    public const int MaxQueryTerms = 64;
+
+    /// <summary>
+    /// In <c>hybrid</c>, a keyword match votes only when it covers at least this share of the query's term weight: names,
+    /// codes and phrases are matched whole, while a paraphrase's stray one-word matches would only push noise up.
+    /// </summary>
+    public const double MinKeywordCoverage = 0.5;
+
+    /// <param name="db">Bound to <paramref name="ns"/> (row-level security applies).</param>
+    public async Task<List<RankedItem>> RankAsync(DialogueDbContext db, string ns, string kind, string query, string mode,
+        Func<IndexedItem, bool>? where, CancellationToken ct)
+    {
+        var index = await cache.GetAsync(db, ns, kind, ct);
+        if (index.ItemList.Count == 0)
+        {
+            return [];
+        }
+
+        List<RankedItem>? semantic = null, keyword = null;
+        if (mode is "semantic" or "hybrid")
+        {
+            semantic = await SemanticAsync(index, query, where, ct);
+        }
+
+        if (mode is "keyword" or "hybrid")
+        {
+            keyword = await KeywordAsync(db, index, query, where, ct);
+        }
+
+        if (mode == "hybrid")
+        {
+            var byId = semantic!.Concat(keyword!).GroupBy(r => r.Item.ItemId).ToDictionary(g => g.Key, g => g.First().Item);
+            return [.. RankFusion.FuseWeighted<string>([.. semantic!.Select(r => (r.Item.ItemId, 1.0))],
+                    [.. keyword!.Select(r => (r.Item.ItemId, r.Coverage >= MinKeywordCoverage ? r.Coverage : 0))])
+                .Take(MaxCandidates).Select(f => new RankedItem(byId[f.Key], f.Score))];
+        }
+
+        return semantic ?? keyword!;
+    }
+
+    private async Task<List<RankedItem>> SemanticAsync(NamespaceIndex index, string query, Func<IndexedItem, bool>? where,
+        CancellationToken ct)
+    {
+        var chunks = (await embedder.EmbedAsync([query], ct))[0];
+        var vector = new float[embedder.Dimensions];
+        foreach (var chunk in chunks)
+        {
+            TensorPrimitives.Add(vector, chunk, vector);
+        }
+
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0)
+        {
+            TensorPrimitives.Divide(vector, norm, vector);
+        }
+
+        // With an item condition (one dialogue), rank everything and keep what passes; else the best candidates only.
+        var nearest = index.Nearest(vector, where is null ? MaxCandidates : index.ItemList.Count);
+        return [.. nearest.Where(n => where is null || where(n.Item)).Take(MaxCandidates)
+            .Select(n => new RankedItem(n.Item, Math.Clamp(n.Score, 0, 1)))];
+    }
+
+    private async Task<List<RankedItem>> KeywordAsync(DialogueDbContext db, NamespaceIndex index, string query,
+        Func<IndexedItem, bool>? where, CancellationToken ct)
+    {
+        var terms = KeywordAnalyzer.TermFrequencies(query).Keys.Take(MaxQueryTerms).ToList();
+        if (terms.Count == 0)
+        {
+            return [];
+        }
+
+        var tokenList = terms.Select(tokens.Token).ToList();
+        // Only placeholders are concatenated; every value is a parameter.
+        var sql = new StringBuilder("SELECT namespace, kind, token, item_id, frequency FROM search_terms WHERE namespace = {0} AND kind = {1} AND token IN (");
+        for (var i = 0; i < tokenList.Count; i++)
+        {
+            sql.Append(i == 0 ? "{" : ", {").Append((i + 2).ToString(CultureInfo.InvariantCulture)).Append('}');
+        }
+
+        sql.Append(')');
+        object[] parameters = [index.Namespace, index.Kind, .. tokenList];
+        var postings = await db.SearchTerms.FromSqlRaw(sql.ToString(), parameters).AsNoTracking().ToListAsync(ct);
+
+        var documents = index.ItemList.Count;
+        var scores = new Dictionary<string, (double Score, double Matched)>(StringComparer.Ordinal);
+        var byToken = postings.GroupBy(p => Convert.ToHexString(p.Token), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList());
+        // A query term no item has weighs as much as the rarest possible term: missing it lowers every item's coverage.
+        var totalWeight = tokenList.Sum(t => Bm25.Idf(documents, byToken.TryGetValue(Convert.ToHexString(t), out var p) ? p.Count : 0));
+        foreach (var group in byToken.Values)
+        {
+            var idf = Bm25.Idf(documents, group.Count);
+            foreach (var posting in group)
+            {
+                if (index.Items.TryGetValue(posting.ItemId, out var item))
+                {
+                    var (score, matched) = scores.GetValueOrDefault(posting.ItemId);
+                    scores[posting.ItemId] = (score + Bm25.Term(idf, posting.Frequency, item.Length, index.AverageLength), matched + idf);
+                }
+            }
+        }
+
+        return [.. scores.Select(s => (Item: index.Items[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
+            .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal).Take(MaxCandidates)
+            .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score), totalWeight > 0 ? s.Matched / totalWeight : 0))];
+    }
+}

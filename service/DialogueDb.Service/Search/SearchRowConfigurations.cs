@@ -1,0 +1,55 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Search;
+
+internal static class SearchRowConfigurations
+{
+    public const string QueueTable = "search_queue";
+    public const string ItemsTable = "search_items";
+    public const string TermsTable = "search_terms";
+    public const string NamespacesTable = "search_namespaces";
+
+    public static readonly string[] Tables = [QueueTable, ItemsTable, TermsTable, NamespacesTable];
+
+    public static void Configure(ModelBuilder model)
+    {
+        model.Entity<SearchQueueRow>(queue =>
+        {
+            queue.ToTable(QueueTable);
+            queue.HasKey(q => q.Id);
+            queue.Property(q => q.Id).ValueGeneratedOnAdd();
+            queue.Property(q => q.Namespace).HasMaxLength(128);
+            queue.Property(q => q.Kind).HasMaxLength(16);
+            queue.Property(q => q.ItemId).HasMaxLength(128);
+            queue.Property(q => q.DialogueId).HasMaxLength(128);
+        });
+        model.Entity<SearchItemRow>(item =>
+        {
+            item.ToTable(ItemsTable);
+            item.HasKey(i => new { i.Namespace, i.Kind, i.ItemId });
+            item.Property(i => i.Namespace).HasMaxLength(128);
+            item.Property(i => i.Kind).HasMaxLength(16);
+            item.Property(i => i.ItemId).HasMaxLength(128);
+            item.Property(i => i.DialogueId).HasMaxLength(128);
+            // Caches load what changed since their version; a deleted dialogue's messages are found by dialogue.
+            item.HasIndex(i => new { i.Namespace, i.Kind, i.Version });
+            item.HasIndex(i => new { i.Namespace, i.DialogueId });
+        });
+        model.Entity<SearchTermRow>(term =>
+        {
+            term.ToTable(TermsTable);
+            term.HasKey(t => new { t.Namespace, t.Kind, t.Token, t.ItemId });
+            term.Property(t => t.Namespace).HasMaxLength(128);
+            term.Property(t => t.Kind).HasMaxLength(16);
+            term.Property(t => t.ItemId).HasMaxLength(128);
+            term.HasIndex(t => new { t.Namespace, t.Kind, t.ItemId });
+        });
+        model.Entity<SearchNamespaceRow>(ns =>
+        {
+            ns.ToTable(NamespacesTable);
+            ns.HasKey(n => new { n.Namespace, n.Kind });
+            ns.Property(n => n.Namespace).HasMaxLength(128);
+            ns.Property(n => n.Kind).HasMaxLength(16);
+        });
+    }
+}

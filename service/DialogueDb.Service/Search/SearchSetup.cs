@@ -1,0 +1,56 @@
+using DialogueDb.Service.Audit;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace DialogueDb.Service.Search;
+
+internal static class SearchSetup
+{
+    /// <summary>
+    /// Search: the queue writer always (writes enqueue index work), the cache the endpoint reads through, and the
+    /// indexer where the audit relay runs (embedded mode, or with the maintenance role's connection on PostgreSQL).
+    /// </summary>
+    public static IServiceCollection AddSearch(this IServiceCollection services, ServiceOptions options)
+    {
+        services.AddSingleton<SearchSignal>();
+        services.AddSingleton<SearchQueue>();
+        services.AddSingleton<IEmbedder, MiniLmEmbedder>();
+        services.AddSingleton(sp =>
+        {
+            var protector = sp.GetRequiredService<ContentProtector>();
+            return new BlindTokenKey(protector, protector.ProjectId);
+        });
+        services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
+            options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
+        services.AddSingleton<SearchItemIndexer>();
+        services.AddSingleton<SearchRanker>();
+        if (AuditSetup.RunsRelay(options))
+        {
+            services.AddSingleton(sp => Indexer(sp, options));
+            services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
+        }
+
+        return services;
+    }
+
+    private static SearchIndexer Indexer(IServiceProvider services, ServiceOptions options)
+    {
+        var built = new DbContextOptionsBuilder<DialogueDbContext>();
+        NpgsqlDataSource? leader = null;
+        if (options.UsesPostgres)
+        {
+            leader = NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!);
+            StorageSetup.Configure(built, leader);
+        }
+        else
+        {
+            StorageSetup.ConfigureSqlite(built, options);
+        }
+
+        return new SearchIndexer(() => new DialogueDbContext(built.Options), leader, services.GetRequiredService<SearchItemIndexer>(),
+            services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>());
+    }
+}

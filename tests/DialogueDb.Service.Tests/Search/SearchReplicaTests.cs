@@ -1,0 +1,85 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Tests.Infrastructure;
+
+namespace DialogueDb.Service.Tests.Search;
+
+/// <summary>
+/// Two replicas over one PostgreSQL database: one hosts the indexer, the other only serves. The serving replica's
+/// cached namespace index follows new, changed and deleted items through the change counter.
+/// </summary>
+public sealed class SearchReplicaTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Postgres_OtherReplicasCache_SeesNewAndDeletedItems()
+    {
+        if (TestDatabase.UnavailableReason() is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        await using var database = await TestDatabase.CreateAsync();
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "search-replicas").ReadWrite;
+        var options = new ServiceOptions
+        {
+            DataDir = dataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = database.AppConnectionString,
+            RelayPostgres = database.MaintenanceConnectionString,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+        };
+        var replica = ServiceHost.ReplicaOf(dataDir);
+        await using var indexing = await ServiceHost.StartAsync(options);
+        await using var serving = await ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = replica, Urls = options.Urls, Postgres = options.Postgres,
+            EncryptionKeysFile = new ServiceOptions { DataDir = replica }.EncryptionKeysPath,
+        });
+        using var writer = indexing.CreateClient(key);
+        using var reader = serving.CreateClient(key);
+
+        var first = await CreateMemoryAsync(writer, "The spare key is under the blue flower pot.");
+        await WaitAsync(reader, ids => ids.Contains(first));
+        var second = await CreateMemoryAsync(writer, "The garage key hangs beside the fuse box.");
+        await WaitAsync(reader, ids => ids.Contains(first) && ids.Contains(second));
+        using (var deleted = await writer.DeleteAsync($"api/v1/memory/{first}?namespace=home", Ct))
+        {
+            deleted.EnsureSuccessStatusCode();
+        }
+
+        await WaitAsync(reader, ids => !ids.Contains(first) && ids.Contains(second));
+        Assert.Contains("Search indexer active", indexing.Logs.All, StringComparison.Ordinal);
+        Assert.DoesNotContain("Search indexer active", serving.Logs.All, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> CreateMemoryAsync(HttpClient client, string value)
+    {
+        using var response = await client.PostAsJsonAsync("api/v1/memory?namespace=home", new { value }, Ct);
+        response.EnsureSuccessStatusCode();
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+    }
+
+    private static async Task WaitAsync(HttpClient reader, Func<List<string>, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            using var response = await reader.PostAsJsonAsync("api/v1/search?namespace=home", new { query = "key", @object = "memory", mode = "keyword" }, Ct);
+            response.EnsureSuccessStatusCode();
+            var ids = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["items"]!.AsArray().Select(i => (string)i!["id"]!).ToList();
+            if (condition(ids))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the serving replica still answers [{string.Join(", ", ids)}]");
+            await Task.Delay(100, Ct);
+        }
+    }
+}
