@@ -29,7 +29,7 @@ public sealed class RedisRestartProvisioningTests
         await redis.StartAsync(Ct);
         var admin = $"127.0.0.1:{port}";
         await using var provisioner = new RedisProvisioner(admin, NullLogger<RedisProvisioner>.Instance);
-        var names = ProjectNames.For(ProvisioningServers.UniqueNamespace(), "support");
+        var names = ProjectIdentity.For(ProvisioningServers.UniqueNamespace(), "support");
         var password = ProvisioningServers.NewPassword();
         await provisioner.EnsureUserAsync(names.RedisUser, password, names.RedisKeyPrefix, Ct);
 
@@ -59,7 +59,7 @@ public sealed class RedisRestartProvisioningTests
     /// The reconciler's next provisioning: until the provisioner's own connection is back, EnsureUserAsync refuses
     /// (half-applied ACLs are worse than a retry) and the reconcile is retried as any failed reconcile is.
     /// </summary>
-    private static async Task ProvisionAgainAsync(RedisProvisioner provisioner, ProjectNames names, string password)
+    private static async Task ProvisionAgainAsync(RedisProvisioner provisioner, ProjectIdentity names, string password)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         while (true)
