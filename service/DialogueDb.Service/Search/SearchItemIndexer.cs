@@ -26,10 +26,22 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
 
         var documents = new List<(string Kind, string ItemId, string? DialogueId, string Text)>();
-        documents.AddRange(messages.Select(m => ("message", m.Id, (string?)m.DialogueId,
-            SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id))))));
-        documents.AddRange(memories.Select(m => ("memory", m.Id, (string?)null,
-            SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)), m.Label, m.Description))));
+        foreach (var m in messages)
+        {
+            if (Readable(() => SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id)))) is { } text)
+            {
+                documents.Add(("message", m.Id, m.DialogueId, text));
+            }
+        }
+
+        foreach (var m in memories)
+        {
+            if (Readable(() => SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)), m.Label, m.Description)) is { } text)
+            {
+                documents.Add(("memory", m.Id, null, text));
+            }
+        }
+
         var vectors = documents.Count == 0 ? [] : await embedder.EmbedAsync([.. documents.Select(d => d.Text)], ct);
 
         var present = documents.Select(d => (d.Kind, d.ItemId)).ToHashSet();
@@ -118,6 +130,22 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         db.ChangeTracker.Clear();
+    }
+
+    /// <summary>
+    /// The item's text, or null when its stored ciphertext cannot be decrypted (tampered, or its key was removed): such an
+    /// item is left out of the index (its GET fails too) instead of blocking the queue behind it forever.
+    /// </summary>
+    private static string? Readable(Func<string> text)
+    {
+        try
+        {
+            return text();
+        }
+        catch (ContentDecryptionException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -216,6 +216,30 @@ public abstract class PlanQuotas : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await again.GetAsync("api/v1/memory?namespace=q5", Ct)).StatusCode);
     }
 
+    [Fact]
+    public async Task QuotasUsedUp_SearchStillAnswers()
+    {
+        var dataDir = NewProject(new LimitOverrides { RequestsPerMonth = 3, MemoriesStored = 1 }, out var key);
+        var host = await StartAsync(dataDir);
+        using var client = host.CreateClient(key);
+        using (var created = await client.PostAsJsonAsync("api/v1/memory?namespace=q6", new { value = "the spare key is in the shed" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/v1/memory?namespace=q6", Ct)).StatusCode);
+        }
+
+        using var blocked = await client.PostAsJsonAsync("api/v1/memory?namespace=q6", new { value = 2 }, Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blocked.StatusCode);
+        // Searching is a read: over every quota it still answers (and counts as a request).
+        using var search = await client.PostAsJsonAsync("api/v1/search?namespace=q6", new { query = "where is the key?", @object = "memory" }, Ct);
+        Assert.Equal(HttpStatusCode.OK, search.StatusCode);
+        Assert.NotNull(JsonNode.Parse(await search.Content.ReadAsStringAsync(Ct))!["results"]);
+    }
+
     /// <summary>Two replicas share one database only on PostgreSQL (each embedded instance has its own SQLite file).</summary>
     protected async Task Dialogues_TwoInstancesAtTheBoundary_ExactlyTheQuotaSucceedsAsync()
     {

@@ -155,6 +155,44 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task Expired_MessagesAndMemories_LeaveSearch()
+    {
+        await using var run = await StartAsync();
+        var c = run.Client;
+        var word = "glimmerfen" + Random.Shared.Next(1000, 9999);
+        await Ok(c.PostAsJsonAsync("api/v1/dialogue?namespace=r", new { id = "old", messages = new[] { new { role = "user", content = $"{word} notes" } } }, Ct));
+        await Ok(c.PostAsJsonAsync("api/v1/memory?namespace=r", new { id = "short", value = $"{word} reminder", term = "short" }, Ct));
+        await SearchUntilAsync(c, word, "message", found => found.Count == 1);
+        await SearchUntilAsync(c, word, "memory", found => found.Count == 1);
+        await run.AgeAsync("dialogues", "r", "old", TimeSpan.FromDays(30));
+        await run.AgeAsync("memories", "r", "short", TimeSpan.FromDays(30));
+
+        run.Clock.SetUtcNow(Now.AddSeconds(1));
+        Assert.Equal(new RetentionSweeper.Totals(1, 1, 1), await run.Sweeper(TextWriter.Null).RunAsync(100, Ct));
+
+        await SearchUntilAsync(c, word, "message", found => found.Count == 0);
+        await SearchUntilAsync(c, word, "memory", found => found.Count == 0);
+    }
+
+    /// <summary>Searches (keyword mode) until the found ids satisfy the condition, within a minute.</summary>
+    private static async Task SearchUntilAsync(HttpClient client, string query, string kind, Func<List<string>, bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            using var response = await client.PostAsJsonAsync("api/v1/search?namespace=r", new { query, @object = kind, mode = "keyword" }, Ct);
+            var found = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["items"]!.AsArray().Select(i => (string)i!["id"]!).ToList();
+            if (condition(found))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"search still finds [{string.Join(", ", found)}]");
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    [Fact]
     public async Task Backlog_DeletedInBoundedBatches_WhileTheApiKeepsAnswering()
     {
         await using var run = await StartAsync();

@@ -29,45 +29,27 @@ internal static class SearchApi
         return api;
     }
 
-    private static async Task<IResult> SearchAsync(HttpContext http, DialogueDbContext db, SearchRanker ranker, ContentProtector protector,
-        ApiKeyRing project, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> SearchAsync([ObjectBody] ApiRequest request, DialogueDbContext db, SearchRanker ranker,
+        ContentProtector protector, ApiKeyRing project, TimeProvider time, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var (search, error) = SearchRequest.Parse(request.Object, time.GetUtcNow());
+        if (search is null)
         {
-            return bodyError!;
+            return error!;
         }
 
-        using (body)
+        var ns = request.Namespace;
+        await db.UseNamespaceAsync(ns, ct);
+        var results = search.Object switch
         {
-            if (!body.TryGetObject(out var obj))
-            {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var (request, error) = SearchRequest.Parse(obj, time.GetUtcNow());
-            if (request is null)
-            {
-                return error!;
-            }
-
-            await db.UseNamespaceAsync(ns, ct);
-            var results = request.Object switch
-            {
-                "memory" => await MemoriesAsync(db, ranker, protector, ns, request, ct),
-                "message" => await MessagesAsync(db, ranker, protector, ns, request, ct),
-                _ => await DialoguesAsync(db, ranker, protector, ns, request, ct),
-            };
-            var ordered = Order(results, request);
-            var projectId = project.ProjectId;
-            return new JsonPayload(w => SearchJson.Write(w, ordered, request, projectId, http.TraceIdentifier, protector));
-        }
+            "memory" => await MemoriesAsync(db, ranker, protector, ns, search, ct),
+            "message" => await MessagesAsync(db, ranker, protector, ns, search, ct),
+            _ => await DialoguesAsync(db, ranker, protector, ns, search, ct),
+        };
+        var ordered = Order(results, search);
+        var projectId = project.ProjectId;
+        var requestId = request.Http.TraceIdentifier;
+        return new JsonPayload(w => SearchJson.Write(w, ordered, search, projectId, requestId, protector));
     }
 
     private static List<SearchHit> Order(List<SearchHit> hits, SearchRequest request)
