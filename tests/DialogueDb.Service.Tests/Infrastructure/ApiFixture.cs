@@ -181,5 +181,10 @@ public class PostgresApiFixture : ApiFixture
 /// </summary>
 public sealed class PostgresWithJobsApiFixture : PostgresApiFixture
 {
-    private protected override void ConfigureOptions(ServiceOptions options) => options.RelayPostgres = Database.MaintenanceConnectionString;
+    private protected override void ConfigureOptions(ServiceOptions options)
+    {
+        // The relay seals events under the project's event key, which production mode requires to be given.
+        options.RelayPostgres = Database.MaintenanceConnectionString;
+        options.EventsKeyFile = TestProject.WriteEventKey(DataDir);
+    }
 }
