@@ -45,7 +45,7 @@ public sealed class ConnectionLimitTests
     [Fact]
     public async Task BodyBudget_FullyReserved_NextWaitsInOrderAndCancellationGivesWayToTheNext()
     {
-        var budget = new BodyMemoryBudget(100);
+        var budget = new BodyMemoryBudget(100, TimeProvider.System);
         var first = await budget.ReserveAsync(80, Ct);
 
         var second = budget.ReserveAsync(50, Ct).AsTask();
