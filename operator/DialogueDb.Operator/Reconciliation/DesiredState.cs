@@ -126,6 +126,22 @@ internal static class DesiredState
         Data = data,
     };
 
+    /// <summary>The key of the event key Secret the pods mount and event consumers read.</summary>
+    public const string EventsKeyFile = "events-key.json";
+
+    /// <summary>
+    /// The Secret <c>&lt;project&gt;-events-key</c> holding the key that seals published audit events (see the
+    /// service's README): created once with a generated key (<c>dialoguedb events rotate-key</c> writes the same form),
+    /// never overwritten; consumers of the event stream are given read access to it.
+    /// </summary>
+    public static V1Secret EventsKeySecret(DialogueProject project, string eventKeyJson) =>
+        Secret(project, EventsKeySecretName(project.Metadata.Name), "events", new Dictionary<string, byte[]>
+        {
+            [EventsKeyFile] = Encoding.UTF8.GetBytes(eventKeyJson),
+        });
+
+    public static string EventsKeySecretName(string project) => $"{project}-events-key";
+
     public static V1Deployment Deployment(ProjectInputs inputs)
     {
         var project = inputs.Project;
@@ -375,6 +391,18 @@ internal static class DesiredState
             SecretVolume("tls", inputs.TlsSecretName, null),
             SecretVolume("encryption", inputs.EncryptionKeys.SecretName, [new V1KeyToPath { Key = inputs.EncryptionKeys.Key, Path = "keys.json" }]),
             SecretVolume("hash-secret", inputs.ApiKeyHashSecret.SecretName, [new V1KeyToPath { Key = inputs.ApiKeyHashSecret.Key, Path = "api-key-hash-secret" }]),
+            // Optional: until the Secret exists the relay publishes nothing (events wait in the outbox), it never starts unsealed.
+            new V1Volume
+            {
+                Name = "events-key",
+                Secret = new V1SecretVolumeSource
+                {
+                    SecretName = EventsKeySecretName(inputs.Project.Metadata.Name),
+                    Items = [new V1KeyToPath { Key = EventsKeyFile, Path = EventsKeyFile }],
+                    DefaultMode = 0x100 /* 0400 */,
+                    Optional = true,
+                },
+            },
         ],
     };
 
@@ -408,6 +436,7 @@ internal static class DesiredState
                 new V1VolumeMount { Name = "tls", MountPath = $"{SecretsDir}/tls", ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "encryption", MountPath = $"{SecretsDir}/encryption", ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "hash-secret", MountPath = $"{SecretsDir}/credentials", ReadOnlyProperty = true },
+                new V1VolumeMount { Name = "events-key", MountPath = $"{SecretsDir}/events", ReadOnlyProperty = true },
             ],
         };
         if (withProbes)
@@ -430,6 +459,7 @@ internal static class DesiredState
         new V1EnvVar { Name = "DIALOGUEDB_REDIS_KEY_PREFIX", Value = inputs.RedisKeyPrefix },
         new V1EnvVar { Name = "DIALOGUEDB_ENCRYPTION_KEYS_FILE", Value = $"{SecretsDir}/encryption/keys.json" },
         new V1EnvVar { Name = "DIALOGUEDB_API_KEY_HASH_SECRET_FILE", Value = $"{SecretsDir}/credentials/api-key-hash-secret" },
+        new V1EnvVar { Name = "DIALOGUEDB_EVENTS_KEY_FILE", Value = $"{SecretsDir}/events/{EventsKeyFile}" },
     ];
 
     private static V1EnvVar SecretEnv(string name, SecretValue value) => new()

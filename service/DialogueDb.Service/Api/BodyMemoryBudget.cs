@@ -5,13 +5,18 @@ namespace DialogueDb.Service.Api;
 /// reserves its body's size (its Content-Length, or the body limit when the length is not announced) before reading it
 /// and gives it back when the parsed body is disposed. Reservations are all-or-nothing and first come, first served,
 /// so concurrent large bodies wait their turn instead of growing the heap (or deadlocking on partial reservations).
+/// When the budget is whole again after at least half of it was in use, the memory those bodies took is given back to
+/// the operating system (an aggressive, compacting collection, at most once every 10 s): large bodies live on the large
+/// object heap, which the GC otherwise keeps committed after a burst.
 /// </summary>
-internal sealed class BodyMemoryBudget(long capacity)
+internal sealed class BodyMemoryBudget(long capacity, TimeProvider time)
 {
     private readonly Lock _gate = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private readonly long _capacity = capacity;
     private long _available = capacity;
+    private long _lowest = capacity;
+    private long? _lastReturn;
 
     public long Available
     {
@@ -34,6 +39,7 @@ internal sealed class BodyMemoryBudget(long capacity)
             if (_waiters.Count == 0 && _available >= bytes)
             {
                 _available -= bytes;
+                _lowest = Math.Min(_lowest, _available);
                 return new Lease(this, bytes);
             }
 
@@ -67,10 +73,24 @@ internal sealed class BodyMemoryBudget(long capacity)
 
     private void Release(long bytes)
     {
+        bool returnMemory;
         lock (_gate)
         {
             _available += bytes;
             GrantWaiting();
+            var now = time.GetTimestamp();
+            returnMemory = _available == _capacity && _lowest <= _capacity / 2
+                && (_lastReturn is not { } last || time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(10));
+            if (returnMemory)
+            {
+                _lowest = _capacity;
+                _lastReturn = now;
+            }
+        }
+
+        if (returnMemory)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
     }
 
@@ -80,6 +100,7 @@ internal sealed class BodyMemoryBudget(long capacity)
         while (_waiters.First is { } first && _available >= first.Value.Bytes)
         {
             _available -= first.Value.Bytes;
+            _lowest = Math.Min(_lowest, _available);
             _waiters.RemoveFirst();
             first.Value.Granted.TrySetResult();
         }

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace DialogueDb.Service.Api;
 
@@ -61,9 +63,22 @@ internal static class JsonBodyRules
 
     private static string Field(string path) => path.Length == 0 ? "body" : path;
 
-    // System.Text.Json reports text that cannot be transcoded only when it is read, as InvalidOperationException.
+    // Checked on the raw bytes, without materialising the string (a 35 MiB value would cost 70 MiB of UTF-16): invalid
+    // UTF-8 shows there; a lone surrogate can only come from a \u escape, so only strings with escapes are decoded,
+    // and System.Text.Json reports text it cannot transcode as InvalidOperationException.
     private static bool Decodes(JsonElement value)
     {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        if (!Utf8.IsValid(raw))
+        {
+            return false;
+        }
+
+        if (raw.IndexOf("\\u"u8) < 0)
+        {
+            return true;
+        }
+
         try
         {
             _ = value.GetString();

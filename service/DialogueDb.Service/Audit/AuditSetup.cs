@@ -33,8 +33,8 @@ internal static class AuditSetup
     /// <summary>
     /// The stream (or embedded file) the relay publishes to, sealing every event under the event key (followed live, so
     /// a rotated key takes effect without a restart) and trimming by the project's retention periods. A process that
-    /// relays reads the key at start (a missing key stops it with a message naming the file); one that only trims
-    /// (the retention job) never needs it.
+    /// relays reads the key at start (a missing key on a server is logged, and events wait in the outbox until it
+    /// appears); one that only trims (the retention job) never needs it.
     /// </summary>
     private static SealingSink Sink(IServiceProvider services, ServiceOptions options, bool loadKeyNow)
     {
@@ -45,19 +45,13 @@ internal static class AuditSetup
             ? new FileSink(options.EventsFilePath, options.EventsFileMaxBytes, TimeSpan.FromHours(options.EventsFileMaxAgeHours), retention, time)
             : new RedisStreamSink(services.GetRequiredService<RedisConnection>(),
                 services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength, retention, time);
-        var keyPath = options.EventsKeyPath;
-        var keys = new Lazy<ReloadingFiles<EventKeyRing>>(() =>
-        {
-            EventKeyRing.Load(options, time);
-            return new ReloadingFiles<EventKeyRing>("event key", [keyPath], contents => EventKeyRing.Parse(contents[0], keyPath), time,
-                services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"));
-        });
+        var keys = new EventKeySource(options, time, services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"));
         if (loadKeyNow)
         {
-            _ = keys.Value;
+            keys.LoadIfPresent();
         }
 
-        return new SealingSink(inner, new EventSealer(() => keys.Value.Current));
+        return new SealingSink(inner, keys);
     }
 
     private static OutboxRelay Relay(IServiceProvider services, ServiceOptions options)

@@ -97,7 +97,7 @@ internal sealed class EventKeyRing
 
     /// <summary>
     /// The ring of the events key file. Embedded mode creates one on first use (mode 0600); a server never invents
-    /// one (consumers of every replica must open every event): it stops with a message naming the missing file.
+    /// one (consumers of every replica must open every event): a missing file is a FileNotFoundException naming it.
     /// </summary>
     public static EventKeyRing Load(ServiceOptions options, TimeProvider time)
     {
@@ -109,9 +109,9 @@ internal sealed class EventKeyRing
 
         if (options.EventsKeyFile is not null || options.UsesPostgres)
         {
-            throw new InvalidOperationException(
+            throw new FileNotFoundException(
                 $"No event key: {path} does not exist. Set {ServiceOptions.EnvironmentPrefix}EVENTS_KEY_FILE to the mounted " +
-                "<project>-events-key Secret (the operator creates it), or create one with `dialoguedb events rotate-key --file <path>`.");
+                "<project>-events-key Secret (the operator creates it), or create one with `dialoguedb events rotate-key --file <path>`.", path);
         }
 
         var ring = New(time);

@@ -41,7 +41,7 @@ internal static partial class ApiHost
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes));
+        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System));
         builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
             TimeProvider.System));
 

@@ -1,3 +1,4 @@
+using System.Text;
 using DialogueDb.Operator.Hosting;
 using DialogueDb.Operator.Reconciliation;
 using DialogueDb.Operator.Resources;
@@ -156,6 +157,37 @@ public sealed class DesiredStateTests
             Assert.False(string.IsNullOrEmpty(child.ApiVersion));
             Assert.False(string.IsNullOrEmpty(child.Kind));
         }
+    }
+
+    [Fact]
+    public void EventsKey_MountedOptionallyIntoEveryPod_AndItsSecretHoldsTheKeyFile()
+    {
+        var inputs = Inputs();
+        var pods = new[]
+        {
+            DesiredState.Deployment(inputs).Spec.Template.Spec,
+            DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec,
+        };
+
+        foreach (var pod in pods)
+        {
+            var volume = pod.Volumes.Single(v => v.Name == "events-key");
+            Assert.Equal(inputs.Project.Metadata.Name + "-events-key", volume.Secret.SecretName);
+            Assert.True(volume.Secret.Optional);
+            Assert.Equal(0x100, volume.Secret.DefaultMode);
+            foreach (var container in pod.Containers)
+            {
+                var mount = container.VolumeMounts.Single(m => m.Name == "events-key");
+                Assert.True(mount.ReadOnlyProperty);
+                var file = container.Env.Single(e => e.Name == "DIALOGUEDB_EVENTS_KEY_FILE").Value;
+                Assert.Equal($"{mount.MountPath}/{DesiredState.EventsKeyFile}", file);
+            }
+        }
+
+        var secret = DesiredState.EventsKeySecret(inputs.Project, """{"activeKeyId":"ev-1","keys":{"ev-1":"AAAA"}}""");
+        Assert.Equal(inputs.Project.Metadata.Name + "-events-key", secret.Metadata.Name);
+        Assert.Equal("""{"activeKeyId":"ev-1","keys":{"ev-1":"AAAA"}}""", Encoding.UTF8.GetString(secret.Data[DesiredState.EventsKeyFile]));
+        Assert.Single(secret.Metadata.OwnerReferences);
     }
 
     [Fact]
