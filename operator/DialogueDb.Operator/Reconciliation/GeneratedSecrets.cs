@@ -56,6 +56,22 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
     }
 
     /// <summary>
+    /// The event key (a key ring of its own, separate from the data keys) that seals published audit events, generated
+    /// once; consumers of the event stream read the same Secret (<c>&lt;project&gt;-events-key</c>) to open them.
+    /// </summary>
+    public async Task EnsureEventsKeyAsync(DialogueProject project, CancellationToken cancellationToken)
+    {
+        var name = DesiredState.EventsKeySecretName(project.Metadata.Name);
+        if (await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken) is not null)
+        {
+            return;
+        }
+
+        await client.CreateSecretOnceAsync(
+            DesiredState.EventsKeySecret(project, DialogueDb.Service.Audit.EventKeyRing.New(time).ToJson()), FieldManager, cancellationToken);
+    }
+
+    /// <summary>
     /// The key ring: the customer's, or one generated once. A raised rotation counter starts a two-phase rotation: the
     /// new key is added decrypt-only, and becomes active <see cref="OperatorOptions.EncryptionKeyActivationSeconds"/>
     /// later, when every replica has read it (a replica never meets a ciphertext under a key it does not have yet).

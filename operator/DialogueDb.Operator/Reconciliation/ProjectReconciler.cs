@@ -133,6 +133,7 @@ internal sealed partial class ProjectReconciler(
 
         var connection = await connections.EnsureAsync(project, identity, passwords, credentials, referenced, cancellationToken);
         var encryption = await generated.EnsureEncryptionAsync(project, cancellationToken);
+        await generated.EnsureEventsKeyAsync(project, cancellationToken);
         var tls = await generated.EnsureTlsAsync(project, credentials, referenced, cancellationToken);
         var endpoint = Endpoint(project, options.ClusterDomain);
         var keys = await apiKeys.EnsureAsync(project, hasher, endpoint, tls.CaCertificatePem, cancellationToken);

@@ -26,6 +26,7 @@ public sealed class ProjectReconcileTests
             ("batch/v1", "CronJob", "support-retention"), ("networking.k8s.io/v1", "NetworkPolicy", "support-api"),
             ("v1", "Secret", "support-policy"), ("v1", "Secret", "support-credentials"), ("v1", "Secret", "support-connection"),
             ("v1", "Secret", "support-encryption"), ("v1", "Secret", "support-tls"), ("v1", "Secret", "support-key-default"),
+            ("v1", "Secret", "support-events-key"),
         })
         {
             var child = harness.Object(apiVersion, kind, name);
@@ -33,6 +34,11 @@ public sealed class ProjectReconcileTests
             Assert.Equal("support", child!["metadata"]!["ownerReferences"]![0]!["name"]!.GetValue<string>());
         }
 
+        // The event key opens published events: a key ring of the service's own format, separate from the data keys.
+        var eventsKey = Encoding.UTF8.GetString(harness.Secret("support-events-key")!.Data["events-key.json"]);
+        Assert.NotNull(DialogueDb.Service.Audit.EventKeyRing.Parse(eventsKey, "test"));
+        var pod = harness.Object("apps/v1", "Deployment", "support-api")!["spec"]!["template"]!["spec"]!;
+        Assert.Contains(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.GetValue<string>() == "support-events-key");
         Assert.Null(harness.Object("policy/v1", "PodDisruptionBudget", "support-api"));
         Assert.Contains("tenant-a/support", harness.Infrastructure.Ensured);
 
