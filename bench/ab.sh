@@ -48,7 +48,7 @@ pgb() {
     PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
         -c "$CONCURRENCY" -j 2 -T "${DURATION%s}" -f "$BENCH_DIR/insert.sql" "$DB" 2>/dev/null | awk '/^tps = / {print $3}'
 }
-rm -f "$BENCH_DIR/ab.tsv"
+rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv"
 for round in $(seq 1 "$ROUNDS"); do
     if (( round % 2 )); then order=(A B); else order=(B A); fi
     for side in "${order[@]}"; do
