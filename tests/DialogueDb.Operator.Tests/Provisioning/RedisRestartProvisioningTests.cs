@@ -13,6 +13,7 @@ namespace DialogueDb.Operator.Tests.Provisioning;
 /// again about once per resync period (ProjectReconciler); this shows that provisioning again brings the user back
 /// with its old key prefix, and that the service's own connection logs in again by itself.
 /// </summary>
+[Collection(typeof(RedisRestartRunsAlone))]
 public sealed class RedisRestartProvisioningTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -108,3 +109,7 @@ public sealed class RedisRestartProvisioningTests
         }
     }
 }
+
+/// <summary>The restart test runs alone: its container's stop and start should not share the two cores with timed tests.</summary>
+[CollectionDefinition(DisableParallelization = true)]
+public sealed class RedisRestartRunsAlone;

@@ -17,6 +17,7 @@ namespace DialogueDb.Service.Tests.Containers;
 /// still there afterwards, the API serves again without a restart of its own, and the audit relay resumes and
 /// publishes every acknowledged write's event.
 /// </summary>
+[Collection(typeof(ContainerFaultTestsRunAlone))]
 public sealed class PostgresRestartTests
 {
     private const string ProjectId = "pg-restart";

@@ -15,6 +15,7 @@ namespace DialogueDb.Service.Tests.Containers;
 /// stays open and nothing answers, as in a network partition) and stopped then started again without persistence (every
 /// key gone). The loopback redis-server tests in RateLimitTests cover a refused connection.
 /// </summary>
+[Collection(typeof(ContainerFaultTestsRunAlone))]
 public sealed class RedisContainerFaultTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
