@@ -24,6 +24,7 @@ internal sealed partial class OutboxRelay(
     private const int BatchSize = 200;
     private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(25);
 
     private bool _failing;
 
@@ -75,8 +76,10 @@ internal sealed partial class OutboxRelay(
     {
         if (await signal.WaitAsync(Poll, ct))
         {
-            // Some writers nudge just before their commit: give it a moment to land, and let a few more events gather.
-            await Task.Delay(5, ct);
+            // Some writers nudge just before their commit: give it a moment to land, and let the events of the next
+            // moment gather, so a busy relay publishes them in one cycle (one query, one pipelined XADD, one DELETE)
+            // instead of one cycle per write (measured: a cycle costs about as much CPU as the append itself).
+            await Task.Delay(CoalesceDelay, ct);
         }
     }
 
