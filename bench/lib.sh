@@ -6,7 +6,7 @@
 
 BENCH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_PW=bench-password   # loopback-only throwaway cluster
-DDB="$BENCH_REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb"
+DDB="${DDB:-$BENCH_REPO/service/DialogueDb.Service/bin/Release/net10.0/dialoguedb}"
 LOADGEN="$BENCH_REPO/bench/DialogueDb.LoadGen/bin/Release/net10.0/dialoguedb-loadgen"
 SERVE_PID=""
 
@@ -82,7 +82,7 @@ bench_serve_start() {
     DIALOGUEDB_RELAY_POSTGRES="$(pg ddb_maint)" \
     DIALOGUEDB_REDIS="127.0.0.1:$DIALOGUEDB_REDIS_PORT" \
     DIALOGUEDB_ENCRYPTION_KEYS_FILE="$DATA/keys.json" \
-    Logging__LogLevel__Default=Warning \
+    Logging__LogLevel__Default=Warning DOTNET_PerfMapEnabled="${DOTNET_PerfMapEnabled:-0}" DOTNET_EnableWriteXorExecute="${DOTNET_EnableWriteXorExecute:-1}" \
         "$DDB" serve >> "$BENCH_DIR/serve.log" 2>&1 &
     SERVE_PID=$!
     for _ in $(seq 1 1500); do

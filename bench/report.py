@@ -100,11 +100,30 @@ figure("read GET /dialogue/{id} requests/s, rate limiter off", off)
 figure("read p50 ms, limiter on", series("read-on", "api_p50"), "{:.2f}")
 figure("read p50 ms, limiter off", series("read-off", "api_p50"), "{:.2f}")
 r = ratio(on, off)
-figure("**ratio** read requests/s on ÷ off", r, "{:.3f}", "≥ 0.9", verdict(r, 0.9, True))
+figure("**ratio** read requests/s on ÷ off", r, "{:.3f}", "≥ 0.95", verdict(r, 0.95, True))
+noop = series("noop", "appends_s")
+figure("HTTPS no-op GET /healthz/live requests/s (same process, same connections)", noop)
+r = ratio(on, noop)
+figure("**ratio** read (limiter on) ÷ no-op", r, "{:.3f}", "≥ 0.3", verdict(r, 0.3, True))
+lag99 = series("relay", "lag_p99")
+figure("publish lag p50 ms at half of max append rate (relay in process)", series("relay", "lag_p50"), "{:.0f}")
+figure("publish lag p99 ms at half of max append rate", lag99, "{:.0f}", "≤ 250", verdict(lag99, 250, False))
+r = ratio(series("relay", "events_s"), series("relay", "appends_s"))
+figure("**ratio** events/s ÷ appends/s at half rate", r, "{:.3f}", "≥ 1.0", verdict(r, 0.99, True))
+missing = sum(int(r_["missing"]) for rows_ in load.get("relay", {}).values() for r_ in rows_ if r_["missing"] not in ("", "-"))
+rows.append(f"| events missing on the stream (all relay runs) | {missing} | | | 0 | {'**PASS**' if missing == 0 else '**MISS**'} |")
 ready = [float(s["ready_ms"]) for s in startup]
 rss = [float(s["rss_kb"]) / 1024 for s in startup]
 figure("service start to ready (ms; spawn → first 200 of /healthz/ready)", ready, "{:.0f}")
 figure("idle RSS 3 s after ready (MiB)", rss, "{:.0f}")
+soak = read_tsv("soak-rss.tsv", ["start_kb", "end_kb"])
+if soak:
+    start_kb, end_kb = float(soak[0]["start_kb"]), float(soak[0]["end_kb"])
+    soak_rate = read_tsv("soak.tsv")
+    rate_text = f" at {float(soak_rate[-1]['appends_s']):.0f} appends/s" if soak_rate else ""
+    rows.append(f"| RSS after the soak of max-rate appends{rate_text} ÷ RSS at its start | {end_kb / start_kb:.2f} "
+                f"| {start_kb / 1024:.0f} → {end_kb / 1024:.0f} MiB | 1 | ≤ 1.5 | "
+                f"{'**PASS**' if end_kb / start_kb <= 1.5 else '**MISS**'} |")
 
 errors = {label: sum(int(r["errors"]) for rows_ in runs.values() for r in rows_) for label, runs in load.items()}
 

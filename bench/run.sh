@@ -166,6 +166,13 @@ for run in $(seq 1 "$RUNS"); do
     log "run $run: appends (1 message per request)"
     loadgen appends --scenario appends
     [[ "$run" == "$RUNS" ]] && profile_end "the last appends run"
+    # Publish lag with the relay in the process, at half of this run's maximum append rate (events matched to their
+    # appends by item id on the Redis stream).
+    half="$(awk -F'\t' -v l="appends:$run" '$1 == l {printf "%d", $5 / 2}' "$RAW/load.tsv")"
+    if [[ -n "$half" && "$half" -gt 0 ]]; then
+        log "run $run: publish lag at $half appends/s (half of max)"
+        loadgen relay --scenario relay --rate "$half" --redis "127.0.0.1:$DIALOGUEDB_REDIS_PORT" --stream "ddb:{bench}:events"
+    fi
     [[ "$run" == "$RUNS" ]] && profile_begin
     log "run $run: batch (50 messages per request)"
     loadgen batch --scenario batch --batch 50
@@ -200,8 +207,25 @@ for run in $(seq 1 "$RUNS"); do
         log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/4)"
         loadgen "read-$variant" --scenario read --dialogue "$SMALL_ID" --label "read-$variant:$run.$slice"
     done
+    log "run $run: no-op (GET /healthz/live)"
+    loadgen noop --scenario noop
     bench_serve_stop
 done
+
+# Memory under sustained load (full mode): RSS before and after SOAK of max-rate appends on one process.
+if [[ "$MODE" == full ]]; then
+    SOAK="${SOAK:-300s}"
+    bench_serve_start
+    sleep 3
+    rss_start="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVE_PID/status")"
+    log "soak: $SOAK of max-rate appends (RSS at start ${rss_start} kB)"
+    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+        --concurrency "$CONCURRENCY" --duration "$SOAK" --warmup 0s --label "soak:1" --scenario appends \
+        --result-file "$RAW/soak.tsv" > /dev/null || log "soak reported errors"
+    rss_end="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVE_PID/status")"
+    printf '%s\t%s\n' "$rss_start" "$rss_end" > "$RAW/soak-rss.tsv"
+    bench_serve_stop
+fi
 
 # Database-side facts for the report, before the servers go.
 PG_FACTS="$("${PG_SUPER[@]}" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version') || '; synchronous_commit=' || current_setting('synchronous_commit') || ', fsync=' || current_setting('fsync') || ', wal_sync_method=' || current_setting('wal_sync_method') || ', shared_buffers=' || current_setting('shared_buffers')")"

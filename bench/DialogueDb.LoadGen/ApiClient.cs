@@ -154,6 +154,14 @@ internal sealed class ApiClient : IDisposable
         return (int)response.StatusCode;
     }
 
+    /// <summary>GET /healthz/live over the same TLS connections: the floor of any request (Kestrel, TLS, routing; no key, no database).</summary>
+    public async Task<int> LiveAsync(CancellationToken ct)
+    {
+        using var response = await _http.GetAsync(new Uri("healthz/live", UriKind.Relative), ct).ConfigureAwait(false);
+        await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        return (int)response.StatusCode;
+    }
+
     public void Dispose()
     {
         _http.Dispose();

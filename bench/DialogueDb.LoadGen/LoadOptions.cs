@@ -51,7 +51,7 @@ internal sealed class LoadOptions
     /// <summary>Messages the seed scenario appends to a new dialogue (whose id it prints).</summary>
     public int SeedMessages { get; private set; } = 100;
 
-    public static readonly string[] Scenarios = ["relay", "appends", "batch", "list", "read", "seed"];
+    public static readonly string[] Scenarios = ["relay", "appends", "batch", "list", "read", "noop", "seed"];
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {

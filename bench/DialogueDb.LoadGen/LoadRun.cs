@@ -35,7 +35,7 @@ internal static class LoadRun
         using var api = new ApiClient(options);
         var dialogues = new string[options.Concurrency];
         // Appending writers get a dialogue each (no row-lock contention between them); readers share the given one.
-        var shared = options.Scenario is "list" or "read"
+        var shared = options.Scenario is "list" or "read" or "noop"
             ? options.Dialogue ?? await api.CreateDialogueAsync(options.Namespace, ct).ConfigureAwait(false)
             : null;
         for (var w = 0; w < dialogues.Length; w++)
@@ -49,6 +49,7 @@ internal static class LoadRun
             "batch" => async d => await api.AppendBatchAsync(d, ct).ConfigureAwait(false) is var (s, n) && n > 0 ? (s, "", n) : (s, null, 0),
             "list" => async d => await api.ListAsync(d, ct).ConfigureAwait(false) is var (s, n) && s == 200 ? (s, "", n) : (s, null, 0),
             "read" => async d => await api.GetDialogueAsync(d, ct).ConfigureAwait(false) is var s && s == 200 ? (s, "", 1) : (s, null, 0),
+            "noop" => async _ => await api.LiveAsync(ct).ConfigureAwait(false) is var s && s == 200 ? (s, "", 1) : (s, null, 0),
             _ => async d => await api.AppendAsync(d, ct).ConfigureAwait(false) is var (s, id) ? (s, id, 1) : default,
         };
 

@@ -244,6 +244,7 @@ internal sealed class KnownQueryFilter(string[] allowed) : IEndpointFilter
 
 internal static class KnownQueryExtensions
 {
+    /// <summary>The route's request checks, in order: unknown query parameters, then the bound <see cref="ApiRequest"/>.</summary>
     public static RouteHandlerBuilder WithQuery(this RouteHandlerBuilder builder, params string[] allowed) =>
-        builder.AddEndpointFilter(new KnownQueryFilter(allowed));
+        builder.AddEndpointFilter(new KnownQueryFilter(allowed)).AddEndpointFilter(new ApiRequestFilter());
 }

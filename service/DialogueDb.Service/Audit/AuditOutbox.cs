@@ -7,6 +7,7 @@ using DialogueDb.Service.Api;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DialogueDb.Service.Audit;
 
@@ -19,15 +20,50 @@ internal readonly record struct Actor(string Id, string? RequestId)
         new(http.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown", http.TraceIdentifier);
 }
 
+/// <summary>One audit event, sealed for the outbox (its payload encrypted under the event's own row identity).</summary>
+internal readonly record struct SealedEvent(string EventId, byte[] Payload, long Occurred);
+
 /// <summary>
 /// Contract §9 audit events, written to the transactional outbox in the same transaction as the change: a change
 /// without its event, or an event of a rolled-back change, cannot exist. Each event carries the full item as the API
-/// returns it and is stored encrypted (row identity: the event id). On PostgreSQL every writing transaction takes one
-/// project-wide transaction lock just before its first event, so outbox ids follow commit order (SQLite has a single
-/// writer anyway), and notifies the relay, which wakes at commit.
+/// returns it and is stored encrypted (row identity: the event id). On PostgreSQL each row records its transaction
+/// (<c>xid</c>), and the relay publishes only rows of finished transactions, in transaction order (see OutboxRelay).
+/// A writer nudges the in-process relay, which wakes at once instead of at its next poll.
 /// </summary>
 internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time, OutboxSignal signal)
 {
+    /// <summary>The events of one change, in one INSERT, as a command of the change's own batch (PostgreSQL).</summary>
+    public static NpgsqlBatchCommand InsertCommand(string ns, string subject, IReadOnlyList<SealedEvent> events)
+    {
+        var ids = new string[events.Count];
+        var payloads = new byte[events.Count][];
+        var occurred = new long[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            (ids[i], payloads[i], occurred[i]) = events[i];
+        }
+
+        // Plain INSERT without RETURNING: the API role may only append to the outbox, not read it. Rows get their ids in
+        // list order (ORDER BY the ordinality), as separate INSERTs would.
+        return NamespaceBatches.Command("""
+            INSERT INTO outbox (event_id, namespace, subject, payload, occurred)
+            SELECT e.event_id, $1, $2, e.payload, e.occurred
+            FROM unnest($3::varchar[], $4::bytea[], $5::bigint[]) WITH ORDINALITY AS e(event_id, payload, occurred, n)
+            ORDER BY e.n
+            """,
+            NamespaceBatches.Value(ns), NamespaceBatches.Value(subject), NamespaceBatches.Value(ids),
+            NamespaceBatches.Value(payloads), NamespaceBatches.Value(occurred));
+    }
+
+    /// <summary>Seals one event of <paramref name="type"/> about <paramref name="itemId"/> (contract §9 document).</summary>
+    public SealedEvent Seal(Actor actor, string type, string entityType, string ns, string itemId, Action<Utf8JsonWriter>? writeItem)
+    {
+        var (eventId, payload, occurred) = Build(actor, type, entityType, ns, itemId, writeItem);
+        return new SealedEvent(eventId, payload, occurred);
+    }
+
+    /// <summary>Wakes the in-process relay after a commit that wrote events.</summary>
+    public void Nudge() => signal.Nudge();
 
     /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
     public async Task AddAsync(DialogueDbContext db, Actor actor, string type, string entityType, string ns, string itemId,

@@ -9,8 +9,9 @@ namespace DialogueDb.Service.Audit;
 /// Publishes outbox rows to the event sink in commit (id) order, in batches, and deletes them only after the sink
 /// accepted them: at least once, never lost (a crash between publish and delete re-sends; consumers deduplicate by
 /// eventId). On PostgreSQL one relay is active across all replicas (a session advisory lock on a dedicated
-/// connection; the others wait on standby); it publishes rows of finished transactions in transaction order and looks
-/// for new ones every 100 ms (an indexed query). It reads as the maintenance role: the API role may only append.
+/// connection; the others wait on standby); it publishes rows of finished transactions in transaction order. It wakes
+/// when a writer of this process nudges it, and looks for rows of other replicas' writers every 100 ms (an indexed
+/// query). It reads as the maintenance role: the API role may only append.
 /// </summary>
 internal sealed partial class OutboxRelay(
     Func<DialogueDbContext> newContext,
@@ -48,7 +49,7 @@ internal sealed partial class OutboxRelay(
                     }
 
                     LogLeading(logger, sink.Describe);
-                    await RunAsync(wait: ct => Task.Delay(Poll, ct), stoppingToken);
+                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -74,8 +75,8 @@ internal sealed partial class OutboxRelay(
     {
         if (await signal.WaitAsync(Poll, ct))
         {
-            // Nudged before the writer's commit: give it a moment to land.
-            await Task.Delay(20, ct);
+            // Some writers nudge just before their commit: give it a moment to land, and let a few more events gather.
+            await Task.Delay(5, ct);
         }
     }
 
@@ -151,7 +152,7 @@ internal sealed partial class OutboxRelay(
     private static partial void LogDatabaseFailed(ILogger logger, string error);
 }
 
-/// <summary>Embedded mode: the API nudges the relay after writing events (PostgreSQL wakes it with NOTIFY instead).</summary>
+/// <summary>Writers in this process nudge the relay after writing events, so it wakes at once instead of at its next poll.</summary>
 internal sealed class OutboxSignal : IDisposable
 {
     private readonly SemaphoreSlim _wake = new(0);

@@ -2,9 +2,9 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Api.Dialogues;
-using DialogueDb.Service.Audit;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
+using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
 using DialogueDb.Service.Security;
@@ -81,6 +81,9 @@ internal static partial class ApiHost
         builder.Services.AddSingleton<RequestUsage>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
         builder.Services.AddSingleton<PlanQuotas>();
+        builder.Services.AddSingleton(sp => new ItemReads(sp.GetService<NamespaceBatches>()));
+        builder.Services.AddSingleton(sp => new MessageAppender(sp.GetService<NamespaceBatches>(), sp.GetRequiredService<ContentProtector>(),
+            sp.GetRequiredService<PlanQuotas>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
         builder.Services.AddOpenApi();

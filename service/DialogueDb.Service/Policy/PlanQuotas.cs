@@ -3,6 +3,7 @@ using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DialogueDb.Service.Policy;
 
@@ -47,28 +48,123 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         return limit is { } max && used > max ? Exceeded(QuotaKind.Requests, max, used, MonthOf(time)) : null;
     }
 
-    /// <summary>Counts <paramref name="count"/> new items inside the caller's transaction; an error means over the quota.</summary>
-    public async Task<ApiError?> ConsumeAsync(DialogueDbContext db, QuotaKind kind, long count, CancellationToken ct)
+    /// <summary>The plan's limit of <paramref name="kind"/> now; null = unlimited (not counted at all).</summary>
+    public long? LimitOf(QuotaKind kind)
     {
         var effective = project.Effective;
-        var limit = kind switch
+        return kind switch
         {
             QuotaKind.Dialogues => effective.DialoguesPerMonth,
             QuotaKind.Messages => effective.MessagesPerMonth,
             QuotaKind.Memories => effective.MemoriesStored,
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
+    }
+
+    /// <summary>The counter period of <paramref name="kind"/> now: the UTC month, or "stored" for memories.</summary>
+    public string PeriodOf(QuotaKind kind) => kind == QuotaKind.Memories ? StoredPeriod : MonthOf(time);
+
+    /// <summary>
+    /// A writable CTE named <paramref name="name"/> for a one-statement write (PostgreSQL): the fast path of
+    /// <see cref="ConsumeAsync"/>. It yields one row (<c>taken</c> = 0) when a stripe with room that no other writer
+    /// holds took the count, and no row otherwise; the caller makes "no row" abort its statement. Placeholders: the
+    /// count, period, kind and limit.
+    /// </summary>
+    public static string TakeStripeCte(string name, string count, string period, string kind, string cap) => $"""
+        {name} AS (
+            UPDATE quota_stripes SET used = used + {count}
+            WHERE period = {period} AND kind = {kind} AND stripe = (
+                SELECT stripe FROM quota_stripes
+                WHERE period = {period} AND kind = {kind} AND cap = {cap} AND used + {count} <= allowance
+                ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING 0 AS taken)
+        """;
+
+    /// <summary>
+    /// The locked path of <see cref="ConsumeAsync"/> on a raw connection (PostgreSQL), for a writer whose one-statement
+    /// fast path found no stripe: inside <paramref name="transaction"/>, before the writer locks anything else, it locks
+    /// every stripe of the counter (one rebalancer at a time), checks the true total and counts on one stripe while
+    /// sharing out what is left. Fast-path writers never wait for a stripe, so this order cannot deadlock with them.
+    /// </summary>
+    public async Task<ApiError?> ConsumeLockedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, QuotaKind kind,
+        long count, CancellationToken ct)
+    {
         if (CheckRequests() is { } requestsExceeded)
         {
             return requestsExceeded;
         }
 
-        if (count == 0 || limit is not { } max)
+        if (count == 0 || LimitOf(kind) is not { } max)
         {
             return null;
         }
 
-        var period = kind == QuotaKind.Memories ? StoredPeriod : MonthOf(time);
+        var period = PeriodOf(kind);
+        var name = Name(kind);
+        await using (var prepare = new NpgsqlBatch(connection, transaction))
+        {
+            prepare.BatchCommands.Add(NamespaceBatches.Command("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                NamespaceBatches.Value($"quota:{period}:{name}")));
+            prepare.BatchCommands.Add(NamespaceBatches.Command(
+                InsertStripes.Replace("{0}", "$1", StringComparison.Ordinal).Replace("{1}", "$2", StringComparison.Ordinal),
+                NamespaceBatches.Value(period), NamespaceBatches.Value(name)));
+            await prepare.ExecuteNonQueryAsync(ct);
+        }
+
+        var stripes = new List<QuotaStripeRow>(Stripes);
+        await using (var select = new NpgsqlCommand(
+            "SELECT stripe, used, allowance, cap FROM quota_stripes WHERE period = $1 AND kind = $2 ORDER BY stripe FOR UPDATE",
+            connection, transaction))
+        {
+            select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = period });
+            select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
+            await using var reader = await select.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                stripes.Add(new QuotaStripeRow
+                {
+                    Period = period, Kind = name, Stripe = reader.GetInt32(0), Used = reader.GetInt64(1),
+                    Allowance = reader.GetInt64(2), Cap = reader.GetInt64(3),
+                });
+            }
+        }
+
+        var used = stripes.Sum(s => s.Used);
+        if (used + count > max)
+        {
+            return Exceeded(kind, max, used, period);
+        }
+
+        ShareOut(stripes, Random.Shared.Next(Stripes), count, max, used);
+        await using var update = new NpgsqlCommand("""
+            UPDATE quota_stripes AS q SET used = s.used, allowance = s.allowance, cap = $3
+            FROM unnest($4::int[], $5::bigint[], $6::bigint[]) AS s(stripe, used, allowance)
+            WHERE q.period = $1 AND q.kind = $2 AND q.stripe = s.stripe
+            """, connection, transaction);
+        update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = period });
+        update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
+        update.Parameters.Add(new NpgsqlParameter<long> { TypedValue = max });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. stripes.Select(s => s.Stripe)] });
+        update.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. stripes.Select(s => s.Used)] });
+        update.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. stripes.Select(s => s.Allowance)] });
+        await update.ExecuteNonQueryAsync(ct);
+        return null;
+    }
+
+    /// <summary>Counts <paramref name="count"/> new items inside the caller's transaction; an error means over the quota.</summary>
+    public async Task<ApiError?> ConsumeAsync(DialogueDbContext db, QuotaKind kind, long count, CancellationToken ct)
+    {
+        if (CheckRequests() is { } requestsExceeded)
+        {
+            return requestsExceeded;
+        }
+
+        if (count == 0 || LimitOf(kind) is not { } max)
+        {
+            return null;
+        }
+
+        var period = PeriodOf(kind);
         var name = Name(kind);
         var stripe = Random.Shared.Next(Stripes);
         var counted = db.Database.IsNpgsql()
@@ -97,6 +193,14 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             return Exceeded(kind, max, used, period);
         }
 
+        ShareOut(stripes, stripe, count, max, used);
+        await db.SaveChangesAsync(ct);
+        return null;
+    }
+
+    /// <summary>Counts <paramref name="count"/> on <paramref name="stripe"/> and shares out the rest of the limit.</summary>
+    private static void ShareOut(List<QuotaStripeRow> stripes, int stripe, long count, long max, long used)
+    {
         var remaining = max - used - count;
         foreach (var row in stripes)
         {
@@ -108,9 +212,6 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             row.Allowance = row.Used + remaining / Stripes + (row.Stripe == stripe ? remaining % Stripes : 0);
             row.Cap = max;
         }
-
-        await db.SaveChangesAsync(ct);
-        return null;
     }
 
     /// <summary>Stored memories that were deleted no longer count (monthly kinds are never given back).</summary>

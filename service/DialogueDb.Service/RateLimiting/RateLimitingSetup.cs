@@ -18,7 +18,7 @@ internal static class RateLimitingSetup
 
         services.AddSingleton(new RedisConnection(options.Redis));
         services.AddSingleton(sp => new ResilientRateLimiter(
-            new RedisRateLimiter(sp.GetRequiredService<RedisConnection>()),
+            new LeasingRateLimiter(new RedisRateLimiter(sp.GetRequiredService<RedisConnection>()), sp.GetRequiredService<TimeProvider>()),
             sp.GetRequiredService<InProcessRateLimiter>(),
             options.RateLimitFailureMode,
             sp.GetRequiredService<TimeProvider>(),

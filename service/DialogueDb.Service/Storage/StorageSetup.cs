@@ -14,6 +14,7 @@ internal static class StorageSetup
         {
             var dataSource = new NpgsqlDataSourceBuilder(options.Postgres).Build();
             services.AddSingleton(dataSource);
+            services.AddSingleton(_ => NamespaceBatches.Create(options.Postgres!));
             // Not pooled: each request's context starts with no namespace bound (see DialogueDbContext).
             services.AddDbContext<DialogueDbContext>(db => Configure(db, dataSource));
         }

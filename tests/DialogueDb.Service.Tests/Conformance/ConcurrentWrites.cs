@@ -71,6 +71,52 @@ public abstract class ConcurrentWrites(ApiFixture api) : ConformanceTest(api)
     }
 
     [Fact]
+    public async Task ParallelAppends_OneDialogue_SequenceOrderIsCreatedOrder()
+    {
+        var ns = NewNamespace();
+        var id = Str((await CreateDialogueAsync(ns))["id"]);
+        for (var round = 0; round < 3; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+                (await PostAsync($"message?dialogueId={id}&namespace={ns}", new { role = "user", content = $"r{round}-{i}" }))
+                    .Expect(HttpStatusCode.OK)));
+        }
+
+        var items = (await GetAsync($"messages?dialogueId={id}&namespace={ns}&limit=100")).Expect(HttpStatusCode.OK)
+            .Object["items"]!.AsArray();
+        Assert.Equal(60, items.Count);
+        var created = items.Select(m => DateTimeOffset.Parse(Str(m!["created"]), System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        for (var i = 1; i < created.Count; i++)
+        {
+            Assert.True(created[i] >= created[i - 1], $"message {i} was created before message {i - 1}: {created[i]:O} < {created[i - 1]:O}");
+        }
+
+        // The dialogue's lastMessageCreated is its newest message, and syncing from it finds that message.
+        var newest = Str(items[^1]!["created"]);
+        Assert.Equal(newest, Str((await GetDialogueAsync(ns, id))["lastMessageCreated"]));
+        var since = (await GetAsync($"messages?dialogueId={id}&namespace={ns}&startDate={Uri.EscapeDataString(newest)}"))
+            .Expect(HttpStatusCode.OK).Object["items"]!.AsArray();
+        Assert.Contains(since, m => Str(m!["id"]) == Str(items[^1]!["id"]));
+    }
+
+    [Fact]
+    public async Task Append_AfterMessageDatedInFuture_ServerTimestampNeverEarlier()
+    {
+        var ns = NewNamespace();
+        var id = Str((await CreateDialogueAsync(ns))["id"]);
+        var future = DateTimeOffset.UtcNow.AddHours(1).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        (await PostAsync($"message?dialogueId={id}&namespace={ns}", new { role = "user", content = "imported", created = future }))
+            .Expect(HttpStatusCode.OK);
+
+        var next = (await PostAsync($"message?dialogueId={id}&namespace={ns}", new { role = "user", content = "live" }))
+            .Expect(HttpStatusCode.OK).Object;
+
+        Assert.Equal(future, Str(next["created"]));
+        Assert.Equal(future, Str((await GetDialogueAsync(ns, id))["lastMessageCreated"]));
+        Assert.Equal(2, Num((await GetDialogueAsync(ns, id))["totalMessages"]));
+    }
+
+    [Fact]
     public async Task ParallelCreates_SameClientId_ExactlyOneWins()
     {
         var ns = NewNamespace();

@@ -124,6 +124,30 @@ public sealed class RowLevelSecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NamespaceBatch_NoResetPool_NamespaceEndsWithItsTransaction()
+    {
+        // The hot paths' pool skips the reset on reuse: the namespace must live only as long as the batch's transaction.
+        await using var batches = NamespaceBatches.Create(
+            new NpgsqlConnectionStringBuilder(_database.AppConnectionString) { MaxPoolSize = 1 }.ConnectionString);
+        int pid;
+        await using (var first = await batches.OpenAsync(Ct))
+        {
+            pid = first.ProcessID;
+            await using var batch = NamespaceBatches.Create(first, "tenant-a");
+            batch.BatchCommands.Add(NamespaceBatches.Command("SELECT count(*) FROM dialogues"));
+            await using var reader = await batch.ExecuteReaderAsync(Ct);
+            await reader.NextResultAsync(Ct);
+            Assert.True(await reader.ReadAsync(Ct));
+            Assert.Equal(1L, reader.GetInt64(0));
+        }
+
+        await using var second = await batches.OpenAsync(Ct);
+        Assert.Equal(pid, second.ProcessID);
+        Assert.Equal(0L, await ScalarAsync(second, "SELECT count(*) FROM dialogues"));
+        Assert.Equal(0, await ExecuteAsync(second, "UPDATE dialogues SET label = 'stolen'"));
+    }
+
+    [Fact]
     public async Task DbContext_OverBypassingRole_QueryFiltersStillIsolate()
     {
         // The second layer: even a connection that bypasses RLS (the maintenance role) sees one namespace through

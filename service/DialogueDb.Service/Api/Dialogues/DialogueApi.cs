@@ -18,133 +18,121 @@ internal static class DialogueApi
 
     public static RouteGroupBuilder MapDialogues(this RouteGroupBuilder api)
     {
-        api.MapPost("/dialogue", CreateAsync).WithSummary("Create a dialogue, optionally with initial messages and state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapGet("/dialogue", ListAsync).WithSummary("List dialogues (newest first), or the threads of one").WithQuery([.. ListQuery.Parameters, "threadOf"]);
+        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        writes.MapPost("/dialogue", CreateAsync).WithSummary("Create a dialogue, optionally with initial messages and state")
+            .WithQuery("namespace");
+        api.MapGet("/dialogue", ListAsync).WithSummary("List dialogues (newest first), or the threads of one")
+            .WithQuery([.. ListQuery.Parameters, "threadOf"]);
         api.MapGet("/dialogue/{id}", GetAsync).WithSummary("Get a dialogue with its state").WithQuery("namespace");
-        api.MapPut("/dialogue/{id}", UpdateAsync).WithSummary("Update label, tags or the whole state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapPut("/dialogue/{id}/state", MergeStateAsync).WithSummary("Shallow-merge into the state; answers the state").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapMethods("/dialogue/{id}/end", ["POST", "PUT"], EndAsync).WithSummary("End the dialogue (no more messages)").WithQuery("namespace")
-            .RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
-        api.MapDelete("/dialogue/{id}", DeleteAsync).WithSummary("Delete the dialogue with its messages and threads").WithQuery("namespace").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        writes.MapPut("/dialogue/{id}", UpdateAsync).WithSummary("Update label, tags or the whole state").WithQuery("namespace");
+        writes.MapPut("/dialogue/{id}/state", MergeStateAsync).WithSummary("Shallow-merge into the state; answers the state")
+            .WithQuery("namespace");
+        writes.MapMethods("/dialogue/{id}/end", ["POST", "PUT"], EndAsync).WithSummary("End the dialogue (no more messages)")
+            .WithQuery("namespace");
+        writes.MapDelete("/dialogue/{id}", DeleteAsync).WithSummary("Delete the dialogue with its messages and threads")
+            .WithQuery("namespace");
         return api;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ApiKeyRing project,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
+    private static async Task<IResult> CreateAsync([ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
+        ApiKeyRing project, ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var obj = request.Object;
+        var ns = request.Namespace;
+        var rules = new InputRules();
+        var id = rules.Id(obj, "id", "id");
+        var threadOf = rules.Id(obj, "threadOf", "threadOf");
+        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+        var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
+        var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
+        var created = rules.Timestamp(obj, "created", "created");
+        var (state, stateError) = ParseState(obj, "state", rules);
+        if (stateError is not null)
         {
-            return bodyError!;
+            return stateError;
         }
 
-        using (body)
+        var inputs = ParseInitialMessages(obj, rules);
+        if (rules.HasErrors)
         {
-            if (!body.TryGetObject(out var obj))
-            {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var rules = new InputRules();
-            var id = rules.Id(obj, "id", "id");
-            var threadOf = rules.Id(obj, "threadOf", "threadOf");
-            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-            var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
-            var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
-            var created = rules.Timestamp(obj, "created", "created");
-            var (state, stateError) = ParseState(obj, "state", rules);
-            if (stateError is not null)
-            {
-                return stateError;
-            }
-
-            var inputs = ParseInitialMessages(obj, rules);
-            if (rules.HasErrors)
-            {
-                return rules.ToError();
-            }
-
-            var now = Timestamps.Now(time);
-            var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            if (threadOf is not null)
-            {
-                var parents = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == threadOf)
-                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount + 1), ct);
-                if (parents == 0)
-                {
-                    return ApiErrors.DialogueNotFound(threadOf);
-                }
-            }
-
-            if (id is not null && await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == id, ct))
-            {
-                return ApiErrors.DuplicateId(id);
-            }
-
-            var duplicate = MessageApi.FirstDuplicateId(inputs);
-            if (duplicate is not null)
-            {
-                return ApiErrors.DuplicateId(duplicate);
-            }
-
-            var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
-            var dialogue = new DialogueRow
-            {
-                Namespace = ns,
-                Id = dialogueId,
-                Status = Active,
-                Label = label,
-                ThreadOf = threadOf,
-                Tags = tags,
-                Metadata = metadata,
-                State = protector.Encrypt(state ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
-                Created = created ?? now,
-                Modified = now,
-                TotalMessages = messages.Count,
-                LastSeq = messages.Count,
-                LastMessageCreated = messages.Count > 0 ? messages[^1].Created : null,
-            };
-            db.Dialogues.Add(dialogue);
-            db.Messages.AddRange(messages);
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
-            {
-                return ApiErrors.DuplicateId(dialogueId);
-            }
-
-            // Counted last, so the usage row is locked only for the commit; over the quota the whole write rolls back.
-            if (await quotas.ConsumeAsync(db, QuotaKind.Dialogues, 1, ct) is { } overDialogues)
-            {
-                return overDialogues;
-            }
-
-            if (await quotas.ConsumeAsync(db, QuotaKind.Messages, messages.Count, ct) is { } overMessages)
-            {
-                return overMessages;
-            }
-
-            var actor = Actor.Of(http);
-            await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId, dialogueId,
-                w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
-            foreach (var message in messages)
-            {
-                await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, dialogueId, w => MessageJson.Write(w, message, protector), ct);
-            }
-
-            await tx.CommitAsync(ct);
-            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector, messages));
+            return rules.ToError();
         }
+
+        var now = Timestamps.Now(time);
+        var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (threadOf is not null)
+        {
+            var parents = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == threadOf)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount + 1), ct);
+            if (parents == 0)
+            {
+                return ApiErrors.DialogueNotFound(threadOf);
+            }
+        }
+
+        if (id is not null && await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == id, ct))
+        {
+            return ApiErrors.DuplicateId(id);
+        }
+
+        var duplicate = MessageAppender.FirstDuplicateId(inputs);
+        if (duplicate is not null)
+        {
+            return ApiErrors.DuplicateId(duplicate);
+        }
+
+        var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
+        var dialogue = new DialogueRow
+        {
+            Namespace = ns,
+            Id = dialogueId,
+            Status = Active,
+            Label = label,
+            ThreadOf = threadOf,
+            Tags = tags,
+            Metadata = metadata,
+            State = protector.Encrypt(state ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
+            Created = created ?? now,
+            Modified = now,
+            TotalMessages = messages.Count,
+            LastSeq = messages.Count,
+            LastMessageCreated = messages.Count > 0 ? messages[^1].Created : null,
+        };
+        db.Dialogues.Add(dialogue);
+        db.Messages.AddRange(messages);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
+        {
+            return ApiErrors.DuplicateId(dialogueId);
+        }
+
+        // Counted last, so the usage row is locked only for the commit; over the quota the whole write rolls back.
+        if (await quotas.ConsumeAsync(db, QuotaKind.Dialogues, 1, ct) is { } overDialogues)
+        {
+            return overDialogues;
+        }
+
+        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, messages.Count, ct) is { } overMessages)
+        {
+            return overMessages;
+        }
+
+        var actor = request.Actor;
+        await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId, dialogueId,
+            w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
+        foreach (var message in messages)
+        {
+            await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, dialogueId,
+                w => MessageJson.Write(w, message, protector), ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector, messages));
     }
 
     private static List<MessageInput> ParseInitialMessages(JsonElement obj, InputRules rules)
@@ -213,23 +201,18 @@ internal static class DialogueApi
             : (json, null);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ApiKeyRing project, CancellationToken ct)
+    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, CancellationToken ct)
     {
-        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: true);
+        var (query, error) = ListQuery.Parse(request.Query, descendingByDefault: true);
         if (query is null)
         {
             return error!;
         }
 
-        var (ns, nsError) = Namespaces.Resolve(http.Request);
-        if (nsError is not null)
-        {
-            return nsError;
-        }
-
+        var ns = request.Namespace;
         await db.UseNamespaceAsync(ns, ct);
         var dialogues = db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns);
-        if (http.Request.Query.TryGetValue("threadOf", out var threadOfValue))
+        if (request.Query.TryGetValue("threadOf", out var threadOfValue))
         {
             var threadOf = threadOfValue.ToString();
             if (!InputRules.IsValidId(threadOf))
@@ -242,148 +225,107 @@ internal static class DialogueApi
 
         var page = await Pages.ByCreated(dialogues, query).ToListAsync(ct);
         return new JsonPayload(w => Pages.Write(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
-            d => DialogueJson.Write(w, d, project.ProjectId, http.TraceIdentifier, protector: null)));
+            d => DialogueJson.Write(w, d, project.ProjectId, request.Http.TraceIdentifier, protector: null)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ApiKeyRing project,
+    private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ItemReads reads, ApiKeyRing project,
         ContentProtector protector, CancellationToken ct)
     {
-        var (ns, nsError) = Namespaces.Resolve(http.Request);
-        if (nsError is not null)
+        var ns = request.Namespace;
+        var dialogue = await reads.DialogueAsync(db, ns, id, ct);
+        return dialogue is null
+            ? ApiErrors.DialogueNotFound(id)
+            : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector));
+    }
+
+    private static async Task<IResult> UpdateAsync(string id, [ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
+        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
+    {
+        var obj = request.Object;
+        var ns = request.Namespace;
+        var rules = new InputRules();
+        if (obj.TryGetProperty("id", out var bodyId) && bodyId.ValueKind != JsonValueKind.Null
+            && !(bodyId.ValueKind == JsonValueKind.String && bodyId.GetString() == id))
         {
-            return nsError;
+            rules.Invalid("id", "must equal the id in the path");
+        }
+
+        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+        var tags = rules.Tags(obj, "tags", "tags");
+        var (state, stateError) = ParseState(obj, "state", rules);
+        if (stateError is not null)
+        {
+            return stateError;
+        }
+
+        if (rules.HasErrors)
+        {
+            return rules.ToError();
         }
 
         await db.UseNamespaceAsync(ns, ct);
-        var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
-        return dialogue is null
-            ? ApiErrors.DialogueNotFound(id)
-            : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+        if (dialogue is null)
+        {
+            return ApiErrors.DialogueNotFound(id);
+        }
+
+        if (InputRules.Changes(obj, "metadata", dialogue.Metadata))
+        {
+            return ApiErrors.Immutable("metadata");
+        }
+
+        if (obj.TryGetProperty("label", out var labelValue))
+        {
+            dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+        }
+
+        dialogue.Tags = tags ?? dialogue.Tags;
+        if (state is not null)
+        {
+            dialogue.State = protector.Encrypt(state, RowIdentity.DialogueState(ns, id));
+        }
+
+        dialogue.Modified = Timestamps.Now(time);
+        await db.SaveChangesAsync(ct);
+        await audit.AddAsync(db, request.Actor, "dialogue.updated", "dialogue", ns, id, id,
+            w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
+        await tx.CommitAsync(ct);
+        return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector));
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
+    private static async Task<IResult> MergeStateAsync(string id,
+        [ObjectBody(Message = "state must be a JSON object", NamespaceFromQueryOnly = true)] ApiRequest request, DialogueDbContext db,
+        TimeProvider time, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var patch = request.Object;
+        var ns = request.Namespace;
+        // Touching the row first takes its lock, so concurrent merges apply one after the other.
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var now = Timestamps.Now(time);
+        var touched = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct);
+        if (touched == 0)
         {
-            return bodyError!;
+            return ApiErrors.DialogueNotFound(id);
         }
 
-        using (body)
+        var current = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).FirstAsync(ct);
+        var merged = Merge(protector.Decrypt(current, RowIdentity.DialogueState(ns, id)), patch);
+        if (merged.Length > InputRules.MaxStateBytes)
         {
-            if (!body.TryGetObject(out var obj))
-            {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var rules = new InputRules();
-            if (obj.TryGetProperty("id", out var bodyId) && bodyId.ValueKind != JsonValueKind.Null
-                && !(bodyId.ValueKind == JsonValueKind.String && bodyId.GetString() == id))
-            {
-                rules.Invalid("id", "must equal the id in the path");
-            }
-
-            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-            var tags = rules.Tags(obj, "tags", "tags");
-            var (state, stateError) = ParseState(obj, "state", rules);
-            if (stateError is not null)
-            {
-                return stateError;
-            }
-
-            if (rules.HasErrors)
-            {
-                return rules.ToError();
-            }
-
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
-            if (dialogue is null)
-            {
-                return ApiErrors.DialogueNotFound(id);
-            }
-
-            if (InputRules.Changes(obj, "metadata", dialogue.Metadata))
-            {
-                return ApiErrors.Immutable("metadata");
-            }
-
-            if (obj.TryGetProperty("label", out var labelValue))
-            {
-                dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
-            }
-
-            dialogue.Tags = tags ?? dialogue.Tags;
-            if (state is not null)
-            {
-                dialogue.State = protector.Encrypt(state, RowIdentity.DialogueState(ns, id));
-            }
-
-            dialogue.Modified = Timestamps.Now(time);
-            await db.SaveChangesAsync(ct);
-            await audit.AddAsync(db, Actor.Of(http), "dialogue.updated", "dialogue", ns, id, id,
-                w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
-            await tx.CommitAsync(ct);
-            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
-        }
-    }
-
-    private static async Task<IResult> MergeStateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, AuditOutbox audit, CancellationToken ct)
-    {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
-        {
-            return bodyError!;
+            return ApiErrors.PayloadTooLarge("state");
         }
 
-        using (body)
-        {
-            if (!body.TryGetObject(out var patch))
-            {
-                return ApiErrors.Invalid("body", "state must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            // Touching the row first takes its lock, so concurrent merges apply one after the other.
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var now = Timestamps.Now(time);
-            var touched = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct);
-            if (touched == 0)
-            {
-                return ApiErrors.DialogueNotFound(id);
-            }
-
-            var current = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).FirstAsync(ct);
-            var merged = Merge(protector.Decrypt(current, RowIdentity.DialogueState(ns, id)), patch);
-            if (merged.Length > InputRules.MaxStateBytes)
-            {
-                return ApiErrors.PayloadTooLarge("state");
-            }
-
-            var encrypted = protector.Encrypt(merged, RowIdentity.DialogueState(ns, id));
-            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, encrypted), ct);
-            await audit.AddAsync(db, Actor.Of(http), "state.updated", "state", ns, id, id,
-                w => w.WriteRawValue(merged, skipInputValidation: true), ct);
-            await tx.CommitAsync(ct);
-            return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
-        }
+        var encrypted = protector.Encrypt(merged, RowIdentity.DialogueState(ns, id));
+        await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.State, encrypted), ct);
+        await audit.AddAsync(db, request.Actor, "state.updated", "state", ns, id, id,
+            w => w.WriteRawValue(merged, skipInputValidation: true), ct);
+        await tx.CommitAsync(ct);
+        return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
     }
 
     /// <summary>Shallow merge: patch keys overwrite in place, new keys are appended, a null value removes the key.</summary>
@@ -426,115 +368,87 @@ internal static class DialogueApi
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static async Task<IResult> EndAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+    private static async Task<IResult> EndAsync(string id, ApiRequest request, DialogueDbContext db, TimeProvider time,
         ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var ns = request.Namespace;
+        var now = Timestamps.Now(time);
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var ended = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, Ended).SetProperty(d => d.EndedAt, now)
+                .SetProperty(d => d.Modified, now), ct);
+        var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
+        if (dialogue is null)
         {
-            return bodyError!;
+            return ApiErrors.DialogueNotFound(id);
         }
 
-        using (body)
+        // Ending twice is a no-op: one event, for the change.
+        if (ended == 1)
         {
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var now = Timestamps.Now(time);
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var ended = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id && d.Status == Active)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, Ended).SetProperty(d => d.EndedAt, now)
-                    .SetProperty(d => d.Modified, now), ct);
-            var dialogue = await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
-            if (dialogue is null)
-            {
-                return ApiErrors.DialogueNotFound(id);
-            }
-
-            // Ending twice is a no-op: one event, for the change.
-            if (ended == 1)
-            {
-                await audit.AddAsync(db, Actor.Of(http), "dialogue.ended", "dialogue", ns, id, id,
-                    w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector), ct);
-            }
-
-            await tx.CommitAsync(ct);
-            return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, http.TraceIdentifier, protector));
+            await audit.AddAsync(db, request.Actor, "dialogue.ended", "dialogue", ns, id, id,
+                w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
         }
+
+        await tx.CommitAsync(ct);
+        return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector));
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+    private static async Task<IResult> DeleteAsync(string id, ApiRequest request, DialogueDbContext db, TimeProvider time,
         ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var ns = request.Namespace;
+        var now = Timestamps.Now(time);
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+
+        // Lock the dialogue and then each generation of threads before deleting anything: a concurrent append or
+        // thread creation waits for this transaction and then finds the dialogue gone, so nothing is orphaned.
+        var root = await LockAsync(db, ns, [id], now, ct);
+        if (root == 0)
         {
-            return bodyError!;
+            return ApiErrors.DialogueNotFound(id);
         }
 
-        using (body)
+        var parent = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.ThreadOf).FirstAsync(ct);
+        var all = new List<string> { id };
+        List<string> generation = [id];
+        while (generation.Count > 0)
         {
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
+            generation = await db.Dialogues.Where(d => d.Namespace == ns && d.ThreadOf != null && generation.Contains(d.ThreadOf))
+                .Select(d => d.Id).ToListAsync(ct);
+            generation.RemoveAll(all.Contains);
+            if (generation.Count > 0)
             {
-                return nsError;
+                await LockAsync(db, ns, generation, now, ct);
+                all.AddRange(generation);
             }
-
-            var now = Timestamps.Now(time);
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-
-            // Lock the dialogue and then each generation of threads before deleting anything: a concurrent append or
-            // thread creation waits for this transaction and then finds the dialogue gone, so nothing is orphaned.
-            var root = await LockAsync(db, ns, [id], now, ct);
-            if (root == 0)
-            {
-                return ApiErrors.DialogueNotFound(id);
-            }
-
-            var parent = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.ThreadOf).FirstAsync(ct);
-            var all = new List<string> { id };
-            List<string> generation = [id];
-            while (generation.Count > 0)
-            {
-                generation = await db.Dialogues.Where(d => d.Namespace == ns && d.ThreadOf != null && generation.Contains(d.ThreadOf))
-                    .Select(d => d.Id).ToListAsync(ct);
-                generation.RemoveAll(all.Contains);
-                if (generation.Count > 0)
-                {
-                    await LockAsync(db, ns, generation, now, ct);
-                    all.AddRange(generation);
-                }
-            }
-
-            var actor = Actor.Of(http);
-            foreach (var chunk in all.Chunk(500))
-            {
-                // One dialogue.deleted event per dialogue (the root and each thread), carrying its last state; it stands
-                // for the dialogue's messages and state, which go with it.
-                foreach (var last in await db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ToListAsync(ct))
-                {
-                    await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id, last.Id,
-                        w => DialogueJson.Write(w, last, project.ProjectId, http.TraceIdentifier, protector), ct);
-                }
-
-                await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
-                await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
-            }
-
-            if (parent is not null)
-            {
-                await db.Dialogues.Where(d => d.Namespace == ns && d.Id == parent && d.ThreadCount > 0)
-                    .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount - 1), ct);
-            }
-
-            await tx.CommitAsync(ct);
-            return JsonPayload.Deleted(id);
         }
+
+        var actor = request.Actor;
+        foreach (var chunk in all.Chunk(500))
+        {
+            // One dialogue.deleted event per dialogue (the root and each thread), carrying its last state; it stands
+            // for the dialogue's messages and state, which go with it.
+            foreach (var last in await db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ToListAsync(ct))
+            {
+                await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id, last.Id,
+                    w => DialogueJson.Write(w, last, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
+            }
+
+            await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
+            await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
+        }
+
+        if (parent is not null)
+        {
+            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == parent && d.ThreadCount > 0)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount - 1), ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return JsonPayload.Deleted(id);
     }
 
     private static Task<int> LockAsync(DialogueDbContext db, string ns, List<string> ids, long now, CancellationToken ct) =>

@@ -14,131 +14,109 @@ internal static class MemoryApi
 {
     public static RouteGroupBuilder MapMemories(this RouteGroupBuilder api)
     {
-        const string write = ApiKeyAuthenticationHandler.WritePolicy;
-        api.MapPost("/memory", CreateAsync).WithSummary("Create a memory").WithQuery("namespace").RequireAuthorization(write);
+        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        writes.MapPost("/memory", CreateAsync).WithSummary("Create a memory").WithQuery("namespace");
         api.MapGet("/memory", ListAsync).WithSummary("List memories (newest first)").WithQuery(ListQuery.Parameters);
         api.MapGet("/memory/{id}", GetAsync).WithSummary("Get a memory").WithQuery("namespace");
-        api.MapPut("/memory/{id}", UpdateAsync).WithSummary("Update tags, label, description or term").WithQuery("namespace").RequireAuthorization(write);
-        api.MapDelete("/memory/{id}", DeleteAsync).WithSummary("Delete a memory").WithQuery("namespace").RequireAuthorization(write);
+        writes.MapPut("/memory/{id}", UpdateAsync).WithSummary("Update tags, label, description or term").WithQuery("namespace");
+        writes.MapDelete("/memory/{id}", DeleteAsync).WithSummary("Delete a memory").WithQuery("namespace");
         return api;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
+    private static async Task<IResult> CreateAsync([ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
+        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var obj = request.Object;
+        var ns = request.Namespace;
+        var rules = new InputRules();
+        string? value = null;
+        string? type = null;
+        if (!obj.TryGetProperty("value", out var valueElement) || valueElement.ValueKind == JsonValueKind.Null)
         {
-            return bodyError!;
+            rules.Missing("value");
         }
-
-        using (body)
+        else
         {
-            if (!body.TryGetObject(out var obj))
+            value = ApiJson.Compact(valueElement);
+            type = valueElement.ValueKind switch
             {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var rules = new InputRules();
-            string? value = null;
-            string? type = null;
-            if (!obj.TryGetProperty("value", out var valueElement) || valueElement.ValueKind == JsonValueKind.Null)
-            {
-                rules.Missing("value");
-            }
-            else
-            {
-                value = ApiJson.Compact(valueElement);
-                type = valueElement.ValueKind switch
-                {
-                    JsonValueKind.String => "string",
-                    JsonValueKind.Number => "number",
-                    JsonValueKind.True or JsonValueKind.False => "boolean",
-                    JsonValueKind.Array => "array",
-                    _ => "object",
-                };
-                if (Encoding.UTF8.GetByteCount(value) > InputRules.MaxContentBytes)
-                {
-                    rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
-                }
-            }
-
-            var id = rules.Id(obj, "id", "id");
-            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-            var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
-            var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
-            var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
-            var term = rules.Term(obj, "term") ?? "long";
-            if (rules.HasErrors)
-            {
-                return rules.ToError();
-            }
-
-            var now = Timestamps.Now(time);
-            var memoryId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
-            var memory = new MemoryRow
-            {
-                Namespace = ns,
-                Id = memoryId,
-                Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
-                Type = type!,
-                Term = term,
-                Label = label,
-                Description = description,
-                Tags = tags,
-                Metadata = metadata,
-                Created = now,
-                Modified = now,
+                JsonValueKind.String => "string",
+                JsonValueKind.Number => "number",
+                JsonValueKind.True or JsonValueKind.False => "boolean",
+                JsonValueKind.Array => "array",
+                _ => "object",
             };
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
+            if (Encoding.UTF8.GetByteCount(value) > InputRules.MaxContentBytes)
             {
-                return ApiErrors.DuplicateId(id);
+                rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
             }
-
-            db.Memories.Add(memory);
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
-            {
-                return ApiErrors.DuplicateId(memory.Id);
-            }
-
-            if (await quotas.ConsumeAsync(db, QuotaKind.Memories, 1, ct) is { } overQuota)
-            {
-                return overQuota;
-            }
-
-            await audit.AddAsync(db, Actor.Of(http), "memory.created", "memory", ns, memory.Id, memory.Id, w => MemoryJson.Write(w, memory, protector), ct);
-            await tx.CommitAsync(ct);
-
-            return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
         }
+
+        var id = rules.Id(obj, "id", "id");
+        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+        var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
+        var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
+        var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
+        var term = rules.Term(obj, "term") ?? "long";
+        if (rules.HasErrors)
+        {
+            return rules.ToError();
+        }
+
+        var now = Timestamps.Now(time);
+        var memoryId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+        var memory = new MemoryRow
+        {
+            Namespace = ns,
+            Id = memoryId,
+            Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
+            Type = type!,
+            Term = term,
+            Label = label,
+            Description = description,
+            Tags = tags,
+            Metadata = metadata,
+            Created = now,
+            Modified = now,
+        };
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
+        {
+            return ApiErrors.DuplicateId(id);
+        }
+
+        db.Memories.Add(memory);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
+        {
+            return ApiErrors.DuplicateId(memory.Id);
+        }
+
+        if (await quotas.ConsumeAsync(db, QuotaKind.Memories, 1, ct) is { } overQuota)
+        {
+            return overQuota;
+        }
+
+        await audit.AddAsync(db, request.Actor, "memory.created", "memory", ns, memory.Id, memory.Id,
+            w => MemoryJson.Write(w, memory, protector), ct);
+        await tx.CommitAsync(ct);
+
+        return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
+    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
     {
-        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: true);
+        var (query, error) = ListQuery.Parse(request.Query, descendingByDefault: true);
         if (query is null)
         {
             return error!;
         }
 
-        var (ns, nsError) = Namespaces.Resolve(http.Request);
-        if (nsError is not null)
-        {
-            return nsError;
-        }
-
+        var ns = request.Namespace;
         await db.UseNamespaceAsync(ns, ct);
         var rows = db.Memories.AsNoTracking().Where(m => m.Namespace == ns);
         var page = await Pages.ByCreated(rows, query).ToListAsync(ct);
@@ -146,140 +124,104 @@ internal static class MemoryApi
             m => MemoryJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
+    private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ContentProtector protector,
         CancellationToken ct)
     {
-        var (ns, nsError) = Namespaces.Resolve(http.Request);
-        if (nsError is not null)
-        {
-            return nsError;
-        }
-
+        var ns = request.Namespace;
         await db.UseNamespaceAsync(ns, ct);
         var memory = await db.Memories.AsNoTracking().FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
         return memory is null ? ApiErrors.MemoryNotFound(id) : new JsonPayload(w => MemoryJson.Write(w, memory, protector));
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+    private static async Task<IResult> UpdateAsync(string id, [ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var obj = request.Object;
+        var ns = request.Namespace;
+        var rules = new InputRules();
+        var tags = rules.Tags(obj, "tags", "tags");
+        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
+        var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
+        var term = rules.Term(obj, "term");
+        if (rules.HasErrors)
         {
-            return bodyError!;
+            return rules.ToError();
         }
 
-        using (body)
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
+        if (memory is null)
         {
-            if (!body.TryGetObject(out var obj))
-            {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var rules = new InputRules();
-            var tags = rules.Tags(obj, "tags", "tags");
-            var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-            var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
-            var term = rules.Term(obj, "term");
-            if (rules.HasErrors)
-            {
-                return rules.ToError();
-            }
-
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
-            if (memory is null)
-            {
-                return ApiErrors.MemoryNotFound(id);
-            }
-
-            if (obj.TryGetProperty("value", out _)
-                && InputRules.Changes(obj, "value", protector.DecryptString(memory.Value, RowIdentity.MemoryValue(ns, id))))
-            {
-                return ApiErrors.Immutable("value");
-            }
-
-            if (InputRules.Changes(obj, "metadata", memory.Metadata))
-            {
-                return ApiErrors.Immutable("metadata");
-            }
-
-            var changed = false;
-            if (tags is not null)
-            {
-                memory.Tags = tags;
-                changed = true;
-            }
-
-            if (obj.TryGetProperty("label", out var labelValue))
-            {
-                memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
-                changed = true;
-            }
-
-            if (obj.TryGetProperty("description", out var descriptionValue))
-            {
-                memory.Description = descriptionValue.ValueKind == JsonValueKind.Null ? null : description;
-                changed = true;
-            }
-
-            if (term is not null)
-            {
-                memory.Term = term;
-                changed = true;
-            }
-
-            if (changed)
-            {
-                memory.Modified = Timestamps.Now(time);
-                await db.SaveChangesAsync(ct);
-                await audit.AddAsync(db, Actor.Of(http), "memory.updated", "memory", ns, id, id, w => MemoryJson.Write(w, memory, protector), ct);
-                await tx.CommitAsync(ct);
-            }
-
-            return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
+            return ApiErrors.MemoryNotFound(id);
         }
+
+        if (obj.TryGetProperty("value", out _)
+            && InputRules.Changes(obj, "value", protector.DecryptString(memory.Value, RowIdentity.MemoryValue(ns, id))))
+        {
+            return ApiErrors.Immutable("value");
+        }
+
+        if (InputRules.Changes(obj, "metadata", memory.Metadata))
+        {
+            return ApiErrors.Immutable("metadata");
+        }
+
+        var changed = false;
+        if (tags is not null)
+        {
+            memory.Tags = tags;
+            changed = true;
+        }
+
+        if (obj.TryGetProperty("label", out var labelValue))
+        {
+            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+            changed = true;
+        }
+
+        if (obj.TryGetProperty("description", out var descriptionValue))
+        {
+            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null ? null : description;
+            changed = true;
+        }
+
+        if (term is not null)
+        {
+            memory.Term = term;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            memory.Modified = Timestamps.Now(time);
+            await db.SaveChangesAsync(ct);
+            await audit.AddAsync(db, request.Actor, "memory.updated", "memory", ns, id, id,
+                w => MemoryJson.Write(w, memory, protector), ct);
+            await tx.CommitAsync(ct);
+        }
+
+        return new JsonPayload(w => MemoryJson.Write(w, memory, protector));
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
+    private static async Task<IResult> DeleteAsync(string id, ApiRequest request, DialogueDbContext db, ContentProtector protector,
         AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var ns = request.Namespace;
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var memory = db.Memories.Where(m => m.Namespace == ns && m.Id == id);
+        var last = await memory.AsNoTracking().FirstOrDefaultAsync(ct);
+        var deleted = last is null ? 0 : await memory.ExecuteDeleteAsync(ct);
+        if (deleted == 0)
         {
-            return bodyError!;
+            return ApiErrors.MemoryNotFound(id);
         }
 
-        using (body)
-        {
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
+        await audit.AddAsync(db, request.Actor, "memory.deleted", "memory", ns, id, id, w => MemoryJson.Write(w, last!, protector), ct);
 
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var memory = db.Memories.Where(m => m.Namespace == ns && m.Id == id);
-            var last = await memory.AsNoTracking().FirstOrDefaultAsync(ct);
-            var deleted = last is null ? 0 : await memory.ExecuteDeleteAsync(ct);
-            if (deleted == 0)
-            {
-                return ApiErrors.MemoryNotFound(id);
-            }
-
-            await audit.AddAsync(db, Actor.Of(http), "memory.deleted", "memory", ns, id, id, w => MemoryJson.Write(w, last!, protector), ct);
-
-            await PlanQuotas.ReleaseStoredMemoriesAsync(db, deleted, ct);
-            await tx.CommitAsync(ct);
-            return JsonPayload.Deleted(id);
-        }
+        await PlanQuotas.ReleaseStoredMemoriesAsync(db, deleted, ct);
+        await tx.CommitAsync(ct);
+        return JsonPayload.Deleted(id);
     }
 }

@@ -15,134 +15,121 @@ internal static class MessageApi
 
     public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {
-        const string write = ApiKeyAuthenticationHandler.WritePolicy;
-        api.MapPost("/message", CreateOneAsync).WithSummary("Append one message").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-        api.MapPost("/messages", CreateAsync).WithSummary("Append one message (object) or an atomic batch (array)").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-        api.MapPost("/dialogue/{dialogueId}/messages", CreateLegacyAsync).WithSummary("Append messages (legacy route)").WithQuery("namespace").RequireAuthorization(write);
+        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        writes.MapPost("/message", CreateOneAsync).WithSummary("Append one message").WithQuery("dialogueId", "namespace");
+        writes.MapPost("/messages", CreateAsync).WithSummary("Append one message (object) or an atomic batch (array)")
+            .WithQuery("dialogueId", "namespace");
+        writes.MapPost("/dialogue/{dialogueId}/messages", CreateLegacyAsync).WithSummary("Append messages (legacy route)")
+            .WithQuery("namespace");
 
-        api.MapGet("/messages", ListAsync).WithSummary("List a dialogue's messages (oldest first)").WithQuery([.. ListQuery.Parameters, "dialogueId"]);
-        api.MapGet("/dialogue/{dialogueId}/messages", ListLegacyAsync).WithSummary("List a dialogue's messages (legacy route)").WithQuery(ListQuery.Parameters);
+        api.MapGet("/messages", ListAsync).WithSummary("List a dialogue's messages (oldest first)")
+            .WithQuery([.. ListQuery.Parameters, "dialogueId"]);
+        api.MapGet("/dialogue/{dialogueId}/messages", ListLegacyAsync).WithSummary("List a dialogue's messages (legacy route)")
+            .WithQuery(ListQuery.Parameters);
 
         foreach (var route in (string[])["/message/{id}", "/messages/{id}"])
         {
             api.MapGet(route, GetAsync).WithSummary("Get a message").WithQuery("dialogueId", "namespace");
-            api.MapPut(route, UpdateAsync).WithSummary("Replace a message's tags").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
-            api.MapDelete(route, DeleteAsync).WithSummary("Delete a message").WithQuery("dialogueId", "namespace").RequireAuthorization(write);
+            writes.MapPut(route, UpdateAsync).WithSummary("Replace a message's tags").WithQuery("dialogueId", "namespace");
+            writes.MapDelete(route, DeleteAsync).WithSummary("Delete a message").WithQuery("dialogueId", "namespace");
         }
 
-        api.MapDelete("/dialogue/{dialogueId}/message/{id}", DeleteLegacyAsync).WithSummary("Delete a message (legacy route)").WithQuery("namespace").RequireAuthorization(write);
+        writes.MapDelete("/dialogue/{dialogueId}/message/{id}", DeleteLegacyAsync).WithSummary("Delete a message (legacy route)")
+            .WithQuery("namespace");
         return api;
     }
 
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
-    private static Task<IResult> CreateOneAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: false, ct);
+    private static Task<IResult> CreateOneAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(request, db, appender, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
-    private static Task<IResult> CreateAsync(HttpContext http, DialogueDbContext db, TimeProvider time, ContentProtector protector,
-        PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, pathDialogueId: null, allowBatch: true, ct);
+    private static Task<IResult> CreateAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(request, db, appender, pathDialogueId: null, allowBatch: true, ct);
 
-    private static Task<IResult> CreateLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct) =>
-        CreateCoreAsync(http, db, time, protector, quotas, audit, dialogueId, allowBatch: true, ct);
+    private static Task<IResult> CreateLegacyAsync(string dialogueId, ApiRequest request, DialogueDbContext db, MessageAppender appender,
+        CancellationToken ct) =>
+        CreateCoreAsync(request, db, appender, dialogueId, allowBatch: true, ct);
 
-    private static async Task<IResult> CreateCoreAsync(HttpContext http, DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, string? pathDialogueId, bool allowBatch, CancellationToken ct)
+    private static async Task<IResult> CreateCoreAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender,
+        string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        if (request.IsEmpty)
         {
-            return bodyError!;
+            return ApiErrors.Missing("body");
         }
 
-        using (body)
+        var root = request.Root;
+        var batch = root.ValueKind == JsonValueKind.Array;
+        if (batch && !allowBatch)
         {
-            if (body.IsEmpty)
-            {
-                return ApiErrors.Missing("body");
-            }
-
-            var root = body.Root;
-            var batch = root.ValueKind == JsonValueKind.Array;
-            if (batch && !allowBatch)
-            {
-                return ApiErrors.Invalid("body", "must be a message object; send arrays to POST /messages");
-            }
-
-            if (!batch && root.ValueKind != JsonValueKind.Object)
-            {
-                return ApiErrors.Invalid("body", "must be a message object or an array of messages");
-            }
-
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            if (nsError is not null)
-            {
-                return nsError;
-            }
-
-            var rules = new InputRules();
-            var dialogueId = pathDialogueId ?? DialogueIdFrom(http.Request, batch ? null : root, rules);
-            var inputs = new List<MessageInput>();
-            if (batch)
-            {
-                if (root.GetArrayLength() == 0)
-                {
-                    rules.Missing("messages");
-                }
-                else if (root.GetArrayLength() > MaxBatch)
-                {
-                    rules.Invalid("messages", $"a batch holds at most {MaxBatch} messages");
-                }
-                else
-                {
-                    var index = 0;
-                    foreach (var element in root.EnumerateArray())
-                    {
-                        if (MessageInput.Parse(element, $"messages[{index}]", rules) is { } input)
-                        {
-                            inputs.Add(input);
-                        }
-
-                        index++;
-                    }
-                }
-            }
-            else if (MessageInput.Parse(root, "", rules) is { } input)
-            {
-                inputs.Add(input);
-            }
-
-            if (rules.HasErrors || dialogueId is null)
-            {
-                return rules.ToError();
-            }
-
-            var (rows, error) = await AppendAsync(db, time, protector, quotas, audit, Actor.Of(http), ns, dialogueId, inputs, ct);
-            if (rows is null)
-            {
-                return error!;
-            }
-
-            return batch
-                ? new JsonPayload(w =>
-                {
-                    w.WriteStartArray();
-                    foreach (var row in rows)
-                    {
-                        MessageJson.Write(w, row, protector);
-                    }
-
-                    w.WriteEndArray();
-                })
-                : new JsonPayload(w => MessageJson.Write(w, rows[0], protector));
+            return ApiErrors.Invalid("body", "must be a message object; send arrays to POST /messages");
         }
+
+        if (!batch && root.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.Invalid("body", "must be a message object or an array of messages");
+        }
+
+        var rules = new InputRules();
+        var dialogueId = pathDialogueId ?? DialogueIdFrom(request.Query, batch ? null : root, rules);
+        var inputs = batch ? ParseBatch(root, rules) : MessageInput.Parse(root, "", rules) is { } one ? [one] : [];
+        if (rules.HasErrors || dialogueId is null)
+        {
+            return rules.ToError();
+        }
+
+        var (messages, error) = await appender.AppendAsync(db, request.Actor, request.Namespace, dialogueId, inputs, ct);
+        if (messages is null)
+        {
+            return error!;
+        }
+
+        return batch
+            ? new JsonPayload(w =>
+            {
+                w.WriteStartArray();
+                foreach (var message in messages)
+                {
+                    MessageJson.Write(w, message.Row, message.Content);
+                }
+
+                w.WriteEndArray();
+            })
+            : new JsonPayload(w => MessageJson.Write(w, messages[0].Row, messages[0].Content));
     }
 
-    private static string? DialogueIdFrom(HttpRequest request, JsonElement? body, InputRules rules)
+    private static List<MessageInput> ParseBatch(JsonElement array, InputRules rules)
     {
-        string? value = request.Query.TryGetValue("dialogueId", out var fromQuery) ? fromQuery.ToString() : null;
+        var inputs = new List<MessageInput>();
+        if (array.GetArrayLength() == 0)
+        {
+            rules.Missing("messages");
+        }
+        else if (array.GetArrayLength() > MaxBatch)
+        {
+            rules.Invalid("messages", $"a batch holds at most {MaxBatch} messages");
+        }
+        else
+        {
+            var index = 0;
+            foreach (var element in array.EnumerateArray())
+            {
+                if (MessageInput.Parse(element, $"messages[{index}]", rules) is { } input)
+                {
+                    inputs.Add(input);
+                }
+
+                index++;
+            }
+        }
+
+        return inputs;
+    }
+
+    private static string? DialogueIdFrom(IQueryCollection query, JsonElement? body, InputRules rules)
+    {
+        string? value = query.TryGetValue("dialogueId", out var fromQuery) ? fromQuery.ToString() : null;
         if (value is null && body is { } obj && obj.TryGetProperty("dialogueId", out var fromBody)
             && fromBody.ValueKind != JsonValueKind.Null)
         {
@@ -164,292 +151,125 @@ internal static class MessageApi
         return value;
     }
 
-    /// <summary>
-    /// Appends messages atomically. The dialogue row is updated first (its lock orders concurrent appends and
-    /// hands out sequence numbers), then the messages are inserted in request order, in one transaction.
-    /// </summary>
-    internal static async Task<(List<MessageRow>? Rows, ApiError? Error)> AppendAsync(DialogueDbContext db, TimeProvider time,
-        ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, Actor actor, string ns, string dialogueId,
-        IReadOnlyList<MessageInput> inputs, CancellationToken ct)
-    {
-        var duplicate = FirstDuplicateId(inputs);
-        if (duplicate is not null)
-        {
-            return (null, ApiErrors.DuplicateId(duplicate));
-        }
-
-        var now = Timestamps.Now(time);
-        var count = inputs.Count;
-        var lastCreated = inputs[^1].Created ?? now;
-        await db.UseNamespaceAsync(ns, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var updated = await db.Dialogues
-            .Where(d => d.Namespace == ns && d.Id == dialogueId && d.Status == DialogueApi.Active)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(d => d.LastSeq, d => d.LastSeq + count)
-                .SetProperty(d => d.TotalMessages, d => d.TotalMessages + count)
-                .SetProperty(d => d.LastMessageCreated, lastCreated)
-                .SetProperty(d => d.Modified, now), ct);
-        if (updated == 0)
-        {
-            var exists = await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct);
-            return (null, exists ? ApiErrors.DialogueEnded(dialogueId) : ApiErrors.DialogueNotFound(dialogueId));
-        }
-
-        var lastSeq = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == dialogueId).Select(d => d.LastSeq).FirstAsync(ct);
-        var clientIds = inputs.Where(i => i.Id is not null).Select(i => i.Id!).ToList();
-        if (clientIds.Count > 0)
-        {
-            var taken = await db.Messages
-                .Where(m => m.Namespace == ns && m.DialogueId == dialogueId && clientIds.Contains(m.Id))
-                .Select(m => m.Id).FirstOrDefaultAsync(ct);
-            if (taken is not null)
-            {
-                return (null, ApiErrors.DuplicateId(taken));
-            }
-        }
-
-        var firstSeq = lastSeq - count + 1;
-        var rows = inputs.Select((input, i) => input.ToRow(ns, dialogueId, firstSeq + i, now, time, protector)).ToList();
-        db.Messages.AddRange(rows);
-        // No savepoint around this save (two round trips): a failed insert is never retried within the transaction,
-        // every error below returns and the whole transaction rolls back.
-        db.Database.AutoSavepointsEnabled = false;
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
-        {
-            return (null, ApiErrors.DuplicateId(clientIds.FirstOrDefault() ?? dialogueId));
-        }
-        finally
-        {
-            db.Database.AutoSavepointsEnabled = true;
-        }
-
-        // One statement for all the events of a batch: a round trip per message would dominate a 50-message append.
-        await audit.AddManyAsync(db, actor, "message.created", "message", ns, dialogueId,
-            [.. rows.Select(row => (row.Id, (Action<Utf8JsonWriter>?)(w => MessageJson.Write(w, row, protector))))], ct);
-
-        // Counted last, right before the commit: every append of the project updates this one usage row, so its lock
-        // serializes all appends until their commit; nothing else may run while it is held (over the quota the whole
-        // batch, events included, rolls back).
-        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, rows.Count, ct) is { } overQuota)
-        {
-            return (null, overQuota);
-        }
-
-        await tx.CommitAsync(ct);
-        return (rows, null);
-    }
-
-    /// <summary>The first client id that appears twice in one request, or null.</summary>
-    internal static string? FirstDuplicateId(IReadOnlyList<MessageInput> inputs)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var input in inputs)
-        {
-            if (input.Id is not null && !seen.Add(input.Id))
-            {
-                return input.Id;
-            }
-        }
-
-        return null;
-    }
-
-    private static async Task<IResult> ListAsync(HttpContext http, DialogueDbContext db, ContentProtector protector, CancellationToken ct)
+    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ItemReads reads, ContentProtector protector,
+        CancellationToken ct)
     {
         var rules = new InputRules();
-        var dialogueId = DialogueIdFrom(http.Request, null, rules);
-        return dialogueId is null ? rules.ToError() : await ListCoreAsync(http, db, protector, dialogueId, ct);
+        var dialogueId = DialogueIdFrom(request.Query, null, rules);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(request, db, reads, protector, dialogueId, ct);
     }
 
-    private static Task<IResult> ListLegacyAsync(string dialogueId, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct) =>
-        ListCoreAsync(http, db, protector, dialogueId, ct);
+    private static Task<IResult> ListLegacyAsync(string dialogueId, ApiRequest request, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct) =>
+        ListCoreAsync(request, db, reads, protector, dialogueId, ct);
 
-    private static async Task<IResult> ListCoreAsync(HttpContext http, DialogueDbContext db, ContentProtector protector,
-        string dialogueId, CancellationToken ct)
+    private static async Task<IResult> ListCoreAsync(ApiRequest request, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, string dialogueId, CancellationToken ct)
     {
-        var (query, error) = ListQuery.Parse(http.Request.Query, descendingByDefault: false);
+        var (query, error) = ListQuery.Parse(request.Query, descendingByDefault: false);
         if (query is null)
         {
             return error!;
         }
 
-        var (ns, nsError) = Namespaces.Resolve(http.Request);
-        if (nsError is not null)
-        {
-            return nsError;
-        }
-
-        await db.UseNamespaceAsync(ns, ct);
-        if (!await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == dialogueId, ct))
-        {
-            return ApiErrors.DialogueNotFound(dialogueId);
-        }
-
-        var rows = db.Messages.AsNoTracking().Where(m => m.Namespace == ns && m.DialogueId == dialogueId);
-        if (query.CreatedFrom is { } from)
-        {
-            rows = rows.Where(m => m.Created >= from);
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            rows = rows.Where(m => m.Created < before);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = query.Descending ? rows.Where(m => m.Seq < after.Key) : rows.Where(m => m.Seq > after.Key);
-        }
-
-        rows = query.Descending ? rows.OrderByDescending(m => m.Seq) : rows.OrderBy(m => m.Seq);
-        var page = await rows.Take(query.Limit + 1).ToListAsync(ct);
-        return new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
-            m => MessageJson.Write(w, m, protector)));
+        var page = await reads.MessagePageAsync(db, request.Namespace, dialogueId, query, ct);
+        return page is null
+            ? ApiErrors.DialogueNotFound(dialogueId)
+            : new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
+                m => MessageJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DialogueDbContext db, ContentProtector protector,
-        CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ItemReads reads,
+        ContentProtector protector, CancellationToken ct)
     {
-        var (target, error) = Target(http.Request, null);
-        if (target is null)
+        var rules = new InputRules();
+        if (DialogueIdOf(request, rules) is not { } dialogueId)
         {
-            return error!;
+            return rules.ToError();
         }
 
-        var (ns, dialogueId) = target.Value;
-        await db.UseNamespaceAsync(ns, ct);
-        var message = await db.Messages.AsNoTracking()
-            .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
+        var message = await reads.MessageAsync(db, request.Namespace, dialogueId, id, ct);
         return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message, protector));
     }
 
-    /// <summary>The namespace and dialogue a message route addresses (query first, else body).</summary>
-    private static ((string Namespace, string DialogueId)? Target, ApiError? Error) Target(HttpRequest request, RequestBody? body)
-    {
-        var (ns, nsError) = Namespaces.Resolve(request, body);
-        if (nsError is not null)
-        {
-            return (null, nsError);
-        }
+    /// <summary>The dialogue a message route addresses (query first, else the body).</summary>
+    private static string? DialogueIdOf(ApiRequest request, InputRules rules) =>
+        DialogueIdFrom(request.Query, request.IsEmpty ? null : request.Object, rules);
 
-        var rules = new InputRules();
-        JsonElement? obj = body is not null && body.TryGetObject(out var o) ? o : null;
-        var dialogueId = DialogueIdFrom(request, obj, rules);
-        return dialogueId is null ? (null, rules.ToError()) : ((ns, dialogueId), null);
-    }
-
-    private static async Task<IResult> UpdateAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+    private static async Task<IResult> UpdateAsync(string id, [ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
+        var rules = new InputRules();
+        var dialogueId = DialogueIdOf(request, rules);
+        if (dialogueId is null)
         {
-            return bodyError!;
+            return rules.ToError();
         }
 
-        using (body)
+        var obj = request.Object;
+        var tags = rules.Tags(obj, "tags", "tags");
+        if (rules.HasErrors)
         {
-            if (!body.TryGetObject(out var obj))
-            {
-                return ApiErrors.Invalid("body", "must be a JSON object");
-            }
+            return rules.ToError();
+        }
 
-            var (target, error) = Target(http.Request, body);
-            if (target is null)
-            {
-                return error!;
-            }
+        var ns = request.Namespace;
+        await db.UseNamespaceAsync(ns, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
+        var current = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
+        if (current is null)
+        {
+            return ApiErrors.MessageNotFound(id);
+        }
 
-            var rules = new InputRules();
-            var tags = rules.Tags(obj, "tags", "tags");
-            if (rules.HasErrors)
-            {
-                return rules.ToError();
-            }
+        if (obj.TryGetProperty("content", out _)
+            && InputRules.Changes(obj, "content", protector.DecryptString(current.Content, RowIdentity.MessageContent(ns, dialogueId, id))))
+        {
+            return ApiErrors.Immutable("content");
+        }
 
-            var (ns, dialogueId) = target.Value;
-            await db.UseNamespaceAsync(ns, ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var messages = db.Messages.Where(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id);
-            var current = await messages.AsNoTracking().FirstOrDefaultAsync(ct);
-            if (current is null)
-            {
-                return ApiErrors.MessageNotFound(id);
-            }
+        if (obj.TryGetProperty("role", out var role) && !(role.ValueKind == JsonValueKind.String && role.GetString() == current.Role))
+        {
+            return ApiErrors.Immutable("role");
+        }
 
-            if (obj.TryGetProperty("content", out _)
-                && InputRules.Changes(obj, "content", protector.DecryptString(current.Content, RowIdentity.MessageContent(ns, dialogueId, id))))
-            {
-                return ApiErrors.Immutable("content");
-            }
+        if (InputRules.Changes(obj, "metadata", current.Metadata))
+        {
+            return ApiErrors.Immutable("metadata");
+        }
 
-            if (obj.TryGetProperty("role", out var role) && !(role.ValueKind == JsonValueKind.String && role.GetString() == current.Role))
-            {
-                return ApiErrors.Immutable("role");
-            }
-
-            if (InputRules.Changes(obj, "metadata", current.Metadata))
-            {
-                return ApiErrors.Immutable("metadata");
-            }
-
-            if (tags is null)
-            {
-                return new JsonPayload(w => MessageJson.Write(w, current, protector));
-            }
-
-            var now = Timestamps.Now(time);
-            if (await messages.ExecuteUpdateAsync(s => s.SetProperty(m => m.Tags, tags).SetProperty(m => m.Modified, now), ct) == 0)
-            {
-                return ApiErrors.MessageNotFound(id);
-            }
-
-            current.Tags = tags;
-            current.Modified = now;
-            await audit.AddAsync(db, Actor.Of(http), "message.updated", "message", ns, id, dialogueId, w => MessageJson.Write(w, current, protector), ct);
-            await tx.CommitAsync(ct);
+        if (tags is null)
+        {
             return new JsonPayload(w => MessageJson.Write(w, current, protector));
         }
+
+        var now = Timestamps.Now(time);
+        if (await messages.ExecuteUpdateAsync(s => s.SetProperty(m => m.Tags, tags).SetProperty(m => m.Modified, now), ct) == 0)
+        {
+            return ApiErrors.MessageNotFound(id);
+        }
+
+        current.Tags = tags;
+        current.Modified = now;
+        await audit.AddAsync(db, request.Actor, "message.updated", "message", ns, id, dialogueId,
+            w => MessageJson.Write(w, current, protector), ct);
+        await tx.CommitAsync(ct);
+        return new JsonPayload(w => MessageJson.Write(w, current, protector));
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DialogueDbContext db, TimeProvider time,
+    private static async Task<IResult> DeleteAsync(string id, ApiRequest request, DialogueDbContext db, TimeProvider time,
         ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
-        {
-            return bodyError!;
-        }
-
-        using (body)
-        {
-            var (target, error) = Target(http.Request, body);
-            return target is null ? error! : await DeleteCoreAsync(db, time, protector, audit, Actor.Of(http),
-                target.Value.Namespace, target.Value.DialogueId, id, ct);
-        }
+        var rules = new InputRules();
+        return DialogueIdOf(request, rules) is { } dialogueId
+            ? await DeleteCoreAsync(db, time, protector, audit, request.Actor, request.Namespace, dialogueId, id, ct)
+            : rules.ToError();
     }
 
-    private static async Task<IResult> DeleteLegacyAsync(string dialogueId, string id, HttpContext http, DialogueDbContext db,
-        TimeProvider time, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
-    {
-        var (body, bodyError) = await RequestBody.ReadAsync(http.Request, ct);
-        if (body is null)
-        {
-            return bodyError!;
-        }
-
-        using (body)
-        {
-            var (ns, nsError) = Namespaces.Resolve(http.Request, body);
-            return nsError ?? await DeleteCoreAsync(db, time, protector, audit, Actor.Of(http), ns, dialogueId, id, ct);
-        }
-    }
+    private static Task<IResult> DeleteLegacyAsync(string dialogueId, string id, ApiRequest request, DialogueDbContext db,
+        TimeProvider time, ContentProtector protector, AuditOutbox audit, CancellationToken ct) =>
+        DeleteCoreAsync(db, time, protector, audit, request.Actor, request.Namespace, dialogueId, id, ct);
 
     private static async Task<IResult> DeleteCoreAsync(DialogueDbContext db, TimeProvider time, ContentProtector protector,
         AuditOutbox audit, Actor actor, string ns, string dialogueId, string id, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -7,7 +8,13 @@ namespace DialogueDb.Service.Api.Messages;
 internal static class MessageJson
 {
     /// <summary>The message object of §5.</summary>
-    public static void Write(Utf8JsonWriter w, MessageRow m, ContentProtector protector)
+    public static void Write(Utf8JsonWriter w, MessageRow m, ContentProtector protector) =>
+        Write(w, m, protector.Decrypt(m.Content, RowIdentity.MessageContent(m.Namespace, m.DialogueId, m.Id)));
+
+    /// <summary>The message object with its content given as plaintext JSON (a message just written: no decryption).</summary>
+    public static void Write(Utf8JsonWriter w, MessageRow m, string contentJson) => Write(w, m, Encoding.UTF8.GetBytes(contentJson));
+
+    private static void Write(Utf8JsonWriter w, MessageRow m, ReadOnlySpan<byte> contentJson)
     {
         w.WriteStartObject();
         w.WriteString("id", m.Id);
@@ -15,7 +22,7 @@ internal static class MessageJson
         w.WriteNamespace(m.Namespace);
         w.WriteString("role", m.Role);
         w.WritePropertyName("content");
-        w.WriteRawValue(protector.Decrypt(m.Content, RowIdentity.MessageContent(m.Namespace, m.DialogueId, m.Id)), skipInputValidation: true);
+        w.WriteRawValue(contentJson, skipInputValidation: true);
         w.WriteNumber("contentLength", m.ContentLength);
         w.WriteOptional("name", m.Name);
         w.WriteString("created", Timestamps.Format(m.Created));

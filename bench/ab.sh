@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Before/after in one run: two builds of `dialoguedb serve` (A = a baseline build folder, B = this tree) measured in
+# alternation (A B B A …) on the same database, with pgbench in each round, so machine noise hits both sides alike.
+#
+#   bench/ab.sh /path/to/baseline/dialoguedb [appends|batch|read|list]
+#
+# Environment: ROUNDS=2 DURATION=10s WARMUP=5s CONCURRENCY=16, the ports of bench/run.sh. Prints one line per
+# measurement and the per-round ratios B ÷ A and each side ÷ pgbench.
+set -euo pipefail
+
+BASE_DDB="$1"
+SCENARIO="${2:-appends}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DIALOGUEDB_INFRA_DIR="${DIALOGUEDB_INFRA_DIR:-/tmp/infra-bench}"
+export DIALOGUEDB_PG_PORT="${DIALOGUEDB_PG_PORT:-55503}"
+export DIALOGUEDB_REDIS_PORT="${DIALOGUEDB_REDIS_PORT:-63903}"
+API_PORT="${API_PORT:-18553}"
+BENCH_DIR="${BENCH_DIR:-/tmp/dialoguedb-ab}"
+ROUNDS="${ROUNDS:-2}"; DURATION="${DURATION:-10s}"; WARMUP="${WARMUP:-5s}"; CONCURRENCY="${CONCURRENCY:-16}"
+DB=dialoguedb_ab
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+NEW_DDB="$DDB"
+trap bench_serve_stop EXIT
+
+bench_infra_up
+bench_build
+bench_project_setup unlimited
+bench_project_json 1000000000
+printf 'INSERT INTO pgbench_ab (k, v) VALUES (:client_id, repeat(%s, 200));\n' "'x'" > "$BENCH_DIR/insert.sql"
+"${PG_SUPER[@]}" -c "CREATE TABLE pgbench_ab (id bigserial PRIMARY KEY, k int, v text)"
+
+measure() { # measure LABEL BINARY
+    DDB="$2" bench_serve_start
+    local extra=()
+    case "$SCENARIO" in
+        appends) extra=(--scenario appends) ;;
+        batch) extra=(--scenario batch --batch 50) ;;
+        read) extra=(--scenario read) ;;
+        *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
+    esac
+    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+        --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --label "$1" \
+        --result-file "$BENCH_DIR/ab.tsv" "${extra[@]}" > /dev/null
+    bench_serve_stop
+}
+pgb() {
+    PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
+        -c "$CONCURRENCY" -j 2 -T "${DURATION%s}" -f "$BENCH_DIR/insert.sql" "$DB" 2>/dev/null | awk '/^tps = / {print $3}'
+}
+rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv"
+for round in $(seq 1 "$ROUNDS"); do
+    if (( round % 2 )); then order=(A B); else order=(B A); fi
+    for side in "${order[@]}"; do
+        if [[ "$side" == A ]]; then measure "A:$round" "$BASE_DDB"; else measure "B:$round" "$NEW_DDB"; fi
+    done
+    printf 'pgbench\t%s\t%s\n' "$round" "$(pgb)" >> "$BENCH_DIR/pgbench.tsv"
+done
+python3 - "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$SCENARIO" <<'PY'
+import csv, sys, statistics
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+pg = {int(l.split("\t")[1]): float(l.split("\t")[2]) for l in open(sys.argv[2]) if l.strip()}
+by = {}
+for r in rows:
+    side, rnd = r["label"].split(":")
+    by.setdefault(int(rnd), {})[side] = (float(r["appends_s"]), float(r["rows_s"]), r["api_p50"], r["api_p99"], r["errors"])
+print(f"scenario {sys.argv[3]}; per round: A (baseline) and B (this tree) requests/s, rows/s, p50/p99 ms, errors; pgbench tx/s")
+ratios, ra, rb = [], [], []
+for rnd in sorted(by):
+    a, b = by[rnd]["A"], by[rnd]["B"]
+    p = pg.get(rnd, float("nan"))
+    ratios.append(b[0] / a[0]); ra.append(a[1] / p); rb.append(b[1] / p)
+    print(f"round {rnd}: A {a[0]:.0f}/s ({a[1]:.0f} rows/s, {a[2]}/{a[3]} ms, {a[4]} err)  B {b[0]:.0f}/s ({b[1]:.0f} rows/s, {b[2]}/{b[3]} ms, {b[4]} err)  pgbench {p:.0f}")
+print(f"B/A median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}); rows/s ÷ pgbench: A {statistics.median(ra):.3f}, B {statistics.median(rb):.3f}")
+PY

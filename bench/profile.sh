@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Profiles `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) under a closed-loop load and
+# prints the figures beside pgbench on the same cluster: what the profiles in bench/profiles/ were made with.
+#
+#   bench/profile.sh [appends|batch|read] [trace|counters|none]
+#
+# trace: dotnet-trace CPU sampling during the load (speedscope + nettrace under $BENCH_DIR/trace; top frames printed
+# by `dotnet-trace report … topN`); counters: dotnet-counters (System.Runtime, Kestrel, Npgsql) every second into
+# $BENCH_DIR/counters.csv; perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
+# `perf report --no-children --sort symbol`). CPU time of the service, PostgreSQL and the load generator over the measured window comes
+# from /proc, so the report shows the split per request.
+# Environment: DURATION=15s WARMUP=5s CONCURRENCY=16 KEEP_INFRA=1 (default here: leave the servers up for the next run)
+# DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553.
+set -euo pipefail
+
+SCENARIO="${1:-appends}"
+TOOL="${2:-none}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DIALOGUEDB_INFRA_DIR="${DIALOGUEDB_INFRA_DIR:-/tmp/infra-bench}"
+export DIALOGUEDB_PG_PORT="${DIALOGUEDB_PG_PORT:-55503}"
+export DIALOGUEDB_REDIS_PORT="${DIALOGUEDB_REDIS_PORT:-63903}"
+API_PORT="${API_PORT:-18553}"
+BENCH_DIR="${BENCH_DIR:-/tmp/dialoguedb-profile}"
+DURATION="${DURATION:-15s}"
+WARMUP="${WARMUP:-5s}"
+CONCURRENCY="${CONCURRENCY:-16}"
+KEEP_INFRA="${KEEP_INFRA:-1}"
+DB=dialoguedb_profile
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+log() { printf '[profile %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+cleanup() {
+    bench_serve_stop
+    [[ "$KEEP_INFRA" == 1 ]] || bash "$REPO/tests/infra/stop-services.sh" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+[[ "$TOOL" != perf ]] || export DOTNET_PerfMapEnabled=1
+bench_infra_up
+bench_build
+bench_project_setup unlimited
+"${PG_SUPER[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null 2>&1 || true
+bench_serve_start
+log "serve ready in ${SERVE_READY_MS} ms (pid $SERVE_PID)"
+
+cpu_ticks() { # user+system clock ticks of the given pids (children included)
+    local total=0 pid
+    for pid in "$@"; do
+        [[ -r "/proc/$pid/stat" ]] || continue
+        total=$(( total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat") ))
+    done
+    echo "$total"
+}
+pg_pids() { pgrep -f "postgres.*$DIALOGUEDB_PG_PORT" ; pgrep -u postgres postgres 2>/dev/null; }
+
+ARGS=(--url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt"
+      --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --result-file "$BENCH_DIR/load.tsv")
+case "$SCENARIO" in
+    appends) ARGS+=(--scenario appends) ;;
+    batch) ARGS+=(--scenario batch --batch 50) ;;
+    read) ARGS+=(--scenario read) ;;
+    *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
+esac
+
+secs="${DURATION%s}"; warm="${WARMUP%s}"
+"$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
+LOAD_PID=$!
+sleep "$warm"
+PGS=$(pg_pids | sort -u | tr '\n' ' ')
+S0=$(cpu_ticks "$SERVE_PID"); P0=$(cpu_ticks $PGS); L0=$(cpu_ticks "$LOAD_PID")
+case "$TOOL" in
+    trace)
+        mkdir -p "$BENCH_DIR/trace"
+        dotnet-trace collect -p "$SERVE_PID" --profile dotnet-common,dotnet-sampled-thread-time --duration "00:00:$(printf '%02d' $((secs - 2)))" \
+            -o "$BENCH_DIR/trace/$SCENARIO.nettrace" --format Speedscope > "$BENCH_DIR/trace/collect.log" 2>&1 &
+        TOOL_PID=$! ;;
+    counters)
+        dotnet-counters collect -p "$SERVE_PID" --refresh-interval 1 --format csv -o "$BENCH_DIR/counters.csv" \
+            --counters System.Runtime,Microsoft.AspNetCore.Server.Kestrel,Npgsql --duration "00:00:$(printf '%02d' $((secs - 2)))" \
+            > "$BENCH_DIR/counters.log" 2>&1 &
+        TOOL_PID=$! ;;
+    perf)
+        # Real on-CPU samples (software clock; hardware counters are not exposed here) with the JIT's perf map.
+        mkdir -p "$BENCH_DIR/perf"
+        perf record -e cpu-clock -F 499 -g -p "$SERVE_PID" -o "$BENCH_DIR/perf/$SCENARIO.data" -- sleep "$((secs - 2))" \
+            > "$BENCH_DIR/perf/record.log" 2>&1 &
+        TOOL_PID=$! ;;
+    *) TOOL_PID="" ;;
+esac
+sleep "$secs"
+S1=$(cpu_ticks "$SERVE_PID"); P1=$(cpu_ticks $PGS); L1=$(cpu_ticks "$LOAD_PID")
+wait "$LOAD_PID" || true
+[[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
+cat "$BENCH_DIR/load.md"
+RPS=$(awk -F'\t' 'END {print $0}' "$BENCH_DIR/load.tsv")
+log "load result: $RPS"
+TICK=$(getconf CLK_TCK)
+python3 - "$BENCH_DIR/load.tsv" "$TICK" "$secs" "$((S1 - S0))" "$((P1 - P0))" "$((L1 - L0))" <<'PY'
+import sys, csv
+path, tick, secs, s, p, l = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:])
+rows = list(csv.DictReader(open(path), delimiter="\t"))
+last = rows[-1]
+rps = float(last["appends_s"] or 0)
+rows_s = float(last["rows_s"] or 0)
+print(f"api p50 {last['api_p50']} ms, p99 {last['api_p99']} ms, rows/s {rows_s:.0f}, errors {last['errors']}")
+print(f"requests/s {rps:.0f}; CPU over the window: service {s/tick:.1f}s, PostgreSQL {p/tick:.1f}s, loadgen {l/tick:.1f}s")
+if rps:
+    n = rps * secs
+    print(f"CPU per request: service {s/tick/n*1e6:.0f} µs, PostgreSQL {p/tick/n*1e6:.0f} µs, loadgen {l/tick/n*1e6:.0f} µs")
+PY

@@ -1,0 +1,79 @@
+using DialogueDb.Service.Audit;
+using DialogueDb.Service.Policy;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+
+namespace DialogueDb.Service.Api.Messages;
+
+/// <summary>A message as stored by an append, with its plaintext content (answers and events are written from it).</summary>
+internal sealed record AppendedMessage(MessageRow Row, string Content);
+
+/// <summary>
+/// Appends messages to a dialogue (contract §5), atomically with their audit events and the plan's message count.
+/// Sequence numbers and the server's timestamp are both taken under the dialogue's row lock, so a dialogue's order (by
+/// sequence) is its <c>created</c> order: a timestamp the server assigns is never earlier than the dialogue's previous
+/// message, and <c>lastMessageCreated</c> never goes back. PostgreSQL writes in one round trip in the common case
+/// (<c>MessageAppender.Postgres.cs</c>); SQLite, which has a single writer, goes through EF Core
+/// (<c>MessageAppender.Context.cs</c>).
+/// </summary>
+internal sealed partial class MessageAppender(
+    NamespaceBatches? batches, ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, TimeProvider time)
+{
+    public const string EventType = "message.created";
+
+    public async Task<(IReadOnlyList<AppendedMessage>? Messages, ApiError? Error)> AppendAsync(DialogueDbContext db, Actor actor,
+        string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
+    {
+        if (FirstDuplicateId(inputs) is { } duplicate)
+        {
+            return (null, ApiErrors.DuplicateId(duplicate));
+        }
+
+        var result = batches is null
+            ? await AppendWithContextAsync(db, actor, ns, dialogueId, inputs, ct)
+            : await AppendInBatchAsync(batches, actor, ns, dialogueId, inputs, ct);
+        if (result.Messages is not null)
+        {
+            audit.Nudge();
+        }
+
+        return result;
+    }
+
+    /// <summary>The first client id that appears twice in one request, or null.</summary>
+    internal static string? FirstDuplicateId(IReadOnlyList<MessageInput> inputs)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            if (input.Id is not null && !seen.Add(input.Id))
+            {
+                return input.Id;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The rows to store (ids given, content encrypted); their timestamps are set by <see cref="Stamp"/>.</summary>
+    private List<AppendedMessage> Prepare(string ns, string dialogueId, IReadOnlyList<MessageInput> inputs) =>
+        [.. inputs.Select(input => new AppendedMessage(input.ToRow(ns, dialogueId, 0, 0, time, protector), input.Content))];
+
+    /// <summary>Sets each message's timestamps (the client's <c>created</c>, else <paramref name="stamp"/>); returns the latest.</summary>
+    private static long Stamp(List<AppendedMessage> messages, IReadOnlyList<MessageInput> inputs, long stamp)
+    {
+        var latest = long.MinValue;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var row = messages[i].Row;
+            row.Created = inputs[i].Created ?? stamp;
+            row.Modified = stamp;
+            latest = Math.Max(latest, row.Created);
+        }
+
+        return latest;
+    }
+
+    private List<SealedEvent> Events(Actor actor, string ns, List<AppendedMessage> messages) =>
+        [.. messages.Select(m => audit.Seal(actor, EventType, "message", ns, m.Row.Id, w => MessageJson.Write(w, m.Row, m.Content)))];
+}

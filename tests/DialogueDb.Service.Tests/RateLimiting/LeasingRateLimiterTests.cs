@@ -1,0 +1,96 @@
+using DialogueDb.Service.RateLimiting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace DialogueDb.Service.Tests.RateLimiting;
+
+/// <summary>
+/// Slices of the allowance leased by each replica: fewer round trips to the shared limiter, never more admitted in
+/// total than the shared limiter alone would admit.
+/// </summary>
+public sealed class LeasingRateLimiterTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(10_000, 8_000)]  // below the rate: every request admitted, far fewer shared round trips
+    [InlineData(10_000, 50_000)] // five times over: never more admitted than the shared limiter alone would admit
+    public async Task TwoReplicas_HighRate_ExactInTotal(int requestsPerSecond, int demandPerSecond)
+    {
+        long rate = requestsPerSecond;
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var replicas = new[] { new LeasingRateLimiter(shared, time), new LeasingRateLimiter(shared, time) };
+
+        // Three seconds of demand, alternately at the two replicas.
+        var step = TimeSpan.FromSeconds(1.0 / demandPerSecond);
+        var requests = demandPerSecond * 3;
+        var admitted = 0;
+        for (var i = 0; i < requests; i++)
+        {
+            if ((await replicas[i % 2].AcquireAsync("k", rate, 1, Ct)).Allowed)
+            {
+                admitted++;
+            }
+
+            time.Advance(step);
+        }
+
+        // GCRA with one second of burst admits at most rate × (1 + elapsed seconds); slices can only lose a little of it.
+        Assert.InRange(admitted, (int)Math.Min(requests, rate * 3 * 0.9), (int)(rate * 4));
+        if (demandPerSecond < rate)
+        {
+            Assert.Equal(requests, admitted);
+            Assert.True(shared.Calls * LeasingRateLimiter.SliceOf(rate) / 2 <= requests, $"{shared.Calls} shared calls for {requests} requests");
+        }
+    }
+
+    [Fact]
+    public async Task LowRate_EveryRequestIsCheckedExactly()
+    {
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var limiter = new LeasingRateLimiter(shared, time);
+
+        var decisions = new List<RateDecision>();
+        for (var i = 0; i < 7; i++)
+        {
+            decisions.Add(await limiter.AcquireAsync("k", 5, 1, Ct));
+        }
+
+        Assert.Equal(5, decisions.Count(d => d.Allowed));
+        Assert.Equal(7, shared.Calls);
+    }
+
+    [Fact]
+    public async Task SliceRefusedAtTheBoundary_FallsBackToSingleRequests()
+    {
+        const long rate = 1_000;
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var limiter = new LeasingRateLimiter(shared, time);
+
+        // Spend all but 3 of the burst directly on the shared limiter (another replica), then ask for 5 one by one.
+        Assert.True((await shared.AcquireAsync("k", rate, (int)rate - 3, Ct)).Allowed);
+        var allowed = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            if ((await limiter.AcquireAsync("k", rate, 1, Ct)).Allowed)
+            {
+                allowed++;
+            }
+        }
+
+        Assert.Equal(3, allowed);
+    }
+
+    private sealed class CountingLimiter(IRateLimiter inner) : IRateLimiter
+    {
+        public int Calls { get; private set; }
+
+        public ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
+        {
+            Calls++;
+            return inner.AcquireAsync(key, ratePerSecond, cost, ct);
+        }
+    }
+}
