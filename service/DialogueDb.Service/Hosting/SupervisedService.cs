@@ -110,7 +110,8 @@ internal static class SupervisedServiceRegistration
     {
         services.AddSingleton(sp => new SupervisedService(name, service(sp), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<SupervisedService>>()));
-        services.AddHostedService(sp => sp.GetServices<SupervisedService>().Single(s => s.Name == name));
+        // Not AddHostedService: it de-duplicates by implementation type, which would keep only the first supervised service.
+        services.AddSingleton<IHostedService>(sp => sp.GetServices<SupervisedService>().Single(s => s.Name == name));
         if (!services.Any(d => d.ServiceType == typeof(SupervisedServicesHealthCheck)))
         {
             services.AddSingleton<SupervisedServicesHealthCheck>();
