@@ -149,6 +149,11 @@ internal sealed partial class OperatorOptions
             problems.Add("watchTimeoutSeconds must be between 1 and 1800.");
         }
 
+        if (EncryptionKeyActivationSeconds is < 0 or > 86400)
+        {
+            problems.Add("encryptionKeyActivationSeconds must be between 0 and 86400.");
+        }
+
         if (Workers is < 1 or > 64)
         {
             problems.Add("workers must be between 1 and 64.");

@@ -22,7 +22,7 @@ internal static class AuditSetup
         if (hostRelay)
         {
             services.AddSingleton(sp => Relay(sp, options));
-            services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+            services.AddSupervisedService("audit relay", sp => sp.GetRequiredService<OutboxRelay>());
         }
 
         return services;

@@ -93,7 +93,7 @@ internal static partial class ApiHost
         builder.Services.AddDialogueSecurity(options, kubernetes);
         builder.Services.AddRateLimits(options);
         builder.Services.AddSingleton<RequestUsage>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<RequestUsage>());
+        builder.Services.AddSupervisedService("request usage", sp => sp.GetRequiredService<RequestUsage>());
         builder.Services.AddSingleton<PlanQuotas>();
         builder.Services.AddSingleton(sp => new ItemReads(sp.GetService<NamespaceBatches>()));
         builder.Services.AddSingleton(sp => new MessageAppender(sp.GetService<NamespaceBatches>(), sp.GetRequiredService<ContentProtector>(),

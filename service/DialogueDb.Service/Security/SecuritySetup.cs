@@ -27,7 +27,7 @@ internal static class SecuritySetup
                 Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
             projectId = source.Current.ProjectId;
             services.AddSingleton(sp => new KubernetesPolicySource(source, Logger(sp)));
-            services.AddHostedService(sp => sp.GetRequiredService<KubernetesPolicySource>());
+            services.AddSupervisedService("policy watch", sp => sp.GetRequiredService<KubernetesPolicySource>());
             services.AddSingleton(sp =>
             {
                 var watched = sp.GetRequiredService<KubernetesPolicySource>();

@@ -117,6 +117,68 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task DeletedSecrets_AndEncryptionRotation_ProjectStaysConsistent_PodTemplateUnchanged()
+    {
+        var ns = await NewNamespaceAsync();
+        var identity = ProjectIdentity.For(ns, "support");
+        await BootstrapMaintenanceRoleAsync(identity);
+        await ApplyAsync(GuideProject(ns, "Delete"));
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Progressing")?.Reason == "RollingOut", "the project is rolling out");
+        await RollOutAsync(ns, "support-api");
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Ready")?.Status == "True", "the project is Ready");
+        var generation = (await DeploymentAsync(ns)).Metadata.Generation;
+        var ca = Text(await SecretAsync(ns, "support-credentials"), "ca.crt");
+
+        // Deleting a root Secret is refused (it stays, unchanged); derived ones come back from the same CA.
+        foreach (var name in new[] { "support-credentials", "support-tls", "support-key-default" })
+        {
+            await Client.CoreV1.DeleteNamespacedSecretAsync(name, ns, cancellationToken: Ct);
+        }
+
+        await UntilAsync(async () => await SecretOrNullAsync(ns, "support-tls") is { } tls && Text(tls, "ca.crt") == ca
+            && await SecretOrNullAsync(ns, "support-key-default") is { } key && Text(key, "ca.crt") == ca, "the derived Secrets are back");
+        var credentials = await SecretAsync(ns, "support-credentials");
+        Assert.NotNull(credentials.Metadata.DeletionTimestamp);
+        Assert.Equal(ca, Text(credentials, "ca.crt"));
+        var events = await Client.CoreV1.ListNamespacedEventAsync(ns, cancellationToken: Ct);
+        Assert.Contains(events.Items, e => e.Reason == "ProtectedSecret");
+        Assert.Equal("True", Condition(await ProjectAsync(ns), "Ready")?.Status);
+
+        // Two-phase rotation (activation delay 3 s here): decrypt-only first, then active; the pods are not rolled.
+        await Client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(new { spec = new { encryption = new { rotation = 1 } } },
+            V1Patch.PatchType.MergePatch), DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
+        await UntilAsync(async () => Ring(await SecretAsync(ns, "support-encryption")).KeyIds.Count == 2, "the new key is distributed");
+        Assert.Equal(1u, Ring(await SecretAsync(ns, "support-encryption")).ActiveId);
+        await UntilAsync(async () => Ring(await SecretAsync(ns, "support-encryption")).ActiveId == 2, "the new key is active");
+        Assert.Equal(generation, (await DeploymentAsync(ns)).Metadata.Generation);
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
+        await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
+        // Its deletion was asked for above, so once the operator releases the protection the Secret is gone.
+        await UntilAsync(async () => await SecretOrNullAsync(ns, "support-credentials") is null, "the protection is released");
+    }
+
+    private static string Text(V1Secret secret, string key) => Encoding.UTF8.GetString(secret.Data[key]);
+
+    private static DialogueDb.Service.Security.EncryptionKeyRing Ring(V1Secret secret) =>
+        DialogueDb.Service.Security.EncryptionKeyRing.Parse(Text(secret, "keys.json"), "e2e");
+
+    private Task<V1Secret> SecretAsync(string ns, string name) => Client.CoreV1.ReadNamespacedSecretAsync(name, ns, cancellationToken: Ct);
+
+    private async Task<V1Secret?> SecretOrNullAsync(string ns, string name)
+    {
+        try
+        {
+            return await SecretAsync(ns, name);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The documented one-time step of a platform team with a least-privilege admin (operator/README.md).</summary>
     private Task BootstrapMaintenanceRoleAsync(ProjectIdentity identity) => fixture.SuperuserExecuteAsync(
         $"CREATE ROLE \"{identity.MaintenanceRole}\" LOGIN BYPASSRLS",
