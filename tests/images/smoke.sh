@@ -189,11 +189,13 @@ else
     export -f psql_admin npgsql_field
     export DIALOGUEDB_TEST_POSTGRES
 
-    # The pod's Secret volumes, as files: the TLS pair, the key ring, the API key hash secret, and the project document.
+    # The pod's Secret volumes, as files: the TLS pair, the key ring, the event key, the API key hash secret, and the
+    # project document.
     SECRETS="$WORK/secrets"
     secret_file "$EMBEDDED_DATA/tls/tls.crt" "$SECRETS/tls/tls.crt"
     secret_file "$EMBEDDED_DATA/tls/tls.key" "$SECRETS/tls/tls.key"
     secret_file "$EMBEDDED_DATA/secrets/encryption-keys.json" "$SECRETS/encryption/keys.json"
+    secret_file "$EMBEDDED_DATA/secrets/events-key.json" "$SECRETS/events/events-key.json"
     secret_file "$EMBEDDED_DATA/secrets/api-key-hash.key" "$SECRETS/credentials/api-key-hash-secret"
     secret_file "$EMBEDDED_DATA/project.json" "$SECRETS/project/project.json"
     chmod -R a+X "$SECRETS"
@@ -204,9 +206,11 @@ else
          -v "$PRODUCTION_DATA:/var/lib/dialoguedb"
          -v "$SECRETS/tls:/etc/dialoguedb/tls:ro" -v "$SECRETS/encryption:/etc/dialoguedb/encryption:ro"
          -v "$SECRETS/credentials:/etc/dialoguedb/credentials:ro" -v "$SECRETS/project:/etc/dialoguedb/project:ro"
+         -v "$SECRETS/events:/etc/dialoguedb/events:ro"
          -e DIALOGUEDB_DATA_DIR=/var/lib/dialoguedb
          -e DIALOGUEDB_REDIS="$DIALOGUEDB_TEST_REDIS" -e DIALOGUEDB_REDIS_KEY_PREFIX="$redis_prefix"
          -e DIALOGUEDB_ENCRYPTION_KEYS_FILE=/etc/dialoguedb/encryption/keys.json
+         -e DIALOGUEDB_EVENTS_KEY_FILE=/etc/dialoguedb/events/events-key.json
          -e DIALOGUEDB_API_KEY_HASH_SECRET_FILE=/etc/dialoguedb/credentials/api-key-hash-secret
          -e DIALOGUEDB_PROJECT_FILE=/etc/dialoguedb/project/project.json)
 
