@@ -101,6 +101,16 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
         var period = PeriodOf(kind);
         var name = Name(kind);
+
+        // A free stripe with room first (the common reason to be here is not the quota but, say, a newer message); then
+        // wait for any rebalancer to finish and look again; only when still none has room, lock them all and rebalance.
+        // (Locking all stripes whenever a writer took this path made every concurrent writer's fast path fail and queue
+        // behind it: measured, 563 of 800 appends ended up here, 558 ms each on the advisory lock.)
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, ct))
+        {
+            return null;
+        }
+
         await using (var prepare = new NpgsqlBatch(connection, transaction))
         {
             prepare.BatchCommands.Add(NamespaceBatches.Command("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -109,6 +119,11 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
                 InsertStripes.Replace("{0}", "$1", StringComparison.Ordinal).Replace("{1}", "$2", StringComparison.Ordinal),
                 NamespaceBatches.Value(period), NamespaceBatches.Value(name)));
             await prepare.ExecuteNonQueryAsync(ct);
+        }
+
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, ct))
+        {
+            return null;
         }
 
         var stripes = new List<QuotaStripeRow>(Stripes);
@@ -149,6 +164,19 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         update.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. stripes.Select(s => s.Allowance)] });
         await update.ExecuteNonQueryAsync(ct);
         return null;
+    }
+
+    /// <summary>The fast path's conditional increment on any free stripe with room, inside <paramref name="transaction"/>.</summary>
+    private static async Task<bool> TakeFreeStripeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string period,
+        string name, long count, long max, CancellationToken ct)
+    {
+        await using var take = new NpgsqlCommand($"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4")} SELECT count(*) FROM taken",
+            connection, transaction);
+        take.Parameters.Add(NamespaceBatches.Value(count));
+        take.Parameters.Add(NamespaceBatches.Value(period));
+        take.Parameters.Add(NamespaceBatches.Value(name));
+        take.Parameters.Add(NamespaceBatches.Value(max));
+        return (long)(await take.ExecuteScalarAsync(ct))! == 1;
     }
 
     /// <summary>Counts <paramref name="count"/> new items inside the caller's transaction; an error means over the quota.</summary>
