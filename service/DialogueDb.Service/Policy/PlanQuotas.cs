@@ -82,9 +82,10 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
     /// <summary>
     /// The locked path of <see cref="ConsumeAsync"/> on a raw connection (PostgreSQL), for a writer whose one-statement
-    /// fast path found no stripe: inside <paramref name="transaction"/>, before the writer locks anything else, it locks
-    /// every stripe of the counter (one rebalancer at a time), checks the true total and counts on one stripe while
-    /// sharing out what is left. Fast-path writers never wait for a stripe, so this order cannot deadlock with them.
+    /// fast path failed: inside <paramref name="transaction"/>, before the writer locks anything else, it counts on a free
+    /// stripe with room; failing that, it waits for any rebalancer (advisory lock) and tries again; failing that, it
+    /// locks every stripe of the counter, checks the true total and counts on one stripe while sharing out what is left.
+    /// No writer waits for a stripe while it holds a dialogue's lock, so this order cannot deadlock with appends.
     /// </summary>
     public async Task<ApiError?> ConsumeLockedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, QuotaKind kind,
         long count, CancellationToken ct)
