@@ -48,6 +48,7 @@ public sealed class PostgresRestartTests
             RelayPostgres = database.MaintenanceConnectionString,
             Redis = redisConfiguration,
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+            EventsKeyFile = TestProject.WriteEventKey(dataDir),
         });
         using var client = host.CreateClient(key);
 
