@@ -3,6 +3,7 @@ using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 
 namespace DialogueDb.Service.Policy;
@@ -199,14 +200,9 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         var counted = db.Database.IsNpgsql()
             // Any stripe with room that no other writer holds: the fast path never waits, so it never holds a row lock
             // it did not use (a waiting UPDATE keeps the lock of a row it re-checked and skipped) and never closes a
-            // cycle with a rebalancer.
-            ? await db.Database.ExecuteSqlAsync($"""
-                UPDATE quota_stripes SET used = used + {count}
-                WHERE period = {period} AND kind = {name} AND stripe = (
-                    SELECT stripe FROM quota_stripes
-                    WHERE period = {period} AND kind = {name} AND cap = {max} AND used + {count} <= allowance
-                    ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
-                """, ct)
+            // cycle with a rebalancer. The same statement as the one-round-trip append's, on the context's transaction.
+            ? await TakeFreeStripeAsync((NpgsqlConnection)db.Database.GetDbConnection(),
+                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, ct) ? 1 : 0
             : await db.QuotaStripes
                 .Where(s => s.Period == period && s.Kind == name && s.Stripe == stripe && s.Cap == max && s.Used + count <= s.Allowance)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.Used, u => u.Used + count), ct);
