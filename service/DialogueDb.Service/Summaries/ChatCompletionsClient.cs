@@ -12,7 +12,7 @@ namespace DialogueDb.Service.Summaries;
 /// backoff; a 429 waits for its <c>Retry-After</c> when that is short, else the job is retried later. Other 4xx answers
 /// are permanent. Nothing of the request or the answer is logged.
 /// </summary>
-internal sealed class ChatCompletionsClient(HttpClient http, TimeProvider time)
+internal sealed class ChatCompletionsClient(HttpClient http, TimeProvider time, TimeSpan? requestTimeout = null)
 {
     public const int MaxTries = 3;
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(120);
@@ -30,7 +30,7 @@ internal sealed class ChatCompletionsClient(HttpClient http, TimeProvider time)
         var backoff = FirstBackoff;
         for (var attempt = 1; ; attempt++)
         {
-            using var timeout = new CancellationTokenSource(RequestTimeout, time);
+            using var timeout = new CancellationTokenSource(requestTimeout ?? RequestTimeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
             using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");

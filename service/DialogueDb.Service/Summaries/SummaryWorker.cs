@@ -26,6 +26,9 @@ internal sealed partial class SummaryWorker(
     private int _running;
     private int _mostRunning;
 
+    /// <summary>Jobs running now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
     /// <summary>The most jobs this worker ran at the same time (the bound is <see cref="SummaryWorkerSettings.Concurrency"/>).</summary>
     public int MostRunning => Volatile.Read(ref _mostRunning);
 
