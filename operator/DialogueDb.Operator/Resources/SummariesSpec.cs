@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace DialogueDb.Operator.Resources;
 
-[ValidationRule("self.provider != 'openai-compatible' || (has(self.model) && has(self.baseUrl) && has(self.apiKeySecretRef))",
+[ValidationRule("!has(self.provider) || self.provider != 'openai-compatible' || (has(self.model) && has(self.baseUrl) && has(self.apiKeySecretRef))",
     "the openai-compatible provider needs model, baseUrl and apiKeySecretRef.")]
 internal sealed class SummariesSpec
 {

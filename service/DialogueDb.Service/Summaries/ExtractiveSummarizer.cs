@@ -5,9 +5,9 @@ namespace DialogueDb.Service.Summaries;
 
 /// <summary>
 /// The offline provider: ranks the range's sentences by centrality (TextRank over sentence embeddings when the search
-/// embedder is present, else over TF-IDF vectors) and keeps the best ones, in dialogue order, within the length budget
-/// (<c>maxSummaryCharacters</c>). Long dialogues are first narrowed to the sentences closest to the range's TF-IDF
-/// centroid, which keeps the pairwise graph (quadratic in sentences) and the embedding work bounded.
+/// embedder is present, else over TF-IDF vectors) and keeps the best ones (more central than average), in dialogue order,
+/// within the length budget (<c>maxSummaryCharacters</c>). Long dialogues are first narrowed to the sentences closest to
+/// the range's TF-IDF centroid, which keeps the pairwise graph (quadratic in sentences) and the embedding work bounded.
 /// </summary>
 internal sealed class ExtractiveSummarizer(IEmbedder? embedder) : ISummarizer
 {
@@ -45,9 +45,13 @@ internal sealed class ExtractiveSummarizer(IEmbedder? embedder) : ISummarizer
             model = "textrank-" + embedder.Model;
         }
 
+        // Only sentences more central than the average: a sentence unlike all others (a stray remark) never fills the
+        // rest of the budget.
         var chosen = new List<int>();
         var length = 0;
-        foreach (var c in Enumerable.Range(0, candidates.Length).OrderByDescending(c => scores[c]).ThenBy(c => c))
+        var average = 1.0 / candidates.Length;
+        foreach (var c in Enumerable.Range(0, candidates.Length).Where(c => scores[c] >= average || candidates.Length == 1)
+            .OrderByDescending(c => scores[c]).ThenBy(c => c))
         {
             var sentence = sentences[candidates[c]];
             if (length + sentence.Length + 1 <= budget)

@@ -81,7 +81,7 @@ internal sealed class SummaryRunner(Func<DialogueDbContext> newContext, ContentP
         {
             plaintext = protector.Decrypt(message.Content, RowIdentity.MessageContent(message.Namespace, message.DialogueId, message.Id));
         }
-        catch (ContentDecryptionException)
+        catch (ContentDecryptionException ex) when (ex is not UnknownDataKeyException)
         {
             throw new SummaryFailure(SummaryFailure.ContentUnreadable, "A message of the range could not be decrypted", transient: false);
         }

@@ -56,6 +56,9 @@ internal sealed class SummaryTestHost : IAsyncDisposable
             RelayPostgres = database?.MaintenanceConnectionString,
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
             EventsKeyFile = TestProject.WriteEventKey(dataDir),
+            // These tests start many services on a loaded machine; the early close of slow unauthenticated connections
+            // (10 s by default, tested in ConnectionLimitTests) must not cut a first request that waited for the CPU.
+            UnauthenticatedConnectionSeconds = 120,
         };
         configure?.Invoke(options);
         return new SummaryTestHost(await ServiceHost.StartAsync(options), database, options, key);
