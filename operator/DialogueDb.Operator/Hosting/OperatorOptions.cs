@@ -44,6 +44,12 @@ internal sealed partial class OperatorOptions
     /// <summary>Where the Kubernetes API server is, for the API pods' egress (they watch their policy Secret).</summary>
     public List<string> KubernetesApiCidrs { get; set; } = [];
 
+    /// <summary>
+    /// Where LLM endpoints of the openai-compatible summary provider are, for the egress of projects that use one
+    /// (on the port of the project's baseUrl); empty: any address on that port. Projects without one get no such egress.
+    /// </summary>
+    public List<NetworkPeer> SummaryEndpointPeers { get; set; } = [];
+
     public ResourceRequirements DefaultResources { get; set; } = new()
     {
         Requests = new Dictionary<string, string> { ["cpu"] = "100m", ["memory"] = "256Mi" },

@@ -51,7 +51,7 @@ internal sealed record ProjectInputs
 internal static class DesiredState
 {
     private const string DataDir = "/var/lib/dialoguedb";
-    private const string SecretsDir = "/etc/dialoguedb";
+    public const string SecretsDir = "/etc/dialoguedb";
     private const long NonRootUser = 10001;
 
     public static IReadOnlyList<IKubernetesObject<V1ObjectMeta>> Build(ProjectInputs inputs)
@@ -171,6 +171,7 @@ internal static class DesiredState
                 new V1EnvVar { Name = "DIALOGUEDB_TLS_KEY", Value = $"{SecretsDir}/tls/tls.key" },
             ], withProbes: true),
         ];
+        SummaryKey.AddTo(template.Spec, project.Spec);
         if (inputs.Replicas > 1)
         {
             template.Spec.TopologySpreadConstraints =
@@ -257,7 +258,7 @@ internal static class DesiredState
 
     /// <summary>
     /// Ingress only from the allowed peers to the API port; egress only to DNS, PostgreSQL, Redis and the Kubernetes API
-    /// (the pods watch their policy Secret). Applies to the API and the retention pods alike.
+    /// (the pods watch their policy Secret), and to the LLM endpoint when the project's summary provider calls one. Applies to the API and the retention pods alike.
     /// </summary>
     public static V1NetworkPolicy NetworkPolicy(ProjectInputs inputs)
     {
@@ -292,6 +293,11 @@ internal static class DesiredState
         if (project.Spec.Redis?.SecretRef is null && options.Redis is { } redis)
         {
             egress.Add(EgressTo(redis.Peers, redis.Port));
+        }
+
+        if (SummaryKey.Egress(project.Spec, options) is { } llm)
+        {
+            egress.Add(llm);
         }
 
         if (project.Spec.Database?.SecretRef is not null || project.Spec.Redis?.SecretRef is not null)
@@ -485,7 +491,7 @@ internal static class DesiredState
     private static Dictionary<string, ResourceQuantity>? Quantities(IDictionary<string, string>? values) =>
         values?.OrderBy(v => v.Key, StringComparer.Ordinal).ToDictionary(v => v.Key, v => new ResourceQuantity(v.Value));
 
-    private static V1NetworkPolicyPeer Peer(NetworkPeer peer) => new()
+    public static V1NetworkPolicyPeer Peer(NetworkPeer peer) => new()
     {
         NamespaceSelector = peer.NamespaceLabels is { } ns ? new V1LabelSelector { MatchLabels = new Dictionary<string, string>(ns) } : null,
         PodSelector = peer.PodLabels is { } pods ? new V1LabelSelector { MatchLabels = new Dictionary<string, string>(pods) } : null,

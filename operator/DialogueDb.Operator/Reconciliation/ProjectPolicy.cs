@@ -26,9 +26,9 @@ internal static class ProjectPolicy
         };
     }
 
-    /// <summary>The policy the pods enforce: the operator's numbers, complete, plus the hashes of the valid keys.</summary>
+    /// <summary>The policy the pods enforce: the operator's numbers, complete, the hashes of the valid keys and the summary settings.</summary>
     public static ProjectDocument Document(
-        ProjectIdentity identity, EffectivePlan effective, IReadOnlyList<IssuedKey> keys, DateTimeOffset now)
+        ProjectIdentity identity, EffectivePlan effective, IReadOnlyList<IssuedKey> keys, DateTimeOffset now, SummariesSpec? summaries = null)
     {
         var records = new List<ApiKeyRecord>();
         foreach (var key in keys)
@@ -44,6 +44,7 @@ internal static class ProjectPolicy
         {
             Plan = effective.Plan!,
             Complete = true,
+            Summaries = SummaryKey.Settings(summaries),
             Limits = new DialogueDb.Service.Policy.LimitOverrides
             {
                 RequestsPerSecond = effective.RequestsPerSecond,

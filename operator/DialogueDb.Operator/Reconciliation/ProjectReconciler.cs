@@ -138,7 +138,7 @@ internal sealed partial class ProjectReconciler(
         var endpoint = Endpoint(project, options.ClusterDomain);
         var keys = await apiKeys.EnsureAsync(project, hasher, endpoint, tls.CaCertificatePem, cancellationToken);
 
-        var policy = ProjectPolicy.Document(identity, effective, keys, time.GetUtcNow());
+        var policy = ProjectPolicy.Document(identity, effective, keys, time.GetUtcNow(), project.Spec.Summaries);
         var replicas = project.Spec.Replicas ?? options.Plans[planName].Replicas;
         var inputs = new ProjectInputs
         {

@@ -55,5 +55,10 @@ internal sealed record ReferencedSecrets(string? Missing, IReadOnlyDictionary<st
         {
             yield return (tls, ["tls.crt", "tls.key"], "spec.tls.secretRef");
         }
+
+        if (spec.Summaries?.ApiKeySecretRef is { } summaryKey)
+        {
+            yield return (summaryKey, [summaryKey.Key ?? SummaryKey.DefaultKey], "spec.summaries.apiKeySecretRef");
+        }
     }
 }

@@ -138,6 +138,7 @@ internal static class CrdGenerator
     private static V1JSONSchemaProps MapSchema(PropertyInfo? property) => new()
     {
         Type = "object",
+        MaxProperties = property?.GetCustomAttribute<MaxLengthAttribute>()?.Length,
         AdditionalProperties = property?.GetCustomAttribute<IntOrStringAttribute>() is null
             ? new V1JSONSchemaProps { Type = "string" }
             : new V1JSONSchemaProps

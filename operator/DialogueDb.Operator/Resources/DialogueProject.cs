@@ -117,6 +117,9 @@ internal sealed class DialogueProjectSpec
     [Description("Who may call the API. Absent: the operator's default peers.")]
     public NetworkPolicySpec? NetworkPolicy { get; set; }
 
+    [Description("How summaries (POST /summary) are written. Absent: the offline extractive provider.")]
+    public SummariesSpec? Summaries { get; set; }
+
     [Description("True: the operator stops changing the project's objects (deletion is still handled).")]
     public bool? Suspend { get; set; }
 

@@ -135,6 +135,9 @@ internal static class ApiErrors
     public static ApiError MemoryNotFound(string id) =>
         new(404, "MEMORY_NOT_FOUND", "not_found", $"Memory '{Truncate(id)}' not found", [new FieldError("id", "NOT_FOUND", "Memory not found")]);
 
+    public static ApiError SummaryNotFound(string id) =>
+        new(404, "SUMMARY_NOT_FOUND", "not_found", $"Summary '{Truncate(id)}' not found", [new FieldError("id", "NOT_FOUND", "Summary not found")]);
+
     public static ApiError RouteNotFound(string path) =>
         new(404, "NOT_FOUND", "not_found", $"Route '{Truncate(path)}' not found");
 

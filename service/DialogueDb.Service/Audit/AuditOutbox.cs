@@ -16,6 +16,9 @@ internal readonly record struct Actor(string Id, string? RequestId)
 {
     public static readonly Actor Retention = new("retention", null);
 
+    /// <summary>Background work of the service itself (the summary worker).</summary>
+    public static readonly Actor System = new("system", null);
+
     public static Actor Of(HttpContext http) =>
         new(http.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown", http.TraceIdentifier);
 }

@@ -5,12 +5,14 @@ using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Api.Memories;
 using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Api.Search;
+using DialogueDb.Service.Api.Summaries;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
 using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
+using DialogueDb.Service.Summaries;
 
 namespace DialogueDb.Service.Hosting;
 
@@ -101,6 +103,7 @@ internal static partial class ApiHost
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
         builder.Services.AddSearch(options);
+        builder.Services.AddSummaries(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         return builder;
@@ -141,6 +144,7 @@ internal static partial class ApiHost
             api.MapGroup("").WithTags("Messages").MapMessages();
             api.MapGroup("").WithTags("Memories").MapMemories();
             api.MapGroup("").WithTags("Search").MapSearch();
+            api.MapGroup("").WithTags("Summaries").MapSummaries();
         }
 
         return app;

@@ -239,6 +239,28 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         }
     }
 
+    /// <summary>
+    /// For writes that are not counted themselves but may not happen over the plan (summaries): an error when the
+    /// monthly API requests or <paramref name="kind"/> are used up. Reads the counter without locking it.
+    /// </summary>
+    public async Task<ApiError?> CheckUsedUpAsync(DialogueDbContext db, QuotaKind kind, CancellationToken ct)
+    {
+        if (CheckRequests() is { } requestsExceeded)
+        {
+            return requestsExceeded;
+        }
+
+        if (LimitOf(kind) is not { } max)
+        {
+            return null;
+        }
+
+        var period = PeriodOf(kind);
+        var name = Name(kind);
+        var used = await db.QuotaStripes.Where(s => s.Period == period && s.Kind == name).SumAsync(s => s.Used, ct);
+        return used >= max ? Exceeded(kind, max, used, period) : null;
+    }
+
     /// <summary>Stored memories that were deleted no longer count (monthly kinds are never given back).</summary>
     public static async Task ReleaseStoredMemoriesAsync(DialogueDbContext db, long count, CancellationToken ct)
     {

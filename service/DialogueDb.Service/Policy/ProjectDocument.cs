@@ -38,6 +38,10 @@ internal sealed record ProjectDocument(
     [JsonPropertyName("retention")]
     public RetentionOverrides? Retention { get; init; }
 
+    /// <summary>How summaries are written (absent: the offline extractive provider).</summary>
+    [JsonPropertyName("summaries")]
+    public SummarySettings? Summaries { get; init; }
+
     /// <summary>The numbers in force: the plan's, overridden by this document's.</summary>
     [JsonIgnore]
     public EffectivePolicy Effective => PlanCatalog.Resolve(this);
@@ -71,6 +75,11 @@ internal sealed record ProjectDocument(
         if (document.Limits?.HasNegative() == true || document.Retention?.HasNegative() == true)
         {
             throw new InvalidOperationException($"The project file {source} has a negative limit or retention period.");
+        }
+
+        if (document.Summaries?.Problem() is { } summaries)
+        {
+            throw new InvalidOperationException($"The project file {source}: {summaries}.");
         }
 
         var ids = new HashSet<string>(StringComparer.Ordinal);

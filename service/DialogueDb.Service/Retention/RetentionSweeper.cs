@@ -11,7 +11,7 @@ namespace DialogueDb.Service.Retention;
 
 /// <summary>
 /// Contract §8: permanently deletes dialogues whose last activity (<c>modified</c>) is older than the dialogue period,
-/// with their messages, state and threads, and memories older than the period of their term; pending outbox events of
+/// with their messages, state, threads and summaries, and memories older than the period of their term; pending outbox events of
 /// what it deletes go too, and each deletion emits its <c>*.deleted</c> event (actor <c>retention</c>).
 /// Bounded work: messages go in batches, each batch a short transaction that re-checks (under the dialogue's row lock)
 /// that the dialogue is still expired, so a dialogue that comes back to life is left alone. Idempotent and resumable:
@@ -151,6 +151,8 @@ internal sealed class RetentionSweeper(
             var rows = await db.Dialogues.IgnoreQueryFilters().AsNoTracking().Where(d => d.Namespace == ns && tree.Contains(d.Id)).ToListAsync(ct);
             messages += await db.Messages.IgnoreQueryFilters().Where(m => m.Namespace == ns && tree.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
             await db.Outbox.Where(o => o.Namespace == ns && tree.Contains(o.Subject)).ExecuteDeleteAsync(ct);
+            await db.Summaries.IgnoreQueryFilters().Where(s => s.Namespace == ns && tree.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
+            await db.SummaryJobs.IgnoreQueryFilters().Where(j => j.Namespace == ns && tree.Contains(j.DialogueId)).ExecuteDeleteAsync(ct);
             foreach (var row in rows)
             {
                 await audit.AddAsync(db, Actor.Retention, "dialogue.deleted", "dialogue", ns, row.Id, row.Id,

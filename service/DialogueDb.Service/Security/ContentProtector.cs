@@ -13,6 +13,8 @@ internal readonly record struct RowIdentity(string Kind, string Namespace, strin
 
     public static RowIdentity MemoryValue(string ns, string memoryId) => new("memory", ns, memoryId);
 
+    public static RowIdentity SummaryContent(string ns, string summaryId) => new("summary", ns, summaryId);
+
     public static RowIdentity AuditEvent(string eventId) => new("event", "", eventId);
 }
 

@@ -13,7 +13,7 @@ internal static partial class DatabaseMigrator
     private static readonly string[] TenantTables = ["dialogues", "messages", "memories"];
 
     /// <summary>Every table the API and the maintenance jobs read and write (the tenant tables plus project-wide ones).</summary>
-    private static readonly string[] DataTables = [.. TenantTables, "plan_usage", "quota_stripes"];
+    private static readonly string[] DataTables = [.. TenantTables, "plan_usage", "quota_stripes", .. Summaries.SummaryRowConfigurations.Tables];
 
     /// <summary>Creates the embedded SQLite schema (no-op when it exists).</summary>
     public static async Task EnsureEmbeddedSchemaAsync(IServiceProvider services, CancellationToken ct)

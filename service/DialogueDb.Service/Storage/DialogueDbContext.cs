@@ -1,4 +1,5 @@
 using System.Text;
+using DialogueDb.Service.Summaries;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -60,6 +61,10 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<Search.SearchNamespaceRow> SearchNamespaces => Set<Search.SearchNamespaceRow>();
 
+    public DbSet<SummaryRow> Summaries => Set<SummaryRow>();
+
+    public DbSet<SummaryJobRow> SummaryJobs => Set<SummaryJobRow>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new DialogueRowConfiguration());
@@ -90,12 +95,15 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
             stripe.Property(s => s.Kind).HasMaxLength(16);
         });
         Search.SearchRowConfigurations.Configure(modelBuilder);
+        SummaryRowConfigurations.Configure(modelBuilder);
         modelBuilder.Entity<DialogueRow>().HasQueryFilter(d => d.Namespace == _namespace);
         modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<MemoryRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<Search.SearchItemRow>().HasQueryFilter(i => i.Namespace == _namespace);
         modelBuilder.Entity<Search.SearchTermRow>().HasQueryFilter(t => t.Namespace == _namespace);
         modelBuilder.Entity<Search.SearchNamespaceRow>().HasQueryFilter(n => n.Namespace == _namespace);
+        modelBuilder.Entity<SummaryRow>().HasQueryFilter(s => s.Namespace == _namespace);
+        modelBuilder.Entity<SummaryJobRow>().HasQueryFilter(j => j.Namespace == _namespace);
 
         var postgres = Database.IsNpgsql();
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
@@ -105,7 +113,8 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
                 property.SetColumnName(SnakeCase(property.Name));
 
                 // Ids and namespaces compare byte-wise (as SQLite does), so keyset order never depends on a locale.
-                if (postgres && property.ClrType == typeof(string) && property.Name is "Namespace" or "Id" or "DialogueId" or "ThreadOf" or "ItemId")
+                if (postgres && property.ClrType == typeof(string)
+                    && property.Name is "Namespace" or "Id" or "DialogueId" or "ThreadOf" or "ItemId" or "SummaryId")
                 {
                     property.SetCollation("C");
                 }

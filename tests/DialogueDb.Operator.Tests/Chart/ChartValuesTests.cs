@@ -76,6 +76,7 @@ public sealed class ChartValuesTests
             DefaultPlan = values["defaultPlan"]!.GetValue<string>(),
             DefaultIngressFrom = Deserialize<List<NetworkPeer>>(values["defaultIngressFrom"]),
             KubernetesApiCidrs = Deserialize<List<string>>(values["kubernetesApiCidrs"]),
+            SummaryEndpointPeers = Deserialize<List<NetworkPeer>>(values["summaryEndpointPeers"]),
             DefaultResources = Deserialize<ResourceRequirements>(values["projectResources"]),
             LeaderElection = Deserialize<LeaderElectionOptions>(values["leaderElection"]),
             ClusterDomain = values["clusterDomain"]!.GetValue<string>(),

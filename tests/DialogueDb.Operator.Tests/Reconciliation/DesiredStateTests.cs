@@ -209,4 +209,74 @@ public sealed class DesiredStateTests
         Assert.NotEmpty(settings);
         Assert.All(settings, name => Assert.Contains(name, known));
     }
+
+    [Fact]
+    public void Summaries_Extractive_NoKeyMountAndNoLlmEgress()
+    {
+        var inputs = Inputs(s => s.Summaries = new SummariesSpec { MaxSummaryCharacters = 800 });
+
+        var api = DesiredState.Deployment(inputs).Spec.Template.Spec.Containers.Single();
+        var egressPorts = DesiredState.NetworkPolicy(inputs).Spec.Egress.SelectMany(e => e.Ports).Select(p => p.Port.Value).ToList();
+        Assert.DoesNotContain(api.Env, e => e.Name == "DIALOGUEDB_SUMMARY_API_KEY_FILE");
+        Assert.DoesNotContain(DesiredState.Deployment(inputs).Spec.Template.Spec.Volumes, v => v.Name == "summary-key");
+        Assert.Equal(["53", "53", "443", "6443", "5432", "6379"], egressPorts);
+        var settings = SummaryKey.Settings(inputs.Project.Spec.Summaries)!;
+        Assert.Equal("extractive", settings.Provider);
+        Assert.Equal(800, settings.MaxSummaryCharacters);
+    }
+
+    [Fact]
+    public void Summaries_OpenAiCompatible_KeyMountedAsFileInApiOnly_EgressToEndpointPeersOnItsPort()
+    {
+        var options = Inputs().Options;
+        options.SummaryEndpointPeers = [new NetworkPeer { Cidr = "203.0.113.10/32" }];
+        var inputs = Inputs(s => s.Summaries = new SummariesSpec
+        {
+            Provider = "openai-compatible",
+            Model = "llama-3.1-8b",
+            BaseUrl = "https://llm.internal.example:8443/v1",
+            ApiKeySecretRef = new SecretKeyReference { Name = "llm-key", Key = "token" },
+            Templates = new Dictionary<string, string> { ["support"] = "Summarise the support case." },
+        }, options: options);
+
+        var pod = DesiredState.Deployment(inputs).Spec.Template.Spec;
+        var api = pod.Containers.Single();
+        var volume = pod.Volumes.Single(v => v.Name == "summary-key");
+        Assert.Equal("llm-key", volume.Secret.SecretName);
+        Assert.Equal("token", volume.Secret.Items.Single().Key);
+        Assert.Equal(0x100, volume.Secret.DefaultMode);
+        var mount = api.VolumeMounts.Single(m => m.Name == "summary-key");
+        Assert.True(mount.ReadOnlyProperty);
+        Assert.Equal($"{mount.MountPath}/api-key", api.Env.Single(e => e.Name == "DIALOGUEDB_SUMMARY_API_KEY_FILE").Value);
+        // Only the API pods run the summary worker: the retention job never sees the key.
+        var retention = DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec;
+        Assert.DoesNotContain(retention.Volumes, v => v.Name == "summary-key");
+
+        var llm = DesiredState.NetworkPolicy(inputs).Spec.Egress[^1];
+        Assert.Equal("8443", llm.Ports.Single().Port.Value);
+        Assert.Equal("203.0.113.10/32", llm.To.Single().IpBlock.Cidr);
+
+        var settings = SummaryKey.Settings(inputs.Project.Spec.Summaries)!;
+        Assert.Null(settings.Problem());
+        Assert.Equal("Summarise the support case.", settings.PromptOf("support"));
+        var policy = DialogueDb.Operator.Reconciliation.ProjectPolicy.Document(
+            DialogueDb.Operator.Provisioning.ProjectIdentity.For("tenant-a", "support"), new EffectivePlan { Plan = "free" }, [],
+            DateTimeOffset.UnixEpoch, inputs.Project.Spec.Summaries).ToJson();
+        Assert.Contains("\"baseUrl\": \"https://llm.internal.example:8443/v1\"", policy, StringComparison.Ordinal);
+        Assert.DoesNotContain("llm-key", policy, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Summaries_OpenAiCompatibleWithoutPeers_EgressOnTheDefaultHttpsPortToAnyAddress()
+    {
+        var inputs = Inputs(s => s.Summaries = new SummariesSpec
+        {
+            Provider = "openai-compatible", Model = "m", BaseUrl = "https://api.example.com/v1", ApiKeySecretRef = new SecretKeyReference { Name = "k" },
+        });
+
+        var llm = DesiredState.NetworkPolicy(inputs).Spec.Egress[^1];
+
+        Assert.Null(llm.To);
+        Assert.Equal("443", llm.Ports.Single().Port.Value);
+    }
 }

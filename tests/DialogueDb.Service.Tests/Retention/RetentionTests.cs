@@ -174,6 +174,27 @@ public sealed class RetentionTests
         await SearchUntilAsync(c, word, "memory", found => found.Count == 0);
     }
 
+    [Fact]
+    public async Task ExpiredDialogue_TakesItsSummariesAndPendingJobs()
+    {
+        await using var run = await StartAsync();
+        var c = run.Client;
+        await Ok(c.PostAsJsonAsync("api/v1/dialogue?namespace=r", new { id = "summed", messages = new[] { new { role = "user", content = "Plan the offsite in June." } } }, Ct));
+        await Ok(c.PostAsJsonAsync("api/v1/dialogue?namespace=r", new { id = "alive", messages = new[] { new { role = "user", content = "Keep this one." } } }, Ct));
+        await Ok(c.PostAsJsonAsync("api/v1/summary?namespace=r", new { dialogueId = "summed", id = "s-old" }, Ct));
+        await Ok(c.PostAsJsonAsync("api/v1/summary?namespace=r", new { dialogueId = "alive", id = "s-alive" }, Ct));
+        await run.AgeAsync("dialogues", "r", "summed", TimeSpan.FromDays(30));
+
+        run.Clock.SetUtcNow(Now.AddSeconds(1));
+        Assert.Equal(new RetentionSweeper.Totals(1, 1, 0), await run.Sweeper(TextWriter.Null).RunAsync(100, Ct));
+
+        Assert.Equal(HttpStatusCode.NotFound, await run.StatusAsync("api/v1/summary/s-old?namespace=r"));
+        Assert.Equal(HttpStatusCode.OK, await run.StatusAsync("api/v1/summary/s-alive?namespace=r"));
+        await using var db = new DialogueDbContext(new DbContextOptionsBuilder<DialogueDbContext>()
+            .UseSqlite($"Data Source={run.Options.SqlitePath}").Options);
+        Assert.False(await db.SummaryJobs.IgnoreQueryFilters().AnyAsync(j => j.DialogueId == "summed", Ct));
+    }
+
     /// <summary>Searches (keyword mode) until the found ids satisfy the condition, within a minute.</summary>
     private static async Task SearchUntilAsync(HttpClient client, string query, string kind, Func<List<string>, bool> condition)
     {

@@ -438,6 +438,9 @@ internal static class DialogueApi
             }
 
             await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
+            // Summaries go with their dialogue (its dialogue.deleted event stands for them), pending jobs too.
+            await db.Summaries.Where(s => s.Namespace == ns && chunk.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
+            await db.SummaryJobs.Where(j => j.Namespace == ns && chunk.Contains(j.DialogueId)).ExecuteDeleteAsync(ct);
             await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
         }
 

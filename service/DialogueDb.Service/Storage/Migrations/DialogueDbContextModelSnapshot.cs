@@ -495,6 +495,174 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.ToTable("quota_stripes", (string)null);
                 });
+
+            modelBuilder.Entity("DialogueDb.Service.Summaries.SummaryJobRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("ClaimedBy")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("claimed_by");
+
+                    b.Property<string>("DialogueId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<long>("Enqueued")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enqueued");
+
+                    b.Property<long?>("LeaseUntil")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lease_until");
+
+                    b.Property<string>("Namespace")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<long>("NotBefore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("not_before");
+
+                    b.Property<string>("SummaryId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("summary_id")
+                        .UseCollation("C");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NotBefore");
+
+                    b.HasIndex("Namespace", "DialogueId");
+
+                    b.HasIndex("Namespace", "SummaryId")
+                        .IsUnique();
+
+                    b.ToTable("summary_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("DialogueDb.Service.Summaries.SummaryRow", b =>
+                {
+                    b.Property<string>("Namespace")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("id")
+                        .UseCollation("C");
+
+                    b.Property<byte[]>("Content")
+                        .HasColumnType("bytea")
+                        .HasColumnName("content");
+
+                    b.Property<int?>("ContentTokenCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("content_token_count");
+
+                    b.Property<long>("Created")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created");
+
+                    b.Property<string>("DialogueId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("ErrorCode")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("error_code");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("error_message");
+
+                    b.Property<long?>("FromCreated")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_created");
+
+                    b.Property<long>("FromSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_seq");
+
+                    b.Property<int?>("MessageCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("message_count");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("model");
+
+                    b.Property<long>("Modified")
+                        .HasColumnType("bigint")
+                        .HasColumnName("modified");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("provider");
+
+                    b.Property<int?>("SkippedCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("skipped_count");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<int?>("SummarizedCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("summarized_count");
+
+                    b.Property<string>("Template")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("template");
+
+                    b.Property<long?>("ToCreated")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_created");
+
+                    b.Property<long>("ToSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_seq");
+
+                    b.HasKey("Namespace", "Id");
+
+                    b.HasIndex("Namespace", "DialogueId", "Created", "Id");
+
+                    b.ToTable("summaries", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
