@@ -83,7 +83,7 @@ internal sealed partial class ReloadingFiles<T> : IDisposable where T : class
     }
 
     /// <summary>The <c>what</c> label of <c>dialoguedb.reloads</c>: "project file" → "project_file".</summary>
-    private string MetricLabel => _what == "project file" ? "project_policy" : _what.Replace(' ', '_');
+    private string MetricLabel => _what == "project file" ? "project_policy" : _what.Replace(' ', '_').ToLowerInvariant();
 
     private string[] Read() => [.. _paths.Select(File.ReadAllText)];
 

@@ -35,10 +35,14 @@ internal static class TelemetrySetup
         services.AddSingleton(new TelemetryOptions(tracing, options.MetricsPorts()));
         var version = typeof(TelemetrySetup).Assembly.GetName().Version?.ToString(3);
         var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: version))
-            .WithMetrics(metrics =>
+            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: version));
+        if (options.MetricsPorts().Count > 0 || otlp)
+        {
+            // Without an exporter no instrument is enabled at all: recording stays a check of a flag.
+            telemetry.WithMetrics(metrics =>
             {
                 metrics.AddMeter(ServiceMetrics.MeterName, ResilientRateLimiterMeter)
+                    .OwnHostsMetersOnly()
                     .AddAspNetCoreInstrumentation()
                     .AddRuntimeInstrumentation()
                     .AddNpgsqlInstrumentation();
@@ -53,6 +57,8 @@ internal static class TelemetrySetup
                     metrics.AddOtlpExporter();
                 }
             });
+        }
+
         if (tracing)
         {
             telemetry.WithTracing(tracer =>
@@ -113,6 +119,20 @@ internal static class TelemetrySetup
                 .WithMetrics(metrics => metrics.AddMeter(ServiceMetrics.MeterName).AddNpgsqlInstrumentation().AddOtlpExporter());
         }
     }
+
+    /// <summary>
+    /// Meters are found by name process-wide: a second host in the process (tests run many at once) makes same-named
+    /// instruments, and the exporter would keep only the first it saw, perhaps another host's. Instruments of meters
+    /// that another host's <see cref="IMeterFactory"/> made are dropped; static meters (Npgsql, the runtime) stay.
+    /// </summary>
+    public static MeterProviderBuilder OwnHostsMetersOnly(this MeterProviderBuilder metrics) =>
+        ((IDeferredMeterProviderBuilder)metrics).Configure((services, builder) =>
+        {
+            var own = services.GetRequiredService<IMeterFactory>();
+            builder.AddView(instrument => instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, own)
+                ? null
+                : MetricStreamConfiguration.Drop);
+        });
 
     private const string ResilientRateLimiterMeter = "DialogueDb.RateLimiting";
 

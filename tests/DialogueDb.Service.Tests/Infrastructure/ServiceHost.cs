@@ -32,10 +32,11 @@ public sealed class ServiceHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
-    internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null)
+    internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null,
+        Action<OpenTelemetry.Trace.TracerProviderBuilder>? traces = null)
     {
         var logs = new LogCapture();
-        var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes);
+        var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes, traces: traces);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddFilter((_, _) => true);
@@ -87,6 +88,17 @@ public sealed class ServiceHost : IAsyncDisposable
         }
 
         return copy;
+    }
+
+    /// <summary>
+    /// A loopback port free right now, for a listener that needs a fixed port (the metrics listener is told apart by
+    /// its port). Another process could take it before the host binds it; the host's start then fails loudly.
+    /// </summary>
+    public static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     /// <summary>A new empty data folder under the temp directory.</summary>
