@@ -92,6 +92,9 @@ chart-lint: ## helm lint and helm template the chart, cluster-wide and per-names
 	"$$helm" template dialoguedb $(CHART) --namespace dialoguedb-system --set 'watchNamespaces={team-a,team-b}' \
 	  --set postgres.host=pg --set postgres.adminSecret.name=pg-admin \
 	  --set redis.host=redis --set redis.adminSecret.name=redis-admin >/dev/null; \
+	"$$helm" template dialoguedb $(CHART) --namespace dialoguedb-system --set metrics.serviceMonitor.enabled=true \
+	  --set metrics.podMonitor.enabled=true --set 'metrics.scrapeFrom[0].namespaceLabels.kubernetes\.io/metadata\.name=monitoring' \
+	  | grep -q 'kind: PodMonitor'; \
 	echo "chart-lint: ok"
 
 .PHONY: images

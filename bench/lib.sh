@@ -78,6 +78,7 @@ bench_serve_start() {
     start=$(date +%s%N)
     DIALOGUEDB_DATA_DIR="$DATA" \
     DIALOGUEDB_URLS="https://127.0.0.1:$API_PORT" \
+    DIALOGUEDB_METRICS_URLS="${BENCH_METRICS_URLS-http://127.0.0.1:$((API_PORT + 1))}" \
     DIALOGUEDB_POSTGRES="$(pg ddb_app)" \
     DIALOGUEDB_RELAY_POSTGRES="$(pg ddb_maint)" \
     DIALOGUEDB_REDIS="127.0.0.1:$DIALOGUEDB_REDIS_PORT" \

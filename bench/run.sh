@@ -210,6 +210,29 @@ for run in $(seq 1 "$RUNS"); do
     log "run $run: no-op (GET /healthz/live)"
     loadgen noop --scenario noop
     bench_serve_stop
+
+    # Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
+    # warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
+    # as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled).
+    variants=(on off)
+    [[ $((run % 2)) == 0 ]] && variants=(off on)
+    for variant in "${variants[@]}"; do
+        if [[ "$variant" == off ]]; then BENCH_METRICS_URLS=""; else unset BENCH_METRICS_URLS; fi
+        export BENCH_METRICS_URLS
+        start_and_measure "metrics-$variant" "$run"
+        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+        scraper=""
+        if [[ "$variant" == on ]]; then
+            (while kill -0 "$SERVE_PID" 2>/dev/null; do curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics"; sleep 5; done) &
+            scraper=$!
+        fi
+        log "run $run: read (GET /dialogue/{id}), metrics $variant"
+        loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
+        [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null
+        bench_serve_stop
+    done
+    unset BENCH_METRICS_URLS
 done
 
 # Memory under sustained load (full mode): RSS before and after SOAK of max-rate appends on one process.

@@ -201,7 +201,8 @@ else
     chmod -R a+X "$SECRETS"
     PRODUCTION_DATA="$WORK/production-data"
     empty_dir "$PRODUCTION_DATA"
-    # Host networking: the test PostgreSQL and Redis listen on this machine's loopback only.
+    # Host networking: the test PostgreSQL and Redis listen on this machine's loopback only (so the production container
+    # runs without its metrics listener: the default 127.0.0.1:9464 may be taken on this machine).
     POD=("${POD_SECURITY[@]}" --network host
          -v "$PRODUCTION_DATA:/var/lib/dialoguedb"
          -v "$SECRETS/tls:/etc/dialoguedb/tls:ro" -v "$SECRETS/encryption:/etc/dialoguedb/encryption:ro"
@@ -228,7 +229,7 @@ else
     production="ddb-smoke-production-$$"
     CONTAINERS+=("$production")
     docker run -d --name "$production" "${POD[@]}" \
-        -e DIALOGUEDB_URLS="https://127.0.0.1:$production_port" \
+        -e DIALOGUEDB_URLS="https://127.0.0.1:$production_port" -e DIALOGUEDB_METRICS_URLS= \
         -e DIALOGUEDB_POSTGRES="$(connection app)" -e DIALOGUEDB_RELAY_POSTGRES="$(connection maint)" \
         -e DIALOGUEDB_TLS_CERT=/etc/dialoguedb/tls/tls.crt -e DIALOGUEDB_TLS_KEY=/etc/dialoguedb/tls/tls.key \
         "$SERVICE_IMAGE" serve >/dev/null

@@ -17,6 +17,8 @@ internal static class OperatorServices
         services.AddSingleton(options);
         services.AddSingleton(client);
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<OperatorMetrics>();
         services.TryAddSingleton<IProjectInfrastructure, SharedInfrastructure>();
         services.AddSingleton(_ => new ObjectApplier(client, ProjectNaming.FieldManager));
         services.AddSingleton<EventRecorder>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using DialogueDb.Operator.Hosting;
 using DialogueDb.Operator.Reconciliation;
 using DialogueDb.Operator.Resources;
@@ -28,19 +29,26 @@ internal sealed partial class ProjectController : IAsyncDisposable
     private readonly List<Func<CancellationToken, Task>> _runs = [];
     private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers, string? ReconcileAt)> _seen = new();
     private readonly ProjectReconciler _reconciler;
+    private readonly OperatorMetrics? _metrics;
     private int _reconciles;
 
     /// <param name="children">The cache this controller's child watches fill; the reconciler reads the same instance.</param>
     public ProjectController(
-        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, ChildCache children, ProjectReconciler reconciler)
+        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, ChildCache children, ProjectReconciler reconciler,
+        OperatorMetrics? metrics = null)
     {
+        _metrics = metrics;
         _client = client;
         _children = children;
         _reconciler = reconciler;
         _options = options;
         _time = time;
         _logger = loggers.CreateLogger<ProjectController>();
-        _queue = new WorkQueue<(string, string)>(time);
+        _queue = new WorkQueue<(string, string)>(time, metrics);
+        metrics?.Meter.CreateObservableGauge("workqueue_depth", () => new Measurement<int>(_queue.Count,
+            new KeyValuePair<string, object?>("name", OperatorMetrics.ControllerName)), "{item}", "Keys waiting in the work queue");
+        metrics?.Meter.CreateObservableGauge("dialoguedb_operator_projects", ObserveProjects, "{project}",
+            "DialogueProjects by condition (Ready, Progressing, Degraded) and its status (True, False, Unknown)");
         var watchLogger = loggers.CreateLogger("DialogueDb.Operator.Watch");
         var scopes = options.WatchNamespaces.Count == 0 ? [null] : options.WatchNamespaces.Cast<string?>().ToList();
         foreach (var ns in scopes)
@@ -56,6 +64,8 @@ internal sealed partial class ProjectController : IAsyncDisposable
                         resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct),
                 OnProjectEvent, time, watchLogger)
             {
+                Metrics = metrics,
+                Kind = DialogueProject.KindName,
                 WatchTimeout = TimeSpan.FromSeconds(options.WatchTimeoutSeconds),
                 WatchGrace = TimeSpan.FromSeconds(Math.Max(1, options.WatchTimeoutSeconds / 10)),
             };
@@ -139,6 +149,8 @@ internal sealed partial class ProjectController : IAsyncDisposable
             ns is null ? new ListCall<TList>(all) : (rv, w, t, ct) => inNamespace(ns, rv, w, t, ct),
             (_, child) => OnChildEvent(child), _time, logger)
         {
+            Metrics = _metrics,
+            Kind = kind,
             WatchTimeout = TimeSpan.FromSeconds(_options.WatchTimeoutSeconds),
             WatchGrace = TimeSpan.FromSeconds(Math.Max(1, _options.WatchTimeoutSeconds / 10)),
         };
@@ -199,6 +211,7 @@ internal sealed partial class ProjectController : IAsyncDisposable
                 return;
             }
 
+            var started = _time.GetTimestamp();
             try
             {
                 var result = await _reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken);
@@ -207,6 +220,9 @@ internal sealed partial class ProjectController : IAsyncDisposable
                 {
                     _queue.AddAfter(key, after);
                 }
+
+                _metrics?.Reconciled(result.RequeueAfter is null ? OperatorMetrics.ReconcileResults.Success
+                    : OperatorMetrics.ReconcileResults.RequeueAfter, _time.GetElapsedTime(started));
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -214,12 +230,14 @@ internal sealed partial class ProjectController : IAsyncDisposable
             }
             catch (Exception ex)
             {
+                _metrics?.Reconciled(OperatorMetrics.ReconcileResults.Error, _time.GetElapsedTime(started));
                 var delay = _queue.AddRateLimited(key);
                 LogReconcileFailed(_logger, key.Namespace, key.Name, delay.TotalSeconds, ProjectReconciler.Describe(ex));
                 await _reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken);
             }
             finally
             {
+                _metrics?.Worked(_time.GetElapsedTime(started));
                 Interlocked.Increment(ref _reconciles);
                 _queue.Done(key);
             }
@@ -239,6 +257,31 @@ internal sealed partial class ProjectController : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveProjects()
+    {
+        var counts = new Dictionary<(string Condition, string Status), int>();
+        foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
+        {
+            foreach (var status in (string[])["True", "False", "Unknown"])
+            {
+                counts[(condition, status)] = 0;
+            }
+        }
+
+        foreach (var project in Projects)
+        {
+            foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
+            {
+                var status = project.Status?.Conditions?.FirstOrDefault(c => c.Type == condition)?.Status ?? "Unknown";
+                var key = (condition, counts.ContainsKey((condition, status)) ? status : "Unknown");
+                counts[key]++;
+            }
+        }
+
+        return counts.Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("condition", c.Key.Condition),
+            new KeyValuePair<string, object?>("status", c.Key.Status)));
     }
 
     /// <summary>Queues every known project, whether or not anything happened to it.</summary>

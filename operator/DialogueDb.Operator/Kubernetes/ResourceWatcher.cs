@@ -41,6 +41,11 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
 
     public TimeSpan WatchGrace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Where watch restarts and 410 relists are counted, under <see cref="Kind"/> (never a namespace).</summary>
+    public OperatorMetrics? Metrics { get; init; }
+
+    public string Kind { get; init; } = typeof(T).Name;
+
     public string? ResourceVersion { get; private set; }
 
     public bool IsSynced => _synced.Task.IsCompleted;
@@ -71,6 +76,7 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
             catch (Exception ex) when (IsGone(ex))
             {
                 LogGone(_logger, _name);
+                Metrics?.WatchRelisted(Kind);
                 ResourceVersion = null;
             }
             catch (Exception ex)
@@ -79,6 +85,7 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
                 var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(failures, 5)))) +
                             TimeSpan.FromMilliseconds(Random.Shared.Next(0, 1000));
                 LogWatchFailed(_logger, _name, failures, delay.TotalSeconds, ex.GetType().Name, Describe(ex));
+                Metrics?.WatchRestarted(Kind);
                 try
                 {
                     await Task.Delay(delay, _time, cancellationToken);

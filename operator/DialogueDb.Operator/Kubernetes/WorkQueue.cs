@@ -20,10 +20,16 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
     private readonly HashSet<T> _dirty = [];
     private readonly Dictionary<T, int> _failures = [];
     private readonly Dictionary<T, (DateTimeOffset Due, ITimer Timer)> _delayed = [];
+    private readonly Dictionary<T, long> _addedAt = [];
     private readonly SemaphoreSlim _signal = new(0);
+    private readonly OperatorMetrics? _metrics;
     private bool _disposed;
 
-    public WorkQueue(TimeProvider time) => _time = time;
+    public WorkQueue(TimeProvider time, OperatorMetrics? metrics = null)
+    {
+        _time = time;
+        _metrics = metrics;
+    }
 
     public int Count
     {
@@ -54,6 +60,8 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
             if (_queued.Add(key))
             {
                 _ready.AddLast(key);
+                _addedAt[key] = _time.GetTimestamp();
+                _metrics?.QueueAdded();
                 _signal.Release();
             }
         }
@@ -102,6 +110,8 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
             delay = Backoff(failures);
         }
 
+        _metrics?.QueueRetried();
+
         AddAfter(key, delay);
         return delay;
     }
@@ -139,6 +149,11 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
                     _ready.RemoveFirst();
                     _queued.Remove(first.Value);
                     _processing.Add(first.Value);
+                    if (_addedAt.Remove(first.Value, out var added))
+                    {
+                        _metrics?.QueueWaited(_time.GetElapsedTime(added));
+                    }
+
                     return first.Value;
                 }
             }

@@ -165,6 +165,7 @@ internal static class DesiredState
             Container(inputs, "api", ["serve"],
             [
                 new V1EnvVar { Name = "DIALOGUEDB_URLS", Value = $"https://0.0.0.0:{ContainerPort}" },
+                new V1EnvVar { Name = "DIALOGUEDB_METRICS_URLS", Value = $"http://0.0.0.0:{MetricsPort}" },
                 SecretEnv("DIALOGUEDB_POSTGRES", inputs.ApiDatabase),
                 SecretEnv("DIALOGUEDB_RELAY_POSTGRES", inputs.MaintenanceDatabase),
                 new V1EnvVar { Name = "DIALOGUEDB_TLS_CERT", Value = $"{SecretsDir}/tls/tls.crt" },
@@ -326,9 +327,19 @@ internal static class DesiredState
             {
                 PodSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { [ProjectLabel] = project.Metadata.Name } },
                 PolicyTypes = ["Ingress", "Egress"],
-                Ingress = peers.Count == 0
-                    ? []
-                    : [new V1NetworkPolicyIngressRule { FromProperty = peers.Select(Peer).ToList(), Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = ContainerPort }] }],
+                Ingress =
+                [
+                    .. peers.Count == 0 ? [] : (V1NetworkPolicyIngressRule[])[new V1NetworkPolicyIngressRule
+                    {
+                        FromProperty = peers.Select(Peer).ToList(), Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = ContainerPort }],
+                    }],
+                    // Prometheus (the chart's metrics.scrapeFrom) reaches the metrics port only, never the API's.
+                    .. options.MetricsScrapeFrom.Count == 0 ? [] : (V1NetworkPolicyIngressRule[])[new V1NetworkPolicyIngressRule
+                    {
+                        FromProperty = options.MetricsScrapeFrom.Select(Peer).ToList(),
+                        Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = MetricsPort }],
+                    }],
+                ],
                 Egress = egress,
             },
         };
@@ -447,7 +458,11 @@ internal static class DesiredState
         };
         if (withProbes)
         {
-            container.Ports = [new V1ContainerPort { Name = HttpsPort, ContainerPort = ContainerPort, Protocol = "TCP" }];
+            container.Ports =
+            [
+                new V1ContainerPort { Name = HttpsPort, ContainerPort = ContainerPort, Protocol = "TCP" },
+                new V1ContainerPort { Name = MetricsPortName, ContainerPort = MetricsPort, Protocol = "TCP" },
+            ];
             container.StartupProbe = Probe("/healthz/live", periodSeconds: 2, failureThreshold: 60);
             container.LivenessProbe = Probe("/healthz/live", periodSeconds: 10, failureThreshold: 3);
             container.ReadinessProbe = Probe("/healthz/ready", periodSeconds: 5, failureThreshold: 3);

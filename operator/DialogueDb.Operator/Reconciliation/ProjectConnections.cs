@@ -18,7 +18,8 @@ internal sealed record Connections(
 /// passwords and provisions the database and Redis user for.
 /// </summary>
 internal sealed class ProjectConnections(
-    OperatorOptions options, IProjectInfrastructure infrastructure, ChildCache children, ObjectApplier applier, TimeProvider time)
+    OperatorOptions options, IProjectInfrastructure infrastructure, ChildCache children, ObjectApplier applier, TimeProvider time,
+    OperatorMetrics? metrics = null)
 {
     private readonly Dictionary<string, (string Version, DateTimeOffset At)> _provisioned = [];
 
@@ -115,8 +116,8 @@ internal sealed class ProjectConnections(
             }
         }
 
-        await infrastructure.EnsureAsync(
-            identity, passwords, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken);
+        await OperatorMetrics.ProvisionAsync(metrics, "ensure", () => infrastructure.EnsureAsync(
+            identity, passwords, project.Spec.Database?.SecretRef is null, project.Spec.Redis?.SecretRef is null, cancellationToken));
         lock (_provisioned)
         {
             _provisioned[identity.ProjectId] = (version, now);

@@ -16,7 +16,7 @@ namespace DialogueDb.Operator.Reconciliation;
 /// </summary>
 internal sealed partial class ProjectFinalizer(
     IKubernetes client, IProjectInfrastructure infrastructure, ProjectConnections connections, ProjectStatusWriter status,
-    ILogger<ProjectFinalizer> logger)
+    ILogger<ProjectFinalizer> logger, OperatorMetrics? metrics = null)
 {
     private static readonly TimeSpan PodsStoppingRetry = TimeSpan.FromSeconds(3);
 
@@ -50,7 +50,8 @@ internal sealed partial class ProjectFinalizer(
 
             project = await status.DeletingAsync(project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
                 degraded: null, cancellationToken);
-            await infrastructure.DropAsync(identity, ManagesDatabase(project), ManagesRedis(project), cancellationToken);
+            await OperatorMetrics.ProvisionAsync(metrics, "drop",
+                () => infrastructure.DropAsync(identity, ManagesDatabase(project), ManagesRedis(project), cancellationToken));
             connections.Forget(identity);
             LogDropped(logger, project.Metadata.NamespaceProperty, project.Metadata.Name);
         }

@@ -25,6 +25,11 @@ internal static class ProjectNaming
     public const string HttpsPort = "https";
     public const int ContainerPort = 8443;
 
+    /// <summary>The API pods' plain-HTTP Prometheus listener (<c>/metrics</c> only; no API data).</summary>
+    public const string MetricsPortName = "metrics";
+
+    public const int MetricsPort = 9464;
+
     /// <summary>The longest project name whose derived names (e.g. <c>-retention-</c> Jobs) stay within Kubernetes limits.</summary>
     public const int MaxProjectNameLength = 40;
 

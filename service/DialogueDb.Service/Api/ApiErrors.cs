@@ -37,6 +37,11 @@ internal sealed class ApiError(int status, string code, string type, string mess
             response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        if (Code == "PLAN_LIMIT_EXCEEDED" && Details.Count > 0)
+        {
+            httpContext.RequestServices.GetService<Telemetry.ServiceMetrics>()?.PlanLimitExceeded(Details[0].Field);
+        }
+
         var time = httpContext.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System;
         await using var writer = new Utf8JsonWriter(response.BodyWriter, ApiJson.WriterOptions);
         writer.WriteStartObject();

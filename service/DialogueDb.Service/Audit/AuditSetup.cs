@@ -45,7 +45,8 @@ internal static class AuditSetup
             ? new FileSink(options.EventsFilePath, options.EventsFileMaxBytes, TimeSpan.FromHours(options.EventsFileMaxAgeHours), retention, time)
             : new RedisStreamSink(services.GetRequiredService<RedisConnection>(),
                 services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength, retention, time);
-        var keys = new EventKeySource(options, time, services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"));
+        var keys = new EventKeySource(options, time, services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"),
+            services.GetService<Telemetry.ServiceMetrics>());
         if (loadKeyNow)
         {
             keys.LoadIfPresent();
@@ -75,6 +76,6 @@ internal static class AuditSetup
 
         return new OutboxRelay(newContext, leader, services.GetRequiredService<ContentProtector>(),
             services.GetRequiredService<IEventSink>(), services.GetRequiredService<OutboxSignal>(),
-            services.GetRequiredService<ILogger<OutboxRelay>>());
+            services.GetRequiredService<ILogger<OutboxRelay>>(), services.GetService<Telemetry.ServiceMetrics>());
     }
 }

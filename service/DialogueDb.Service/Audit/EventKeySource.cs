@@ -7,7 +7,8 @@ namespace DialogueDb.Service.Audit;
 /// created after the pods start, or not mounted), reading it fails with a <see cref="FileNotFoundException"/> at every
 /// publish: the relay reports it and retries, and the events wait in the outbox, never published unsealed.
 /// </summary>
-internal sealed partial class EventKeySource(ServiceOptions options, TimeProvider time, ILogger logger) : IDisposable
+internal sealed partial class EventKeySource(ServiceOptions options, TimeProvider time, ILogger logger,
+    Telemetry.ServiceMetrics? metrics = null) : IDisposable
 {
     private readonly Lock _gate = new();
     private ReloadingFiles<EventKeyRing>? _file;
@@ -22,7 +23,8 @@ internal sealed partial class EventKeySource(ServiceOptions options, TimeProvide
                 {
                     var path = options.EventsKeyPath;
                     EventKeyRing.Load(options, time);
-                    _file = new ReloadingFiles<EventKeyRing>("event key", [path], contents => EventKeyRing.Parse(contents[0], path), time, logger);
+                    _file = new ReloadingFiles<EventKeyRing>("event key", [path], contents => EventKeyRing.Parse(contents[0], path), time, logger,
+                        metrics: metrics);
                 }
 
                 return _file.Current;

@@ -19,7 +19,8 @@ internal sealed partial class OutboxRelay(
     ContentProtector protector,
     IEventSink sink,
     OutboxSignal signal,
-    ILogger<OutboxRelay> logger) : BackgroundService
+    ILogger<OutboxRelay> logger,
+    Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
     private const int BatchSize = 200;
     private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
@@ -131,14 +132,24 @@ internal sealed partial class OutboxRelay(
             : await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
         if (rows.Count == 0)
         {
+            metrics?.OutboxDepth(0);
             return false;
         }
 
+        using var span = Telemetry.RelayTracing.Source.StartActivity("outbox publish");
+        span?.SetTag("messaging.batch.message_count", rows.Count);
         var events = rows.Select(r => protector.Decrypt(r.Payload, RowIdentity.AuditEvent(r.EventId))).ToList();
         await sink.PublishAsync(events, ct);
         var ids = rows.Select(r => r.Id).ToList();
         await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(ct);
         Published += rows.Count;
+        if (metrics is not null)
+        {
+            metrics.RelayPublished([.. rows.Select(r => r.Occurred)]);
+            // A short batch took every visible row; behind a full one, count what is left (the backlog case only).
+            metrics.OutboxDepth(rows.Count < BatchSize ? 0 : await db.Outbox.LongCountAsync(ct));
+        }
+
         return rows.Count == BatchSize;
     }
 

@@ -13,15 +13,20 @@ using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using DialogueDb.Service.Summaries;
+using DialogueDb.Service.Telemetry;
 
 namespace DialogueDb.Service.Hosting;
 
 /// <summary>Builds the API web application: the table of contents of the service.</summary>
 internal static partial class ApiHost
 {
-    /// <summary>Configuration sources in order of precedence: command line, DIALOGUEDB_* environment, appsettings.</summary>
+    /// <summary>
+    /// Configuration sources in order of precedence: command line, DIALOGUEDB_* environment, appsettings.
+    /// <paramref name="traces"/> turns tracing on with the exporter it adds (tests); OTLP settings turn it on too.
+    /// </summary>
     public static WebApplicationBuilder CreateBuilder(string[] args, ServiceOptions? options = null,
-        IReadOnlyDictionary<string, string?>? commandLine = null, k8s.IKubernetes? kubernetes = null)
+        IReadOnlyDictionary<string, string?>? commandLine = null, k8s.IKubernetes? kubernetes = null,
+        Action<OpenTelemetry.Trace.TracerProviderBuilder>? traces = null)
     {
         // appsettings.json ships beside the binary; the working directory is wherever the operator started it.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -54,7 +59,7 @@ internal static partial class ApiHost
         // Kubernetes rotates certificate Secrets in place: new handshakes use the new certificate within a second.
         builder.Services.AddSingleton(sp => new ReloadingFiles<X509Certificate2>("TLS certificate", [certPath, keyPath],
             contents => TlsCertificates.Parse(contents[0], contents[1], tlsSource), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Tls")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Tls"), metrics: sp.GetService<ServiceMetrics>()));
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -75,7 +80,8 @@ internal static partial class ApiHost
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
             });
         });
-        builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.UseUrls([.. options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            .. (options.MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
 
         var firstKey = options.PolicySecret is null ? DevProject.EnsureCreated(options) : null;
         if (firstKey is not null)
@@ -106,6 +112,7 @@ internal static partial class ApiHost
         builder.Services.AddSummaries(options);
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        builder.AddTelemetry(options, traces);
         return builder;
     }
 
@@ -116,11 +123,16 @@ internal static partial class ApiHost
         // Created now, not at the first request: they start the file watchers.
         app.Services.GetRequiredService<ApiKeyRing>();
         app.Services.GetRequiredService<ContentProtector>();
+        // Created now: its observable gauges exist from the first scrape on.
+        app.Services.GetRequiredService<ServiceMetrics>();
+        app.Services.GetRequiredService<QuotaUsage>();
 
         app.UseRequestIds();
+        app.UseRequestTelemetry(jsonLogs: app.Services.GetRequiredService<ServiceOptions>().LogFormat == "json");
         app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
         app.UseBodylessHead();
         app.UseApiErrors();
+        app.UseMetricsEndpoint();
         app.UseUnknownDataKeyAnswers();
         app.UseHttpsOnlyApi();
         app.UseAuthentication();

@@ -380,7 +380,7 @@ internal static partial class Cli
             var policy = host.Services.GetRequiredService<ProjectPolicy>();
             await new RetentionSweeper(newContext, policy.Effective, policy.Current.ProjectId,
                     host.Services.GetRequiredService<ContentProtector>(), host.Services.GetRequiredService<AuditOutbox>(),
-                    TimeProvider.System, Console.Out)
+                    TimeProvider.System, Console.Out, host.Services.GetRequiredService<Telemetry.ServiceMetrics>())
                 .RunAsync(batchSize, ct);
 
             // Published events age out with the data: trimmed here too, in case nothing is being published.
@@ -499,6 +499,8 @@ internal static partial class Cli
         builder.Services.AddDialogueSecurity(options);
         builder.Services.AddRateLimits(options);
         builder.Services.AddAudit(options, hostRelay);
+        // Jobs end before any scrape: their metrics go out over OTLP when it is configured (flushed when the host is disposed).
+        Telemetry.TelemetrySetup.AddJobTelemetry(builder);
         return builder.Build();
     }
 

@@ -14,13 +14,16 @@ internal sealed partial class ReloadingFiles<T> : IDisposable where T : class
     private readonly Func<string[], T> _parse;
     private readonly ILogger _logger;
     private readonly string _what;
+    private readonly Telemetry.ServiceMetrics? _metrics;
     private readonly ITimer _timer;
     private byte[] _fingerprint;
     private volatile T _current;
 
-    public ReloadingFiles(string what, string[] paths, Func<string[], T> parse, TimeProvider time, ILogger logger, TimeSpan? interval = null)
+    public ReloadingFiles(string what, string[] paths, Func<string[], T> parse, TimeProvider time, ILogger logger, TimeSpan? interval = null,
+        Telemetry.ServiceMetrics? metrics = null)
     {
         _what = what;
+        _metrics = metrics;
         _paths = paths;
         _parse = parse;
         _logger = logger;
@@ -70,12 +73,17 @@ internal sealed partial class ReloadingFiles<T> : IDisposable where T : class
         {
             // The message names the file and the problem, never its content.
             LogRejected(_logger, _what, ex.Message);
+            _metrics?.Reload(MetricLabel, applied: false);
             return;
         }
 
         LogReloaded(_logger, _what);
+        _metrics?.Reload(MetricLabel, applied: true);
         Changed?.Invoke(_current);
     }
+
+    /// <summary>The <c>what</c> label of <c>dialoguedb.reloads</c>: "project file" → "project_file".</summary>
+    private string MetricLabel => _what == "project file" ? "project_policy" : _what.Replace(' ', '_').ToLowerInvariant();
 
     private string[] Read() => [.. _paths.Select(File.ReadAllText)];
 

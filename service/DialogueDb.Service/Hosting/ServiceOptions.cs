@@ -22,6 +22,20 @@ internal sealed class ServiceOptions
     [Required]
     public string Urls { get; set; } = "https://127.0.0.1:8443";
 
+    /// <summary>
+    /// Plain-HTTP listen addresses (';'-separated, explicit ports) that serve Prometheus metrics at <c>/metrics</c> and
+    /// nothing else of the API. <c>dialoguedb serve</c> defaults to <see cref="DefaultMetricsUrls"/>; empty = none.
+    /// </summary>
+    [ConfigurationKeyName("METRICS_URLS")]
+    public string? MetricsUrls { get; set; }
+
+    /// <summary>Console log format: <c>text</c> (default) or <c>json</c> (one JSON object a line, with request and trace ids).</summary>
+    [ConfigurationKeyName("LOG_FORMAT")]
+    [RegularExpression("^(text|json)$", ErrorMessage = "LOG_FORMAT must be text or json.")]
+    public string LogFormat { get; set; } = "text";
+
+    public const string DefaultMetricsUrls = "http://127.0.0.1:9464";
+
     /// <summary>Npgsql connection string; when set the service runs on PostgreSQL instead of the embedded SQLite file.</summary>
     [ConfigurationKeyName("POSTGRES")]
     public string? Postgres { get; set; }
@@ -193,6 +207,16 @@ internal sealed class ServiceOptions
         return (ns, value);
     }
 
+    /// <summary>The ports of <see cref="MetricsUrls"/> (validated: plain HTTP, explicit ports).</summary>
+    public IReadOnlySet<int> MetricsPorts() => MetricsListeners().Select(u => u.Port).ToHashSet();
+
+    private IEnumerable<Uri> MetricsListeners() =>
+        (MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ListenUri);
+
+    private static Uri ListenUri(string url) =>
+        Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
+            UriKind.Absolute, out var uri) ? uri : throw new InvalidOperationException($"Invalid address '{url}'.");
+
     public string EventsFilePath => Path.Combine(FullDataDir, "events.jsonl");
 
     public string SqlitePath => Path.Combine(FullDataDir, "dialoguedb.sqlite");
@@ -202,6 +226,12 @@ internal sealed class ServiceOptions
     {
         var options = new ServiceOptions();
         configuration.Bind(options);
+        // Only the configured service gets the default listener: hosts built from options in code (tests) have none.
+        if (configuration["METRICS_URLS"] is null)
+        {
+            options.MetricsUrls = DefaultMetricsUrls;
+        }
+
         return options;
     }
 
@@ -226,6 +256,21 @@ internal sealed class ServiceOptions
                     UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
             {
                 throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}URLS has an invalid address '{url}'.");
+            }
+        }
+
+        var apiPorts = Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(u => Uri.TryCreate(u.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
+                UriKind.Absolute, out var uri) ? uri.Port : -1)
+            .ToHashSet();
+        foreach (var url in (MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            // The metrics endpoint is told apart by its listener's port: it must be plain HTTP, fixed and not the API's.
+            if (!Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
+                    UriKind.Absolute, out var uri) || uri.Scheme != "http" || uri.IsDefaultPort || uri.Port == 0 || apiPorts.Contains(uri.Port))
+            {
+                throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}METRICS_URLS has '{url}'; " +
+                    "give plain http:// addresses with a fixed port that no API address uses.");
             }
         }
     }

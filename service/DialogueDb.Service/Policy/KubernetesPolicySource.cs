@@ -22,6 +22,7 @@ internal sealed partial class KubernetesPolicySource : BackgroundService
     private readonly string _key;
     private readonly string _projectId;
     private readonly ILogger _logger;
+    private readonly Telemetry.ServiceMetrics? _metrics;
     private volatile ProjectDocument _current;
     private string? _resourceVersion;
 
@@ -38,8 +39,9 @@ internal sealed partial class KubernetesPolicySource : BackgroundService
     }
 
     /// <summary>The same source with the application's logger (the one read at start-up logged nowhere).</summary>
-    public KubernetesPolicySource(KubernetesPolicySource opened, ILogger logger)
+    public KubernetesPolicySource(KubernetesPolicySource opened, ILogger logger, Telemetry.ServiceMetrics? metrics = null)
     {
+        _metrics = metrics;
         _client = opened._client;
         _namespace = opened._namespace;
         _name = opened._name;
@@ -51,6 +53,9 @@ internal sealed partial class KubernetesPolicySource : BackgroundService
     }
 
     public ProjectDocument Current => _current;
+
+    /// <summary>The <c>what</c> label of a policy change in <c>dialoguedb.reloads</c> (the same as the project file's).</summary>
+    private const string PolicyLabel = "project_policy";
 
     public string Source => $"Secret {_namespace}/{_name}";
 
@@ -145,15 +150,18 @@ internal sealed partial class KubernetesPolicySource : BackgroundService
             if (document is null)
             {
                 LogRejected(_logger, Source, $"the Secret has no '{_key}' entry");
+                _metrics?.Reload(PolicyLabel, applied: false);
                 return;
             }
 
             _current = ProjectPolicy.SameProject(document, _projectId, Source);
             LogApplied(_logger, Source);
+            _metrics?.Reload(PolicyLabel, applied: true);
         }
         catch (InvalidOperationException ex)
         {
             LogRejected(_logger, Source, ex.Message);
+            _metrics?.Reload(PolicyLabel, applied: false);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
+using DialogueDb.Service.Telemetry;
 
 namespace DialogueDb.Service.RateLimiting;
 
@@ -11,7 +12,7 @@ namespace DialogueDb.Service.RateLimiting;
 /// only see the headers), so unauthenticated traffic cannot spend a tenant's allowance.
 /// </summary>
 internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ProjectPolicy project,
-    RateLimitKeys keys, RequestUsage requests)
+    RateLimitKeys keys, RequestUsage requests, ServiceMetrics metrics)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -42,6 +43,7 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
         }
         catch (RateLimiterUnavailableException)
         {
+            metrics.RateLimitDecision(ServiceMetrics.RateLimitDecisions.Unavailable);
             await ApiErrors.Unavailable("Rate limiting is unavailable; retry shortly").ExecuteAsync(context);
             return;
         }
@@ -50,6 +52,9 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
         headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
         headers["X-RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
         headers["X-RateLimit-Reset"] = decision.ResetAtUnixSeconds.ToString(CultureInfo.InvariantCulture);
+        metrics.RateLimitDecision(!decision.Allowed ? ServiceMetrics.RateLimitDecisions.Limited
+            : limiter is ResilientRateLimiter { Degraded: true } ? ServiceMetrics.RateLimitDecisions.Degraded
+            : ServiceMetrics.RateLimitDecisions.Allowed);
         if (!decision.Allowed)
         {
             await new ApiError(429, "RATE_LIMIT_EXCEEDED", "rate_limit",

@@ -24,7 +24,8 @@ internal sealed class RetentionSweeper(
     ContentProtector protector,
     AuditOutbox audit,
     TimeProvider time,
-    TextWriter progress)
+    TextWriter progress,
+    Telemetry.ServiceMetrics? metrics = null)
 {
     public sealed record Totals(long Dialogues, long Messages, long Memories);
 
@@ -92,6 +93,10 @@ internal sealed class RetentionSweeper(
             }
         }
 
+        metrics?.RetentionDeleted("dialogues", dialogues);
+        metrics?.RetentionDeleted("messages", messages);
+        metrics?.RetentionDeleted("memories", memories);
+        metrics?.RetentionRun(time.GetElapsedTime(started));
         progress.WriteLine($"Retention complete: {dialogues} dialogues, {messages} messages, {memories} memories deleted in " +
             $"{time.GetElapsedTime(started).TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s.");
         return new Totals(dialogues, messages, memories);

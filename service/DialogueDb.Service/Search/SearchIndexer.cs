@@ -17,7 +17,8 @@ internal sealed partial class SearchIndexer(
     NpgsqlDataSource? leaderSource,
     SearchItemIndexer items,
     SearchSignal signal,
-    ILogger<SearchIndexer> logger) : BackgroundService
+    ILogger<SearchIndexer> logger,
+    Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
     public const int BatchSize = 64;
     private const long LeaderLockKey = 0x6464_625F_7372_6368; // "ddb_srch"
@@ -92,6 +93,7 @@ internal sealed partial class SearchIndexer(
         var queued = await db.SearchQueue.AsNoTracking().OrderBy(q => q.Id).Take(BatchSize).ToListAsync(ct);
         if (queued.Count == 0)
         {
+            metrics?.SearchIndexed(0, 0);
             return 0;
         }
 
@@ -99,6 +101,9 @@ internal sealed partial class SearchIndexer(
         {
             await items.IndexAsync(db, group.Key, [.. group], ct);
         }
+
+        // A short batch took the whole queue; behind a full one, count what is left (the backlog case only).
+        metrics?.SearchIndexed(queued.Count, queued.Count < BatchSize ? 0 : await db.SearchQueue.LongCountAsync(ct));
 
         return queued.Count;
     }

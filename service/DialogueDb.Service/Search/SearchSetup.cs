@@ -51,6 +51,7 @@ internal static class SearchSetup
         }
 
         return new SearchIndexer(() => new DialogueDbContext(built.Options), leader, services.GetRequiredService<SearchItemIndexer>(),
-            services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>());
+            services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
+            services.GetService<Telemetry.ServiceMetrics>());
     }
 }

@@ -94,20 +94,21 @@ internal sealed class ApiKeyAuthenticationHandler(
         if (failures.RetryAfterSeconds(address) is { } retryAfter)
         {
             Context.Items[ThrottledItem] = retryAfter;
+            failures.Throttled();
             return Task.FromResult(AuthenticateResult.Fail("Too many failed authentications from this address."));
         }
 
         const string bearer = "Bearer ";
         if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
         {
-            failures.Record(address, "malformed Authorization header");
+            failures.Record(address, Telemetry.ServiceMetrics.AuthFailureReasons.MalformedHeader);
             return Task.FromResult(AuthenticateResult.Fail("Malformed Authorization header."));
         }
 
         var record = keys.Verify(header[bearer.Length..].Trim());
         if (record is null)
         {
-            failures.Record(address, "unknown API key");
+            failures.Record(address, Telemetry.ServiceMetrics.AuthFailureReasons.UnknownKey);
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         }
 

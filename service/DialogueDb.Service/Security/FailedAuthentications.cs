@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Net;
+using DialogueDb.Service.Telemetry;
 
 namespace DialogueDb.Service.Security;
 
@@ -11,13 +11,13 @@ namespace DialogueDb.Service.Security;
 /// cannot be guessed at speed. Bounded memory: at most <see cref="MaxTrackedAddresses"/> addresses are tracked; full
 /// buckets are dropped first, and past the bound new addresses share one bucket.
 /// </summary>
-internal sealed partial class FailedAuthentications(int perMinute, TimeProvider time, ILogger<FailedAuthentications> logger) : IDisposable
+internal sealed partial class FailedAuthentications(int perMinute, TimeProvider time, ILogger<FailedAuthentications> logger,
+    ServiceMetrics? metrics = null)
 {
     public const int MaxTrackedAddresses = 10_000;
 
     private static readonly IPAddress Overflow = IPAddress.None;
     private readonly ConcurrentDictionary<IPAddress, Bucket> _buckets = new();
-    private readonly Meter _meter = new("DialogueDb.Security");
     private long _sinceReport;
     private long _nextReportTicks;
 
@@ -36,10 +36,13 @@ internal sealed partial class FailedAuthentications(int perMinute, TimeProvider 
         }
     }
 
-    /// <summary>Counts one failure of <paramref name="address"/>.</summary>
+    /// <summary>An attempt refused because <paramref name="address"/> failed too often (counted, not limited further).</summary>
+    public void Throttled() => metrics?.AuthFailure(ServiceMetrics.AuthFailureReasons.Throttled);
+
+    /// <summary>Counts one failure of <paramref name="address"/>; <paramref name="reason"/> is a <see cref="ServiceMetrics.AuthFailureReasons"/> value.</summary>
     public void Record(IPAddress? address, string reason)
     {
-        Failures.Add(1);
+        metrics?.AuthFailure(reason);
         LogFailed(logger, reason);
         var now = time.GetUtcNow();
         var key = address ?? Overflow;
@@ -77,11 +80,6 @@ internal sealed partial class FailedAuthentications(int perMinute, TimeProvider 
             }
         }
     }
-
-    private Counter<long> Failures => field ??= _meter.CreateCounter<long>("dialoguedb.auth.failures",
-        description: "Requests with a missing, malformed, unknown or revoked API key");
-
-    public void Dispose() => _meter.Dispose();
 
     private sealed class Bucket(double tokens, DateTimeOffset at)
     {

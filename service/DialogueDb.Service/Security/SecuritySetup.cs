@@ -26,7 +26,7 @@ internal static class SecuritySetup
             var source = KubernetesPolicySource.Open(client, ns, name, options.PolicySecretKey,
                 Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
             projectId = source.Current.ProjectId;
-            services.AddSingleton(sp => new KubernetesPolicySource(source, Logger(sp)));
+            services.AddSingleton(sp => new KubernetesPolicySource(source, Logger(sp), sp.GetService<Telemetry.ServiceMetrics>()));
             services.AddSupervisedService("policy watch", sp => sp.GetRequiredService<KubernetesPolicySource>());
             services.AddSingleton(sp =>
             {
@@ -40,7 +40,7 @@ internal static class SecuritySetup
             projectId = ProjectDocument.Read(projectPath).ProjectId;
             services.AddSingleton(sp => new ReloadingFiles<ProjectDocument>("project file", [projectPath],
                 contents => ProjectPolicy.SameProject(ProjectDocument.Parse(contents[0], projectPath), projectId, projectPath),
-                sp.GetRequiredService<TimeProvider>(), Logger(sp)));
+                sp.GetRequiredService<TimeProvider>(), Logger(sp), metrics: sp.GetService<Telemetry.ServiceMetrics>()));
             services.AddSingleton(sp => ProjectPolicy.FromFile(sp.GetRequiredService<ReloadingFiles<ProjectDocument>>()));
         }
 
@@ -58,7 +58,8 @@ internal static class SecuritySetup
         {
             var ringPath = options.EncryptionKeysPath;
             services.AddSingleton(sp => new ReloadingFiles<EncryptionKeyRing>("encryption key ring", [ringPath],
-                contents => EncryptionKeyRing.Parse(contents[0], ringPath), sp.GetRequiredService<TimeProvider>(), Logger(sp)));
+                contents => EncryptionKeyRing.Parse(contents[0], ringPath), sp.GetRequiredService<TimeProvider>(), Logger(sp),
+                metrics: sp.GetService<Telemetry.ServiceMetrics>()));
             services.AddSingleton(sp =>
             {
                 var ring = sp.GetRequiredService<ReloadingFiles<EncryptionKeyRing>>();
@@ -70,7 +71,7 @@ internal static class SecuritySetup
         // (the container's root filesystem is read-only).
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(sp => new FailedAuthentications(options.AuthFailuresPerMinute, sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<FailedAuthentications>>()));
+            sp.GetRequiredService<ILogger<FailedAuthentications>>(), sp.GetService<Telemetry.ServiceMetrics>()));
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

@@ -121,6 +121,22 @@ public sealed class DesiredStateTests
     }
 
     [Fact]
+    public void NetworkPolicy_MetricsScrapers_ReachTheMetricsPortOnly_AndThePodsServeMetricsThere()
+    {
+        var options = Inputs().Options;
+        options.MetricsScrapeFrom = [new NetworkPeer { NamespaceLabels = new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = "monitoring" } }];
+        var inputs = Inputs(s => s.NetworkPolicy = new NetworkPolicySpec { IngressFrom = [] }, options: options);
+
+        var rule = Assert.Single(DesiredState.NetworkPolicy(inputs).Spec.Ingress);
+        Assert.Equal("monitoring", rule.FromProperty.Single().NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Equal("9464", rule.Ports.Single().Port.Value);
+        var api = DesiredState.Deployment(inputs).Spec.Template.Spec.Containers.Single(c => c.Name == "api");
+        Assert.Contains(api.Ports, p => p.Name == "metrics" && p.ContainerPort == 9464);
+        Assert.Contains(api.Env, e => e.Name == "DIALOGUEDB_METRICS_URLS" && e.Value == "http://0.0.0.0:9464");
+        Assert.Empty(DesiredState.NetworkPolicy(Inputs(s => s.NetworkPolicy = new NetworkPolicySpec { IngressFrom = [] })).Spec.Ingress);
+    }
+
+    [Fact]
     public void Role_GrantsOnlyThePolicySecret()
     {
         var rule = Assert.Single(DesiredState.Role(Inputs()).Rules);

@@ -94,6 +94,9 @@ internal sealed class OperatorHarness : IAsyncDisposable
     public RecordingInfrastructure Infrastructure { get; } = new();
     public ProjectController Controller { get; }
 
+    /// <summary>The operator's services (its meter factory, for metric assertions).</summary>
+    public IServiceProvider Services => _services;
+
     public const string Namespace = "tenant-a";
 
     public async Task<DialogueProject> CreateAsync(string name, Action<DialogueProjectSpec>? spec = null)

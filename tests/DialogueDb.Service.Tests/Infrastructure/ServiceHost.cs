@@ -34,7 +34,8 @@ public sealed class ServiceHost : IAsyncDisposable
     /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
     private static readonly int DefaultUnauthenticatedSeconds = new ServiceOptions().UnauthenticatedConnectionSeconds;
 
-    internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null)
+    internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null,
+        Action<OpenTelemetry.Trace.TracerProviderBuilder>? traces = null)
     {
         var logs = new LogCapture();
         if (options.UnauthenticatedConnectionSeconds == DefaultUnauthenticatedSeconds)
@@ -45,7 +46,7 @@ public sealed class ServiceHost : IAsyncDisposable
             options.UnauthenticatedConnectionSeconds = 120;
         }
 
-        var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes);
+        var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes, traces: traces);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddFilter((_, _) => true);
@@ -97,6 +98,17 @@ public sealed class ServiceHost : IAsyncDisposable
         }
 
         return copy;
+    }
+
+    /// <summary>
+    /// A loopback port free right now, for a listener that needs a fixed port (the metrics listener is told apart by
+    /// its port). Another process could take it before the host binds it; the host's start then fails loudly.
+    /// </summary>
+    public static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     /// <summary>A new empty data folder under the temp directory.</summary>

@@ -16,14 +16,14 @@ public sealed class FailedAuthenticationTests
     public void Limiter_OverThePerMinuteBudget_WaitsUntilTheBucketRefills()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var failures = new FailedAuthentications(6, time, NullLogger<FailedAuthentications>.Instance);
+        var failures = new FailedAuthentications(6, time, NullLogger<FailedAuthentications>.Instance);
         var attacker = IPAddress.Parse("192.0.2.1");
         var bystander = IPAddress.Parse("192.0.2.2");
 
         for (var i = 0; i < 6; i++)
         {
             Assert.Null(failures.RetryAfterSeconds(attacker));
-            failures.Record(attacker, "unknown API key");
+            failures.Record(attacker, DialogueDb.Service.Telemetry.ServiceMetrics.AuthFailureReasons.UnknownKey);
         }
 
         Assert.Equal(10, failures.RetryAfterSeconds(attacker)); // one attempt back every 10 s at 6 a minute
@@ -38,11 +38,11 @@ public sealed class FailedAuthenticationTests
     public void Limiter_ManyAddresses_TracksABoundedNumber()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var failures = new FailedAuthentications(1, time, NullLogger<FailedAuthentications>.Instance);
+        var failures = new FailedAuthentications(1, time, NullLogger<FailedAuthentications>.Instance);
 
         for (var i = 0; i < FailedAuthentications.MaxTrackedAddresses + 50; i++)
         {
-            failures.Record(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), "unknown API key");
+            failures.Record(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), DialogueDb.Service.Telemetry.ServiceMetrics.AuthFailureReasons.UnknownKey);
         }
 
         // Past the bound, new addresses share one bucket, which is now empty.

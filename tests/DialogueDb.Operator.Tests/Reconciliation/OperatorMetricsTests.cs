@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using DialogueDb.Operator.Kubernetes;
+using DialogueDb.Operator.Resources;
+using Microsoft.Extensions.DependencyInjection;
+using static DialogueDb.Operator.Tests.Reconciliation.OperatorHarness;
+
+namespace DialogueDb.Operator.Tests.Reconciliation;
+
+/// <summary>
+/// Issue #17: the operator's metrics move with what the controller does, on the fake API server: reconciles by result,
+/// work-queue adds, waits and retries, provisioning calls, projects by condition, leadership.
+/// </summary>
+public sealed class OperatorMetricsTests
+{
+    [Fact]
+    public async Task Reconcile_NewProject_CountersMatchTheControllersWork()
+    {
+        // Fake time: no requeue or resync fires, so the controller comes to rest once the events are worked off.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
+        using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
+        await harness.CreateAsync("counted");
+        await harness.ReconciledAsync("counted", "Progressing", "True");
+        harness.RollOut("counted");
+        await harness.ReconciledAsync("counted");
+        var reconciles = 0;
+        await EventuallyAsync(() =>
+        {
+            reconciles = harness.Controller.Reconciles;
+            return harness.Controller.QueueLength == 0 && metrics.Sum("workqueue_work_duration") == reconciles;
+        }, "the last reconcile is counted");
+
+        Assert.True(reconciles >= 2, $"{reconciles} reconciles");
+        Assert.Equal(reconciles, metrics.Sum("controller_runtime_reconcile", ("controller", "dialogueproject")));
+        Assert.Equal(0, metrics.Sum("controller_runtime_reconcile", ("result", "error")));
+        Assert.Equal(0, metrics.Sum("controller_runtime_reconcile_errors"));
+        Assert.Equal(reconciles, metrics.Sum("controller_runtime_reconcile_time"));
+        // Every reconcile took a key that was added once and waited in the queue; none was retried.
+        Assert.Equal(reconciles, metrics.Sum("workqueue_queue_duration", ("name", "dialogueproject")));
+        Assert.Equal(metrics.Sum("workqueue_adds"), reconciles);
+        Assert.Equal(0, metrics.Sum("workqueue_retries"));
+        Assert.Equal(harness.Infrastructure.Ensured.Count, metrics.Sum("dialoguedb_operator_provisioning_calls",
+            ("operation", "ensure"), ("result", "success")));
+        Assert.True(harness.Infrastructure.Ensured.Count >= 1);
+
+        var gauges = metrics.Observe();
+        Assert.Equal(1, gauges.Sum("dialoguedb_operator_projects", ("condition", "Ready"), ("status", "True")));
+        Assert.Equal(0, gauges.Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
+        Assert.Equal(0, gauges.Sum("workqueue_depth", ("name", "dialogueproject")));
+
+        // Labels name kinds, results and conditions: never the project or its namespace.
+        Assert.DoesNotContain(metrics.LabelValues(), v => v.Contains("counted", StringComparison.Ordinal) || v.Contains(Namespace, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Reconcile_ServerRefusesTheDrop_ErrorCountedRetriedAndTheProvisioningFailureCounted()
+    {
+        // Fake time: the backoff never elapses, so the failing reconcile is not repeated behind the test's back.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new OperatorHarness(time: time);
+        using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
+        await harness.CreateAsync("refused", s => s.DeletionPolicy = "Delete");
+        await harness.ReconciledAsync("refused", "Progressing", "True");
+        harness.RollOut("refused");
+        await harness.ReconciledAsync("refused");
+        harness.Infrastructure.DropFailure = new Npgsql.PostgresException("permission denied to drop objects", "ERROR", "ERROR", "42501");
+
+        harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "refused");
+        await EventuallyAsync(() => harness.Project("refused")?.Status?.Conditions?.Any(c => c.Type == "Degraded" && c.Status == "True") == true,
+            "the failure is in Degraded");
+
+        var errors = metrics.Sum("controller_runtime_reconcile_errors", ("controller", "dialogueproject"));
+        Assert.True(errors >= 1, $"{errors} errors");
+        Assert.Equal(errors, metrics.Sum("controller_runtime_reconcile", ("result", "error")));
+        Assert.Equal(errors, metrics.Sum("workqueue_retries"));
+        Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_failures", ("operation", "drop")));
+        Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_calls", ("operation", "drop"), ("result", "error")));
+        Assert.Equal(1, metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
+    }
+
+    /// <summary>Measurements of the instruments one operator's meter factory created (other tests' operators are ignored).</summary>
+    private sealed class RecordedMetrics : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> _measurements = new();
+        private readonly List<Instrument> _observable = [];
+        private ConcurrentQueue<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> _target;
+
+        public RecordedMetrics(IMeterFactory factory)
+        {
+            _target = _measurements;
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Meter.Name == OperatorMetrics.MeterName)
+                {
+                    if (instrument.IsObservable)
+                    {
+                        lock (_observable)
+                        {
+                            _observable.Add(instrument);
+                        }
+                    }
+
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            // Histograms count one per recording (a count, as Prometheus' _count); counters add their values.
+            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => _target.Enqueue((i.Name, v, tags.ToArray())));
+            _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => _target.Enqueue((i.Name, v, tags.ToArray())));
+            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => _target.Enqueue((i.Name, i is Histogram<double> ? 1 : v, tags.ToArray())));
+            _listener.Start();
+        }
+
+        public double Sum(string name, params (string Key, string Value)[] labels) => Sum(_measurements, name, labels);
+
+        public IEnumerable<string> LabelValues() => _measurements.SelectMany(m => m.Tags).Select(t => t.Value?.ToString() ?? "");
+
+        /// <summary>The observable gauges' values now.</summary>
+        public Observed Observe()
+        {
+            var observed = new ConcurrentQueue<(string, double, KeyValuePair<string, object?>[])>();
+            lock (_observable)
+            {
+                _target = observed;
+                _listener.RecordObservableInstruments();
+                _target = _measurements;
+            }
+
+            return new Observed(observed);
+        }
+
+        public void Dispose() => _listener.Dispose();
+
+        private static double Sum(IEnumerable<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> measurements, string name,
+            (string Key, string Value)[] labels) =>
+            measurements.Where(m => m.Name == name && labels.All(l => m.Tags.Any(t => t.Key == l.Key && Equals(t.Value?.ToString(), l.Value))))
+                .Sum(m => m.Value);
+
+        public sealed class Observed(IEnumerable<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> values)
+        {
+            public double Sum(string name, params (string Key, string Value)[] labels) => RecordedMetrics.Sum(values, name, labels);
+        }
+    }
+}
