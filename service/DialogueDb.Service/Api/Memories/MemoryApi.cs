@@ -72,8 +72,8 @@ internal static class MemoryApi
             Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
             Type = type!,
             Term = term,
-            Label = label,
-            Description = description,
+            Label = protector.EncryptText(label, RowIdentity.MemoryLabel(ns, memoryId)),
+            Description = protector.EncryptText(description, RowIdentity.MemoryDescription(ns, memoryId)),
             Tags = tags,
             Metadata = metadata,
             Created = now,
@@ -176,13 +176,15 @@ internal static class MemoryApi
 
         if (obj.TryGetProperty("label", out var labelValue))
         {
-            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : protector.EncryptText(label, RowIdentity.MemoryLabel(ns, id));
             changed = true;
         }
 
         if (obj.TryGetProperty("description", out var descriptionValue))
         {
-            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null ? null : description;
+            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null
+                ? null
+                : protector.EncryptText(description, RowIdentity.MemoryDescription(ns, id));
             changed = true;
         }
 

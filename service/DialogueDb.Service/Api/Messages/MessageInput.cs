@@ -140,7 +140,7 @@ internal sealed record MessageInput(
             Seq = seq,
             Id = id,
             Role = Role,
-            Name = Name,
+            Name = protector.EncryptText(Name, RowIdentity.MessageName(ns, dialogueId, id)),
             Content = protector.Encrypt(Content, RowIdentity.MessageContent(ns, dialogueId, id)),
             ContentLength = ContentLength,
             Tags = Tags,
