@@ -195,10 +195,9 @@ internal static class DialogueApi
             return (null, null);
         }
 
-        var json = ApiJson.Compact(value);
-        return System.Text.Encoding.UTF8.GetByteCount(json) > InputRules.MaxStateBytes
+        return ApiJson.CompactLength(value) > InputRules.MaxStateBytes
             ? (null, ApiErrors.PayloadTooLarge("state"))
-            : (json, null);
+            : (ApiJson.Compact(value), null);
     }
 
     private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, ContentProtector protector,

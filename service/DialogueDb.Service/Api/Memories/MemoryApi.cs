@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Audit;
@@ -37,7 +36,7 @@ internal static class MemoryApi
         }
         else
         {
-            value = ApiJson.Compact(valueElement);
+            value = ApiJson.CompactLength(valueElement) > InputRules.MaxContentBytes ? null : ApiJson.Compact(valueElement);
             type = valueElement.ValueKind switch
             {
                 JsonValueKind.String => "string",
@@ -46,7 +45,7 @@ internal static class MemoryApi
                 JsonValueKind.Array => "array",
                 _ => "object",
             };
-            if (Encoding.UTF8.GetByteCount(value) > InputRules.MaxContentBytes)
+            if (value is null)
             {
                 rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
             }
