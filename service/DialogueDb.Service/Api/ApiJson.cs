@@ -182,8 +182,9 @@ internal sealed class RequestBody : IDisposable
         }
 
         // The buffered body and its parsed form are held until this RequestBody is disposed: reserved from the shared budget.
+        // A body of unknown length (chunked) reserves the body limit, as its parsed form is most likely far smaller.
         IDisposable? reservation = await request.HttpContext.RequestServices.GetRequiredService<BodyMemoryBudget>()
-            .ReserveAsync(BodyMemoryBudget.ParsedBodyBytes(request.ContentLength ?? limit), ct);
+            .ReserveAsync(request.ContentLength is { } length ? BodyMemoryBudget.ParsedBodyBytes(length) : limit, ct);
         try
         {
             var (body, error) = await ReadWithinReservationAsync(request, limit, ct);
