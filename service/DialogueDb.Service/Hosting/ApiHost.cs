@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Api;
@@ -43,7 +42,6 @@ internal static partial class ApiHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System, options.MaxRequestBodyBytes));
-        builder.Services.AddSingleton(new KestrelRejections(TimeProvider.System));
         builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
             TimeProvider.System));
 
@@ -72,9 +70,10 @@ internal static partial class ApiHost
                 https.ServerCertificateSelector = (_, _) => certificates.Current;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
             });
-            ListenAddresses.Configure(kestrel, options.Urls, kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>(),
-                kestrel.ApplicationServices.GetRequiredService<KestrelRejections>());
+            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
         });
+        builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         var firstKey = options.PolicySecret is null ? DevProject.EnsureCreated(options) : null;
         if (firstKey is not null)
@@ -114,9 +113,6 @@ internal static partial class ApiHost
         // Created now, not at the first request: they start the file watchers.
         app.Services.GetRequiredService<ApiKeyRing>();
         app.Services.GetRequiredService<ContentProtector>();
-        var rejections = app.Services.GetRequiredService<DiagnosticListener>().Subscribe(app.Services.GetRequiredService<KestrelRejections>(),
-            name => name == KestrelRejections.BadRequestEvent);
-        app.Lifetime.ApplicationStopped.Register(rejections.Dispose);
 
         app.UseRequestIds();
         app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
