@@ -44,6 +44,13 @@ internal sealed class ApiError(int status, string code, string type, string mess
 
         var time = httpContext.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System;
         await using var writer = new Utf8JsonWriter(response.BodyWriter, ApiJson.WriterOptions);
+        Write(writer, httpContext.TraceIdentifier, time.GetUtcNow());
+        await writer.FlushAsync(httpContext.RequestAborted);
+    }
+
+    /// <summary>The envelope itself (also written where there is no HttpContext: Kestrel's own rejections).</summary>
+    public void Write(Utf8JsonWriter writer, string requestId, DateTimeOffset now)
+    {
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("code", Code);
@@ -75,11 +82,10 @@ internal sealed class ApiError(int status, string code, string type, string mess
             writer.WriteEndArray();
         }
 
-        writer.WriteString("requestId", httpContext.TraceIdentifier);
-        writer.WriteString("timestamp", Timestamps.Format(time.GetUtcNow()));
+        writer.WriteString("requestId", requestId);
+        writer.WriteString("timestamp", Timestamps.Format(now));
         writer.WriteEndObject();
         writer.WriteEndObject();
-        await writer.FlushAsync(httpContext.RequestAborted);
     }
 }
 
@@ -172,6 +178,8 @@ internal static class ApiErrors
         StatusCodes.Status431RequestHeaderFieldsTooLarge =>
             new(status, "HEADERS_TOO_LARGE", "validation_error", "The request headers are too large"),
         StatusCodes.Status413PayloadTooLarge => PayloadTooLarge("Request body"),
+        StatusCodes.Status505HttpVersionNotsupported =>
+            new(status, "HTTP_VERSION_NOT_SUPPORTED", "validation_error", "The HTTP version is not supported: use HTTP/1.1 or HTTP/2"),
         _ => new(status is >= 400 and < 500 ? status : StatusCodes.Status400BadRequest, InvalidParameter, "validation_error",
             "Invalid request: the HTTP request could not be read"),
     };

@@ -18,6 +18,43 @@ internal static class ApiJson
     public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
     /// <summary>
+    /// The UTF-8 length of <see cref="Compact"/>'s text, counted without building it: a value over its limit is refused
+    /// without another copy of a body that may be 36 MiB (and twice that as a string).
+    /// </summary>
+    public static int CompactLength(JsonElement element)
+    {
+        var length = 0;
+        var inString = false;
+        var escaped = false;
+        foreach (var b in JsonMarshal.GetRawUtf8Value(element))
+        {
+            if (inString)
+            {
+                length++;
+                if (escaped)
+                {
+                    escaped = false;
+                }
+                else if (b == (byte)'\\')
+                {
+                    escaped = true;
+                }
+                else if (b == (byte)'"')
+                {
+                    inString = false;
+                }
+            }
+            else if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                length++;
+                inString = b == (byte)'"';
+            }
+        }
+
+        return length;
+    }
+
+    /// <summary>
     /// The element's JSON text with insignificant whitespace removed and every token kept byte for byte
     /// (property order, number spelling and string escapes are the client's).
     /// </summary>
@@ -144,9 +181,10 @@ internal sealed class RequestBody : IDisposable
             return (null, ApiErrors.PayloadTooLarge("Request body"));
         }
 
-        // The buffered body is held until this RequestBody is disposed: its bytes are reserved from the shared budget.
+        // The buffered body and its parsed form are held until this RequestBody is disposed: reserved from the shared budget.
+        // A body of unknown length (chunked) reserves the body limit, as its parsed form is most likely far smaller.
         IDisposable? reservation = await request.HttpContext.RequestServices.GetRequiredService<BodyMemoryBudget>()
-            .ReserveAsync(request.ContentLength ?? limit, ct);
+            .ReserveAsync(request.ContentLength is { } length ? BodyMemoryBudget.ParsedBodyBytes(length) : limit, ct);
         try
         {
             var (body, error) = await ReadWithinReservationAsync(request, limit, ct);

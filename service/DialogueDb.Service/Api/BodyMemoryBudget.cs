@@ -1,15 +1,20 @@
+using System.Buffers;
+using System.Numerics;
+
 namespace DialogueDb.Service.Api;
 
 /// <summary>
 /// Caps the bytes that request bodies being buffered may hold at once (DIALOGUEDB_MAX_BUFFERED_BODY_BYTES): a request
-/// reserves its body's size (its Content-Length, or the body limit when the length is not announced) before reading it
-/// and gives it back when the parsed body is disposed. Reservations are all-or-nothing and first come, first served,
+/// reserves what its body will hold (<see cref="ParsedBodyBytes"/> of its Content-Length, or of the body limit when the
+/// length is not announced) before reading it and gives it back when the parsed body is disposed. Reservations are all-or-nothing and first come, first served,
 /// so concurrent large bodies wait their turn instead of growing the heap (or deadlocking on partial reservations).
 /// When the budget is whole again after at least half of it was in use, the memory those bodies took is given back to
 /// the operating system (an aggressive, compacting collection, at most once every 10 s): large bodies live on the large
-/// object heap, which the GC otherwise keeps committed after a burst.
+/// object heap, which the GC otherwise keeps committed after a burst; and the shared array pool keeps the parsers'
+/// large arrays (see <see cref="ParsedBodyBytes"/>) until they are taken out of it.
 /// </summary>
-internal sealed class BodyMemoryBudget(long capacity, TimeProvider time)
+/// <param name="largestBody">The body size limit (it bounds the parsers' arrays); the capacity when not given.</param>
+internal sealed class BodyMemoryBudget(long capacity, TimeProvider time, long largestBody = 0)
 {
     private readonly Lock _gate = new();
     private readonly LinkedList<Waiter> _waiters = new();
@@ -17,6 +22,10 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time)
     private long _available = capacity;
     private long _lowest = capacity;
     private long? _lastReturn;
+    private ITimer? _laterCollection;
+
+    /// <summary>Arrays from this size up are the parsers' per-body arrays (smaller ones the pool may keep).</summary>
+    private const int LargeArray = 8 * 1024 * 1024;
 
     public long Available
     {
@@ -27,6 +36,18 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time)
                 return _available;
             }
         }
+    }
+
+    /// <summary>
+    /// The memory a body of <paramref name="length"/> bytes holds while it is handled: its buffer, and the metadata
+    /// <see cref="System.Text.Json.JsonDocument"/> rents from the shared array pool for it — as many bytes as the body
+    /// above 4 MiB, rounded up to the pool's next power of two (1 MiB between 1 and 4 MiB).
+    /// </summary>
+    public static long ParsedBodyBytes(long length)
+    {
+        const long OneMegabyte = 1024 * 1024;
+        var metadata = length + 12 is > OneMegabyte and <= 4 * OneMegabyte ? OneMegabyte : length + 12;
+        return length + (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(metadata, 16));
     }
 
     /// <summary>Reserves <paramref name="bytes"/> (at most the capacity); dispose the lease to give them back.</summary>
@@ -90,8 +111,43 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time)
 
         if (returnMemory)
         {
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            ReturnMemory();
         }
+    }
+
+    /// <summary>
+    /// Takes the large arrays the parsers gave back out of the shared array pool (renting them and letting them go) and
+    /// collects. A rent that had to allocate shows the pool has no more of that size. Arrays a thread keeps for itself
+    /// in the pool are dropped by the pool only at a collection at least 30 s after an earlier one saw them, so the
+    /// collection is repeated once then.
+    /// </summary>
+    private void ReturnMemory()
+    {
+        var body = largestBody > 0 ? largestBody : _capacity;
+        var largest = (int)Math.Min(BitOperations.RoundUpToPowerOf2((ulong)ParsedBodyBytes(body) - (ulong)body), 1L << 30);
+        for (var size = LargeArray; size <= largest; size *= 2)
+        {
+            while (true)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                _ = ArrayPool<byte>.Shared.Rent(size);
+                if (GC.GetAllocatedBytesForCurrentThread() - before >= size)
+                {
+                    break;
+                }
+            }
+        }
+
+        Collect();
+        _laterCollection?.Dispose();
+        _laterCollection = time.CreateTimer(_ => Collect(), null, TimeSpan.FromSeconds(31), Timeout.InfiniteTimeSpan);
+    }
+
+    private static void Collect()
+    {
+        // The first collection lets the pool drop what it held long enough; the second frees those arrays.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     // Under the lock: wakes waiters in order while the first one fits.

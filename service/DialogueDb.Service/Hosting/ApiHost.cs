@@ -48,7 +48,7 @@ internal static partial class ApiHost
         options.Validate();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System));
+        builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System, options.MaxRequestBodyBytes));
         builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
             TimeProvider.System));
 
@@ -71,14 +71,14 @@ internal static partial class ApiHost
             kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.KeepAliveSeconds);
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Min(30, options.UnauthenticatedConnectionSeconds));
-            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
-            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 var certificates = kestrel.ApplicationServices.GetRequiredService<ReloadingFiles<X509Certificate2>>();
                 https.ServerCertificateSelector = (_, _) => certificates.Current;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
             });
+            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
         });
         builder.WebHost.UseUrls([.. options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             .. (options.MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);

@@ -184,13 +184,23 @@ internal static partial class Cli
         return 0;
     }
 
-    /// <summary>Needs only the database settings: no TLS, no project, no encryption key.</summary>
+    /// <summary>
+    /// Needs only the database settings (no TLS, no project, no encryption key), except once after upgrading a database
+    /// that holds plaintext labels: then the key ring and the project (file or policy Secret) to encrypt them.
+    /// </summary>
     private static async Task<int> MigrateAsync(Dictionary<string, string?> overrides, CancellationToken ct)
     {
         var options = BindOptions(overrides);
         if (options.UsesPostgres)
         {
             await DatabaseMigrator.MigratePostgresAsync(options.Postgres!, options.AppRole, options.MaintenanceRole, ct);
+            var sealedValues = await DatabaseMigrator.SealFreeTextAsync(options.Postgres!,
+                () => new ContentProtector(EncryptionKeySource.Load(options), SecuritySetup.ProjectIdOf(options)), ct);
+            if (sealedValues > 0)
+            {
+                Console.WriteLine($"Encrypted {sealedValues} labels, descriptions and names stored by an older version.");
+            }
+
             Console.WriteLine("PostgreSQL migrations applied" +
                 (options.AppRole is null ? "" : $"; API role '{options.AppRole}' granted") +
                 (options.MaintenanceRole is null ? "" : $"; maintenance role '{options.MaintenanceRole}' granted") + ".");

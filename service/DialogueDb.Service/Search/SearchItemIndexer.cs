@@ -36,7 +36,9 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
         foreach (var m in memories)
         {
-            if (Readable(() => SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)), m.Label, m.Description)) is { } text)
+            if (Readable(() => SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)),
+                    protector.DecryptText(m.Label, RowIdentity.MemoryLabel(ns, m.Id)),
+                    protector.DecryptText(m.Description, RowIdentity.MemoryDescription(ns, m.Id)))) is { } text)
             {
                 documents.Add(("memory", m.Id, null, text));
             }

@@ -16,6 +16,14 @@ internal readonly record struct RowIdentity(string Kind, string Namespace, strin
     public static RowIdentity SummaryContent(string ns, string summaryId) => new("summary", ns, summaryId);
 
     public static RowIdentity AuditEvent(string eventId) => new("event", "", eventId);
+
+    public static RowIdentity DialogueLabel(string ns, string dialogueId) => new("dialogue.label", ns, dialogueId);
+
+    public static RowIdentity MemoryLabel(string ns, string memoryId) => new("memory.label", ns, memoryId);
+
+    public static RowIdentity MemoryDescription(string ns, string memoryId) => new("memory.description", ns, memoryId);
+
+    public static RowIdentity MessageName(string ns, string dialogueId, string messageId) => new("message.name", ns, dialogueId, messageId);
 }
 
 /// <summary>
@@ -92,6 +100,23 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
     }
 
     public string DecryptString(byte[] ciphertext, RowIdentity row) => Encoding.UTF8.GetString(Decrypt(ciphertext, row));
+
+    /// <summary>An optional free-text field (label, description, name) as stored: encrypted, or null when absent.</summary>
+    public byte[]? EncryptText(string? text, RowIdentity row) => text is null ? null : Encrypt(text, row);
+
+    /// <summary>
+    /// The plaintext of an optional free-text field. A value the SealFreeText migration converted but the
+    /// <see cref="FreeTextSealer"/> has not encrypted yet is <see cref="LegacyPlaintext"/> followed by its UTF-8 bytes.
+    /// </summary>
+    public string? DecryptText(byte[]? stored, RowIdentity row) => stored switch
+    {
+        null => null,
+        [LegacyPlaintext, ..] => Encoding.UTF8.GetString(stored.AsSpan(1)),
+        _ => DecryptString(stored, row),
+    };
+
+    /// <summary>First byte of a free-text value still in plaintext (NUL is refused in every text field, so no text starts so).</summary>
+    public const byte LegacyPlaintext = 0;
 
     public static uint KeyIdOf(byte[] ciphertext) => BinaryPrimitives.ReadUInt32BigEndian(ciphertext.AsSpan(1, 4));
 

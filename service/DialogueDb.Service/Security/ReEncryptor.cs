@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 namespace DialogueDb.Service.Security;
 
 /// <summary>
-/// Moves every stored ciphertext to the active data key, in bounded batches (short transactions, bounded memory).
+/// Moves every stored ciphertext (content, state, values, and the free-text labels, descriptions and names) to the active data key, in bounded batches (short transactions, bounded memory).
 /// Safe while the API serves: each row is replaced only if it still holds the ciphertext that was read (an API write in
 /// between wins and is already on the active key). Resumable: a rerun skips rows already on the active key.
 /// Runs over a connection that sees every namespace (the maintenance role; SQLite has no row-level security).
@@ -29,15 +29,21 @@ internal sealed class ReEncryptor(DialogueDbContext db, ContentProtector protect
                 }
 
                 var batch = await rows.OrderBy(m => m.Namespace).ThenBy(m => m.DialogueId).ThenBy(m => m.Seq).Take(size)
-                    .Select(m => new { m.Namespace, m.DialogueId, m.Seq, m.Id, m.Content }).ToListAsync(ct);
+                    .Select(m => new { m.Namespace, m.DialogueId, m.Seq, m.Id, m.Content, m.Name }).ToListAsync(ct);
                 var rewritten = 0;
-                foreach (var m in batch.Where(m => ContentProtector.KeyIdOf(m.Content) != active))
+                foreach (var m in batch)
                 {
-                    var row = RowIdentity.MessageContent(m.Namespace, m.DialogueId, m.Id);
-                    var fresh = protector.Encrypt(protector.Decrypt(m.Content, row), row);
+                    var content = Fresh(m.Content, RowIdentity.MessageContent(m.Namespace, m.DialogueId, m.Id), active);
+                    var name = Fresh(m.Name, RowIdentity.MessageName(m.Namespace, m.DialogueId, m.Id), active);
+                    if (content is null && name is null)
+                    {
+                        continue;
+                    }
+
                     rewritten += await db.Messages.IgnoreQueryFilters()
-                        .Where(x => x.Namespace == m.Namespace && x.DialogueId == m.DialogueId && x.Seq == m.Seq && x.Content == m.Content)
-                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.Content, fresh), ct);
+                        .Where(x => x.Namespace == m.Namespace && x.DialogueId == m.DialogueId && x.Seq == m.Seq
+                            && x.Content == m.Content && x.Name == m.Name)
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.Content, content ?? m.Content).SetProperty(x => x.Name, name ?? m.Name), ct);
                 }
 
                 return (batch.Count, rewritten, batch.Count == 0 ? null : (batch[^1].Namespace, batch[^1].DialogueId, batch[^1].Seq));
@@ -51,15 +57,20 @@ internal sealed class ReEncryptor(DialogueDbContext db, ContentProtector protect
                 }
 
                 var batch = await rows.OrderBy(d => d.Namespace).ThenBy(d => d.Id).Take(size)
-                    .Select(d => new { d.Namespace, d.Id, d.State }).ToListAsync(ct);
+                    .Select(d => new { d.Namespace, d.Id, d.State, d.Label }).ToListAsync(ct);
                 var rewritten = 0;
-                foreach (var d in batch.Where(d => ContentProtector.KeyIdOf(d.State) != active))
+                foreach (var d in batch)
                 {
-                    var row = RowIdentity.DialogueState(d.Namespace, d.Id);
-                    var fresh = protector.Encrypt(protector.Decrypt(d.State, row), row);
+                    var state = Fresh(d.State, RowIdentity.DialogueState(d.Namespace, d.Id), active);
+                    var label = Fresh(d.Label, RowIdentity.DialogueLabel(d.Namespace, d.Id), active);
+                    if (state is null && label is null)
+                    {
+                        continue;
+                    }
+
                     rewritten += await db.Dialogues.IgnoreQueryFilters()
-                        .Where(x => x.Namespace == d.Namespace && x.Id == d.Id && x.State == d.State)
-                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, fresh), ct);
+                        .Where(x => x.Namespace == d.Namespace && x.Id == d.Id && x.State == d.State && x.Label == d.Label)
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, state ?? d.State).SetProperty(x => x.Label, label ?? d.Label), ct);
                 }
 
                 return (batch.Count, rewritten, batch.Count == 0 ? null : (batch[^1].Namespace, batch[^1].Id));
@@ -73,20 +84,42 @@ internal sealed class ReEncryptor(DialogueDbContext db, ContentProtector protect
                 }
 
                 var batch = await rows.OrderBy(m => m.Namespace).ThenBy(m => m.Id).Take(size)
-                    .Select(m => new { m.Namespace, m.Id, m.Value }).ToListAsync(ct);
+                    .Select(m => new { m.Namespace, m.Id, m.Value, m.Label, m.Description }).ToListAsync(ct);
                 var rewritten = 0;
-                foreach (var m in batch.Where(m => ContentProtector.KeyIdOf(m.Value) != active))
+                foreach (var m in batch)
                 {
-                    var row = RowIdentity.MemoryValue(m.Namespace, m.Id);
-                    var fresh = protector.Encrypt(protector.Decrypt(m.Value, row), row);
+                    var value = Fresh(m.Value, RowIdentity.MemoryValue(m.Namespace, m.Id), active);
+                    var label = Fresh(m.Label, RowIdentity.MemoryLabel(m.Namespace, m.Id), active);
+                    var description = Fresh(m.Description, RowIdentity.MemoryDescription(m.Namespace, m.Id), active);
+                    if (value is null && label is null && description is null)
+                    {
+                        continue;
+                    }
+
                     rewritten += await db.Memories.IgnoreQueryFilters()
-                        .Where(x => x.Namespace == m.Namespace && x.Id == m.Id && x.Value == m.Value)
-                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.Value, fresh), ct);
+                        .Where(x => x.Namespace == m.Namespace && x.Id == m.Id && x.Value == m.Value && x.Label == m.Label
+                            && x.Description == m.Description)
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.Value, value ?? m.Value).SetProperty(x => x.Label, label ?? m.Label)
+                            .SetProperty(x => x.Description, description ?? m.Description), ct);
                 }
 
                 return (batch.Count, rewritten, batch.Count == 0 ? null : (batch[^1].Namespace, batch[^1].Id));
             }),
         ];
+    }
+
+    /// <summary>
+    /// The value encrypted under the active key, or null when it already is (or is absent). A free-text value still in
+    /// plaintext (see <see cref="FreeTextSealer"/>) is encrypted too.
+    /// </summary>
+    private byte[]? Fresh(byte[]? stored, RowIdentity row, uint active)
+    {
+        if (stored is null || (stored is [ContentProtector.FormatVersion, ..] && ContentProtector.KeyIdOf(stored) == active))
+        {
+            return null;
+        }
+
+        return protector.Encrypt(stored is [ContentProtector.LegacyPlaintext, ..] ? stored.AsSpan(1) : protector.Decrypt(stored, row), row);
     }
 
     /// <summary>Walks one table in primary-key order; <paramref name="batch"/> returns (rows read, rows rewritten, last key).</summary>

@@ -80,6 +80,21 @@ internal static class SecuritySetup
         return services;
     }
 
+    /// <summary>The project id alone, for a job that encrypts but does not serve: from the policy Secret or the project file.</summary>
+    public static string ProjectIdOf(ServiceOptions options)
+    {
+        if (options.PolicySecret is null)
+        {
+            return ProjectDocument.Read(options.ProjectFilePath).ProjectId;
+        }
+
+        var (ns, name) = options.PolicySecretReference();
+        using var client = new Kubernetes(KubernetesClientConfiguration.BuildDefaultConfig());
+        using var source = KubernetesPolicySource.Open(client, ns, name, options.PolicySecretKey,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        return source.Current.ProjectId;
+    }
+
     private static ILogger Logger(IServiceProvider services) =>
         services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Security");
 }

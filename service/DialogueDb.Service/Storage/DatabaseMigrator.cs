@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DialogueDb.Service.Security;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -35,6 +36,27 @@ internal static partial class DatabaseMigrator
         await db.Database.ExecuteSqlRawAsync(MoveQuotaCountersToStripes, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+
+        // Labels, descriptions and names an older version stored as text are encrypted before anything serves them.
+        if (services.GetService<ContentProtector>() is { } protector)
+        {
+            await db.Database.OpenConnectionAsync(ct);
+            await new FreeTextSealer(protector).SealSqliteAsync(db.Database.GetDbConnection(), ct);
+        }
+    }
+
+    /// <summary>
+    /// After the migrations: encrypts the labels, descriptions and names the SealFreeText migration kept as plaintext.
+    /// Only then are the key ring and the project id needed (<paramref name="protector"/> is asked for lazily), so a new
+    /// or already sealed database migrates without them. Returns the number of values sealed.
+    /// </summary>
+    public static async Task<long> SealFreeTextAsync(string ownerConnection, Func<ContentProtector> protector, CancellationToken ct)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(ownerConnection);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await FreeTextSealer.IsPendingAsync(connection, ct)
+            ? await new FreeTextSealer(protector()).SealPostgresAsync(connection, ct)
+            : 0;
     }
 
     /// <summary>

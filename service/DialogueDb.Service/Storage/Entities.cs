@@ -17,7 +17,9 @@ internal sealed class DialogueRow : ICreatedRow
     public required string Namespace { get; set; }
     public required string Id { get; set; }
     public required string Status { get; set; }
-    public string? Label { get; set; }
+
+    /// <summary>Free text, encrypted like the state (<see cref="Security.ContentProtector.EncryptText"/>).</summary>
+    public byte[]? Label { get; set; }
     public string? ThreadOf { get; set; }
     public required string Tags { get; set; }
     public required string Metadata { get; set; }
@@ -41,7 +43,9 @@ internal sealed class MessageRow
     public long Seq { get; set; }
     public required string Id { get; set; }
     public required string Role { get; set; }
-    public string? Name { get; set; }
+
+    /// <summary>Free text, encrypted like the content.</summary>
+    public byte[]? Name { get; set; }
 
     /// <summary>The content as compact JSON text (a JSON string for text content), encrypted.</summary>
     public required byte[] Content { get; set; }
@@ -61,8 +65,12 @@ internal sealed class MemoryRow : ICreatedRow
     public required byte[] Value { get; set; }
     public required string Type { get; set; }
     public required string Term { get; set; }
-    public string? Label { get; set; }
-    public string? Description { get; set; }
+
+    /// <summary>Free text, encrypted like the value.</summary>
+    public byte[]? Label { get; set; }
+
+    /// <summary>Free text, encrypted like the value.</summary>
+    public byte[]? Description { get; set; }
     public required string Tags { get; set; }
     public required string Metadata { get; set; }
     public long Created { get; set; }

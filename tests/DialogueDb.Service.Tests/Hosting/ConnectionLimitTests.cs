@@ -71,6 +71,17 @@ public sealed class ConnectionLimitTests
         Assert.Equal(100, budget.Available);
     }
 
+    [Theory]
+    [InlineData(100, 100 + 128)]
+    [InlineData(2 * MiB, (2 * MiB) + MiB)]
+    [InlineData(35 * MiB, (35 * MiB) + (64 * MiB))]
+    [InlineData(36 * MiB, (36 * MiB) + (64 * MiB))]
+    public void BodyBudget_ReservesTheBufferAndTheParsersPooledMetadata(long body, long reserved) =>
+        // JsonDocument rents metadata as large as the body (1 MiB for 1-4 MiB), in the pool's power-of-two sizes.
+        Assert.Equal(reserved, BodyMemoryBudget.ParsedBodyBytes(body));
+
+    private const long MiB = 1024 * 1024;
+
     /// <summary>
     /// A cold process under a loaded machine can take longer than the grace to reach its first request (JIT), which
     /// is not what the grace is about: warm it up, retrying a connection it closed meanwhile.

@@ -16,6 +16,9 @@ public abstract class EncryptionAtRest(ApiFixture api) : ConformanceTest(api)
     /// <summary>Every stored byte of the database, as an attacker holding it would see them.</summary>
     protected abstract Task<byte[]> RawDatabaseBytesAsync();
 
+    /// <summary>Events the marker test writes: dialogue and 2 messages, a thread, a memory, its update, the state merge.</summary>
+    protected const int MarkerTestEvents = 7;
+
     [Fact]
     public async Task StoredContent_MessageMemoryAndState_NeverInPlaintext()
     {
@@ -23,20 +26,39 @@ public abstract class EncryptionAtRest(ApiFixture api) : ConformanceTest(api)
         var ns = NewNamespace();
         var dialogue = await CreateDialogueAsync(ns, new
         {
+            label = marker + "-label",
             state = new { secret = marker + "-state" },
             tags = new[] { "visible-tag" },
             messages = new object[]
             {
-                new { role = "user", content = marker + "-text" },
+                new { role = "user", content = marker + "-text", name = marker + "-name" },
                 new { role = "assistant", content = new[] { new { type = "text", text = marker + "-block" } } },
             },
         });
-        (await PostAsync($"memory?namespace={ns}", new { value = new { note = marker + "-memory" } })).Expect(HttpStatusCode.OK);
-        (await PutAsync($"dialogue/{Str(dialogue["id"])}/state?namespace={ns}", new { more = marker + "-merged" })).Expect(HttpStatusCode.OK);
+        var dialogueId = Str(dialogue["id"]);
+        var thread = await CreateDialogueAsync(ns, new { threadOf = dialogueId, label = marker + "-thread" });
+        var memory = (await PostAsync($"memory?namespace={ns}", new
+        {
+            value = new { note = marker + "-memory" },
+            label = marker + "-memory-label",
+            description = marker + "-description",
+        })).Expect(HttpStatusCode.OK).Object;
+        (await PutAsync($"memory/{Str(memory["id"])}?namespace={ns}", new { label = marker + "-relabelled" })).Expect(HttpStatusCode.OK);
+        (await PutAsync($"dialogue/{dialogueId}/state?namespace={ns}", new { more = marker + "-merged" })).Expect(HttpStatusCode.OK);
 
         var bytes = await RawDatabaseBytesAsync();
 
         Assert.Equal(-1, bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker)));
+        // Still readable through the API, in single reads and in lists.
+        Assert.Equal(marker + "-label", Str((await GetDialogueAsync(ns, dialogueId))["label"]));
+        Assert.Equal(marker + "-thread", Str(thread["label"]));
+        var threads = (await GetAsync($"dialogue?namespace={ns}&threadOf={dialogueId}")).Expect(HttpStatusCode.OK).Object;
+        Assert.Equal(marker + "-thread", Str(threads["items"]![0]!["label"]));
+        var messages = (await GetAsync($"messages?dialogueId={dialogueId}&namespace={ns}")).Expect(HttpStatusCode.OK).Object;
+        Assert.Equal(marker + "-name", Str(messages["items"]![0]!["name"]));
+        var stored = (await GetAsync($"memory/{Str(memory["id"])}?namespace={ns}")).Expect(HttpStatusCode.OK).Object;
+        Assert.Equal(marker + "-relabelled", Str(stored["label"]));
+        Assert.Equal(marker + "-description", Str(stored["description"]));
         // Tags stay plaintext (they are filters): proves the bytes searched really are the stored rows.
         Assert.NotEqual(-1, bytes.AsSpan().IndexOf("visible-tag"u8));
     }
@@ -114,12 +136,12 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
         return [.. bytes];
     }
 
-    /// <summary>Waits until the relay published the test's five events (3 on create, the memory, the state merge).</summary>
+    /// <summary>Waits until the relay published the marker test's events.</summary>
     private static async Task EventsPublishedAsync(string path)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromSeconds(10)
-               && (!File.Exists(path) || (await File.ReadAllLinesAsync(path, Ct)).Count(l => l.Contains("\"keyId\"", StringComparison.Ordinal)) < 5))
+               && (!File.Exists(path) || (await File.ReadAllLinesAsync(path, Ct)).Count(l => l.Contains("\"keyId\"", StringComparison.Ordinal)) < MarkerTestEvents))
         {
             await Task.Delay(100, Ct);
         }

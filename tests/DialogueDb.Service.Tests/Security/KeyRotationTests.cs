@@ -135,11 +135,19 @@ public abstract class KeyRotation : IAsyncLifetime
         using var response = await client.PostAsJsonAsync($"api/v1/dialogue?namespace={ns}", new
         {
             state = new { marker },
-            messages = new[] { new { role = "user", content = marker + "-1" }, new { role = "user", content = marker + "-2" } },
+            label = marker + "-label",
+            messages = new[]
+            {
+                new { role = "user", content = marker + "-1", name = marker + "-name" },
+                new { role = "user", content = marker + "-2", name = marker + "-name" },
+            },
         }, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var id = (string)JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["id"]!;
-        using var memory = await client.PostAsJsonAsync($"api/v1/memory?namespace={ns}", new { id = "m-" + id, value = marker }, Ct);
+        using var memory = await client.PostAsJsonAsync($"api/v1/memory?namespace={ns}", new
+        {
+            id = "m-" + id, value = marker, label = marker + "-label", description = marker + "-description",
+        }, Ct);
         Assert.Equal(HttpStatusCode.OK, memory.StatusCode);
         return ns + "|" + id;
     }
@@ -149,22 +157,37 @@ public abstract class KeyRotation : IAsyncLifetime
         var (ns, id) = (handle.Split('|')[0], handle.Split('|')[1]);
         var dialogue = JsonNode.Parse(await client.GetStringAsync($"api/v1/dialogue/{id}?namespace={ns}", Ct))!;
         Assert.Equal(marker, (string)dialogue["state"]!["marker"]!);
+        Assert.Equal(marker + "-label", (string)dialogue["label"]!);
         var messages = JsonNode.Parse(await client.GetStringAsync($"api/v1/messages?dialogueId={id}&namespace={ns}", Ct))!;
         Assert.Equal([marker + "-1", marker + "-2"], messages["items"]!.AsArray().Select(m => (string)m!["content"]!));
+        Assert.All(messages["items"]!.AsArray(), m => Assert.Equal(marker + "-name", (string)m!["name"]!));
         var memory = JsonNode.Parse(await client.GetStringAsync($"api/v1/memory/m-{id}?namespace={ns}", Ct))!;
         Assert.Equal(marker, (string)memory["value"]!);
+        Assert.Equal(marker + "-label", (string)memory["label"]!);
+        Assert.Equal(marker + "-description", (string)memory["description"]!);
     }
 
-    /// <summary>The data key ids of the dialogue's stored ciphertexts (state, messages, memory), distinct and sorted.</summary>
+    /// <summary>
+    /// The data key ids of the dialogue's stored ciphertexts (state and label, messages and names, memory value, label
+    /// and description), distinct and sorted.
+    /// </summary>
     private async Task<string> StoredKeyIdsAsync(string handle)
     {
         var (ns, id) = (handle.Split('|')[0], handle.Split('|')[1]);
         await using var db = MaintenanceContext();
         var blobs = new List<byte[]>();
-        blobs.AddRange(await db.Dialogues.IgnoreQueryFilters().Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).ToListAsync(Ct));
-        blobs.AddRange(await db.Messages.IgnoreQueryFilters().Where(m => m.Namespace == ns && m.DialogueId == id).Select(m => m.Content).ToListAsync(Ct));
-        blobs.AddRange(await db.Memories.IgnoreQueryFilters().Where(m => m.Namespace == ns).Select(m => m.Value).ToListAsync(Ct));
-        Assert.Equal(4, blobs.Count);
+        var dialogues = db.Dialogues.IgnoreQueryFilters().Where(d => d.Namespace == ns && d.Id == id);
+        var messages = db.Messages.IgnoreQueryFilters().Where(m => m.Namespace == ns && m.DialogueId == id);
+        var memories = db.Memories.IgnoreQueryFilters().Where(m => m.Namespace == ns);
+        blobs.AddRange(await dialogues.Select(d => d.State).ToListAsync(Ct));
+        blobs.AddRange((await dialogues.Select(d => d.Label).ToListAsync(Ct))!);
+        blobs.AddRange(await messages.Select(m => m.Content).ToListAsync(Ct));
+        blobs.AddRange((await messages.Select(m => m.Name).ToListAsync(Ct))!);
+        blobs.AddRange(await memories.Select(m => m.Value).ToListAsync(Ct));
+        blobs.AddRange((await memories.Select(m => m.Label).ToListAsync(Ct))!);
+        blobs.AddRange((await memories.Select(m => m.Description).ToListAsync(Ct))!);
+        Assert.Equal(9, blobs.Count);
+        Assert.All(blobs, b => Assert.Equal(ContentProtector.FormatVersion, b[0]));
         return string.Join(",", blobs.Select(ContentProtector.KeyIdOf).Distinct().Order());
     }
 }

@@ -89,7 +89,7 @@ internal static class DialogueApi
             Namespace = ns,
             Id = dialogueId,
             Status = Active,
-            Label = label,
+            Label = protector.EncryptText(label, RowIdentity.DialogueLabel(ns, dialogueId)),
             ThreadOf = threadOf,
             Tags = tags,
             Metadata = metadata,
@@ -195,13 +195,13 @@ internal static class DialogueApi
             return (null, null);
         }
 
-        var json = ApiJson.Compact(value);
-        return System.Text.Encoding.UTF8.GetByteCount(json) > InputRules.MaxStateBytes
+        return ApiJson.CompactLength(value) > InputRules.MaxStateBytes
             ? (null, ApiErrors.PayloadTooLarge("state"))
-            : (json, null);
+            : (ApiJson.Compact(value), null);
     }
 
-    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, CancellationToken ct)
+    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, ContentProtector protector,
+        CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(request.Query, descendingByDefault: true);
         if (query is null)
@@ -225,7 +225,7 @@ internal static class DialogueApi
 
         var page = await Pages.ByCreated(dialogues, query).ToListAsync(ct);
         return new JsonPayload(w => Pages.Write(w, page, query, d => new Cursor(query.Descending, d.Created, d.Id),
-            d => DialogueJson.Write(w, d, project.ProjectId, request.Http.TraceIdentifier, protector: null)));
+            d => DialogueJson.Write(w, d, project.ProjectId, request.Http.TraceIdentifier, protector, withState: false)));
     }
 
     private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ItemReads reads, ApiKeyRing project,
@@ -278,7 +278,7 @@ internal static class DialogueApi
 
         if (obj.TryGetProperty("label", out var labelValue))
         {
-            dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+            dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : protector.EncryptText(label, RowIdentity.DialogueLabel(ns, id));
         }
 
         dialogue.Tags = tags ?? dialogue.Tags;

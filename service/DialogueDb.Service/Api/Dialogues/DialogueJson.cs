@@ -8,11 +8,11 @@ namespace DialogueDb.Service.Api.Dialogues;
 internal static class DialogueJson
 {
     /// <summary>
-    /// The dialogue object of §4. The state is written (decrypted) when a <paramref name="protector"/> is given
-    /// (get/create/update, not lists); <paramref name="messages"/> on create.
+    /// The dialogue object of §4. The state is written (decrypted) unless <paramref name="withState"/> is false (lists);
+    /// <paramref name="messages"/> on create.
     /// </summary>
-    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string? requestId, ContentProtector? protector,
-        IReadOnlyList<MessageRow>? messages = null)
+    public static void Write(Utf8JsonWriter w, DialogueRow d, string projectId, string? requestId, ContentProtector protector,
+        IReadOnlyList<MessageRow>? messages = null, bool withState = true)
     {
         w.WriteStartObject();
         w.WriteString("id", d.Id);
@@ -25,7 +25,7 @@ internal static class DialogueJson
         w.WriteString("modified", Timestamps.Format(d.Modified));
         w.WriteNamespace(d.Namespace);
         w.WriteOptional("threadOf", d.ThreadOf);
-        w.WriteOptional("label", d.Label);
+        w.WriteOptional("label", protector.DecryptText(d.Label, RowIdentity.DialogueLabel(d.Namespace, d.Id)));
         w.WriteNumber("totalMessages", d.TotalMessages);
         w.WriteNumber("threadCount", d.ThreadCount);
         if (d.LastMessageCreated is { } last)
@@ -38,7 +38,7 @@ internal static class DialogueJson
             w.WriteString("endedAt", Timestamps.Format(ended));
         }
 
-        if (protector is not null)
+        if (withState)
         {
             w.WritePropertyName("state");
             w.WriteRawValue(protector.Decrypt(d.State, RowIdentity.DialogueState(d.Namespace, d.Id)), skipInputValidation: true);
@@ -49,7 +49,7 @@ internal static class DialogueJson
             w.WriteStartArray("messages");
             foreach (var message in messages)
             {
-                MessageJson.Write(w, message, protector!);
+                MessageJson.Write(w, message, protector);
             }
 
             w.WriteEndArray();

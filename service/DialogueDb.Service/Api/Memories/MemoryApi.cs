@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Audit;
@@ -37,7 +36,7 @@ internal static class MemoryApi
         }
         else
         {
-            value = ApiJson.Compact(valueElement);
+            value = ApiJson.CompactLength(valueElement) > InputRules.MaxContentBytes ? null : ApiJson.Compact(valueElement);
             type = valueElement.ValueKind switch
             {
                 JsonValueKind.String => "string",
@@ -46,7 +45,7 @@ internal static class MemoryApi
                 JsonValueKind.Array => "array",
                 _ => "object",
             };
-            if (Encoding.UTF8.GetByteCount(value) > InputRules.MaxContentBytes)
+            if (value is null)
             {
                 rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
             }
@@ -72,8 +71,8 @@ internal static class MemoryApi
             Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
             Type = type!,
             Term = term,
-            Label = label,
-            Description = description,
+            Label = protector.EncryptText(label, RowIdentity.MemoryLabel(ns, memoryId)),
+            Description = protector.EncryptText(description, RowIdentity.MemoryDescription(ns, memoryId)),
             Tags = tags,
             Metadata = metadata,
             Created = now,
@@ -176,13 +175,15 @@ internal static class MemoryApi
 
         if (obj.TryGetProperty("label", out var labelValue))
         {
-            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : label;
+            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : protector.EncryptText(label, RowIdentity.MemoryLabel(ns, id));
             changed = true;
         }
 
         if (obj.TryGetProperty("description", out var descriptionValue))
         {
-            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null ? null : description;
+            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null
+                ? null
+                : protector.EncryptText(description, RowIdentity.MemoryDescription(ns, id));
             changed = true;
         }
 

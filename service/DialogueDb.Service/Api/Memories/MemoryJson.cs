@@ -20,8 +20,8 @@ internal static class MemoryJson
         w.WriteString("created", Timestamps.Format(m.Created));
         w.WriteString("modified", Timestamps.Format(m.Modified));
         w.WriteNamespace(m.Namespace);
-        w.WriteOptional("label", m.Label);
-        w.WriteOptional("description", m.Description);
+        w.WriteOptional("label", protector.DecryptText(m.Label, RowIdentity.MemoryLabel(m.Namespace, m.Id)));
+        w.WriteOptional("description", protector.DecryptText(m.Description, RowIdentity.MemoryDescription(m.Namespace, m.Id)));
         w.WriteEndObject();
     }
 }

@@ -91,12 +91,12 @@ internal static class MessageApi
                 w.WriteStartArray();
                 foreach (var message in messages)
                 {
-                    MessageJson.Write(w, message.Row, message.Content);
+                    MessageJson.Write(w, message.Row, message.Content, message.Name);
                 }
 
                 w.WriteEndArray();
             })
-            : new JsonPayload(w => MessageJson.Write(w, messages[0].Row, messages[0].Content));
+            : new JsonPayload(w => MessageJson.Write(w, messages[0].Row, messages[0].Content, messages[0].Name));
     }
 
     private static List<MessageInput> ParseBatch(JsonElement array, InputRules rules)

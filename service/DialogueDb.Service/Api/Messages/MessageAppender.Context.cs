@@ -59,7 +59,7 @@ internal sealed partial class MessageAppender
 
         // One statement for all the events of a batch.
         await audit.AddManyAsync(db, actor, EventType, "message", ns, dialogueId,
-            [.. messages.Select(m => (m.Row.Id, (Action<Utf8JsonWriter>?)(w => MessageJson.Write(w, m.Row, m.Content))))], ct);
+            [.. messages.Select(m => (m.Row.Id, (Action<Utf8JsonWriter>?)(w => MessageJson.Write(w, m.Row, m.Content, m.Name))))], ct);
 
         // Counted last, right before the commit (over the quota the whole batch, events included, rolls back).
         if (await quotas.ConsumeAsync(db, QuotaKind.Messages, count, ct) is { } overQuota)

@@ -24,7 +24,7 @@ internal sealed partial class MessageAppender
     /// <summary>$1 namespace, $2 dialogue, $3 stamp (modified), $4–$11 the message arrays, in request order.</summary>
     private static string InsertRows(string firstSeq) => $"""
         SELECT $1, $2, {firstSeq} + m.n - 1, m.id, m.role, m.name, m.content, m.content_length, m.tags, m.metadata, m.created, $3
-        FROM unnest($4::varchar[], $5::text[], $6::text[], $7::bytea[], $8::int[], $9::text[], $10::text[], $11::bigint[])
+        FROM unnest($4::varchar[], $5::text[], $6::bytea[], $7::bytea[], $8::int[], $9::text[], $10::text[], $11::bigint[])
             WITH ORDINALITY AS m(id, role, name, content, content_length, tags, metadata, created, n)
         """;
 

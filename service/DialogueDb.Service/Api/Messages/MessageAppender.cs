@@ -6,7 +6,8 @@ using DialogueDb.Service.Storage;
 namespace DialogueDb.Service.Api.Messages;
 
 /// <summary>A message as stored by an append, with its plaintext content (answers and events are written from it).</summary>
-internal sealed record AppendedMessage(MessageRow Row, string Content);
+/// <summary>A message just written, with its content and name as plaintext (the row holds them encrypted).</summary>
+internal sealed record AppendedMessage(MessageRow Row, string Content, string? Name);
 
 /// <summary>
 /// Appends messages to a dialogue (contract §5), atomically with their audit events and the plan's message count.
@@ -57,7 +58,7 @@ internal sealed partial class MessageAppender(
 
     /// <summary>The rows to store (ids given, content encrypted); their timestamps are set by <see cref="Stamp"/>.</summary>
     private List<AppendedMessage> Prepare(string ns, string dialogueId, IReadOnlyList<MessageInput> inputs) =>
-        [.. inputs.Select(input => new AppendedMessage(input.ToRow(ns, dialogueId, 0, 0, time, protector), input.Content))];
+        [.. inputs.Select(input => new AppendedMessage(input.ToRow(ns, dialogueId, 0, 0, time, protector), input.Content, input.Name))];
 
     /// <summary>Sets each message's timestamps (the client's <c>created</c>, else <paramref name="stamp"/>); returns the latest.</summary>
     private static long Stamp(List<AppendedMessage> messages, IReadOnlyList<MessageInput> inputs, long stamp)
@@ -75,5 +76,5 @@ internal sealed partial class MessageAppender(
     }
 
     private List<SealedEvent> Events(Actor actor, string ns, List<AppendedMessage> messages) =>
-        [.. messages.Select(m => audit.Seal(actor, EventType, "message", ns, m.Row.Id, w => MessageJson.Write(w, m.Row, m.Content)))];
+        [.. messages.Select(m => audit.Seal(actor, EventType, "message", ns, m.Row.Id, w => MessageJson.Write(w, m.Row, m.Content, m.Name)))];
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Security;
@@ -55,6 +56,13 @@ internal sealed record MessageInput(
         {
             case JsonValueKind.String:
             {
+                // An escape takes at most 6 bytes for 1 decoded byte: a longer raw string cannot fit (and is not copied).
+                if (JsonMarshal.GetRawUtf8Value(content).Length > 6 * InputRules.MaxContentBytes)
+                {
+                    rules.Invalid(path, $"must be at most {InputRules.MaxContentBytes} bytes");
+                    return (null, 0);
+                }
+
                 var text = content.GetString()!;
                 if (text.Length == 0)
                 {
@@ -101,15 +109,14 @@ internal sealed record MessageInput(
                     CheckImage(content, path, rules);
                 }
 
-                var json = ApiJson.Compact(content);
-                var length = Encoding.UTF8.GetByteCount(json);
+                var length = ApiJson.CompactLength(content);
                 if (length > InputRules.MaxContentBytes)
                 {
                     rules.Invalid(path, $"must be at most {InputRules.MaxContentBytes} bytes serialised");
                     return (null, 0);
                 }
 
-                return (json, length);
+                return (ApiJson.Compact(content), length);
             }
 
             default:
@@ -140,7 +147,7 @@ internal sealed record MessageInput(
             Seq = seq,
             Id = id,
             Role = Role,
-            Name = Name,
+            Name = protector.EncryptText(Name, RowIdentity.MessageName(ns, dialogueId, id)),
             Content = protector.Encrypt(Content, RowIdentity.MessageContent(ns, dialogueId, id)),
             ContentLength = ContentLength,
             Tags = Tags,

@@ -201,8 +201,8 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("ended_at");
 
-                    b.Property<string>("Label")
-                        .HasColumnType("text")
+                    b.Property<byte[]>("Label")
+                        .HasColumnType("bytea")
                         .HasColumnName("label");
 
                     b.Property<long?>("LastMessageCreated")
@@ -281,12 +281,12 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("created");
 
-                    b.Property<string>("Description")
-                        .HasColumnType("text")
+                    b.Property<byte[]>("Description")
+                        .HasColumnType("bytea")
                         .HasColumnName("description");
 
-                    b.Property<string>("Label")
-                        .HasColumnType("text")
+                    b.Property<byte[]>("Label")
+                        .HasColumnType("bytea")
                         .HasColumnName("label");
 
                     b.Property<string>("Metadata")
@@ -376,8 +376,8 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("modified");
 
-                    b.Property<string>("Name")
-                        .HasColumnType("text")
+                    b.Property<byte[]>("Name")
+                        .HasColumnType("bytea")
                         .HasColumnName("name");
 
                     b.Property<string>("Role")
