@@ -62,9 +62,9 @@ internal sealed partial class OperatorOptions
     public int Workers { get; set; } = 4;
 
     /// <summary>
-    /// How long a new data key is decrypt-only before it becomes the active one: longer than any kubelet takes to
-    /// refresh a Secret volume (its sync period plus the cache TTL, about a minute by default), so no replica meets a
-    /// ciphertext under a key it has not read yet.
+    /// How long a new data key is decrypt-only (and a new event key open-only) before it becomes the active one: longer
+    /// than any kubelet takes to refresh a Secret volume (its sync period plus the cache TTL, about a minute by default),
+    /// so no replica meets a ciphertext, and no event consumer an event, under a key it has not read yet.
     /// </summary>
     public int EncryptionKeyActivationSeconds { get; set; } = 180;
 

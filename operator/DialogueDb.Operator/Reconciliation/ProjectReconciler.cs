@@ -133,7 +133,7 @@ internal sealed partial class ProjectReconciler(
 
         var connection = await connections.EnsureAsync(project, identity, passwords, credentials, referenced, cancellationToken);
         var encryption = await generated.EnsureEncryptionAsync(project, cancellationToken);
-        await generated.EnsureEventsKeyAsync(project, cancellationToken);
+        var eventKeyActivation = await generated.EnsureEventsKeyAsync(project, cancellationToken);
         var tls = await generated.EnsureTlsAsync(project, credentials, referenced, cancellationToken);
         var endpoint = Endpoint(project, options.ClusterDomain);
         var keys = await apiKeys.EnsureAsync(project, hasher, endpoint, tls.CaCertificatePem, cancellationToken);
@@ -184,7 +184,7 @@ internal sealed partial class ProjectReconciler(
             requeue = ReconcileResult.Earliest(requeue, graceEnds - time.GetUtcNow() + TimeSpan.FromSeconds(1));
         }
 
-        if (encryption.ActivatesAt is { } activation)
+        foreach (var activation in new[] { encryption.ActivatesAt, eventKeyActivation }.OfType<DateTimeOffset>())
         {
             requeue = ReconcileResult.Earliest(requeue, activation - time.GetUtcNow() + TimeSpan.FromSeconds(1));
         }

@@ -114,6 +114,9 @@ internal sealed class DialogueProjectSpec
     [Description("The API's TLS certificate. Absent: a certificate issued by the operator's per-project CA.")]
     public TlsSpec? Tls { get; set; }
 
+    [Description("The published audit events. Absent: sealed under an event key generated once (Secret <project>-events-key).")]
+    public EventsSpec? Events { get; set; }
+
     [Description("Who may call the API. Absent: the operator's default peers.")]
     public NetworkPolicySpec? NetworkPolicy { get; set; }
 
@@ -198,6 +201,13 @@ internal sealed class EncryptionSpec
     [Description("Raise to add a new generated key and make it the active one; older keys stay for decryption.")]
     [Range(0, int.MaxValue)]
     public int? Rotation { get; set; }
+}
+
+internal sealed class EventsSpec
+{
+    [Description("Raise to add a new event key: consumers get it first (open-only), events are sealed with it once every reader has it; older keys stay.")]
+    [Range(0, int.MaxValue)]
+    public int? KeyRotation { get; set; }
 }
 
 internal sealed class TlsSpec
