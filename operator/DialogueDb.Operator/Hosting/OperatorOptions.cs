@@ -218,10 +218,27 @@ internal sealed record PlanDefinition
     /// <summary>The plans of the API contract (§7, §8).</summary>
     public static Dictionary<string, PlanDefinition> ContractPlans() => new(StringComparer.Ordinal)
     {
-        ["free"] = new() { RequestsPerSecond = 5, DialoguesPerMonth = 100, MessagesPerMonth = 10_000, MemoriesStored = 1_000, RequestsPerMonth = 100_000, DialogueRetentionDays = 30, ShortTermMemoryRetentionDays = 30, LongTermMemoryRetentionDays = 60 },
-        ["starter"] = new() { RequestsPerSecond = 10, DialoguesPerMonth = 1_000, MessagesPerMonth = 100_000, MemoriesStored = 10_000, RequestsPerMonth = 1_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 45, LongTermMemoryRetentionDays = 120 },
-        ["pro"] = new() { RequestsPerSecond = 20, DialoguesPerMonth = 10_000, MessagesPerMonth = 1_000_000, MemoriesStored = 100_000, RequestsPerMonth = 10_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0 },
-        ["business"] = new() { RequestsPerSecond = 100, DialoguesPerMonth = 100_000, MessagesPerMonth = 10_000_000, MemoriesStored = 1_000_000, RequestsPerMonth = 100_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0, Replicas = 2 },
+        ["free"] = new()
+        {
+            RequestsPerSecond = 5, DialoguesPerMonth = 100, MessagesPerMonth = 10_000, MemoriesStored = 1_000, RequestsPerMonth = 100_000,
+            DialogueRetentionDays = 30, ShortTermMemoryRetentionDays = 30, LongTermMemoryRetentionDays = 60,
+        },
+        ["starter"] = new()
+        {
+            RequestsPerSecond = 10, DialoguesPerMonth = 1_000, MessagesPerMonth = 100_000, MemoriesStored = 10_000,
+            RequestsPerMonth = 1_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 45, LongTermMemoryRetentionDays = 120,
+        },
+        ["pro"] = new()
+        {
+            RequestsPerSecond = 20, DialoguesPerMonth = 10_000, MessagesPerMonth = 1_000_000, MemoriesStored = 100_000,
+            RequestsPerMonth = 10_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0,
+        },
+        ["business"] = new()
+        {
+            RequestsPerSecond = 100, DialoguesPerMonth = 100_000, MessagesPerMonth = 10_000_000, MemoriesStored = 1_000_000,
+            RequestsPerMonth = 100_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0,
+            Replicas = 2,
+        },
         ["enterprise"] = new() { Replicas = 2 },
     };
 }
@@ -257,7 +274,10 @@ internal abstract class SharedServer(int defaultPort)
     }
 }
 
-/// <summary>The shared PostgreSQL on which the operator creates a database and roles per project (admin file: an Npgsql connection string).</summary>
+/// <summary>
+/// The shared PostgreSQL on which the operator creates a database and roles per project (admin file: an Npgsql
+/// connection string).
+/// </summary>
 internal sealed class SharedPostgres() : SharedServer(5432)
 {
     /// <summary>Npgsql SSL Mode for the projects' connections (Require, VerifyCA, VerifyFull, Disable).</summary>
@@ -277,7 +297,10 @@ internal sealed class SharedPostgres() : SharedServer(5432)
     }
 }
 
-/// <summary>The shared Redis on which the operator creates an ACL user per project (admin file: a StackExchange.Redis configuration string).</summary>
+/// <summary>
+/// The shared Redis on which the operator creates an ACL user per project (admin file: a StackExchange.Redis
+/// configuration string).
+/// </summary>
 internal sealed class SharedRedis() : SharedServer(6379)
 {
     public bool Tls { get; set; }

@@ -107,7 +107,8 @@ internal sealed class GeneratedSecrets(
         }
 
         existing = await ProtectAsync(project, existing, "the keys every stored message is encrypted with", cancellationToken);
-        return result with { ActivatesAt = await rotation.AdvanceAsync(project, existing, wanted, KeyRingFormats.DataKeys, cancellationToken) };
+        return result with { ActivatesAt = await rotation.AdvanceAsync(
+            project, existing, wanted, KeyRingFormats.DataKeys, cancellationToken) };
     }
 
     /// <summary>The customer's serving certificate, or one issued from the project CA and renewed before it expires.</summary>
@@ -156,7 +157,8 @@ internal sealed class GeneratedSecrets(
             cancellationToken: cancellationToken);
         foreach (var secret in secrets.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
         {
-            await SetFinalizersAsync(secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
+            await SetFinalizersAsync(
+                secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
         }
     }
 

@@ -105,7 +105,8 @@ internal sealed partial class ProjectReconciler(
         HttpOperationException h =>
             $"The Kubernetes API answered {(int)h.Response.StatusCode} to {h.Request?.Method} {h.Request?.RequestUri?.AbsolutePath}.",
         Npgsql.PostgresException p => $"PostgreSQL refused a provisioning step: {p.SqlState} {p.MessageText}",
-        Npgsql.NpgsqlException n => $"PostgreSQL could not be reached for provisioning: {n.InnerException?.GetType().Name ?? n.GetType().Name}.",
+        Npgsql.NpgsqlException n =>
+            $"PostgreSQL could not be reached for provisioning: {n.InnerException?.GetType().Name ?? n.GetType().Name}.",
         StackExchange.Redis.RedisServerException r => $"Redis refused a provisioning step: {RedactPasswordRules(r.Message)}",
         StackExchange.Redis.RedisConnectionException c => $"Redis could not be reached for provisioning: {c.FailureType}.",
         StackExchange.Redis.RedisException => "Redis refused or could not be reached for provisioning.",
