@@ -17,6 +17,8 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
     public const string AssetsVariable = "KUBEBUILDER_ASSETS";
 
     private readonly List<Process> _processes = [];
+    private string _server = "";
+    private string _caPem = "";
 
     private EnvtestControlPlane(string directory) => Directory = directory;
 
@@ -84,17 +86,24 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
             "--allow-privileged=true", "--profiling=false", "--cert-dir", Path.Combine(Directory, "certs"));
 
         var server = $"https://127.0.0.1:{apiPort}";
-        var caData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(caPem));
-        await File.WriteAllLinesAsync(KubeconfigPath,
+        (_server, _caPem) = (server, caPem);
+        await WriteKubeconfigAsync(KubeconfigPath, "admin", token, cancellationToken);
+        await WaitReadyAsync(server, caPem, token, cancellationToken);
+    }
+
+    /// <summary>Writes a kubeconfig for this API server that authenticates with <paramref name="token"/>.</summary>
+    public Task WriteKubeconfigAsync(string path, string user, string token, CancellationToken cancellationToken)
+    {
+        var caData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(_caPem));
+        return File.WriteAllLinesAsync(path,
         [
             "apiVersion: v1",
             "kind: Config",
-            $"clusters: [{{name: envtest, cluster: {{server: \"{server}\", certificate-authority-data: {caData}}}}}]",
-            $"users: [{{name: admin, user: {{token: {token}}}}}]",
-            "contexts: [{name: envtest, context: {cluster: envtest, user: admin}}]",
+            $"clusters: [{{name: envtest, cluster: {{server: \"{_server}\", certificate-authority-data: {caData}}}}}]",
+            $"users: [{{name: {user}, user: {{token: {token}}}}}]",
+            $"contexts: [{{name: envtest, context: {{cluster: envtest, user: {user}}}}}]",
             "current-context: envtest",
         ], cancellationToken);
-        await WaitReadyAsync(server, caPem, token, cancellationToken);
     }
 
     /// <summary>Waits for /readyz (about 5–7 s here); fails with the server's log when it never comes.</summary>
