@@ -7,7 +7,7 @@
 # resync counted at the API server. Writes the report to bench/reports/<date>-operator-scale.md (and prints it).
 # A benchmark, not a test: nothing here is part of `make test`. Run it under `nice` on a shared machine and say so.
 #
-# Environment (optional): PROJECTS=1000, OUT=bench/reports/<date>-operator-scale.md
+# Environment (optional): PROJECTS=1000, OUT=bench/reports/<date>-operator-scale.md, NO_BUILD=1 (already built)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +19,7 @@ command -v kubectl >/dev/null 2>&1 || { echo "operator-scale: kubectl is needed 
 eval "$(bash ../shared/envtest/setup.sh)"
 export KUBEBUILDER_ASSETS DIALOGUEDB_BENCH_PROJECTS="$PROJECTS" DIALOGUEDB_BENCH_OUT="$OUT.tmp"
 
-dotnet test --project tests/DialogueDb.Operator.Tests -c Release -- \
+dotnet test --project tests/DialogueDb.Operator.Tests -c Release ${NO_BUILD:+--no-build} -- \
     --filter-class '*EnvtestScaleBenchmark' --explicit only
 {
     cat "$OUT.tmp"

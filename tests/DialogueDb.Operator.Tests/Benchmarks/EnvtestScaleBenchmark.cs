@@ -35,7 +35,7 @@ public sealed class EnvtestScaleBenchmark
 
         var ct = TestContext.Current.CancellationToken;
         var count = int.Parse(Environment.GetEnvironmentVariable("DIALOGUEDB_BENCH_PROJECTS") ?? "1000", Inv);
-        await using var plane = await EnvtestControlPlane.StartAsync(ct);
+        await using var plane = await EnvtestControlPlane.StartAsync(ct, serviceIpRange: "127.100.0.0/16"); // a Service per project
         using var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(plane.KubeconfigPath));
         await OperatorProcessFixture.InstallCrdAsync(client, ct);
         var namespaces = Enumerable.Range(0, (count + ProjectsPerNamespace - 1) / ProjectsPerNamespace)
