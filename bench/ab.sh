@@ -41,14 +41,20 @@ measure() { # measure LABEL BINARY
     esac
     "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
         --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --label "$1" \
-        --result-file "$BENCH_DIR/ab.tsv" "${extra[@]}" > /dev/null
+        --result-file "$BENCH_DIR/ab.tsv" "${extra[@]}" > /dev/null &
+    local load=$! t0 t1
+    # The service's CPU over the measured window (clock ticks), beside throughput: less sensitive to a noisy neighbour.
+    sleep "${WARMUP%s}"; t0=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
+    sleep "${DURATION%s}"; t1=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
+    wait "$load"
+    printf '%s\t%s\n' "$1" "$(( t1 - t0 ))" >> "$BENCH_DIR/cpu.tsv"
     bench_serve_stop
 }
 pgb() {
     PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
         -c "$CONCURRENCY" -j 2 -T "${DURATION%s}" -f "$BENCH_DIR/insert.sql" "$DB" 2>/dev/null | awk '/^tps = / {print $3}'
 }
-rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv"
+rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$BENCH_DIR/cpu.tsv"
 for round in $(seq 1 "$ROUNDS"); do
     if (( round % 2 )); then order=(A B); else order=(B A); fi
     for side in "${order[@]}"; do
@@ -56,20 +62,28 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     printf 'pgbench\t%s\t%s\n' "$round" "$(pgb)" >> "$BENCH_DIR/pgbench.tsv"
 done
-python3 - "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$SCENARIO" <<'PY'
+python3 - "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$SCENARIO" "$BENCH_DIR/cpu.tsv" "$(getconf CLK_TCK)" "${DURATION%s}" <<'PY'
 import csv, sys, statistics
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+ticks = {l.split("\t")[0]: int(l.split("\t")[1]) for l in open(sys.argv[4]) if l.strip()}
+hz, secs = int(sys.argv[5]), float(sys.argv[6])
+def cpu_us(label, rate):  # the service's CPU µs per request over the measured window
+    return ticks.get(label, 0) * 1e6 / hz / max(rate * secs, 1)
 pg = {int(l.split("\t")[1]): float(l.split("\t")[2]) for l in open(sys.argv[2]) if l.strip()}
 by = {}
 for r in rows:
     side, rnd = r["label"].split(":")
-    by.setdefault(int(rnd), {})[side] = (float(r["appends_s"]), float(r["rows_s"]), r["api_p50"], r["api_p99"], r["errors"])
-print(f"scenario {sys.argv[3]}; per round: A (baseline) and B (this tree) requests/s, rows/s, p50/p99 ms, errors; pgbench tx/s")
-ratios, ra, rb = [], [], []
+    by.setdefault(int(rnd), {})[side] = (float(r["appends_s"]), float(r["rows_s"]), r["api_p50"], r["api_p99"], r["errors"],
+                                         cpu_us(r["label"], float(r["appends_s"])))
+print(f"scenario {sys.argv[3]}; per round: A (baseline) and B (this tree) requests/s, rows/s, p50/p99 ms, errors, "
+      "service CPU µs per request; pgbench tx/s")
+ratios, ra, rb, cpu = [], [], [], []
 for rnd in sorted(by):
     a, b = by[rnd]["A"], by[rnd]["B"]
     p = pg.get(rnd, float("nan"))
-    ratios.append(b[0] / a[0]); ra.append(a[1] / p); rb.append(b[1] / p)
-    print(f"round {rnd}: A {a[0]:.0f}/s ({a[1]:.0f} rows/s, {a[2]}/{a[3]} ms, {a[4]} err)  B {b[0]:.0f}/s ({b[1]:.0f} rows/s, {b[2]}/{b[3]} ms, {b[4]} err)  pgbench {p:.0f}")
-print(f"B/A median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}); rows/s ÷ pgbench: A {statistics.median(ra):.3f}, B {statistics.median(rb):.3f}")
+    ratios.append(b[0] / a[0]); ra.append(a[1] / p); rb.append(b[1] / p); cpu.append(b[5] / max(a[5], 1))
+    print(f"round {rnd}: A {a[0]:.0f}/s ({a[1]:.0f} rows/s, {a[2]}/{a[3]} ms, {a[4]} err, {a[5]:.0f} µs)  "
+          f"B {b[0]:.0f}/s ({b[1]:.0f} rows/s, {b[2]}/{b[3]} ms, {b[4]} err, {b[5]:.0f} µs)  pgbench {p:.0f}")
+print(f"B/A median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}); rows/s ÷ pgbench: A {statistics.median(ra):.3f}, "
+      f"B {statistics.median(rb):.3f}; service CPU per request B/A {statistics.median(cpu):.2f}")
 PY

@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[[ "$TOOL" != perf ]] || export DOTNET_PerfMapEnabled=1
+[[ "$TOOL" != perf ]] || export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 bench_infra_up
 bench_build
 bench_project_setup unlimited

@@ -8,6 +8,12 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 // same Release build either way. `--quick` selects a short run (3 iterations) for `make bench-quick`.
 var quick = args.Contains("--quick");
 var rest = args.Where(a => a != "--quick").ToArray();
+if (rest is ["search-figures"])
+{
+    DialogueDb.Benchmarks.SearchFigures.Run(quick);
+    return;
+}
+
 var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance.AddJob(job.AsDefault());
 BenchmarkSwitcher.FromAssembly(typeof(DialogueDb.Benchmarks.ContentEncryption).Assembly).Run(rest.Length == 0 ? ["--filter", "*"] : rest, config);

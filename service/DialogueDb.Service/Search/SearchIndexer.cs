@@ -23,6 +23,13 @@ internal sealed partial class SearchIndexer(
     private const long LeaderLockKey = 0x6464_625F_7372_6368; // "ddb_srch"
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// After a part-full batch the indexer lets work gather this long: under a steady stream of writes it indexes a few
+    /// larger batches a second instead of one transaction (and one model run) per message, which cost the append path
+    /// about a seventh of the service's CPU. Index lag stays well inside the "searchable within seconds" promise.
+    /// </summary>
+    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -65,10 +72,15 @@ internal sealed partial class SearchIndexer(
     {
         while (!ct.IsCancellationRequested)
         {
-            if (await IndexBatchAsync(ct) == 0 && await signal.WaitAsync(Poll, ct))
+            var indexed = await IndexBatchAsync(ct);
+            if (indexed == 0 && await signal.WaitAsync(Poll, ct))
             {
                 // Nudged before the writer's commit: give it a moment to land.
                 await Task.Delay(20, ct);
+            }
+            else if (indexed is > 0 and < BatchSize)
+            {
+                await Task.Delay(Gather, ct);
             }
         }
     }

@@ -69,13 +69,25 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             return state;
         }
 
+        var goneMessages = goneDialogues.Count == 0 ? [] : await db.SearchItems.IgnoreQueryFilters()
+            .Where(i => i.Namespace == ns && i.Kind == "message" && i.DialogueId != null && goneDialogues.Contains(i.DialogueId))
+            .Select(i => i.ItemId).ToListAsync(ct);
+        var gone = goneMessages.Select(id => ("message", id)).ToHashSet();
+        var forgotten = await ForgetAsync(db, ns,
+            [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
+
         for (var i = 0; i < documents.Count; i++)
         {
             var (kind, itemId, dialogueId, text) = documents[i];
+            if (gone.Contains((kind, itemId)))
+            {
+                continue;
+            }
+
             var state = await StateAsync(kind);
             var frequencies = KeywordAnalyzer.TermFrequencies(text);
             var length = frequencies.Values.Sum();
-            var item = await ForgetAsync(db, state, itemId, ct) ?? db.SearchItems.Add(new SearchItemRow
+            var item = forgotten.GetValueOrDefault((kind, itemId)) ?? db.SearchItems.Add(new SearchItemRow
             {
                 Namespace = ns,
                 Kind = kind,
@@ -93,27 +105,11 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             }
         }
 
-        foreach (var (kind, itemId) in removed)
+        foreach (var key in removed.Concat(gone))
         {
-            var state = await StateAsync(kind);
-            if (await ForgetAsync(db, state, itemId, ct) is { } item)
+            if (forgotten.TryGetValue(key, out var item))
             {
-                item.Version = state.Version;
-            }
-        }
-
-        if (goneDialogues.Count > 0)
-        {
-            var state = await StateAsync("message");
-            var gone = await db.SearchItems.IgnoreQueryFilters()
-                .Where(i => i.Namespace == ns && i.Kind == "message" && i.DialogueId != null && goneDialogues.Contains(i.DialogueId))
-                .Select(i => i.ItemId).ToListAsync(ct);
-            foreach (var itemId in gone)
-            {
-                if (await ForgetAsync(db, state, itemId, ct) is { } item)
-                {
-                    item.Version = state.Version;
-                }
+                item.Version = (await StateAsync(key.Item1)).Version;
             }
         }
 
@@ -149,34 +145,36 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
     }
 
     /// <summary>
-    /// Takes an item out of the keyword statistics and postings; returns its row (tracked, now a removed-item marker),
-    /// or null when it was not indexed.
+    /// Takes items out of the keyword statistics and postings, one query and one delete per kind for the whole batch;
+    /// returns the rows that were indexed (tracked, now removed-item markers) by kind and id.
     /// </summary>
-    private static async Task<SearchItemRow?> ForgetAsync(DialogueDbContext db, SearchNamespaceRow state, string itemId, CancellationToken ct)
+    private static async Task<Dictionary<(string Kind, string ItemId), SearchItemRow>> ForgetAsync(DialogueDbContext db, string ns,
+        IReadOnlyCollection<(string Kind, string ItemId)> keys, Func<string, Task<SearchNamespaceRow>> stateOf, CancellationToken ct)
     {
-        var ns = state.Namespace;
-        var kind = state.Kind;
-        var item = db.SearchItems.Local.FirstOrDefault(i => i.Namespace == ns && i.Kind == kind && i.ItemId == itemId)
-            ?? await db.SearchItems.IgnoreQueryFilters().FirstOrDefaultAsync(i => i.Namespace == ns && i.Kind == kind && i.ItemId == itemId, ct);
-        if (item is null)
+        var found = new Dictionary<(string Kind, string ItemId), SearchItemRow>();
+        foreach (var group in keys.Distinct().GroupBy(k => k.Kind, StringComparer.Ordinal))
         {
-            return null;
+            var kind = group.Key;
+            var ids = group.Select(k => k.ItemId).ToList();
+            var state = await stateOf(kind);
+            var items = await db.SearchItems.IgnoreQueryFilters()
+                .Where(i => i.Namespace == ns && i.Kind == kind && ids.Contains(i.ItemId)).ToListAsync(ct);
+            foreach (var item in items)
+            {
+                if (item.Vectors is not null)
+                {
+                    state.Items--;
+                    state.TotalLength -= item.Length;
+                }
+
+                item.Vectors = null;
+                item.Length = 0;
+                found[(kind, item.ItemId)] = item;
+            }
+
+            await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && ids.Contains(t.ItemId)).ExecuteDeleteAsync(ct);
         }
 
-        if (item.Vectors is not null)
-        {
-            state.Items--;
-            state.TotalLength -= item.Length;
-        }
-
-        item.Vectors = null;
-        item.Length = 0;
-        foreach (var local in db.SearchTerms.Local.Where(t => t.Namespace == ns && t.Kind == kind && t.ItemId == itemId).ToList())
-        {
-            db.SearchTerms.Remove(local);
-        }
-
-        await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && t.ItemId == itemId).ExecuteDeleteAsync(ct);
-        return item;
+        return found;
     }
 }

@@ -50,9 +50,8 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
         BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(1, 4), ring.ActiveId);
         var nonce = output.AsSpan(5, NonceLength);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(ring.ActiveKey, TagLength);
-        aes.Encrypt(nonce, plaintext, output.AsSpan(HeaderLength, plaintext.Length), output.AsSpan(HeaderLength + plaintext.Length),
-            AssociatedData(row));
+        CipherFor(ring.ActiveKey).Encrypt(nonce, plaintext, output.AsSpan(HeaderLength, plaintext.Length),
+            output.AsSpan(HeaderLength + plaintext.Length), AssociatedData(row));
         return output;
     }
 
@@ -79,8 +78,7 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
         var plaintext = new byte[length];
         try
         {
-            using var aes = new AesGcm(key, TagLength);
-            aes.Decrypt(ciphertext.AsSpan(5, NonceLength), ciphertext.AsSpan(HeaderLength, length),
+            CipherFor(key).Decrypt(ciphertext.AsSpan(5, NonceLength), ciphertext.AsSpan(HeaderLength, length),
                 ciphertext.AsSpan(HeaderLength + length), plaintext, AssociatedData(row));
         }
         catch (AuthenticationTagMismatchException)
@@ -94,6 +92,28 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
     public string DecryptString(byte[] ciphertext, RowIdentity row) => Encoding.UTF8.GetString(Decrypt(ciphertext, row));
 
     public static uint KeyIdOf(byte[] ciphertext) => BinaryPrimitives.ReadUInt32BigEndian(ciphertext.AsSpan(1, 4));
+
+    /// <summary>
+    /// This thread's AES-GCM instance for the key: setting up a cipher context per call cost more than the encryption of a
+    /// short message. One slot per thread (instances are not thread-safe); a rotated key (another array) replaces it.
+    /// </summary>
+    private static AesGcm CipherFor(byte[] key)
+    {
+        if (!ReferenceEquals(t_cipherKey, key) || t_cipher is null)
+        {
+            t_cipher?.Dispose();
+            t_cipher = new AesGcm(key, TagLength);
+            t_cipherKey = key;
+        }
+
+        return t_cipher;
+    }
+
+    [ThreadStatic]
+    private static AesGcm? t_cipher;
+
+    [ThreadStatic]
+    private static byte[]? t_cipherKey;
 
     private byte[] AssociatedData(RowIdentity row)
     {

@@ -15,16 +15,32 @@ internal static class StorageSetup
             var dataSource = new NpgsqlDataSourceBuilder(options.Postgres).Build();
             services.AddSingleton(dataSource);
             services.AddSingleton(_ => NamespaceBatches.Create(options.Postgres!));
-            // Not pooled: each request's context starts with no namespace bound (see DialogueDbContext).
-            services.AddDbContext<DialogueDbContext>(db => Configure(db, dataSource));
+            AddContext(services, db => Configure(db, dataSource));
         }
         else
         {
             Directory.CreateDirectory(options.FullDataDir);
-            services.AddDbContext<DialogueDbContext>(db => ConfigureSqlite(db, options));
+            AddContext(services, db => ConfigureSqlite(db, options));
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// One context per request, built from options made once: AddDbContext would run the provider's configuration (and
+    /// EF Core's options comparison) again for every request, about 5% of the service's CPU on the append path. Not
+    /// pooled: each request's context starts with no namespace bound (see DialogueDbContext).
+    /// </summary>
+    private static void AddContext(IServiceCollection services, Action<DbContextOptionsBuilder> configure)
+    {
+        services.AddSingleton(sp =>
+        {
+            var builder = new DbContextOptionsBuilder<DialogueDbContext>().UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+            configure(builder);
+            return builder.Options;
+        });
+        services.AddSingleton<DbContextOptions>(sp => sp.GetRequiredService<DbContextOptions<DialogueDbContext>>());
+        services.AddScoped<DialogueDbContext>();
     }
 
     public static void ConfigureSqlite(DbContextOptionsBuilder builder, ServiceOptions options) =>
