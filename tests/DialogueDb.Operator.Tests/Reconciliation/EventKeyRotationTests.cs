@@ -33,7 +33,7 @@ public sealed class EventKeyRotationTests
         var consumerCopy = Ring(harness);
         Assert.Equal(firstKey, consumerCopy.ActiveKeyId); // the pods still seal with the old key
         var pending = consumerCopy.KeyIds.Single(id => id != firstKey);
-        Assert.Contains(harness.Api.List("v1", "Event", Namespace), e => e["reason"]?.GetValue<string>() == "EventKeyAdded");
+        await EventuallyAsync(() => HasEvent(harness, "EventKeyAdded"), "the EventKeyAdded Event is recorded"); // recorded after the write
 
         time.Advance(TimeSpan.FromSeconds(harness.Options.EncryptionKeyActivationSeconds - 1));
         await ResyncAsync(harness);
@@ -44,7 +44,7 @@ public sealed class EventKeyRotationTests
         await EventuallyAsync(() => Ring(harness).ActiveKeyId == pending, "the new event key seals new events after the delay");
         var producer = Ring(harness);
         Assert.Equal(2, producer.KeyIds.Count);
-        Assert.Contains(harness.Api.List("v1", "Event", Namespace), e => e["reason"]?.GetValue<string>() == "EventKeyRotated");
+        await EventuallyAsync(() => HasEvent(harness, "EventKeyRotated"), "the EventKeyRotated Event is recorded");
         var sealedAfter = Seal(producer, "evt-after");
         Assert.Contains(pending, Encoding.UTF8.GetString(sealedAfter));
         // The consumer that read the Secret during the first phase opens events sealed in the second, and older ones.
@@ -67,6 +67,9 @@ public sealed class EventKeyRotationTests
         harness.Controller.Resync();
         await EventuallyAsync(() => harness.Controller.Reconciles > before && harness.Controller.QueueLength == 0, "the resync is done");
     }
+
+    private static bool HasEvent(OperatorHarness harness, string reason) =>
+        harness.Api.List("v1", "Event", Namespace).Any(e => e["reason"]?.GetValue<string>() == reason);
 
     private static EventKeyRing Ring(OperatorHarness harness) =>
         EventKeyRing.Parse(Encoding.UTF8.GetString(harness.Secret("sealed-events-key")!.Data["events-key.json"]), "test");
