@@ -244,6 +244,11 @@ log "BenchmarkDotNet ($MODE)"
 (cd "$BENCH_DIR" && dotnet "$REPO/bench/DialogueDb.Benchmarks/bin/Release/net10.0/DialogueDb.Benchmarks.dll" "${BDN_ARGS[@]}" \
     --filter '*' --artifacts "$BENCH_DIR/bdn" --exporters github > "$RAW/bdn.log" 2>&1) || log "BenchmarkDotNet failed (see $RAW/bdn.log)"
 
+# ---------------------------------------------------------------- search (in-process: scan latency, recall, memory, embedding)
+log "search figures"
+dotnet "$REPO/bench/DialogueDb.Benchmarks/bin/Release/net10.0/DialogueDb.Benchmarks.dll" search-figures "${BDN_ARGS[@]}" \
+    > "$RAW/search.md" 2> "$RAW/search.log" || log "the search figures failed (see $RAW/search.log)"
+
 # ---------------------------------------------------------------- report
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p "$REPO/bench/reports"
@@ -251,5 +256,6 @@ REPORT="$REPO/bench/reports/$(date -u +%Y-%m-%d)-$MODE.md"
 python3 "$REPO/bench/report.py" --raw "$RAW" --mode "$MODE" --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" \
     --concurrency "$CONCURRENCY" --big "$BIG_DIALOGUE" --started "$STARTED_AT" --load-start "$LOAD_START" --load-end "$LOAD_END" \
     --pg "$PG_FACTS" --redis "$REDIS_FACTS" --command "bench/run.sh${1:+ $*}" --bdn "$BENCH_DIR/bdn/results" > "$REPORT"
+[[ -s "$RAW/search.md" ]] && { echo; cat "$RAW/search.md"; } >> "$REPORT"
 log "report: $REPORT"
 cat "$REPORT"
