@@ -2,6 +2,7 @@ using System.Globalization;
 using DialogueDb.Operator.Hosting;
 using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Tests.Fakes;
+using DialogueDb.Operator.Tests.Reconciliation;
 using k8s.LeaderElection.ResourceLock;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -38,7 +39,15 @@ public sealed class LeaderElectionTests
         }, TestContext.Current.CancellationToken);
         await aStarted.Task.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         var runB = b.RunAsync(ct => { bStarted = true; return Task.Delay(Timeout.Infinite, ct); }, stopB.Token);
-        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        // Not a fixed sleep: the leader renews every retry period, and so does the candidate try; once a has renewed the
+        // Lease three times after b started, b has had its tries against a held Lease.
+        var renewals = new HashSet<string>(StringComparer.Ordinal);
+        await OperatorHarness.EventuallyAsync(() =>
+        {
+            var lease = api.Get("coordination.k8s.io/v1", "Lease", "ops", "dialoguedb-operator");
+            var renewTime = lease?["spec"]?["renewTime"]?.GetValue<string>();
+            return renewTime is not null && renewals.Add(renewTime) && renewals.Count > 3;
+        }, "a renews the Lease three times while b stands by");
 
         Assert.True(a.IsLeader);
         Assert.False(bStarted);

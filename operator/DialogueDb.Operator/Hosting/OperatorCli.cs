@@ -9,7 +9,10 @@ internal static class OperatorCli
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var config = new Option<string?>("--config") { Description = "The operator configuration (JSON; the Helm chart mounts it from a ConfigMap)" };
+        var config = new Option<string?>("--config")
+        {
+            Description = "The operator configuration (JSON; the Helm chart mounts it from a ConfigMap)",
+        };
         var urls = new Option<string?>("--urls") { Description = "Where /healthz and /readyz listen (default http://0.0.0.0:8081)" };
         var run = new Command("run", "Run the controller (leader election, watches, reconcile)") { config, urls };
         run.SetAction(async (parse, ct) =>

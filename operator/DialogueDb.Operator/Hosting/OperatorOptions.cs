@@ -71,9 +71,9 @@ internal sealed partial class OperatorOptions
     public int Workers { get; set; } = 4;
 
     /// <summary>
-    /// How long a new data key is decrypt-only before it becomes the active one: longer than any kubelet takes to
-    /// refresh a Secret volume (its sync period plus the cache TTL, about a minute by default), so no replica meets a
-    /// ciphertext under a key it has not read yet.
+    /// How long a new data key is decrypt-only (and a new event key open-only) before it becomes the active one: longer
+    /// than any kubelet takes to refresh a Secret volume (its sync period plus the cache TTL, about a minute by default),
+    /// so no replica meets a ciphertext, and no event consumer an event, under a key it has not read yet.
     /// </summary>
     public int EncryptionKeyActivationSeconds { get; set; } = 180;
 
@@ -227,10 +227,27 @@ internal sealed record PlanDefinition
     /// <summary>The plans of the API contract (§7, §8).</summary>
     public static Dictionary<string, PlanDefinition> ContractPlans() => new(StringComparer.Ordinal)
     {
-        ["free"] = new() { RequestsPerSecond = 5, DialoguesPerMonth = 100, MessagesPerMonth = 10_000, MemoriesStored = 1_000, RequestsPerMonth = 100_000, DialogueRetentionDays = 30, ShortTermMemoryRetentionDays = 30, LongTermMemoryRetentionDays = 60 },
-        ["starter"] = new() { RequestsPerSecond = 10, DialoguesPerMonth = 1_000, MessagesPerMonth = 100_000, MemoriesStored = 10_000, RequestsPerMonth = 1_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 45, LongTermMemoryRetentionDays = 120 },
-        ["pro"] = new() { RequestsPerSecond = 20, DialoguesPerMonth = 10_000, MessagesPerMonth = 1_000_000, MemoriesStored = 100_000, RequestsPerMonth = 10_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0 },
-        ["business"] = new() { RequestsPerSecond = 100, DialoguesPerMonth = 100_000, MessagesPerMonth = 10_000_000, MemoriesStored = 1_000_000, RequestsPerMonth = 100_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0, Replicas = 2 },
+        ["free"] = new()
+        {
+            RequestsPerSecond = 5, DialoguesPerMonth = 100, MessagesPerMonth = 10_000, MemoriesStored = 1_000, RequestsPerMonth = 100_000,
+            DialogueRetentionDays = 30, ShortTermMemoryRetentionDays = 30, LongTermMemoryRetentionDays = 60,
+        },
+        ["starter"] = new()
+        {
+            RequestsPerSecond = 10, DialoguesPerMonth = 1_000, MessagesPerMonth = 100_000, MemoriesStored = 10_000,
+            RequestsPerMonth = 1_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 45, LongTermMemoryRetentionDays = 120,
+        },
+        ["pro"] = new()
+        {
+            RequestsPerSecond = 20, DialoguesPerMonth = 10_000, MessagesPerMonth = 1_000_000, MemoriesStored = 100_000,
+            RequestsPerMonth = 10_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0,
+        },
+        ["business"] = new()
+        {
+            RequestsPerSecond = 100, DialoguesPerMonth = 100_000, MessagesPerMonth = 10_000_000, MemoriesStored = 1_000_000,
+            RequestsPerMonth = 100_000_000, DialogueRetentionDays = 90, ShortTermMemoryRetentionDays = 60, LongTermMemoryRetentionDays = 0,
+            Replicas = 2,
+        },
         ["enterprise"] = new() { Replicas = 2 },
     };
 }
@@ -266,7 +283,10 @@ internal abstract class SharedServer(int defaultPort)
     }
 }
 
-/// <summary>The shared PostgreSQL on which the operator creates a database and roles per project (admin file: an Npgsql connection string).</summary>
+/// <summary>
+/// The shared PostgreSQL on which the operator creates a database and roles per project (admin file: an Npgsql
+/// connection string).
+/// </summary>
 internal sealed class SharedPostgres() : SharedServer(5432)
 {
     /// <summary>Npgsql SSL Mode for the projects' connections (Require, VerifyCA, VerifyFull, Disable).</summary>
@@ -286,7 +306,10 @@ internal sealed class SharedPostgres() : SharedServer(5432)
     }
 }
 
-/// <summary>The shared Redis on which the operator creates an ACL user per project (admin file: a StackExchange.Redis configuration string).</summary>
+/// <summary>
+/// The shared Redis on which the operator creates an ACL user per project (admin file: a StackExchange.Redis
+/// configuration string).
+/// </summary>
 internal sealed class SharedRedis() : SharedServer(6379)
 {
     public bool Tls { get; set; }

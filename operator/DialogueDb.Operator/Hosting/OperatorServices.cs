@@ -25,6 +25,7 @@ internal static class OperatorServices
         services.AddSingleton<ChildCache>();
         services.AddSingleton<SpecCheck>();
         services.AddSingleton<ProjectFinalizer>();
+        services.AddSingleton<KeyRingRotation>();
         services.AddSingleton<GeneratedSecrets>();
         services.AddSingleton<ProjectConnections>();
         services.AddSingleton<ApiKeyIssuer>();

@@ -13,7 +13,10 @@ internal sealed partial class LeaderElection(ILock @lock, LeaderElectionOptions 
 {
     public bool IsLeader { get; private set; }
 
-    /// <summary>Returns when leadership was lost (true) or <paramref name="cancellationToken"/> ended the wait or the work (false).</summary>
+    /// <summary>
+    /// Returns when leadership was lost (true) or <paramref name="cancellationToken"/> ended the wait or the work
+    /// (false).
+    /// </summary>
     public async Task<bool> RunAsync(Func<CancellationToken, Task> work, CancellationToken cancellationToken)
     {
         using var elector = new LeaderElector(new LeaderElectionConfig(@lock)

@@ -17,12 +17,17 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
 {
     private readonly ConcurrentDictionary<string, (string Hash, string? ResourceVersion)> _applied = new();
 
-    /// <summary>Applies <paramref name="desired"/> unless <paramref name="live"/> shows it is already in place; returns the object as stored.</summary>
-    public async Task<IKubernetesObject<V1ObjectMeta>?> ApplyAsync(IKubernetesObject<V1ObjectMeta> desired, IKubernetesObject<V1ObjectMeta>? live, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies <paramref name="desired"/> unless <paramref name="live"/> shows it is already in place; returns the
+    /// object as stored.
+    /// </summary>
+    public async Task<IKubernetesObject<V1ObjectMeta>?> ApplyAsync(
+        IKubernetesObject<V1ObjectMeta> desired, IKubernetesObject<V1ObjectMeta>? live, CancellationToken cancellationToken)
     {
         var key = Key(desired);
         var hash = Hash(desired);
-        if (live is not null && _applied.TryGetValue(key, out var last) && last.Hash == hash && last.ResourceVersion == live.Metadata.ResourceVersion)
+        if (live is not null && _applied.TryGetValue(key, out var last)
+            && last.Hash == hash && last.ResourceVersion == live.Metadata.ResourceVersion)
         {
             return live;
         }
@@ -39,20 +44,30 @@ internal sealed class ObjectApplier(IKubernetes client, string fieldManager)
         var ns = desired.Metadata.NamespaceProperty;
         return desired switch
         {
-            V1Secret => Cast(client.CoreV1.PatchNamespacedSecretAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1Service => Cast(client.CoreV1.PatchNamespacedServiceAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1ServiceAccount => Cast(client.CoreV1.PatchNamespacedServiceAccountAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1Deployment => Cast(client.AppsV1.PatchNamespacedDeploymentAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1CronJob => Cast(client.BatchV1.PatchNamespacedCronJobAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1NetworkPolicy => Cast(client.NetworkingV1.PatchNamespacedNetworkPolicyAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1PodDisruptionBudget => Cast(client.PolicyV1.PatchNamespacedPodDisruptionBudgetAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1Role => Cast(client.RbacAuthorizationV1.PatchNamespacedRoleAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
-            V1RoleBinding => Cast(client.RbacAuthorizationV1.PatchNamespacedRoleBindingAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1Secret => Cast(
+                client.CoreV1.PatchNamespacedSecretAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1Service => Cast(
+                client.CoreV1.PatchNamespacedServiceAsync(patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1ServiceAccount => Cast(client.CoreV1.PatchNamespacedServiceAccountAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1Deployment => Cast(client.AppsV1.PatchNamespacedDeploymentAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1CronJob => Cast(client.BatchV1.PatchNamespacedCronJobAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1NetworkPolicy => Cast(client.NetworkingV1.PatchNamespacedNetworkPolicyAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1PodDisruptionBudget => Cast(client.PolicyV1.PatchNamespacedPodDisruptionBudgetAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1Role => Cast(client.RbacAuthorizationV1.PatchNamespacedRoleAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
+            V1RoleBinding => Cast(client.RbacAuthorizationV1.PatchNamespacedRoleBindingAsync(
+                patch, name, ns, fieldManager: fieldManager, force: true, cancellationToken: ct)),
             _ => throw new NotSupportedException($"No apply for {desired.Kind}."),
         };
     }
 
-    private static async Task<IKubernetesObject<V1ObjectMeta>> Cast<TObject>(Task<TObject> task) where TObject : IKubernetesObject<V1ObjectMeta> =>
+    private static async Task<IKubernetesObject<V1ObjectMeta>> Cast<TObject>(Task<TObject> task)
+        where TObject : IKubernetesObject<V1ObjectMeta> =>
         await task;
 
     private static string Key(IKubernetesObject<V1ObjectMeta> o) => $"{o.Kind}/{o.Metadata.NamespaceProperty}/{o.Metadata.Name}";

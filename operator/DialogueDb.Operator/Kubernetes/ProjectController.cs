@@ -27,14 +27,20 @@ internal sealed partial class ProjectController : IAsyncDisposable
     private readonly List<ResourceWatcher<DialogueProject, DialogueProjectList>> _projects = [];
     private readonly ChildCache _children;
     private readonly List<Func<CancellationToken, Task>> _runs = [];
-    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers, string? ReconcileAt)> _seen = new();
+    private readonly ConcurrentDictionary<string, (long? Generation, DateTime? Deleting, int Finalizers, string? ReconcileAt)> _seen =
+        new();
     private readonly ProjectReconciler _reconciler;
     private readonly OperatorMetrics? _metrics;
     private int _reconciles;
 
     /// <param name="children">The cache this controller's child watches fill; the reconciler reads the same instance.</param>
     public ProjectController(
-        IKubernetes client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, ChildCache children, ProjectReconciler reconciler,
+        IKubernetes client,
+        OperatorOptions options,
+        TimeProvider time,
+        ILoggerFactory loggers,
+        ChildCache children,
+        ProjectReconciler reconciler,
         OperatorMetrics? metrics = null)
     {
         _metrics = metrics;
@@ -73,32 +79,68 @@ internal sealed partial class ProjectController : IAsyncDisposable
             _runs.Add(projects.RunAsync);
 
             Child<V1Deployment, V1DeploymentList>("Deployment", ns, watchLogger,
-                (rv, w, t, ct) => client.AppsV1.ListDeploymentForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.AppsV1.ListNamespacedDeploymentWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.AppsV1.ListDeploymentForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.AppsV1.ListNamespacedDeploymentWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1Service, V1ServiceList>("Service", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListServiceForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.CoreV1.ListServiceForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1Secret, V1SecretList>("Secret", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListSecretForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedSecretWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.CoreV1.ListSecretForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedSecretWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1ServiceAccount, V1ServiceAccountList>("ServiceAccount", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListServiceAccountForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceAccountWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.CoreV1.ListServiceAccountForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceAccountWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1CronJob, V1CronJobList>("CronJob", ns, watchLogger,
-                (rv, w, t, ct) => client.BatchV1.ListCronJobForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedCronJobWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.BatchV1.ListCronJobForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedCronJobWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1NetworkPolicy, V1NetworkPolicyList>("NetworkPolicy", ns, watchLogger,
-                (rv, w, t, ct) => client.NetworkingV1.ListNetworkPolicyForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.NetworkingV1.ListNamespacedNetworkPolicyWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.NetworkingV1.ListNetworkPolicyForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.NetworkingV1.ListNamespacedNetworkPolicyWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1PodDisruptionBudget, V1PodDisruptionBudgetList>("PodDisruptionBudget", ns, watchLogger,
-                (rv, w, t, ct) => client.PolicyV1.ListPodDisruptionBudgetForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.PolicyV1.ListNamespacedPodDisruptionBudgetWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.PolicyV1.ListPodDisruptionBudgetForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.PolicyV1.ListNamespacedPodDisruptionBudgetWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1Role, V1RoleList>("Role", ns, watchLogger,
-                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
             Child<V1RoleBinding, V1RoleBindingList>("RoleBinding", ns, watchLogger,
-                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct),
-                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
         }
     }
 

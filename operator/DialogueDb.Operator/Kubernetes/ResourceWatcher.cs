@@ -6,7 +6,8 @@ using k8s.Models;
 namespace DialogueDb.Operator.Kubernetes;
 
 /// <summary>Opens a list (watch false) or a watch (watch true) of one kind from a resourceVersion.</summary>
-internal delegate Task<HttpOperationResponse<TList>> ListCall<TList>(string? resourceVersion, bool watch, int? timeoutSeconds, CancellationToken cancellationToken);
+internal delegate Task<HttpOperationResponse<TList>> ListCall<TList>(
+    string? resourceVersion, bool watch, int? timeoutSeconds, CancellationToken cancellationToken);
 
 /// <summary>
 /// Keeps a local copy of one kind (an informer): lists, then watches from the list's resourceVersion, and hands every
@@ -189,7 +190,8 @@ internal sealed partial class ResourceWatcher<T, TList> : IResourceCache<T>
     [LoggerMessage(Level = LogLevel.Information, Message = "Watch of {Kind}: resourceVersion expired (410 Gone), listing again")]
     private static partial void LogGone(ILogger logger, string kind);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Watch of {Kind} failed ({Failures} in a row), retrying in {Seconds:F1} s: {Error} {Detail}")]
+    [LoggerMessage(
+        Level = LogLevel.Warning, Message = "Watch of {Kind} failed ({Failures} in a row), retrying in {Seconds:F1} s: {Error} {Detail}")]
     private static partial void LogWatchFailed(ILogger logger, string kind, int failures, double seconds, string error, string detail);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Watch of {Kind} outlived its timeout; reconnecting")]

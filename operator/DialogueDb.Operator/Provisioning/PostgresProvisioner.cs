@@ -222,7 +222,8 @@ internal sealed partial class PostgresProvisioner(string adminConnectionString, 
                     await ExecuteAsync(admin, $"CREATE DATABASE {Quote(db.Database)} OWNER {Quote(db.OwnerRole)}", ct);
                     LogDatabaseCreated(logger, db.Database, db.OwnerRole);
                 }
-                catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
+                catch (PostgresException ex)
+                    when (ex.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
                 {
                     // Created concurrently with the same name: the ALTER below makes sure of its owner.
                     await ExecuteAsync(admin, $"ALTER DATABASE {Quote(db.Database)} OWNER TO {Quote(db.OwnerRole)}", ct);

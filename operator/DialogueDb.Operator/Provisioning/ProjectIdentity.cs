@@ -42,12 +42,14 @@ internal sealed partial record ProjectIdentity(
         ArgumentNullException.ThrowIfNull(name);
         if (@namespace.Length > 63 || !DnsLabel().IsMatch(@namespace))
         {
-            throw new ArgumentException("The namespace must be a Kubernetes DNS label ([a-z0-9-], at most 63 characters).", nameof(@namespace));
+            throw new ArgumentException(
+                "The namespace must be a Kubernetes DNS label ([a-z0-9-], at most 63 characters).", nameof(@namespace));
         }
 
         if (name.Length > 253 || !DnsSubdomain().IsMatch(name))
         {
-            throw new ArgumentException("The project name must be a Kubernetes DNS subdomain ([a-z0-9.-], at most 253 characters).", nameof(name));
+            throw new ArgumentException(
+                "The project name must be a Kubernetes DNS subdomain ([a-z0-9.-], at most 253 characters).", nameof(name));
         }
 
         var projectId = @namespace + "/" + name;

@@ -234,7 +234,8 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
     {
         if (user is null || !UserName().IsMatch(user) || user == "default")
         {
-            throw new ArgumentException($"'{user}' is not a valid Redis user name for a project: use ^[a-z_][a-z0-9_]{{0,62}}$.", nameof(user));
+            throw new ArgumentException(
+                $"'{user}' is not a valid Redis user name for a project: use ^[a-z_][a-z0-9_]{{0,62}}$.", nameof(user));
         }
     }
 

@@ -28,8 +28,9 @@ internal static class ScramVerifier
             var clientKey = HMACSHA256.HashData(salted, "Client Key"u8);
             var storedKey = SHA256.HashData(clientKey);
             var serverKey = HMACSHA256.HashData(salted, "Server Key"u8);
-            return string.Create(CultureInfo.InvariantCulture,
-                $"SCRAM-SHA-256${iterations}:{Convert.ToBase64String(salt)}${Convert.ToBase64String(storedKey)}:{Convert.ToBase64String(serverKey)}");
+            var (saltText, storedText, serverText) =
+                (Convert.ToBase64String(salt), Convert.ToBase64String(storedKey), Convert.ToBase64String(serverKey));
+            return string.Create(CultureInfo.InvariantCulture, $"SCRAM-SHA-256${iterations}:{saltText}${storedText}:{serverText}");
         }
         finally
         {

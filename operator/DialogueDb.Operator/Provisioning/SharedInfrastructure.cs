@@ -36,17 +36,21 @@ internal sealed class SharedInfrastructure(OperatorOptions options, ILoggerFacto
             $"{redis.Host}:{redis.Port},user={user},password={password},ssl={(redis.Tls ? "true" : "false")},abortConnect=false");
     }
 
-    public async Task EnsureAsync(ProjectIdentity names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken)
+    public async Task EnsureAsync(
+        ProjectIdentity names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken)
     {
         if (database)
         {
-            var provisioner = new PostgresProvisioner(ReadAdmin(options.Postgres?.AdminConnectionFile, "PostgreSQL"), loggers.CreateLogger<PostgresProvisioner>());
-            await provisioner.EnsureAsync(ProjectDatabase.For(names, passwords.Owner, passwords.Api, passwords.Maintenance), cancellationToken);
+            var provisioner = new PostgresProvisioner(
+                ReadAdmin(options.Postgres?.AdminConnectionFile, "PostgreSQL"), loggers.CreateLogger<PostgresProvisioner>());
+            await provisioner.EnsureAsync(
+                ProjectDatabase.For(names, passwords.Owner, passwords.Api, passwords.Maintenance), cancellationToken);
         }
 
         if (redis)
         {
-            await using var provisioner = new RedisProvisioner(ReadAdmin(options.Redis?.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
+            await using var provisioner = new RedisProvisioner(
+                ReadAdmin(options.Redis?.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
             await provisioner.EnsureUserAsync(names.RedisUser, passwords.Redis, names.RedisKeyPrefix, cancellationToken);
         }
     }
@@ -55,19 +59,22 @@ internal sealed class SharedInfrastructure(OperatorOptions options, ILoggerFacto
     {
         if (database && options.Postgres is not null)
         {
-            var provisioner = new PostgresProvisioner(ReadAdmin(options.Postgres.AdminConnectionFile, "PostgreSQL"), loggers.CreateLogger<PostgresProvisioner>());
+            var provisioner = new PostgresProvisioner(
+                ReadAdmin(options.Postgres.AdminConnectionFile, "PostgreSQL"), loggers.CreateLogger<PostgresProvisioner>());
             // Passwords are not needed to drop; the record only carries the names here.
             await provisioner.DropAsync(ProjectDatabase.For(names, "unused", "unused", "unused"), cancellationToken);
         }
 
         if (redis && options.Redis is not null)
         {
-            await using var provisioner = new RedisProvisioner(ReadAdmin(options.Redis.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
+            await using var provisioner = new RedisProvisioner(
+                ReadAdmin(options.Redis.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
             await provisioner.DropUserAsync(names.RedisUser, names.RedisKeyPrefix, cancellationToken);
         }
     }
 
-    public async Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> RemainingAsync(
+        ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
     {
         var left = new List<string>();
         if (database && options.Postgres is not null)

@@ -10,7 +10,10 @@ internal static class Conditions
     public const string Degraded = "Degraded";
 
     public static List<ProjectCondition> Set(
-        IList<ProjectCondition>? current, long? generation, DateTimeOffset now, params (string Type, bool Status, string Reason, string Message)[] updates)
+        IList<ProjectCondition>? current,
+        long? generation,
+        DateTimeOffset now,
+        params (string Type, bool Status, string Reason, string Message)[] updates)
     {
         var result = new List<ProjectCondition>();
         foreach (var (type, status, reason, message) in updates)
@@ -24,7 +27,9 @@ internal static class Conditions
                 Reason = reason,
                 Message = message,
                 ObservedGeneration = generation,
-                LastTransitionTime = previous?.Status == text && previous.LastTransitionTime is { } since ? since : now.UtcDateTime.TruncateToSeconds(),
+                LastTransitionTime = previous?.Status == text && previous.LastTransitionTime is { } since
+                    ? since
+                    : now.UtcDateTime.TruncateToSeconds(),
             });
         }
 
@@ -34,5 +39,6 @@ internal static class Conditions
     public static bool IsTrue(DialogueProject project, string type) =>
         project.Status?.Conditions?.Any(c => c.Type == type && c.Status == "True") == true;
 
-    private static DateTime TruncateToSeconds(this DateTime value) => new(value.Ticks - value.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+    private static DateTime TruncateToSeconds(this DateTime value) =>
+        new(value.Ticks - value.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
 }

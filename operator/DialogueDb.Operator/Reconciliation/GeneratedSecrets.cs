@@ -28,7 +28,8 @@ internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 /// (Terminating, still mounted and read) with a Warning Event, until the project itself is deleted. Everything
 /// derived (serving certificate, API-key Secrets, connection and policy Secrets) is re-created consistently instead.
 /// </remarks>
-internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions options, EventRecorder events, TimeProvider time)
+internal sealed class GeneratedSecrets(
+    IKubernetes client, OperatorOptions options, EventRecorder events, KeyRingRotation rotation, TimeProvider time)
 {
     /// <summary>The credentials Secret: passwords, the API key hash secret and the project CA, generated once.</summary>
     public async Task<V1Secret> EnsureCredentialsAsync(DialogueProject project, CancellationToken cancellationToken)
@@ -57,24 +58,31 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
 
     /// <summary>
     /// The event key (a key ring of its own, separate from the data keys) that seals published audit events, generated
-    /// once; consumers of the event stream read the same Secret (<c>&lt;project&gt;-events-key</c>) to open them.
+    /// once; consumers of the event stream read the same Secret (<c>&lt;project&gt;-events-key</c>) to open them. A raised
+    /// <c>spec.events.keyRotation</c> rotates it in two phases (<see cref="KeyRingRotation"/>): consumers get the new key
+    /// before any event is sealed with it. Returns when a pending key becomes active (null: none pending).
     /// </summary>
-    public async Task EnsureEventsKeyAsync(DialogueProject project, CancellationToken cancellationToken)
+    public async Task<DateTimeOffset?> EnsureEventsKeyAsync(DialogueProject project, CancellationToken cancellationToken)
     {
         var name = DesiredState.EventsKeySecretName(project.Metadata.Name);
-        if (await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken) is not null)
+        var wanted = project.Spec.Events?.KeyRotation ?? 0;
+        var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
+        if (existing is not null)
         {
-            return;
+            return await rotation.AdvanceAsync(project, existing, wanted, KeyRingFormats.EventKeys(time), cancellationToken);
         }
 
-        await client.CreateSecretOnceAsync(
-            DesiredState.EventsKeySecret(project, DialogueDb.Service.Audit.EventKeyRing.New(time).ToJson()), FieldManager, cancellationToken);
+        var secret = DesiredState.EventsKeySecret(project, DialogueDb.Service.Audit.EventKeyRing.New(time).ToJson());
+        secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
+        await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+        return null;
     }
 
     /// <summary>
-    /// The key ring: the customer's, or one generated once. A raised rotation counter starts a two-phase rotation: the
-    /// new key is added decrypt-only, and becomes active <see cref="OperatorOptions.EncryptionKeyActivationSeconds"/>
-    /// later, when every replica has read it (a replica never meets a ciphertext under a key it does not have yet).
+    /// The key ring: the customer's, or one generated once. A raised rotation counter starts a two-phase rotation
+    /// (<see cref="KeyRingRotation"/>): the new key is added decrypt-only, and becomes active
+    /// <see cref="OperatorOptions.EncryptionKeyActivationSeconds"/> later, when every replica has read it (a replica
+    /// never meets a ciphertext under a key it does not have yet).
     /// </summary>
     public async Task<EncryptionKeys> EnsureEncryptionAsync(DialogueProject project, CancellationToken cancellationToken)
     {
@@ -85,12 +93,12 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
 
         var ns = project.Metadata.NamespaceProperty;
         var name = Encryption(project.Metadata.Name);
-        var result = new EncryptionKeys(new SecretValue(name, "keys.json"), null);
+        var result = new EncryptionKeys(new SecretValue(name, KeyRingFormats.DataKeys.File), null);
         var wanted = project.Spec.Encryption?.Rotation ?? 0;
         var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
         if (existing is null)
         {
-            var ring = new Dictionary<string, byte[]> { ["keys.json"] = Utf8(EncryptionKeyRing.NewRing().ToJson()) };
+            var ring = new Dictionary<string, byte[]> { [KeyRingFormats.DataKeys.File] = Utf8(EncryptionKeyRing.NewRing().ToJson()) };
             var secret = DesiredState.Secret(project, name, "encryption", ring);
             secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
             secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
@@ -99,43 +107,8 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
         }
 
         existing = await ProtectAsync(project, existing, "the keys every stored message is encrypted with", cancellationToken);
-        existing.Metadata.Annotations ??= new Dictionary<string, string>();
-        var annotations = existing.Metadata.Annotations;
-        var now = time.GetUtcNow();
-        if (annotations.TryGetValue(PendingKeyAnnotation, out var pending) && annotations.TryGetValue(ActivateAtAnnotation, out var at))
-        {
-            var activatesAt = DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture);
-            if (now < activatesAt)
-            {
-                return result with { ActivatesAt = activatesAt };
-            }
-
-            var id = uint.Parse(pending, System.Globalization.CultureInfo.InvariantCulture);
-            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").Activate(id);
-            existing.Data["keys.json"] = Utf8(ring.ToJson());
-            annotations.Remove(PendingKeyAnnotation);
-            annotations.Remove(ActivateAtAnnotation);
-            // A replace with the read resourceVersion: a concurrent change gives 409 and a retry, never a lost key.
-            await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
-            await events.RecordAsync(project, "Normal", "EncryptionKeyRotated",
-                $"Data key {id} is now active for new writes; older keys remain for decryption.", cancellationToken);
-        }
-        else if (Rotation(existing) < wanted)
-        {
-            var ring = EncryptionKeyRing.Parse(Text(existing, "keys.json"), $"Secret {ns}/{name}").WithDecryptOnlyKey(out var id);
-            var activatesAt = now + TimeSpan.FromSeconds(options.EncryptionKeyActivationSeconds);
-            existing.Data["keys.json"] = Utf8(ring.ToJson());
-            annotations[RotationAnnotation] = Invariant(wanted);
-            annotations[PendingKeyAnnotation] = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            annotations[ActivateAtAnnotation] = activatesAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-            await client.CoreV1.ReplaceNamespacedSecretAsync(existing, name, ns, cancellationToken: cancellationToken);
-            await events.RecordAsync(project, "Normal", "EncryptionKeyAdded",
-                $"Data key {id} was added for decryption (rotation {wanted}); it becomes active at {annotations[ActivateAtAnnotation]}.",
-                cancellationToken);
-            return result with { ActivatesAt = activatesAt };
-        }
-
-        return result;
+        return result with { ActivatesAt = await rotation.AdvanceAsync(
+            project, existing, wanted, KeyRingFormats.DataKeys, cancellationToken) };
     }
 
     /// <summary>The customer's serving certificate, or one issued from the project CA and renewed before it expires.</summary>
@@ -184,7 +157,8 @@ internal sealed class GeneratedSecrets(IKubernetes client, OperatorOptions optio
             cancellationToken: cancellationToken);
         foreach (var secret in secrets.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
         {
-            await SetFinalizersAsync(secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
+            await SetFinalizersAsync(
+                secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
         }
     }
 

@@ -15,7 +15,10 @@ internal interface IProjectInfrastructure
     /// <summary>StackExchange.Redis configuration for the project's ACL user on the shared Redis.</summary>
     string RedisConnection(string user, string password);
 
-    /// <summary>Creates or converges the project's database and roles (when <paramref name="database"/>) and ACL user (when <paramref name="redis"/>). Idempotent.</summary>
+    /// <summary>
+    /// Creates or converges the project's database and roles (when <paramref name="database"/>) and ACL user (when
+    /// <paramref name="redis"/>). Idempotent.
+    /// </summary>
     Task EnsureAsync(ProjectIdentity names, ProjectPasswords passwords, bool database, bool redis, CancellationToken cancellationToken);
 
     /// <summary>Drops the database, roles, ACL user and Redis keys the operator made (deletionPolicy Delete). Idempotent.</summary>

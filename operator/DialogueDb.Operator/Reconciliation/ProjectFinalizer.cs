@@ -48,7 +48,8 @@ internal sealed partial class ProjectFinalizer(
                 return new ReconcileResult(PodsStoppingRetry);
             }
 
-            project = await status.DeletingAsync(project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
+            project = await status.DeletingAsync(
+                project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
                 degraded: null, cancellationToken);
             await OperatorMetrics.ProvisionAsync(metrics, "drop",
                 () => infrastructure.DropAsync(identity, ManagesDatabase(project), ManagesRedis(project), cancellationToken));

@@ -8,7 +8,10 @@ internal static class ProjectNaming
     public const string FieldManager = "dialoguedb-operator";
     public const string Finalizer = "dialoguedb.io/cleanup";
 
-    /// <summary>On the credentials and encryption Secrets: a deletion waits until the project goes (their loss cannot be repaired).</summary>
+    /// <summary>
+    /// On the credentials and encryption Secrets: a deletion waits until the project goes (their loss cannot be
+    /// repaired).
+    /// </summary>
     public const string ProtectedSecretFinalizer = "dialoguedb.io/protected";
     public const string ProjectLabel = "dialoguedb.io/project";
     public const string ComponentLabel = "app.kubernetes.io/component";

@@ -105,7 +105,8 @@ internal sealed partial class ProjectReconciler(
         HttpOperationException h =>
             $"The Kubernetes API answered {(int)h.Response.StatusCode} to {h.Request?.Method} {h.Request?.RequestUri?.AbsolutePath}.",
         Npgsql.PostgresException p => $"PostgreSQL refused a provisioning step: {p.SqlState} {p.MessageText}",
-        Npgsql.NpgsqlException n => $"PostgreSQL could not be reached for provisioning: {n.InnerException?.GetType().Name ?? n.GetType().Name}.",
+        Npgsql.NpgsqlException n =>
+            $"PostgreSQL could not be reached for provisioning: {n.InnerException?.GetType().Name ?? n.GetType().Name}.",
         StackExchange.Redis.RedisServerException r => $"Redis refused a provisioning step: {RedactPasswordRules(r.Message)}",
         StackExchange.Redis.RedisConnectionException c => $"Redis could not be reached for provisioning: {c.FailureType}.",
         StackExchange.Redis.RedisException => "Redis refused or could not be reached for provisioning.",
@@ -133,7 +134,7 @@ internal sealed partial class ProjectReconciler(
 
         var connection = await connections.EnsureAsync(project, identity, passwords, credentials, referenced, cancellationToken);
         var encryption = await generated.EnsureEncryptionAsync(project, cancellationToken);
-        await generated.EnsureEventsKeyAsync(project, cancellationToken);
+        var eventKeyActivation = await generated.EnsureEventsKeyAsync(project, cancellationToken);
         var tls = await generated.EnsureTlsAsync(project, credentials, referenced, cancellationToken);
         var endpoint = Endpoint(project, options.ClusterDomain);
         var keys = await apiKeys.EnsureAsync(project, hasher, endpoint, tls.CaCertificatePem, cancellationToken);
@@ -184,7 +185,7 @@ internal sealed partial class ProjectReconciler(
             requeue = ReconcileResult.Earliest(requeue, graceEnds - time.GetUtcNow() + TimeSpan.FromSeconds(1));
         }
 
-        if (encryption.ActivatesAt is { } activation)
+        foreach (var activation in new[] { encryption.ActivatesAt, eventKeyActivation }.OfType<DateTimeOffset>())
         {
             requeue = ReconcileResult.Earliest(requeue, activation - time.GetUtcNow() + TimeSpan.FromSeconds(1));
         }

@@ -28,7 +28,8 @@ internal sealed partial class ProjectStatusWriter(
 
     private static readonly JsonSerializerOptions StatusJson = new(JsonSerializerDefaults.Web);
 
-    public Task<DialogueProject> SuspendedAsync(DialogueProject project, CancellationToken cancellationToken) => WriteAsync(project, Status(project, s =>
+    public Task<DialogueProject> SuspendedAsync(
+        DialogueProject project, CancellationToken cancellationToken) => WriteAsync(project, Status(project, s =>
     {
         s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
             (Conditions.Ready, false, "Suspended", "spec.suspend is true: the operator leaves the project's objects as they are."),
@@ -123,8 +124,12 @@ internal sealed partial class ProjectStatusWriter(
         return status;
     }
 
-    /// <summary>Writes the status with server-side apply on the status subresource, only when it changed; returns the stored project.</summary>
-    public async Task<DialogueProject> WriteAsync(DialogueProject project, DialogueProjectStatus status, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the status with server-side apply on the status subresource, only when it changed; returns the stored
+    /// project.
+    /// </summary>
+    public async Task<DialogueProject> WriteAsync(
+        DialogueProject project, DialogueProjectStatus status, CancellationToken cancellationToken)
     {
         if (project.Status is not null && KubernetesJson.Serialize(project.Status) == KubernetesJson.Serialize(status))
         {

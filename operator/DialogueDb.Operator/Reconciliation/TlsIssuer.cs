@@ -26,7 +26,8 @@ internal static class TlsIssuer
         return (ca.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 
-    public static (string CertificatePem, string KeyPem) IssueServer(string caCertificatePem, string caKeyPem, IReadOnlyList<string> dnsNames, DateTimeOffset now)
+    public static (string CertificatePem, string KeyPem) IssueServer(
+        string caCertificatePem, string caKeyPem, IReadOnlyList<string> dnsNames, DateTimeOffset now)
     {
         using var caKey = ECDsa.Create();
         caKey.ImportFromPem(caKeyPem);

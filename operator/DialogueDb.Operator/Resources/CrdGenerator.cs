@@ -17,6 +17,10 @@ namespace DialogueDb.Operator.Resources;
 /// </summary>
 internal static class CrdGenerator
 {
+    /// <summary>Kubernetes' resource.Quantity syntax (e.g. 500m, 1Gi, 1e3).</summary>
+    private const string QuantityPattern =
+        @"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+
     public static string FileName => $"{DialogueProject.Plural}.{DialogueProject.Group}.yaml";
 
     public static V1CustomResourceDefinition Build()
@@ -69,7 +73,14 @@ internal static class CrdGenerator
                         Schema = new V1CustomResourceValidation { OpenAPIV3Schema = root },
                         Subresources = new V1CustomResourceSubresources { Status = new object() },
                         AdditionalPrinterColumns = type.GetCustomAttributes<PrinterColumnAttribute>()
-                            .Select(c => new V1CustomResourceColumnDefinition { JsonPath = c.JsonPath, Name = c.Name, Type = c.Type, Description = c.Description, Priority = c.Priority == 0 ? null : c.Priority })
+                            .Select(c => new V1CustomResourceColumnDefinition
+                            {
+                                JsonPath = c.JsonPath,
+                                Name = c.Name,
+                                Type = c.Type,
+                                Description = c.Description,
+                                Priority = c.Priority == 0 ? null : c.Priority,
+                            })
                             .ToList(),
                     },
                 ],
@@ -145,7 +156,7 @@ internal static class CrdGenerator
             {
                 XKubernetesIntOrString = true,
                 AnyOf = [new V1JSONSchemaProps { Type = "integer" }, new V1JSONSchemaProps { Type = "string" }],
-                Pattern = @"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",
+                Pattern = QuantityPattern,
             },
     };
 
@@ -185,7 +196,8 @@ internal static class CrdGenerator
         }
 
         var schema = new V1JSONSchemaProps { Type = "object", Properties = properties, Required = required.Count > 0 ? required : null };
-        var rules = type.GetCustomAttributes<ValidationRuleAttribute>().Select(r => new V1ValidationRule { Rule = r.Rule, Message = r.Message }).ToList();
+        var rules = type.GetCustomAttributes<ValidationRuleAttribute>().Select(
+            r => new V1ValidationRule { Rule = r.Rule, Message = r.Message }).ToList();
         if (rules.Count > 0)
         {
             schema.XKubernetesValidations = rules;

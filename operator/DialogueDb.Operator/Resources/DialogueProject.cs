@@ -11,7 +11,8 @@ namespace DialogueDb.Operator.Resources;
 /// namespace, plus a database and a Redis user on the shared servers. Every field is nullable so that server-side
 /// apply of the status never claims spec fields (and the reverse).
 /// </summary>
-[Description("A DialogueDB project: an isolated deployment of the DialogueDB API for one tenant, with its own database, Redis user, keys and plan.")]
+[Description("A DialogueDB project: an isolated deployment of the DialogueDB API for one tenant, with its own database, Redis user, " +
+    "keys and plan.")]
 [PrinterColumn("Plan", "string", ".status.effective.plan")]
 [PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status")]
 [PrinterColumn("Replicas", "integer", ".status.readyReplicas", Description = "Pods of the API that are ready")]
@@ -62,7 +63,8 @@ internal sealed class DialogueProjectList : IKubernetesObject<V1ListMeta>, IItem
 
 internal sealed class DialogueProjectSpec
 {
-    [Description("Plan of the operator's plan catalog (e.g. free, starter, pro, business, enterprise). Absent: the catalog's default plan.")]
+    [Description("Plan of the operator's plan catalog (e.g. free, starter, pro, business, enterprise). Absent: the catalog's default " +
+        "plan.")]
     [RegularExpression("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     [MaxLength(63)]
     public string? Plan { get; set; }
@@ -93,7 +95,8 @@ internal sealed class DialogueProjectSpec
     [MaxLength(63)]
     public string? Region { get; set; }
 
-    [Description("API keys for applications. Each key is written to its own Secret <project>-key-<name>, with the endpoint and the CA certificate.")]
+    [Description("API keys for applications. Each key is written to its own Secret <project>-key-<name>, with the endpoint and the CA " +
+        "certificate.")]
     [ListMapKeys("name")]
     [MaxLength(32)]
     public IList<ApiKeySpec>? ApiKeys { get; set; }
@@ -105,7 +108,8 @@ internal sealed class DialogueProjectSpec
     [Description("Where the project's data lives. Absent: a database of its own on the operator's shared PostgreSQL.")]
     public ConnectionSpec? Database { get; set; }
 
-    [Description("Where rate limits and audit events live. Absent: an ACL user of its own on the operator's shared Redis, limited to the project's key prefix.")]
+    [Description("Where rate limits and audit events live. Absent: an ACL user of its own on the operator's shared Redis, limited to " +
+        "the project's key prefix.")]
     public ConnectionSpec? Redis { get; set; }
 
     [Description("The key ring that encrypts content at rest. Absent: a key generated once by the operator.")]
@@ -113,6 +117,9 @@ internal sealed class DialogueProjectSpec
 
     [Description("The API's TLS certificate. Absent: a certificate issued by the operator's per-project CA.")]
     public TlsSpec? Tls { get; set; }
+
+    [Description("The published audit events. Absent: sealed under an event key generated once (Secret <project>-events-key).")]
+    public EventsSpec? Events { get; set; }
 
     [Description("Who may call the API. Absent: the operator's default peers.")]
     public NetworkPolicySpec? NetworkPolicy { get; set; }
@@ -183,7 +190,8 @@ internal sealed class ApiKeySpec
     public int? Rotation { get; set; }
 }
 
-[ValidationRule("has(self.secretRef) == has(oldSelf.secretRef)", "secretRef can be set only when the project is created, and never removed.")]
+[ValidationRule("has(self.secretRef) == has(oldSelf.secretRef)", "secretRef can be set only when the project is created, and never " +
+    "removed.")]
 internal sealed class ConnectionSpec
 {
     [Description("A Secret of the project's namespace holding the customer's own connection string. Absent: managed by the operator.")]
@@ -191,7 +199,8 @@ internal sealed class ConnectionSpec
     public SecretKeyReference? SecretRef { get; set; }
 }
 
-[ValidationRule("has(self.keySecretRef) == has(oldSelf.keySecretRef)", "keySecretRef can be set only when the project is created, and never removed.")]
+[ValidationRule("has(self.keySecretRef) == has(oldSelf.keySecretRef)", "keySecretRef can be set only when the project is created, and " +
+    "never removed.")]
 internal sealed class EncryptionSpec
 {
     [Description("A Secret of the project's namespace holding the customer's key ring (bring your own key). Cannot change once set.")]
@@ -203,9 +212,18 @@ internal sealed class EncryptionSpec
     public int? Rotation { get; set; }
 }
 
+internal sealed class EventsSpec
+{
+    [Description("Raise to add a new event key: consumers get it first (open-only), events are sealed with it once every reader has it; " +
+        "older keys stay.")]
+    [Range(0, int.MaxValue)]
+    public int? KeyRotation { get; set; }
+}
+
 internal sealed class TlsSpec
 {
-    [Description("A kubernetes.io/tls Secret of the project's namespace (tls.crt, tls.key and optionally ca.crt) to serve instead of the generated certificate.")]
+    [Description("A kubernetes.io/tls Secret of the project's namespace (tls.crt, tls.key and optionally ca.crt) to serve instead of " +
+        "the generated certificate.")]
     public SecretKeyReference? SecretRef { get; set; }
 }
 

@@ -34,13 +34,31 @@ internal sealed class EventKeyRing
         return new EventKeyRing(id, new Dictionary<string, byte[]>(StringComparer.Ordinal) { [id] = RandomNumberGenerator.GetBytes(32) });
     }
 
+    public IReadOnlyCollection<string> KeyIds => _keys.Keys;
+
     /// <summary>A ring with a new active key; the current keys stay for opening older events.</summary>
     public EventKeyRing Rotate(TimeProvider time)
     {
-        var fresh = New(time);
-        var keys = new Dictionary<string, byte[]>(_keys, StringComparer.Ordinal) { [fresh.ActiveKeyId] = fresh.ActiveKey };
-        return new EventKeyRing(fresh.ActiveKeyId, keys);
+        var ring = WithOpenOnlyKey(time, out var id);
+        return ring.Activate(id);
     }
+
+    /// <summary>
+    /// The first phase of a two-phase rotation: a new key that consumers can open events with, while producers keep
+    /// sealing with the current active key until <see cref="Activate"/> (so no consumer meets an event it cannot open).
+    /// </summary>
+    public EventKeyRing WithOpenOnlyKey(TimeProvider time, out string id)
+    {
+        var fresh = New(time);
+        id = fresh.ActiveKeyId;
+        var keys = new Dictionary<string, byte[]>(_keys, StringComparer.Ordinal) { [id] = fresh.ActiveKey };
+        return new EventKeyRing(ActiveKeyId, keys);
+    }
+
+    /// <summary>The second phase: <paramref name="id"/>, already in the ring, seals new events.</summary>
+    public EventKeyRing Activate(string id) => _keys.ContainsKey(id)
+        ? new EventKeyRing(id, _keys)
+        : throw new InvalidOperationException($"Event key {id} is not in the ring.");
 
     public string ToJson()
     {

@@ -49,7 +49,7 @@ internal sealed class SummaryRunner(Func<DialogueDbContext> newContext, ContentP
                 var text = TextOf(message);
                 if (text.Length > 0)
                 {
-                    lines.Add(new TranscriptLine(message.Role, message.Name, text));
+                    lines.Add(new TranscriptLine(message.Role, NameOf(message), text));
                 }
             }
 
@@ -87,5 +87,18 @@ internal sealed class SummaryRunner(Func<DialogueDbContext> newContext, ContentP
         }
 
         return SearchText.OfMessage(System.Text.Encoding.UTF8.GetString(plaintext));
+    }
+
+    /// <summary>The message's name (stored encrypted like its content), with the same failure as unreadable content.</summary>
+    private string? NameOf(MessageRow message)
+    {
+        try
+        {
+            return protector.DecryptText(message.Name, RowIdentity.MessageName(message.Namespace, message.DialogueId, message.Id));
+        }
+        catch (ContentDecryptionException ex) when (ex is not UnknownDataKeyException)
+        {
+            throw new SummaryFailure(SummaryFailure.ContentUnreadable, "A message of the range could not be decrypted", transient: false);
+        }
     }
 }

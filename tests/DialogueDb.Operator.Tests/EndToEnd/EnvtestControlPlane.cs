@@ -17,6 +17,8 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
     public const string AssetsVariable = "KUBEBUILDER_ASSETS";
 
     private readonly List<Process> _processes = [];
+    private string _server = "";
+    private string _caPem = "";
 
     private EnvtestControlPlane(string directory) => Directory = directory;
 
@@ -38,13 +40,18 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
         return missing.Count == 0 ? null : $"{AssetsVariable}={assets} has no {string.Join(", ", missing)}.";
     }
 
-    public static async Task<EnvtestControlPlane> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts etcd and kube-apiserver; <paramref name="serviceIpRange"/> bounds how many Services can exist.</summary>
+    /// <param name="serviceIpRange">
+    /// Where Service IPs come from (bookkeeping only, nothing routes them; always in 127.0.0.0/8). The default /24
+    /// holds 254 Services: enough for the suite, not for a benchmark of a thousand projects (each has a Service).
+    /// </param>
+    public static async Task<EnvtestControlPlane> StartAsync(CancellationToken cancellationToken, string serviceIpRange = "127.0.100.0/24")
     {
         var assets = Environment.GetEnvironmentVariable(AssetsVariable)!;
         var plane = new EnvtestControlPlane(System.IO.Directory.CreateTempSubdirectory("ddb-envtest-").FullName);
         try
         {
-            await plane.RunAsync(assets, cancellationToken);
+            await plane.RunAsync(assets, serviceIpRange, cancellationToken);
             return plane;
         }
         catch
@@ -54,7 +61,7 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(string assets, CancellationToken cancellationToken)
+    private async Task RunAsync(string assets, string serviceIpRange, CancellationToken cancellationToken)
     {
         var pki = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "pki")).FullName;
         var etcdData = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "etcd")).FullName;
@@ -70,7 +77,7 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
             "--listen-client-urls", $"http://127.0.0.1:{etcdPort}", "--advertise-client-urls", $"http://127.0.0.1:{etcdPort}",
             "--listen-peer-urls", $"http://127.0.0.1:{peerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{peerPort}",
             "--initial-cluster", $"envtest=http://127.0.0.1:{peerPort}", "--log-level", "warn");
-        // Service IPs are bookkeeping only (nothing routes them): 127.0.100.0/24 keeps them on this machine.
+        // Service IPs are bookkeeping only (nothing routes them): a range in 127.0.0.0/8 keeps them on this machine.
         Start(Path.Combine(assets, "kube-apiserver"), "kube-apiserver",
             "--etcd-servers", $"http://127.0.0.1:{etcdPort}", "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
             "--secure-port", apiPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -79,22 +86,29 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
             "--service-account-key-file", Path.Combine(pki, "sa.pub"), "--service-account-signing-key-file", Path.Combine(pki, "sa.key"),
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--api-audiences", "https://kubernetes.default.svc.cluster.local",
-            "--service-cluster-ip-range", "127.0.100.0/24", "--authorization-mode", "RBAC",
+            "--service-cluster-ip-range", serviceIpRange, "--authorization-mode", "RBAC",
             "--disable-admission-plugins", "ServiceAccount", "--endpoint-reconciler-type", "none",
             "--allow-privileged=true", "--profiling=false", "--cert-dir", Path.Combine(Directory, "certs"));
 
         var server = $"https://127.0.0.1:{apiPort}";
-        var caData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(caPem));
-        await File.WriteAllLinesAsync(KubeconfigPath,
+        (_server, _caPem) = (server, caPem);
+        await WriteKubeconfigAsync(KubeconfigPath, "admin", token, cancellationToken);
+        await WaitReadyAsync(server, caPem, token, cancellationToken);
+    }
+
+    /// <summary>Writes a kubeconfig for this API server that authenticates with <paramref name="token"/>.</summary>
+    public Task WriteKubeconfigAsync(string path, string user, string token, CancellationToken cancellationToken)
+    {
+        var caData = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(_caPem));
+        return File.WriteAllLinesAsync(path,
         [
             "apiVersion: v1",
             "kind: Config",
-            $"clusters: [{{name: envtest, cluster: {{server: \"{server}\", certificate-authority-data: {caData}}}}}]",
-            $"users: [{{name: admin, user: {{token: {token}}}}}]",
-            "contexts: [{name: envtest, context: {cluster: envtest, user: admin}}]",
+            $"clusters: [{{name: envtest, cluster: {{server: \"{_server}\", certificate-authority-data: {caData}}}}}]",
+            $"users: [{{name: {user}, user: {{token: {token}}}}}]",
+            $"contexts: [{{name: envtest, context: {{cluster: envtest, user: {user}}}}}]",
             "current-context: envtest",
         ], cancellationToken);
-        await WaitReadyAsync(server, caPem, token, cancellationToken);
     }
 
     /// <summary>Waits for /readyz (about 5–7 s here); fails with the server's log when it never comes.</summary>

@@ -88,6 +88,7 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
             $"SELECT count(*) FROM pg_roles WHERE rolname IN ('{identity.OwnerRole}', '{identity.ApiRole}', '{identity.MaintenanceRole}')"));
         Assert.True((await server.ExecuteAsync("ACL", "GETUSER", identity.RedisUser)).IsNull);
         Assert.False(await redis.GetDatabase().KeyExistsAsync(identity.RedisKeyPrefix + "rate:e2e"));
+        fixture.AssertNeverForbidden();
     }
 
     [Fact]
@@ -158,6 +159,7 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
         await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
         // Its deletion was asked for above, so once the operator releases the protection the Secret is gone.
         await UntilAsync(async () => await SecretOrNullAsync(ns, "support-credentials") is null, "the protection is released");
+        fixture.AssertNeverForbidden();
     }
 
     private static string Text(V1Secret secret, string key) => Encoding.UTF8.GetString(secret.Data[key]);

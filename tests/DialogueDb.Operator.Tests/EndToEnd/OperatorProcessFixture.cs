@@ -11,9 +11,10 @@ namespace DialogueDb.Operator.Tests.EndToEnd;
 
 /// <summary>
 /// One envtest control plane with the CRD installed and the operator binary running against it as a process (watching
-/// every namespace, leader election off), provisioning on the real PostgreSQL and Redis of tests/infra with the
-/// documented least-privilege PostgreSQL admin: a CREATEDB CREATEROLE role, not a superuser. Shared by the suite;
-/// each test owns its namespace. Skips (with the reason) without KUBEBUILDER_ASSETS or the test servers.
+/// every namespace, leader election on) as the Helm chart's ServiceAccount with exactly the chart's RBAC,
+/// provisioning on the real PostgreSQL and Redis of tests/infra with the documented least-privilege PostgreSQL admin:
+/// a CREATEDB CREATEROLE role, not a superuser. Shared by the suite; each test owns its namespace. Skips (with the
+/// reason) without KUBEBUILDER_ASSETS or the test servers.
 /// </summary>
 public sealed class OperatorProcessFixture : IAsyncLifetime
 {
@@ -33,6 +34,14 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
     public string AdminRole { get; } = "ddb_e2e_admin_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
     public string RedisAdmin { get; private set; } = "";
+
+    /// <summary>The release namespace of the chart (its ServiceAccount, leader-election Lease and Role).</summary>
+    public string OperatorNamespace { get; } = "dialoguedb-system";
+
+    /// <summary>The chart as helm rendered it; its RBAC is what the operator process runs with.</summary>
+    internal RenderedChart Chart { get; private set; } = null!;
+
+    internal EnvtestControlPlane Plane => _plane!;
 
     public async ValueTask InitializeAsync()
     {
@@ -54,7 +63,7 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         _plane = await EnvtestControlPlane.StartAsync(ct);
         Client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(_plane.KubeconfigPath));
-        await InstallCrdAsync(ct);
+        await InstallCrdAsync(Client, ct);
 
         var adminPassword = ProvisioningServers.NewPassword();
         await SuperuserExecuteAsync($"CREATE ROLE \"{AdminRole}\" LOGIN CREATEDB CREATEROLE PASSWORD '{adminPassword}'");
@@ -64,9 +73,16 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
         await File.WriteAllTextAsync(postgresAdminFile, admin.ConnectionString, ct);
         await File.WriteAllTextAsync(redisAdminFile, RedisAdmin, ct);
         var redisEndpoint = RedisAdmin.Split(',')[0].Split(':');
+        // The operator runs as the chart's ServiceAccount, bound to exactly the rules the chart renders (helm template).
+        Chart = await RenderedChart.RenderAsync(OperatorNamespace, ct);
+        await Chart.InstallRbacAsync(Client, ct);
+        var operatorKubeconfig = Path.Combine(_plane.Directory, "operator-kubeconfig");
+        await _plane.WriteKubeconfigAsync(operatorKubeconfig, "operator", await Chart.ServiceAccountTokenAsync(Client, ct), ct);
+
         var config = new
         {
-            leaderElection = new { enabled = false },
+            operatorNamespace = OperatorNamespace,
+            leaderElection = new { enabled = true, leaseSeconds = 15, renewSeconds = 10, retrySeconds = 2 },
             resyncSeconds = 120,
             encryptionKeyActivationSeconds = 3,
             watchTimeoutSeconds = 120,
@@ -79,10 +95,21 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
         var health = EnvtestControlPlane.FreePort();
         _operator = _plane.StartWithEnvironment(
             Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", "operator",
-            new Dictionary<string, string> { ["KUBECONFIG"] = _plane.KubeconfigPath },
+            new Dictionary<string, string> { ["KUBECONFIG"] = operatorKubeconfig },
             Path.Combine(AppContext.BaseDirectory, "dialoguedb-operator.dll"), "run", "--config", configFile,
             "--urls", $"http://127.0.0.1:{health}");
         await WaitOperatorReadyAsync(health, ct);
+    }
+
+    /// <summary>
+    /// Fails when the operator was ever refused by the API server: it runs with the chart's RBAC, so a call the chart
+    /// does not allow shows up here as a 403 (in a Degraded message or a watch error) even where it retried around it.
+    /// </summary>
+    public void AssertNeverForbidden()
+    {
+        var log = File.ReadAllText(Path.Combine(_plane!.Directory, "logs", "operator.log"));
+        Assert.False(log.Contains(" 403 ", StringComparison.Ordinal) || log.Contains("Forbidden", StringComparison.Ordinal),
+            "The operator was refused by the API server (chart RBAC):" + OperatorLog);
     }
 
     /// <summary>The operator's last log lines, for failure messages.</summary>
@@ -126,15 +153,16 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
         }
     }
 
-    private async Task InstallCrdAsync(CancellationToken ct)
+    /// <summary>Applies the committed CRD (crds/) and waits until the server established it.</summary>
+    internal static async Task InstallCrdAsync(IKubernetes client, CancellationToken ct)
     {
         var crd = KubernetesYaml.Deserialize<V1CustomResourceDefinition>(
             await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "crds", CrdGenerator.FileName), ct));
-        await Client.ApiextensionsV1.PatchCustomResourceDefinitionAsync(
+        await client.ApiextensionsV1.PatchCustomResourceDefinitionAsync(
             new V1Patch(crd, V1Patch.PatchType.ApplyPatch), crd.Metadata.Name, fieldManager: "dialoguedb-e2e", force: true, cancellationToken: ct);
         await Eventually.UntilAsync(async () =>
         {
-            var stored = await Client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(crd.Metadata.Name, cancellationToken: ct);
+            var stored = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(crd.Metadata.Name, cancellationToken: ct);
             return stored.Status?.Conditions?.Any(c => c.Type == "Established" && c.Status == "True") == true;
         }, "the CRD is established", TimeSpan.FromSeconds(30), () => "", ct);
     }
