@@ -165,21 +165,3 @@ internal sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit relay lost the database ({Error}); retrying")]
     private static partial void LogDatabaseFailed(ILogger logger, string error);
 }
-
-/// <summary>Writers in this process nudge the relay after writing events, so it wakes at once instead of at its next poll.</summary>
-internal sealed class OutboxSignal : IDisposable
-{
-    private readonly SemaphoreSlim _wake = new(0);
-
-    public void Nudge()
-    {
-        if (_wake.CurrentCount == 0)
-        {
-            _wake.Release();
-        }
-    }
-
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
-
-    public void Dispose() => _wake.Dispose();
-}

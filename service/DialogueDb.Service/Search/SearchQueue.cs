@@ -63,21 +63,3 @@ internal sealed class SearchQueue(TimeProvider time, SearchSignal signal)
         signal.Nudge();
     }
 }
-
-/// <summary>Wakes the local indexer after a write queued work (other replicas' indexers poll).</summary>
-internal sealed class SearchSignal : IDisposable
-{
-    private readonly SemaphoreSlim _wake = new(0);
-
-    public void Nudge()
-    {
-        if (_wake.CurrentCount == 0)
-        {
-            _wake.Release();
-        }
-    }
-
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
-
-    public void Dispose() => _wake.Dispose();
-}
