@@ -238,8 +238,10 @@ else
     check "the log says it serves on postgresql" bash -c 'docker logs "$1" 2>&1 | grep -q "storage: postgresql"' _ "$production"
     check "POST /api/v1/dialogue with the project's key: 200" create_dialogue "https://127.0.0.1:$production_port"
     check "GET /api/v1/dialogue without a key: 401 UNAUTHORIZED" unauthorized "https://127.0.0.1:$production_port"
-    check "the dialogue is a row in PostgreSQL" \
-        bash -c '[[ "$(PSQL_DATABASE=$1 psql_admin -tAc "SELECT count(*) FROM dialogues WHERE label = '"'"'image smoke'"'"'")" == 1 ]]' _ "$DATABASE"
+    # The label is stored encrypted (bytea): one row with a label, and the plaintext nowhere in it.
+    check "the dialogue is a row in PostgreSQL, its label encrypted" \
+        bash -c '[[ "$(PSQL_DATABASE=$1 psql_admin -tAc "SELECT count(*) FROM dialogues WHERE label IS NOT NULL
+            AND position(convert_to('"'"'image smoke'"'"', '"'"'UTF8'"'"') IN label) = 0")" == 1 ]]' _ "$DATABASE"
     relayed() {
         local start=$SECONDS
         while (( SECONDS - start < 20 )); do
