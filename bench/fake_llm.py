@@ -20,15 +20,17 @@ class Handler(BaseHTTPRequestHandler):
             state["in_flight"] += 1
             state["most_in_flight"] = max(state["most_in_flight"], state["in_flight"])
         time.sleep(delay)
+        # Done before the answer goes out: once the client has the answer its worker may send the next request at
+        # once, and counting this one until after the write made a bounded worker look one over its bound.
+        with lock:
+            state["in_flight"] -= 1
+            json.dump(state, open(stats_path, "w"))
         body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "A short summary."}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        with lock:
-            state["in_flight"] -= 1
-            json.dump(state, open(stats_path, "w"))
 
     def log_message(self, *args):
         pass
