@@ -21,38 +21,7 @@ internal static class ApiJson
     /// The UTF-8 length of <see cref="Compact"/>'s text, counted without building it: a value over its limit is refused
     /// without another copy of a body that may be 36 MiB (and twice that as a string).
     /// </summary>
-    public static int CompactLength(JsonElement element)
-    {
-        var length = 0;
-        var inString = false;
-        var escaped = false;
-        foreach (var b in JsonMarshal.GetRawUtf8Value(element))
-        {
-            if (inString)
-            {
-                length++;
-                if (escaped)
-                {
-                    escaped = false;
-                }
-                else if (b == (byte)'\\')
-                {
-                    escaped = true;
-                }
-                else if (b == (byte)'"')
-                {
-                    inString = false;
-                }
-            }
-            else if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
-            {
-                length++;
-                inString = b == (byte)'"';
-            }
-        }
-
-        return length;
-    }
+    public static int CompactLength(JsonElement element) => CompactBytes(JsonMarshal.GetRawUtf8Value(element), output: null);
 
     /// <summary>
     /// The element's JSON text with insignificant whitespace removed and every token kept byte for byte
@@ -62,6 +31,12 @@ internal static class ApiJson
     {
         var raw = JsonMarshal.GetRawUtf8Value(element);
         var buffer = new byte[raw.Length];
+        return Encoding.UTF8.GetString(buffer, 0, CompactBytes(raw, buffer));
+    }
+
+    /// <summary>Drops whitespace outside strings; writes the kept bytes into <paramref name="output"/> when given; returns their count.</summary>
+    private static int CompactBytes(ReadOnlySpan<byte> raw, byte[]? output)
+    {
         var length = 0;
         var inString = false;
         var escaped = false;
@@ -69,7 +44,7 @@ internal static class ApiJson
         {
             if (inString)
             {
-                buffer[length++] = b;
+                Keep(b);
                 if (escaped)
                 {
                     escaped = false;
@@ -85,12 +60,22 @@ internal static class ApiJson
             }
             else if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
             {
-                buffer[length++] = b;
+                Keep(b);
                 inString = b == (byte)'"';
             }
         }
 
-        return Encoding.UTF8.GetString(buffer, 0, length);
+        return length;
+
+        void Keep(byte b)
+        {
+            if (output is not null)
+            {
+                output[length] = b;
+            }
+
+            length++;
+        }
     }
 
     /// <summary>Writes stored JSON text (already validated when it was accepted) as a property value.</summary>
