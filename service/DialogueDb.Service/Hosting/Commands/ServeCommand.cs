@@ -1,10 +1,11 @@
 using System.CommandLine;
-using DialogueDb.Service.Storage;
-using Npgsql;
 
 namespace DialogueDb.Service.Hosting.Commands;
 
-/// <summary><c>dialoguedb serve</c>: the HTTP API over HTTPS until the process is stopped.</summary>
+/// <summary>
+/// <c>dialoguedb serve</c>: the HTTP API over HTTPS until the process is stopped. The database step before it listens is
+/// registered with storage (<see cref="Storage.StorageStartupCheck"/>).
+/// </summary>
 internal static partial class ServeCommand
 {
     public static Command Create(CliOptions shared)
@@ -20,17 +21,6 @@ internal static partial class ServeCommand
         await using var app = ApiHost.Build(builder);
         var options = app.Services.GetRequiredService<ServiceOptions>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb");
-
-        if (options.UsesPostgres)
-        {
-            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(app.Services.GetRequiredService<NpgsqlDataSource>(), ct);
-        }
-        else
-        {
-            // Embedded mode creates its own schema; production applies migrations only through `dialoguedb migrate`.
-            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(app.Services, ct);
-        }
-
         await app.StartAsync(ct);
         var listening = string.Join(", ", app.Urls);
         LogListening(logger, listening, options.UsesPostgres ? "postgresql" : "sqlite");
