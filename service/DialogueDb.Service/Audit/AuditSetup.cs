@@ -76,6 +76,7 @@ internal static class AuditSetup
 
         return new OutboxRelay(newContext, leader, services.GetRequiredService<ContentProtector>(),
             services.GetRequiredService<IEventSink>(), services.GetRequiredService<OutboxSignal>(),
-            services.GetRequiredService<ILogger<OutboxRelay>>(), services.GetService<Telemetry.ServiceMetrics>());
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<OutboxRelay>>(),
+            services.GetService<Telemetry.ServiceMetrics>());
     }
 }

@@ -19,13 +19,31 @@ internal sealed partial class OutboxRelay(
     ContentProtector protector,
     IEventSink sink,
     OutboxSignal signal,
+    TimeProvider time,
     ILogger<OutboxRelay> logger,
     Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
     private const int BatchSize = 200;
     private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
+
+    /// <summary>How often the relay looks for rows that writers of other replicas committed (this process's writers nudge it).</summary>
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>After a nudge, the wait for the writer's commit to land and for the next moment's events to gather.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>A standby replica tries to take the lead this often.</summary>
+    internal static readonly TimeSpan StandbyRetry = TimeSpan.FromSeconds(2);
+
+    /// <summary>The pause after the database (or the leader connection) failed, before trying again.</summary>
+    internal static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The first pause after the sink refused a batch; it doubles with each failure in a row, up to <see cref="SinkRetryMax"/>.
+    /// </summary>
+    internal static readonly TimeSpan SinkRetryFirst = TimeSpan.FromMilliseconds(250);
+
+    internal static readonly TimeSpan SinkRetryMax = TimeSpan.FromSeconds(5);
 
     private bool _failing;
 
@@ -46,7 +64,7 @@ internal sealed partial class OutboxRelay(
                     await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
                     if (!await TryLeadAsync(leader, stoppingToken))
                     {
-                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+                        await Task.Delay(StandbyRetry, time, stoppingToken);
                         continue;
                     }
 
@@ -62,7 +80,7 @@ internal sealed partial class OutboxRelay(
             {
                 // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
                 LogDatabaseFailed(logger, ex.GetType().Name);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                await Task.Delay(DatabaseRetry, time, stoppingToken);
             }
         }
     }
@@ -80,20 +98,20 @@ internal sealed partial class OutboxRelay(
             // Some writers nudge just before their commit: give it a moment to land, and let the events of the next
             // moment gather, so a busy relay publishes them in one cycle (one query, one pipelined XADD, one DELETE)
             // instead of one cycle per write (measured: a cycle costs about as much CPU as the append itself).
-            await Task.Delay(CoalesceDelay, ct);
+            await Task.Delay(CoalesceDelay, time, ct);
         }
     }
 
     private async Task RunAsync(Func<CancellationToken, Task> wait, CancellationToken ct)
     {
-        var backoff = TimeSpan.FromMilliseconds(250);
+        var backoff = SinkRetryFirst;
         while (!ct.IsCancellationRequested)
         {
             bool more;
             try
             {
                 more = await PublishBatchAsync(ct);
-                backoff = TimeSpan.FromMilliseconds(250);
+                backoff = SinkRetryFirst;
                 if (_failing)
                 {
                     _failing = false;
@@ -108,8 +126,8 @@ internal sealed partial class OutboxRelay(
                     LogSinkFailed(logger, sink.Describe, ex.GetType().Name);
                 }
 
-                await Task.Delay(backoff, ct);
-                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5000));
+                await Task.Delay(backoff, time, ct);
+                backoff = NextSinkRetry(backoff);
                 continue;
             }
 
@@ -119,6 +137,8 @@ internal sealed partial class OutboxRelay(
             }
         }
     }
+
+    internal static TimeSpan NextSinkRetry(TimeSpan previous) => previous * 2 < SinkRetryMax ? previous * 2 : SinkRetryMax;
 
     /// <summary>Publishes the oldest batch; true when a full batch went out (there may be more).</summary>
     public async Task<bool> PublishBatchAsync(CancellationToken ct)
@@ -156,7 +176,8 @@ internal sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay active, publishing to {Sink}")]
     private static partial void LogLeading(ILogger logger, string sink);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit relay cannot publish to {Sink} ({Error}); events wait in the outbox and are retried")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Audit relay cannot publish to {Sink} ({Error}); events wait in the outbox and are retried")]
     private static partial void LogSinkFailed(ILogger logger, string sink, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay publishes to {Sink} again")]
