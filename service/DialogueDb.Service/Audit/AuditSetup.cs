@@ -1,6 +1,6 @@
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -44,7 +44,7 @@ internal static class AuditSetup
         IEventSink inner = string.IsNullOrWhiteSpace(options.Redis)
             ? new FileSink(options.EventsFilePath, options.EventsFileMaxBytes, TimeSpan.FromHours(options.EventsFileMaxAgeHours), retention, time)
             : new RedisStreamSink(services.GetRequiredService<RedisConnection>(),
-                services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength, retention, time);
+                services.GetRequiredService<RedisKeys>().Events, options.EventsMaxLength, retention, time);
         var keys = new EventKeySource(options, time, services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"),
             services.GetService<Telemetry.ServiceMetrics>());
         if (loadKeyNow)

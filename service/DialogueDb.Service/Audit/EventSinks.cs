@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using StackExchange.Redis;
 
 namespace DialogueDb.Service.Audit;

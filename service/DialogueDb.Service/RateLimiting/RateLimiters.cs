@@ -1,3 +1,4 @@
+using DialogueDb.Service.Redis;
 using StackExchange.Redis;
 
 namespace DialogueDb.Service.RateLimiting;

@@ -3,7 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using StackExchange.Redis;
 
 namespace DialogueDb.Service.Hosting.Commands;
@@ -31,8 +31,7 @@ internal static class EventsTail
         CancellationToken ct)
     {
         await using var redis = new RedisConnection(options.Redis!);
-        var prefix = options.RedisKeyPrefix ?? RateLimitKeys.DefaultPrefix(ProjectDocument.Read(options.ProjectFilePath).ProjectId);
-        var stream = prefix + "events";
+        var stream = RedisKeys.For(options, ProjectDocument.Read(options.ProjectFilePath).ProjectId).Events;
         var db = await redis.DatabaseAsync();
         // From now on: start after the newest entry (or the beginning of an empty stream).
         var last = await db.StreamRangeAsync(stream, "-", "+", count: 1, messageOrder: Order.Descending);

@@ -1,5 +1,6 @@
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Telemetry;
 
@@ -17,6 +18,7 @@ internal static class JobHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(options);
         builder.Services.AddDialogueSecurity(options);
+        builder.Services.AddRedis(options);
         builder.Services.AddRateLimits(options);
         builder.Services.AddAudit(options, hostRelay);
         // Jobs end before any scrape: their metrics go out over OTLP when it is configured (flushed when the host is disposed).
