@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
-using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -140,6 +139,3 @@ internal static class TelemetrySetup
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
         || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
 }
-
-/// <summary>What the request pipeline needs to know about telemetry.</summary>
-internal sealed record TelemetryOptions(bool Tracing, IReadOnlySet<int> MetricsPorts);
