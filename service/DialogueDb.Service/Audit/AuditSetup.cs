@@ -3,8 +3,6 @@ using DialogueDb.Service.Policy;
 using DialogueDb.Service.Redis;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Audit;
 
@@ -57,24 +55,8 @@ internal static class AuditSetup
 
     private static OutboxRelay Relay(IServiceProvider services, ServiceOptions options)
     {
-        Func<DialogueDbContext> newContext;
-        NpgsqlDataSource? leader = null;
-        if (options.UsesPostgres)
-        {
-            var maintenance = NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!);
-            leader = maintenance;
-            var built = new DbContextOptionsBuilder<DialogueDbContext>();
-            StorageSetup.Configure(built, maintenance);
-            newContext = () => new DialogueDbContext(built.Options);
-        }
-        else
-        {
-            var built = new DbContextOptionsBuilder<DialogueDbContext>();
-            StorageSetup.ConfigureSqlite(built, options);
-            newContext = () => new DialogueDbContext(built.Options);
-        }
-
-        return new OutboxRelay(newContext, leader, services.GetRequiredService<ContentProtector>(),
+        var database = MaintenanceDatabase.Open(options);
+        return new OutboxRelay(database.NewContext, database.DataSource, services.GetRequiredService<ContentProtector>(),
             services.GetRequiredService<IEventSink>(), services.GetRequiredService<OutboxSignal>(),
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<OutboxRelay>>(),
             services.GetService<Telemetry.ServiceMetrics>());
