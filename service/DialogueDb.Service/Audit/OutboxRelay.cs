@@ -1,3 +1,4 @@
+using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -32,12 +33,6 @@ internal sealed partial class OutboxRelay(
     /// <summary>After a nudge, the wait for the writer's commit to land and for the next moment's events to gather.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(25);
 
-    /// <summary>A standby replica tries to take the lead this often.</summary>
-    internal static readonly TimeSpan StandbyRetry = TimeSpan.FromSeconds(2);
-
-    /// <summary>The pause after the database (or the leader connection) failed, before trying again.</summary>
-    internal static readonly TimeSpan DatabaseRetry = TimeSpan.FromSeconds(1);
-
     /// <summary>
     /// The first pause after the sink refused a batch; it doubles with each failure in a row, up to <see cref="SinkRetryMax"/>.
     /// </summary>
@@ -49,47 +44,14 @@ internal sealed partial class OutboxRelay(
 
     public long Published { get; private set; }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (leaderSource is null)
-                {
-                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
-                }
-                else
-                {
-                    await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
-                    if (!await TryLeadAsync(leader, stoppingToken))
-                    {
-                        await Task.Delay(StandbyRetry, time, stoppingToken);
-                        continue;
-                    }
-
-                    LogLeading(logger, sink.Describe);
-                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or DbUpdateException)
-            {
-                // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
-                LogDatabaseFailed(logger, ex.GetType().Name);
-                await Task.Delay(DatabaseRetry, time, stoppingToken);
-            }
-        }
-    }
-
-    private static async Task<bool> TryLeadAsync(NpgsqlConnection connection, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({LeaderLockKey})", connection);
-        return (bool)(await command.ExecuteScalarAsync(ct))!;
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        new LeaderLoop(leaderSource, LeaderLockKey, time).RunAsync(
+            work: ct => RunAsync(wait: WaitLocalAsync, ct),
+            onLeading: () => LogLeading(logger, sink.Describe),
+            // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
+            isDatabaseFailure: ex => ex is NpgsqlException or InvalidOperationException or DbUpdateException,
+            onFailure: ex => LogDatabaseFailed(logger, ex.GetType().Name),
+            stoppingToken);
 
     private async Task WaitLocalAsync(CancellationToken ct)
     {
