@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
