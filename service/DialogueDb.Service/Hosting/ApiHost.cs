@@ -157,7 +157,11 @@ internal static partial class ApiHost
             api.MapGroup("").WithTags("Dialogues").MapDialogues();
             api.MapGroup("").WithTags("Messages").MapMessages();
             api.MapGroup("").WithTags("Memories").MapMemories();
-            api.MapGroup("").WithTags("Search").MapSearch();
+            if (app.Services.GetRequiredService<ServiceOptions>().SearchEnabled)
+            {
+                api.MapGroup("").WithTags("Search").MapSearch();
+            }
+
             api.MapGroup("").WithTags("Summaries").MapSummaries();
         }
 

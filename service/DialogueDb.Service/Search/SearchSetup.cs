@@ -14,7 +14,8 @@ internal static class SearchSetup
     public static IServiceCollection AddSearch(this IServiceCollection services, ServiceOptions options)
     {
         services.AddSingleton<SearchSignal>();
-        services.AddSingleton<SearchQueue>();
+        services.AddSingleton(sp => new SearchQueue(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SearchSignal>(),
+            options.SearchEnabled));
         services.AddSingleton<IEmbedder, MiniLmEmbedder>();
         services.AddSingleton(sp =>
         {
@@ -23,9 +24,11 @@ internal static class SearchSetup
         });
         services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
             options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
-        services.AddSingleton<SearchItemIndexer>();
+        services.AddSingleton(sp => new LowPriorityEmbedder(sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<ILogger<LowPriorityEmbedder>>()));
+        services.AddSingleton(sp => new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
+            sp.GetRequiredService<LowPriorityEmbedder>()));
         services.AddSingleton<SearchRanker>();
-        if (AuditSetup.RunsRelay(options))
+        if (options.SearchEnabled && AuditSetup.RunsRelay(options))
         {
             services.AddSingleton(sp => Indexer(sp, options));
             services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
