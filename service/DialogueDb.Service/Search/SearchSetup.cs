@@ -2,8 +2,6 @@ using DialogueDb.Service.Audit;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Search;
 
@@ -41,19 +39,8 @@ internal static class SearchSetup
 
     private static SearchIndexer Indexer(IServiceProvider services, ServiceOptions options)
     {
-        var built = new DbContextOptionsBuilder<DialogueDbContext>();
-        NpgsqlDataSource? leader = null;
-        if (options.UsesPostgres)
-        {
-            leader = NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!);
-            StorageSetup.Configure(built, leader);
-        }
-        else
-        {
-            StorageSetup.ConfigureSqlite(built, options);
-        }
-
-        return new SearchIndexer(() => new DialogueDbContext(built.Options), leader, services.GetRequiredService<SearchItemIndexer>(),
+        var database = MaintenanceDatabase.Open(options);
+        return new SearchIndexer(database.NewContext, database.DataSource, services.GetRequiredService<SearchItemIndexer>(),
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
             services.GetService<Telemetry.ServiceMetrics>());
     }
