@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Resources;
@@ -77,5 +76,36 @@ public sealed class OperatorMetricsTests
         Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_failures", ("operation", "drop")));
         Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_calls", ("operation", "drop"), ("result", "error")));
         Assert.Equal(1, metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
+    }
+
+    [Fact]
+    public async Task Watches_ExpiredWith410_RelistCounted_FailedWithAnError_RestartCounted()
+    {
+        await using var harness = new OperatorHarness();
+        using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
+        await harness.CreateAsync("watched");
+        await harness.ReconciledAsync("watched", "Progressing", "True");
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_relists"));
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_restarts"));
+
+        // History compacted and every open watch told so (ERROR 410 in the stream): each kind lists again, once.
+        harness.Api.Compact();
+        harness.Api.BreakWatches();
+        await harness.CreateAsync("after-relist");
+        await harness.ReconciledAsync("after-relist", "Progressing", "True");
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", DialogueProject.KindName)));
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", "Deployment")));
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_restarts"));
+
+        // The server ends the project watch and refuses the next one (500): one restart after a backoff, no relist.
+        harness.Api.FailNext(r => r.RequestUri!.AbsolutePath.EndsWith("/" + DialogueProject.Plural, StringComparison.Ordinal)
+            && r.RequestUri.Query.Contains("watch=true", StringComparison.Ordinal), System.Net.HttpStatusCode.InternalServerError);
+        harness.Api.EndWatches();
+        await EventuallyAsync(() => metrics.Sum("dialoguedb_operator_watch_restarts", ("kind", DialogueProject.KindName)) == 1,
+            "the refused watch is counted as a restart");
+        await harness.CreateAsync("after-restart");
+        await harness.ReconciledAsync("after-restart", "Progressing", "True");
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_restarts"));
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", DialogueProject.KindName)));
     }
 }
