@@ -22,6 +22,11 @@ public sealed class UsageCollectorTests
 
     private static string Key(string name) => ProjectIdentity.For(Namespace, name).RedisKeyPrefix + "usage";
 
+    /// <summary>Waits until the controller's watch cache (what the collector reads) has the project's effective plan.</summary>
+    private static Task CachedAsync(OperatorHarness harness, string name) => EventuallyAsync(
+        () => harness.Controller.Projects.Any(p => p.Metadata.Name == name && p.Status?.Effective is not null),
+        $"the watch cache has the status of {name}");
+
     [Fact]
     public async Task Interval_PublishedUsage_BecomesTheStatusWithThePlansLimits()
     {
@@ -45,8 +50,14 @@ public sealed class UsageCollectorTests
         Assert.Equal((3L, 1_000L), (usage.Memories!.Used!.Value, usage.Memories.Limit!.Value));
         Assert.Equal((40L, 100_000L), (usage.Requests!.Used!.Value, usage.Requests.Limit!.Value));
         Assert.Equal("87%", usage.Highest);
-        Assert.Contains(harness.Api.Get("dialoguedb.io/v1alpha1", "DialogueProject", Namespace, "metered")!["metadata"]!["managedFields"]!.AsArray(),
-            m => (string?)m!["manager"] == ProjectUsageCollector.FieldManager && (string?)m["subresource"] == "status");
+        // Its own field manager, on the status subresource, with only the usage in the body.
+        var requests = harness.Api.Requests;
+        var write = requests.SingleOrDefault(r => r.Query.Contains("fieldManager=" + ProjectUsageCollector.FieldManager, StringComparison.Ordinal));
+        Assert.True(write is not null, string.Join("\n", requests.Select(r => $"{r.Method} {r.Path}?{r.Query}")));
+        Assert.Equal(("PATCH", true), (write.Method, write.Path.EndsWith("/metered/status", StringComparison.Ordinal)));
+        var status = System.Text.Json.Nodes.JsonNode.Parse(write.Body ?? "{}")?["status"];
+        Assert.True(status is System.Text.Json.Nodes.JsonObject, write.Body);
+        Assert.Equal(["usage"], status.AsObject().Select(p => p.Key));
     }
 
     [Fact]
@@ -55,6 +66,7 @@ public sealed class UsageCollectorTests
         await using var harness = new OperatorHarness();
         await harness.CreateAsync("steady");
         await harness.ReconciledAsync("steady", "Progressing", "True");
+        await CachedAsync(harness, "steady");
         var collector = harness.Services.GetRequiredService<ProjectUsageCollector>();
         using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
         harness.Infrastructure.PublishedUsage[Key("steady")] = Published(1, 2, 0, 5);
@@ -79,6 +91,7 @@ public sealed class UsageCollectorTests
         await using var harness = new OperatorHarness();
         await harness.CreateAsync("shared");
         await harness.ReconciledAsync("shared", "Progressing", "True");
+        await CachedAsync(harness, "shared");
         var collector = harness.Services.GetRequiredService<ProjectUsageCollector>();
         harness.Infrastructure.PublishedUsage[Key("shared")] = Published(10, 0, 0, 1);
         await collector.CollectAsync(harness.Controller.Projects, TestContext.Current.CancellationToken);
@@ -101,14 +114,15 @@ public sealed class UsageCollectorTests
         await harness.CreateAsync("noisy");
         await harness.ReconciledAsync("quiet", "Progressing", "True");
         await harness.ReconciledAsync("noisy", "Progressing", "True");
+        await CachedAsync(harness, "quiet");
+        await CachedAsync(harness, "noisy");
         var collector = harness.Services.GetRequiredService<ProjectUsageCollector>();
         using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
         harness.Infrastructure.PublishedUsage[Key("noisy")] = """{"period":"2026-12","countedAt":"now","requests":"<script>"}""";
 
         Assert.Equal(0, await collector.CollectAsync(harness.Controller.Projects, TestContext.Current.CancellationToken));
 
-        harness.Infrastructure.UsageFailure = new StackExchange.Redis.RedisConnectionException(
-            StackExchange.Redis.ConnectionFailureType.UnableToConnect, "down");
+        harness.Infrastructure.UsageFailure = new TimeoutException("Redis did not answer");
         Assert.Equal(0, await collector.CollectAsync(harness.Controller.Projects, TestContext.Current.CancellationToken));
         Assert.Null(harness.Project("quiet")!.Status!.Usage);
         Assert.Null(harness.Project("noisy")!.Status!.Usage);
@@ -116,17 +130,29 @@ public sealed class UsageCollectorTests
     }
 
     [Fact]
-    public async Task Collect_ProjectOnItsOwnRedis_NotRead()
+    public async Task Collect_ProjectOnItsOwnRedis_NotRead_TheOthersAre()
     {
         await using var harness = new OperatorHarness();
+        harness.Api.Put(new k8s.Models.V1Secret
+        {
+            ApiVersion = "v1", Kind = "Secret",
+            Metadata = new k8s.Models.V1ObjectMeta { Name = "their-redis", NamespaceProperty = Namespace },
+            Data = new Dictionary<string, byte[]> { ["uri"] = "redis://their-redis:6379"u8.ToArray() },
+        });
         await harness.CreateAsync("own-redis", spec => spec.Redis = new DialogueDb.Operator.Resources.ConnectionSpec
         {
             SecretRef = new DialogueDb.Operator.Resources.SecretKeyReference { Name = "their-redis" },
         });
+        await harness.CreateAsync("shared-redis");
+        await CachedAsync(harness, "own-redis");
+        await CachedAsync(harness, "shared-redis");
         harness.Infrastructure.PublishedUsage[Key("own-redis")] = Published(1, 1, 1, 1);
+        harness.Infrastructure.PublishedUsage[Key("shared-redis")] = Published(2, 2, 2, 2);
         var collector = harness.Services.GetRequiredService<ProjectUsageCollector>();
 
-        Assert.Equal(0, await collector.CollectAsync(harness.Controller.Projects, TestContext.Current.CancellationToken));
-        Assert.Equal(0, harness.Infrastructure.UsageReads);
+        // The operator's admin connection is to the shared Redis: a key of that name there is not the project's.
+        Assert.Equal(1, await collector.CollectAsync(harness.Controller.Projects, TestContext.Current.CancellationToken));
+        Assert.Null(harness.Project("own-redis")!.Status!.Usage);
+        Assert.Equal(2L, harness.Project("shared-redis")!.Status!.Usage!.Dialogues!.Used);
     }
 }
