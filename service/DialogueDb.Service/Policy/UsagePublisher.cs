@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using StackExchange.Redis;
 
 namespace DialogueDb.Service.Policy;
@@ -12,12 +12,10 @@ namespace DialogueDb.Service.Policy;
 /// it (GET/SET on its prefix are all it needs), so the pods need no right on the Kubernetes API. A kind the plan does
 /// not limit is left out, because the quota counters do not count it; API requests are always counted.
 /// </summary>
-internal sealed partial class UsagePublisher(RedisConnection redis, RateLimitKeys keys, ILogger<UsagePublisher> logger)
+internal sealed partial class UsagePublisher(RedisConnection redis, RedisKeys keys, ILogger<UsagePublisher> logger)
 {
     /// <summary>The key under the project's prefix; the operator reads <c>ddb:{project}:usage</c> with its admin connection.</summary>
-    public const string KeySuffix = "usage";
-
-    public string Key => keys.Prefix + KeySuffix;
+    public string Key => keys.Usage;
 
     /// <summary>
     /// The published document, e.g. <c>{"period":"2026-12","countedAt":"2026-12-03T17:50:00Z","dialogues":3,"requests":17}</c>.
