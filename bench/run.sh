@@ -5,7 +5,10 @@
 # Everything that is compared is measured in the same run, interleaved run by run (these machines are shared and
 # noisy): each figure is the median over RUNS with its min–max, and each ratio is taken per run, then its median.
 #
-#   bench/run.sh [--quick]
+#   bench/run.sh [--quick] [--metrics-only]
+#
+# --metrics-only runs just the "read requests/s, metrics on ÷ off" pair (issue #17) on a 100-message dialogue, RUNS
+# times, and its report (the other figures show "-").
 #
 # Environment (all optional): RUNS, DURATION, WARMUP (defaults per mode below), CONCURRENCY=16 (API writers and
 # pgbench clients alike), BIG_DIALOGUE=100000, OP_PROJECTS, KEEP_INFRA=0,
@@ -14,11 +17,13 @@
 set -euo pipefail
 
 MODE=full
+METRICS_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --quick) MODE=quick ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-        *) echo "unknown argument $arg (use --quick)" >&2; exit 2 ;;
+        --metrics-only) METRICS_ONLY=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "unknown argument $arg (use --quick, --metrics-only)" >&2; exit 2 ;;
     esac
 done
 
@@ -148,8 +153,44 @@ start_and_measure() {
     printf '%s\t%s\t%s\t%s\n' "$run" "$variant" "$SERVE_READY_MS" "$rss" >> "$RAW/startup.tsv"
 }
 
+# Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
+# warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
+# as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled).
+metrics_pair() {
+    variants=(on off)
+    [[ $((run % 2)) == 0 ]] && variants=(off on)
+    for variant in "${variants[@]}"; do
+        if [[ "$variant" == off ]]; then BENCH_METRICS_URLS=""; else unset BENCH_METRICS_URLS; fi
+        export BENCH_METRICS_URLS
+        start_and_measure "metrics-$variant" "$run"
+        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+        scraper=""
+        if [[ "$variant" == on ]]; then
+            (while kill -0 "$SERVE_PID" 2>/dev/null; do curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics"; sleep 5; done) &
+            scraper=$!
+        fi
+        log "run $run: read (GET /dialogue/{id}), metrics $variant"
+        loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
+        [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null
+        bench_serve_stop
+    done
+    unset BENCH_METRICS_URLS
+}
+
 # ---------------------------------------------------------------- runs
 for run in $(seq 1 "$RUNS"); do
+    if [[ "$METRICS_ONLY" == 1 ]]; then
+        bench_project_json 1000000
+        if [[ "$run" == 1 ]]; then
+            bench_serve_start
+            SMALL_ID="$("$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+                --scenario seed --seed-messages 100 --batch 100 --concurrency 1 2>>"$RAW/seed.log")"
+            bench_serve_stop
+        fi
+        metrics_pair
+        continue
+    fi
     log "run $run/$RUNS: rate limiter on (Redis, 1,000,000 requests/s: never rejects)"
     bench_project_json 1000000
     start_and_measure limiter-on "$run"
@@ -211,32 +252,11 @@ for run in $(seq 1 "$RUNS"); do
     loadgen noop --scenario noop
     bench_serve_stop
 
-    # Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
-    # warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
-    # as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled).
-    variants=(on off)
-    [[ $((run % 2)) == 0 ]] && variants=(off on)
-    for variant in "${variants[@]}"; do
-        if [[ "$variant" == off ]]; then BENCH_METRICS_URLS=""; else unset BENCH_METRICS_URLS; fi
-        export BENCH_METRICS_URLS
-        start_and_measure "metrics-$variant" "$run"
-        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
-            --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
-        scraper=""
-        if [[ "$variant" == on ]]; then
-            (while kill -0 "$SERVE_PID" 2>/dev/null; do curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics"; sleep 5; done) &
-            scraper=$!
-        fi
-        log "run $run: read (GET /dialogue/{id}), metrics $variant"
-        loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
-        [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null
-        bench_serve_stop
-    done
-    unset BENCH_METRICS_URLS
+    metrics_pair
 done
 
 # Memory under sustained load (full mode): RSS before and after SOAK of max-rate appends on one process.
-if [[ "$MODE" == full ]]; then
+if [[ "$MODE" == full && "$METRICS_ONLY" != 1 ]]; then
     SOAK="${SOAK:-300s}"
     bench_serve_start
     sleep 3
@@ -257,6 +277,7 @@ cleanup
 trap - EXIT
 
 # ---------------------------------------------------------------- operator (no PostgreSQL/Redis needed)
+if [[ "$METRICS_ONLY" != 1 ]]; then
 log "operator: $OP_PROJECTS projects on the fake API server"
 DIALOGUEDB_BENCH_PROJECTS="$OP_PROJECTS" DIALOGUEDB_BENCH_OUT="$RAW/operator.md" \
     dotnet test --project "$REPO/tests/DialogueDb.Operator.Tests" -c Release --no-build --explicit only \
@@ -271,6 +292,7 @@ log "BenchmarkDotNet ($MODE)"
 log "search figures"
 dotnet "$REPO/bench/DialogueDb.Benchmarks/bin/Release/net10.0/DialogueDb.Benchmarks.dll" search-figures "${BDN_ARGS[@]}" \
     > "$RAW/search.md" 2> "$RAW/search.log" || log "the search figures failed (see $RAW/search.log)"
+fi
 
 # ---------------------------------------------------------------- report
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"

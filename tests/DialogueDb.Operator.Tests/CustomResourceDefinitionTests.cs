@@ -69,12 +69,13 @@ public sealed class CustomResourceDefinitionTests
     }
 
     [Fact]
-    public void Crd_PrinterColumns_ShowPlanReadyReplicasEndpointAge()
+    public void Crd_PrinterColumns_ShowPlanReadyReplicasUsageEndpointAge()
     {
         var columns = CrdGenerator.Build().Spec.Versions[0].AdditionalPrinterColumns;
 
-        Assert.Equal(["Plan", "Ready", "Replicas", "Endpoint", "Age"], columns.Select(c => c.Name));
+        Assert.Equal(["Plan", "Ready", "Replicas", "Usage", "Endpoint", "Age"], columns.Select(c => c.Name));
         Assert.Equal(".status.conditions[?(@.type==\"Ready\")].status", columns[1].JsonPath);
+        Assert.Equal((".status.usage.highest", "string"), (columns[3].JsonPath, columns[3].Type));
     }
 
     private static void Walk(V1JSONSchemaProps schema, string path, List<string> problems)

@@ -11,7 +11,8 @@
 # 3. The same image as the pod's init container (`migrate --app-role --maintenance-role` as the owner role) and as
 #    `serve` in production mode against the test PostgreSQL and Redis (DIALOGUEDB_TEST_POSTGRES/_REDIS), with the
 #    secrets mounted read-only as files; the project document is a file here, where the pod reads it from its policy
-#    Secret through the Kubernetes API. Ready, a write lands in PostgreSQL, the relay publishes its audit event to Redis.
+#    Secret through the Kubernetes API. Ready, a write lands in PostgreSQL, the relay publishes its audit event to Redis,
+#    /metrics on the metrics listener counts the traffic, and the plan usage is published to Redis for the operator.
 # 4. The operator image's `crd` output equals crds/.
 # Skips (exit 0, with the reason) when no container engine answers; fails when one does and an image is missing.
 set -euo pipefail
@@ -201,8 +202,8 @@ else
     chmod -R a+X "$SECRETS"
     PRODUCTION_DATA="$WORK/production-data"
     empty_dir "$PRODUCTION_DATA"
-    # Host networking: the test PostgreSQL and Redis listen on this machine's loopback only (so the production container
-    # runs without its metrics listener: the default 127.0.0.1:9464 may be taken on this machine).
+    # Host networking: the test PostgreSQL and Redis listen on this machine's loopback only (so the container's listeners,
+    # HTTPS and metrics, get free loopback ports: the default metrics port 127.0.0.1:9464 may be taken on this machine).
     POD=("${POD_SECURITY[@]}" --network host
          -v "$PRODUCTION_DATA:/var/lib/dialoguedb"
          -v "$SECRETS/tls:/etc/dialoguedb/tls:ro" -v "$SECRETS/encryption:/etc/dialoguedb/encryption:ro"
@@ -221,15 +222,20 @@ else
         "$migrate_out" "${POD[@]}" -e DIALOGUEDB_POSTGRES="$(connection owner)" "$SERVICE_IMAGE" \
         migrate --app-role "${DATABASE}_app" --maintenance-role "${DATABASE}_maint"
 
-    production_port=""
-    while [[ -z "$production_port" ]]; do
-        candidate=$(( 40000 + RANDOM % 10000 ))
-        (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null || production_port=$candidate
-    done
+    free_port() {
+        local candidate
+        while true; do
+            candidate=$(( 40000 + RANDOM % 10000 ))
+            (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null || { echo "$candidate"; return; }
+        done
+    }
+    production_port="$(free_port)"
+    metrics_port="$(free_port)"
+    while [[ "$metrics_port" == "$production_port" ]]; do metrics_port="$(free_port)"; done
     production="ddb-smoke-production-$$"
     CONTAINERS+=("$production")
     docker run -d --name "$production" "${POD[@]}" \
-        -e DIALOGUEDB_URLS="https://127.0.0.1:$production_port" -e DIALOGUEDB_METRICS_URLS= \
+        -e DIALOGUEDB_URLS="https://127.0.0.1:$production_port" -e DIALOGUEDB_METRICS_URLS="http://127.0.0.1:$metrics_port" \
         -e DIALOGUEDB_POSTGRES="$(connection app)" -e DIALOGUEDB_RELAY_POSTGRES="$(connection maint)" \
         -e DIALOGUEDB_TLS_CERT=/etc/dialoguedb/tls/tls.crt -e DIALOGUEDB_TLS_KEY=/etc/dialoguedb/tls/tls.key \
         "$SERVICE_IMAGE" serve >/dev/null
@@ -252,6 +258,26 @@ else
         return 1
     }
     check "the relay published the audit events to Redis (${redis_prefix}events)" relayed
+    # The metrics listener (plain HTTP, its own port) as Prometheus scrapes it from the running container.
+    scraped() {
+        local metrics
+        metrics="$(curl -sS --fail "http://127.0.0.1:$metrics_port/metrics")" || return 1
+        for status in 200 401; do
+            grep -E '^http_server_request_duration_seconds_count\{.*http_response_status_code="'"$status"'".*http_route="/api/v1/dialogue".*\} [1-9]' \
+                <<<"$metrics" >/dev/null \
+                || { echo "no $status counted on the dialogue route:"; grep '^http_server_request_duration_seconds_count' <<<"$metrics"; return 1; }
+        done
+        grep -E '^dialoguedb_quota_used\{' <<<"$metrics" >/dev/null || { echo "no plan usage gauge"; return 1; }
+        ! grep -q "image smoke" <<<"$metrics" || { echo "the dialogue's label is in the exposition"; return 1; }
+    }
+    check "GET /metrics on the metrics port: the 200 and the 401 above are counted on their route, the plan usage gauge is there" scraped
+    check "the metrics port serves no API, the HTTPS port no /metrics (404 both)" bash -c '
+        [[ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$1/api/v1/dialogue")" == 404 ]] &&
+        [[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$3" "https://127.0.0.1:$2/metrics")" == 404 ]]' \
+        _ "$metrics_port" "$production_port" "$CA"
+    check "the plan usage is published for the operator (${redis_prefix}usage)" bash -c '
+        redis-cli -h "$1" -p "$2" GET "$3" | grep -qE "^\{\"period\":\"[0-9]{4}-[0-9]{2}\",\"countedAt\":.*\"requests\":[0-9]+\}$"' \
+        _ "$redis_host" "$redis_port" "${redis_prefix}usage"
     check "wrote nothing to the image's filesystem" nothing_written "$production"
 fi
 

@@ -64,6 +64,12 @@ internal sealed partial class OperatorOptions
     /// <summary>How often every project is reconciled even when nothing changed (drift repair).</summary>
     public int ResyncSeconds { get; set; } = 600;
 
+    /// <summary>
+    /// How often the plan usage the projects' pods publish is read into <c>status.usage</c> (one Redis round trip for all
+    /// projects; a project's status is patched only when a number changed, so at most once an interval).
+    /// </summary>
+    public int UsageSeconds { get; set; } = 60;
+
     /// <summary>How long the server keeps one watch open before the operator reconnects (client-side deadline: a tenth more).</summary>
     public int WatchTimeoutSeconds { get; set; } = 300;
 
@@ -151,6 +157,11 @@ internal sealed partial class OperatorOptions
         if (ResyncSeconds < 10)
         {
             problems.Add("resyncSeconds must be at least 10.");
+        }
+
+        if (UsageSeconds is < 5 or > 3600)
+        {
+            problems.Add("usageSeconds must be between 5 and 3600.");
         }
 
         if (WatchTimeoutSeconds is < 1 or > 1800)

@@ -31,6 +31,7 @@ internal static class OperatorServices
         services.AddSingleton<ApiKeyIssuer>();
         services.AddSingleton<ProjectStatusWriter>();
         services.AddSingleton<ProjectReconciler>();
+        services.AddSingleton<Usage.ProjectUsageCollector>();
         services.AddSingleton<ProjectController>();
         services.AddSingleton<ControllerState>();
         return services;

@@ -28,6 +28,8 @@ internal sealed class OperatorMetrics
     private readonly Counter<long> _watchRelists;
     private readonly Counter<long> _provisioningCalls;
     private readonly Counter<long> _provisioningFailures;
+    private readonly Counter<long> _usageReads;
+    private readonly Counter<long> _usageUpdates;
 
     public OperatorMetrics(IMeterFactory meters)
     {
@@ -52,6 +54,10 @@ internal sealed class OperatorMetrics
             "Calls to the shared PostgreSQL/Redis to create or drop a project's database, roles and users, by operation and result");
         _provisioningFailures = Meter.CreateCounter<long>("dialoguedb_operator_provisioning_failures", "{call}",
             "Provisioning calls that failed, by operation");
+        _usageReads = Meter.CreateCounter<long>("dialoguedb_operator_usage_reads", "{read}",
+            "Reads of the plan usage the projects' pods publish (one per interval for all projects), by result");
+        _usageUpdates = Meter.CreateCounter<long>("dialoguedb_operator_usage_updates", "{update}",
+            "status.usage writes (a project whose numbers changed)");
     }
 
     /// <summary>The meter, for the gauges whose owners observe them (queue depth, projects, leadership).</summary>
@@ -90,6 +96,11 @@ internal sealed class OperatorMetrics
             _provisioningFailures.Add(1, op);
         }
     }
+
+    public void UsageRead(bool succeeded) =>
+        _usageReads.Add(1, new KeyValuePair<string, object?>("result", succeeded ? "success" : "error"));
+
+    public void UsageUpdated() => _usageUpdates.Add(1);
 
     /// <summary>Runs one call to the shared servers and counts it (and its failure, which it rethrows).</summary>
     public static async Task ProvisionAsync(OperatorMetrics? metrics, string operation, Func<Task> call)

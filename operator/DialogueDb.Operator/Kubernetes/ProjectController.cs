@@ -31,6 +31,7 @@ internal sealed partial class ProjectController : IAsyncDisposable
         new();
     private readonly ProjectReconciler _reconciler;
     private readonly OperatorMetrics? _metrics;
+    private readonly Usage.ProjectUsageCollector? _usage;
     private int _reconciles;
 
     /// <param name="children">The cache this controller's child watches fill; the reconciler reads the same instance.</param>
@@ -41,9 +42,11 @@ internal sealed partial class ProjectController : IAsyncDisposable
         ILoggerFactory loggers,
         ChildCache children,
         ProjectReconciler reconciler,
-        OperatorMetrics? metrics = null)
+        OperatorMetrics? metrics = null,
+        Usage.ProjectUsageCollector? usage = null)
     {
         _metrics = metrics;
+        _usage = usage;
         _client = client;
         _children = children;
         _reconciler = reconciler;
@@ -165,6 +168,11 @@ internal sealed partial class ProjectController : IAsyncDisposable
         }
 
         tasks.Add(Task.Run(() => ResyncAsync(cancellationToken), cancellationToken));
+        if (_usage is { } usage)
+        {
+            tasks.Add(Task.Run(() => usage.RunAsync(() => Projects, cancellationToken), cancellationToken));
+        }
+
         try
         {
             await Task.WhenAll(tasks);

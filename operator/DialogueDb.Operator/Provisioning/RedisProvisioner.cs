@@ -192,6 +192,17 @@ internal sealed partial class RedisProvisioner(string adminConfiguration, ILogge
         return deleted;
     }
 
+    /// <summary>GETs <paramref name="keys"/> in one pipelined batch (keys of any hash slot); null where a key is absent.</summary>
+    public async Task<IReadOnlyList<string?>> ReadAsync(IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        var database = (await ConnectAsync(ct)).GetDatabase();
+        var batch = database.CreateBatch();
+        var reads = keys.Select(k => batch.StringGetAsync(k)).ToList();
+        batch.Execute();
+        var values = await Task.WhenAll(reads).WaitAsync(ct);
+        return [.. values.Select(v => v.IsNull ? null : (string?)v)];
+    }
+
     private async Task<IServer[]> ServersAsync(CancellationToken ct)
     {
         var connection = await ConnectAsync(ct);

@@ -94,6 +94,14 @@ internal sealed class SharedInfrastructure(OperatorOptions options, ILoggerFacto
         return left;
     }
 
+    public async Task<IReadOnlyList<string?>> ReadPublishedUsageAsync(
+        IReadOnlyList<ProjectIdentity> projects, CancellationToken cancellationToken)
+    {
+        await using var provisioner = new RedisProvisioner(
+            ReadAdmin(options.Redis?.AdminConnectionFile, "Redis"), loggers.CreateLogger<RedisProvisioner>());
+        return await provisioner.ReadAsync([.. projects.Select(p => p.RedisKeyPrefix + Usage.PublishedUsage.KeySuffix)], cancellationToken);
+    }
+
     private static string ReadAdmin(string? path, string what)
     {
         if (string.IsNullOrEmpty(path))

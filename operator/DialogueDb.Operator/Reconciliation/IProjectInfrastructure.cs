@@ -24,6 +24,12 @@ internal interface IProjectInfrastructure
     /// <summary>Drops the database, roles, ACL user and Redis keys the operator made (deletionPolicy Delete). Idempotent.</summary>
     Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The plan usage documents the projects' pods published on the shared Redis (<c>ddb:{project}:usage</c>), in the
+    /// order of <paramref name="projects"/>; null where none is. One round trip for all.
+    /// </summary>
+    Task<IReadOnlyList<string?>> ReadPublishedUsageAsync(IReadOnlyList<ProjectIdentity> projects, CancellationToken cancellationToken);
+
     /// <summary>What <see cref="DropAsync"/> would still remove, for people to read (e.g. "database ddb_…", "Redis user …").</summary>
     Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken);
 }

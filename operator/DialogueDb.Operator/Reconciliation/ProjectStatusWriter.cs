@@ -113,15 +113,26 @@ internal sealed partial class ProjectStatusWriter(
         return !rolledOut;
     }
 
-    /// <summary>A copy of the project's status with the observed generation set and <paramref name="change"/> applied.</summary>
+    /// <summary>
+    /// A copy of the project's status with the observed generation set and <paramref name="change"/> applied. Without
+    /// <c>usage</c>: that field belongs to <see cref="Usage.ProjectUsageCollector"/>'s field manager, and a copy read
+    /// before its last write would put older numbers back.
+    /// </summary>
     public static DialogueProjectStatus Status(DialogueProject project, Action<DialogueProjectStatus> change)
     {
-        var status = project.Status is null
-            ? new DialogueProjectStatus()
-            : JsonSerializer.Deserialize<DialogueProjectStatus>(KubernetesJson.Serialize(project.Status), StatusJson)!;
+        var status = Copy(project.Status);
         status.ObservedGeneration = project.Metadata.Generation;
         change(status);
         return status;
+    }
+
+    private static DialogueProjectStatus Copy(DialogueProjectStatus? status)
+    {
+        var copy = status is null
+            ? new DialogueProjectStatus()
+            : JsonSerializer.Deserialize<DialogueProjectStatus>(KubernetesJson.Serialize(status), StatusJson)!;
+        copy.Usage = null;
+        return copy;
     }
 
     /// <summary>
@@ -131,7 +142,7 @@ internal sealed partial class ProjectStatusWriter(
     public async Task<DialogueProject> WriteAsync(
         DialogueProject project, DialogueProjectStatus status, CancellationToken cancellationToken)
     {
-        if (project.Status is not null && KubernetesJson.Serialize(project.Status) == KubernetesJson.Serialize(status))
+        if (project.Status is not null && KubernetesJson.Serialize(Copy(project.Status)) == KubernetesJson.Serialize(status))
         {
             return project;
         }

@@ -16,6 +16,8 @@ namespace DialogueDb.Operator.Resources;
 [PrinterColumn("Plan", "string", ".status.effective.plan")]
 [PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status")]
 [PrinterColumn("Replicas", "integer", ".status.readyReplicas", Description = "Pods of the API that are ready")]
+[PrinterColumn("Usage", "string", ".status.usage.highest",
+    Description = "The highest share of any plan limit used (this month's dialogues, messages and requests, stored memories)")]
 [PrinterColumn("Endpoint", "string", ".status.endpoint")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 internal sealed class DialogueProject : IKubernetesObject<V1ObjectMeta>, ISpec<DialogueProjectSpec>, IStatus<DialogueProjectStatus?>
@@ -304,6 +306,46 @@ internal sealed class DialogueProjectStatus
 
     [Description("The retention job's last runs, from its CronJob.")]
     public RetentionRunStatus? LastRetentionRun { get; set; }
+
+    [Description("Plan usage as the project's quota counters hold it, published by its pods and updated at most once a minute. " +
+        "Counts only.")]
+    public ProjectUsage? Usage { get; set; }
+}
+
+internal sealed class ProjectUsage
+{
+    [Description("The UTC month (yyyy-MM) the monthly counts belong to.")]
+    public string? Period { get; set; }
+
+    [Description("When the API counted these numbers. Written only when a number changes, so an idle project keeps an older time.")]
+    [Format("date-time")]
+    public DateTime? CountedAt { get; set; }
+
+    [Description("The highest share of any limit in use, e.g. 87% (rounded down; over 100% when API requests passed their limit), " +
+        "or unlimited when the plan limits none of these kinds.")]
+    public string? Highest { get; set; }
+
+    [Description("Dialogues created this month.")]
+    public UsageCount? Dialogues { get; set; }
+
+    [Description("Messages appended this month.")]
+    public UsageCount? Messages { get; set; }
+
+    [Description("API requests this month.")]
+    public UsageCount? Requests { get; set; }
+
+    [Description("Memories stored now.")]
+    public UsageCount? Memories { get; set; }
+}
+
+internal sealed class UsageCount
+{
+    [Description("How many are counted; absent when the plan does not limit this kind (the API counts only limited kinds, and " +
+        "API requests always).")]
+    public long? Used { get; set; }
+
+    [Description("The plan's limit; absent: unlimited.")]
+    public long? Limit { get; set; }
 }
 
 internal sealed class ProjectCondition

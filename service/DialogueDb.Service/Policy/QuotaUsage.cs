@@ -8,7 +8,8 @@ namespace DialogueDb.Service.Policy;
 /// Plan usage of the limited kinds as the quota counters hold it: this month's dialogues and messages and the stored
 /// memories, read from the database at most once a <see cref="RefreshInterval"/> (one grouped query over the quota
 /// stripes, never on a request), and this month's API requests as <see cref="RequestUsage"/> counts them. Exported as
-/// the <c>dialoguedb.quota.used</c>/<c>dialoguedb.quota.limit</c> gauges. Counts only: no content, no namespace.
+/// the <c>dialoguedb.quota.used</c>/<c>dialoguedb.quota.limit</c> gauges and, on a server with Redis, published for
+/// the operator's <c>status.usage</c> (<see cref="UsagePublisher"/>). Counts only: no content, no namespace.
 /// </summary>
 internal sealed partial class QuotaUsage : BackgroundService
 {
@@ -17,10 +18,12 @@ internal sealed partial class QuotaUsage : BackgroundService
     private readonly RequestUsage requests;
     private readonly TimeProvider time;
     private readonly ILogger<QuotaUsage> logger;
+    private readonly UsagePublisher? publisher;
 
     public QuotaUsage(IServiceScopeFactory scopes, ProjectPolicy project, RequestUsage requests, TimeProvider time, IMeterFactory meters,
-        ILogger<QuotaUsage> logger)
+        ILogger<QuotaUsage> logger, UsagePublisher? publisher = null)
     {
+        this.publisher = publisher;
         this.scopes = scopes;
         this.project = project;
         this.requests = requests;
@@ -111,6 +114,22 @@ internal sealed partial class QuotaUsage : BackgroundService
         }
 
         _stored = stored;
+        if (publisher is not null)
+        {
+            await publisher.PublishAsync(UsageDocument(month), ct);
+        }
+    }
+
+    /// <summary>What <see cref="UsagePublisher"/> publishes: the counted kinds (limited ones, and API requests) of <paramref name="month"/>.</summary>
+    public string UsageDocument(string month)
+    {
+        var used = new Dictionary<QuotaKind, long> { [QuotaKind.Requests] = Used(QuotaKind.Requests) };
+        foreach (var kind in StoredKinds.Where(k => Limit(k) is not null))
+        {
+            used[kind] = Used(kind);
+        }
+
+        return UsagePublisher.Document(month, time.GetUtcNow(), used);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read plan usage ({Error}); the gauges keep the last values")]

@@ -16,6 +16,9 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>The audit event stream the relay publishes to and <c>dialoguedb events tail</c> follows.</summary>
     public string Events => Prefix + "events";
 
+    /// <summary>The plan usage the pods publish for the operator's <c>status.usage</c> (<see cref="Policy.UsagePublisher"/>).</summary>
+    public string Usage => Prefix + "usage";
+
     /// <summary>The keys of <paramref name="projectId"/> under the configured prefix, else the default one.</summary>
     public static RedisKeys For(ServiceOptions options, string projectId) => new(options.RedisKeyPrefix ?? DefaultPrefix(projectId));
 

@@ -26,6 +26,11 @@ internal static class TelemetrySetup
         Action<TracerProviderBuilder>? traces)
     {
         var services = builder.Services;
+        if (!string.IsNullOrWhiteSpace(options.Redis))
+        {
+            services.AddSingleton<UsagePublisher>();
+        }
+
         services.AddSingleton<QuotaUsage>();
         services.AddSupervisedService("plan usage", sp => sp.GetRequiredService<QuotaUsage>());
         services.AddSingleton(sp => new ServiceMetrics(sp.GetRequiredService<IMeterFactory>(), sp.GetRequiredService<TimeProvider>()));

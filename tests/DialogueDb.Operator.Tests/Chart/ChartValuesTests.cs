@@ -81,6 +81,7 @@ public sealed class ChartValuesTests
             LeaderElection = Deserialize<LeaderElectionOptions>(values["leaderElection"]),
             ClusterDomain = values["clusterDomain"]!.GetValue<string>(),
             ResyncSeconds = Deserialize<int>(values["resyncSeconds"]),
+            UsageSeconds = Deserialize<int>(values["usageSeconds"]),
             Workers = Deserialize<int>(values["workers"]),
             OperatorNamespace = "dialoguedb-system",
         };

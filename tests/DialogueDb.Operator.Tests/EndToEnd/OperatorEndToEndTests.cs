@@ -1,10 +1,12 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using DialogueDb.Operator.Provisioning;
 using DialogueDb.Operator.Resources;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace DialogueDb.Operator.Tests.EndToEnd;
@@ -160,6 +162,97 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
         // Its deletion was asked for above, so once the operator releases the protection the Secret is gone.
         await UntilAsync(async () => await SecretOrNullAsync(ns, "support-credentials") is null, "the protection is released");
         fixture.AssertNeverForbidden();
+    }
+
+    [Fact]
+    public async Task Usage_KnownWritesThroughTheProjectsApi_StatusAndUsageColumnShowTheExactCounts()
+    {
+        var ns = await NewNamespaceAsync();
+        var identity = ProjectIdentity.For(ns, "support");
+        await BootstrapMaintenanceRoleAsync(identity);
+        // The free plan with two overrides: a rate that 11 quick requests stay under, and 4 dialogues a month.
+        await ApplyAsync(GuideProject(ns, "Delete") + "\n  limits:\n    requestsPerSecond: 1000\n    dialoguesPerMonth: 4\n");
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Progressing")?.Reason == "RollingOut", "the project is rolling out");
+        await RollOutAsync(ns, "support-api");
+        await UntilAsync(async () => Condition(await ProjectAsync(ns), "Ready")?.Status == "True", "the project is Ready");
+
+        await using (var pod = await ProjectPod.StartAsync(Client, fixture.Plane, ns, "support", Ct))
+        {
+            using var api = ProjectPod.Client(pod.Endpoint, await SecretAsync(ns, "support-key-default"));
+            // 3 dialogues, 5 messages, 2 memories and 1 read: 11 API requests.
+            var dialogues = new List<string>();
+            for (var i = 0; i < 3; i++)
+            {
+                using var created = await api.PostAsJsonAsync("api/v1/dialogue?namespace=e2e", new { }, Ct);
+                Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+                dialogues.Add((string)System.Text.Json.Nodes.JsonNode.Parse(await created.Content.ReadAsStringAsync(Ct))!["id"]!);
+            }
+
+            for (var i = 0; i < 5; i++)
+            {
+                using var appended = await api.PostAsJsonAsync($"api/v1/message?dialogueId={dialogues[0]}&namespace=e2e",
+                    new { role = "user", content = $"message {i}" }, Ct);
+                Assert.Equal(HttpStatusCode.OK, appended.StatusCode);
+            }
+
+            foreach (var memory in new[] { "m1", "m2" })
+            {
+                using var stored = await api.PostAsJsonAsync("api/v1/memory?namespace=e2e", new { id = memory, value = 1 }, Ct);
+                Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+            }
+
+            using (var listed = await api.GetAsync("api/v1/dialogue?namespace=e2e", Ct))
+            {
+                Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+            }
+
+            // The pod's next minute, without waiting for it: requests stored, then counted and published.
+            await pod.Services.GetRequiredService<DialogueDb.Service.Policy.RequestUsage>().FlushAsync(Ct);
+            await pod.Services.GetRequiredService<DialogueDb.Service.Policy.QuotaUsage>().RefreshAsync(Ct);
+        }
+
+        await UntilAsync(async () => (await ProjectAsync(ns))?.Status?.Usage?.Requests?.Used == 11, "status.usage has the 11 requests");
+        var usage = (await ProjectAsync(ns))!.Status!.Usage!;
+        Assert.Equal(DateTime.UtcNow.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), usage.Period);
+        Assert.Equal((3L, 4L), (usage.Dialogues!.Used!.Value, usage.Dialogues.Limit!.Value));
+        Assert.Equal((5L, 10_000L), (usage.Messages!.Used!.Value, usage.Messages.Limit!.Value));
+        Assert.Equal((2L, 1_000L), (usage.Memories!.Used!.Value, usage.Memories.Limit!.Value));
+        Assert.Equal((11L, 100_000L), (usage.Requests!.Used!.Value, usage.Requests.Limit!.Value));
+        Assert.Equal("75%", usage.Highest);
+        // What `kubectl get dp` prints: the server's table for the CRD's printer columns.
+        Assert.Equal("75%", await PrintedColumnAsync(ns, "support", "Usage"));
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
+        await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
+        fixture.AssertNeverForbidden();
+    }
+
+    /// <summary>A cell of the server-side table kubectl shows (Accept: as=Table), by column name.</summary>
+    private async Task<string?> PrintedColumnAsync(string ns, string name, string column)
+    {
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(fixture.Plane.KubeconfigPath);
+        var ca = config.SslCaCerts.Cast<System.Security.Cryptography.X509Certificates.X509Certificate2>().Single();
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, chain, _) =>
+            {
+                chain!.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                return chain.Build(certificate!);
+            },
+        };
+        using var http = new HttpClient(handler);
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            $"{config.Host.TrimEnd('/')}/apis/{DialogueProject.Group}/{DialogueProject.Version}/namespaces/{ns}/{DialogueProject.Plural}/{name}");
+        request.Headers.Authorization = new("Bearer", config.AccessToken);
+        request.Headers.Accept.ParseAdd("application/json;as=Table;v=v1;g=meta.k8s.io");
+        using var response = await http.SendAsync(request, Ct);
+        response.EnsureSuccessStatusCode();
+        var table = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+        var index = table["columnDefinitions"]!.AsArray().Select(c => (string?)c!["name"]).ToList().IndexOf(column);
+        Assert.True(index >= 0, $"no column {column} in {table["columnDefinitions"]!.ToJsonString()}");
+        return (string?)table["rows"]![0]!["cells"]![index];
     }
 
     private static string Text(V1Secret secret, string key) => Encoding.UTF8.GetString(secret.Data[key]);

@@ -86,6 +86,7 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
             resyncSeconds = 120,
             encryptionKeyActivationSeconds = 3,
             watchTimeoutSeconds = 120,
+            usageSeconds = 5,
             postgres = new { host = admin.Host, port = admin.Port, adminConnectionFile = postgresAdminFile, sslMode = "Disable" },
             redis = new { host = redisEndpoint[0], port = int.Parse(redisEndpoint[1], System.Globalization.CultureInfo.InvariantCulture), adminConnectionFile = redisAdminFile },
         };

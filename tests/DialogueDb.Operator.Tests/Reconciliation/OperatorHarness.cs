@@ -52,6 +52,28 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
         return Task.CompletedTask;
     }
 
+    /// <summary>What the projects' pods published, by Redis key (<c>ddb:{project}:usage</c>); reads fail while <see cref="UsageFailure"/> is set.</summary>
+    public Dictionary<string, string> PublishedUsage { get; } = [];
+
+    public Exception? UsageFailure { get; set; }
+
+    public int UsageReads { get; private set; }
+
+    public Task<IReadOnlyList<string?>> ReadPublishedUsageAsync(IReadOnlyList<ProjectIdentity> projects, CancellationToken cancellationToken)
+    {
+        if (UsageFailure is { } failure)
+        {
+            return Task.FromException<IReadOnlyList<string?>>(failure);
+        }
+
+        lock (PublishedUsage)
+        {
+            UsageReads++;
+            return Task.FromResult<IReadOnlyList<string?>>(
+                [.. projects.Select(p => PublishedUsage.GetValueOrDefault(p.RedisKeyPrefix + "usage"))]);
+        }
+    }
+
     public Task<IReadOnlyList<string>> RemainingAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
     {
         lock (Dropped)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Resources;
@@ -79,67 +78,34 @@ public sealed class OperatorMetricsTests
         Assert.Equal(1, metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
     }
 
-    /// <summary>Measurements of the instruments one operator's meter factory created (other tests' operators are ignored).</summary>
-    private sealed class RecordedMetrics : IDisposable
+    [Fact]
+    public async Task Watches_ExpiredWith410_RelistCounted_FailedWithAnError_RestartCounted()
     {
-        private readonly MeterListener _listener = new();
-        private readonly ConcurrentQueue<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> _measurements = new();
-        private readonly List<Instrument> _observable = [];
-        private ConcurrentQueue<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> _target;
+        await using var harness = new OperatorHarness();
+        using var metrics = new RecordedMetrics(harness.Services.GetRequiredService<IMeterFactory>());
+        await harness.CreateAsync("watched");
+        await harness.ReconciledAsync("watched", "Progressing", "True");
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_relists"));
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_restarts"));
 
-        public RecordedMetrics(IMeterFactory factory)
-        {
-            _target = _measurements;
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Scope == factory && instrument.Meter.Name == OperatorMetrics.MeterName)
-                {
-                    if (instrument.IsObservable)
-                    {
-                        lock (_observable)
-                        {
-                            _observable.Add(instrument);
-                        }
-                    }
+        // History compacted and every open watch told so (ERROR 410 in the stream): each kind lists again, once.
+        harness.Api.Compact();
+        harness.Api.BreakWatches();
+        await harness.CreateAsync("after-relist");
+        await harness.ReconciledAsync("after-relist", "Progressing", "True");
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", DialogueProject.KindName)));
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", "Deployment")));
+        Assert.Equal(0, metrics.Sum("dialoguedb_operator_watch_restarts"));
 
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            // Histograms count one per recording (a count, as Prometheus' _count); counters add their values.
-            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => _target.Enqueue((i.Name, v, tags.ToArray())));
-            _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => _target.Enqueue((i.Name, v, tags.ToArray())));
-            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => _target.Enqueue((i.Name, i is Histogram<double> ? 1 : v, tags.ToArray())));
-            _listener.Start();
-        }
-
-        public double Sum(string name, params (string Key, string Value)[] labels) => Sum(_measurements, name, labels);
-
-        public IEnumerable<string> LabelValues() => _measurements.SelectMany(m => m.Tags).Select(t => t.Value?.ToString() ?? "");
-
-        /// <summary>The observable gauges' values now.</summary>
-        public Observed Observe()
-        {
-            var observed = new ConcurrentQueue<(string, double, KeyValuePair<string, object?>[])>();
-            lock (_observable)
-            {
-                _target = observed;
-                _listener.RecordObservableInstruments();
-                _target = _measurements;
-            }
-
-            return new Observed(observed);
-        }
-
-        public void Dispose() => _listener.Dispose();
-
-        private static double Sum(IEnumerable<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> measurements, string name,
-            (string Key, string Value)[] labels) =>
-            measurements.Where(m => m.Name == name && labels.All(l => m.Tags.Any(t => t.Key == l.Key && Equals(t.Value?.ToString(), l.Value))))
-                .Sum(m => m.Value);
-
-        public sealed class Observed(IEnumerable<(string Name, double Value, KeyValuePair<string, object?>[] Tags)> values)
-        {
-            public double Sum(string name, params (string Key, string Value)[] labels) => RecordedMetrics.Sum(values, name, labels);
-        }
+        // The server ends the project watch and refuses the next one (500): one restart after a backoff, no relist.
+        harness.Api.FailNext(r => r.RequestUri!.AbsolutePath.EndsWith("/" + DialogueProject.Plural, StringComparison.Ordinal)
+            && r.RequestUri.Query.Contains("watch=true", StringComparison.Ordinal), System.Net.HttpStatusCode.InternalServerError);
+        harness.Api.EndWatches();
+        await EventuallyAsync(() => metrics.Sum("dialoguedb_operator_watch_restarts", ("kind", DialogueProject.KindName)) == 1,
+            "the refused watch is counted as a restart");
+        await harness.CreateAsync("after-restart");
+        await harness.ReconciledAsync("after-restart", "Progressing", "True");
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_restarts"));
+        Assert.Equal(1, metrics.Sum("dialoguedb_operator_watch_relists", ("kind", DialogueProject.KindName)));
     }
 }
