@@ -177,7 +177,8 @@ public abstract class SummaryWorkerTests(string engine)
     {
         var services = host.Host.Services;
         var protector = services.GetRequiredService<ContentProtector>();
-        var jobs = new SummaryJobs(MaintenanceDatabase.Open(host.Options).NewContext, protector, services.GetRequiredService<AuditOutbox>(), time);
+        var jobs = new SummaryJobs(MaintenanceDatabase.Open(host.Options).NewContext, protector,
+            services.GetRequiredService<AuditOutbox>(), time);
         var runner = new SummaryRunner(jobs.NewContext, protector, services.GetRequiredService<ProjectPolicy>(), _ => summarizer);
         var settings = new SummaryWorkerSettings(concurrency, lease, maxAttempts) { FirstBackoff = TimeSpan.Zero };
         return new SummaryWorker(jobs, runner, new SummarySignal(), settings, time, NullLogger<SummaryWorker>.Instance);

@@ -1,6 +1,7 @@
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.RateLimiting;
 using DialogueDb.Service.Redis;
+using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Telemetry;
 
@@ -21,6 +22,11 @@ internal static class JobHost
         builder.Services.AddRedis(options);
         builder.Services.AddRateLimits(options);
         builder.Services.AddAudit(options, hostRelay);
+        // The outbox queues index work with the events it writes (a retention deletion takes the items out of search);
+        // the indexer of a serving replica works it off.
+        builder.Services.AddSingleton<SearchSignal>();
+        builder.Services.AddSingleton(sp => new SearchQueue(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SearchSignal>(),
+            options.SearchEnabled));
         // Jobs end before any scrape: their metrics go out over OTLP when it is configured (flushed when the host is disposed).
         TelemetrySetup.AddJobTelemetry(builder);
         return builder.Build();
