@@ -49,7 +49,8 @@ internal sealed partial class OutboxRelay(
             work: ct => RunAsync(wait: WaitLocalAsync, ct),
             onLeading: () => LogLeading(logger, sink.Describe),
             // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
-            isDatabaseFailure: ex => ex is NpgsqlException or InvalidOperationException or DbUpdateException,
+            isDatabaseFailure: ex => ex is NpgsqlException or InvalidOperationException or DbUpdateException
+                or Microsoft.Data.Sqlite.SqliteException,
             onFailure: ex => LogDatabaseFailed(logger, ex.GetType().Name),
             stoppingToken);
 
