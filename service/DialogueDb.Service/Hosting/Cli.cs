@@ -68,7 +68,18 @@ internal static partial class Cli
         {
             Description = "Key ring file (env DIALOGUEDB_ENCRYPTION_KEYS_FILE; default DATA_DIR/secrets/encryption-keys.json)",
         };
-        var rotate = new Command("rotate", "Add a new data key and make it active; older keys stay for decryption") { dataDir, keyFile };
+        var addDataKeyOnly = new Option<bool>("--add-only")
+        {
+            Description = "Two-phase rotation, first step: add a data key for decryption only and print its id (several replicas)",
+        };
+        var activateDataKey = new Option<string?>("--activate")
+        {
+            Description = "Two-phase rotation, second step: make this data key (added with --add-only) the active one",
+        };
+        var rotate = new Command("rotate", "Add a new data key and make it active (or --add-only, then --activate ID); older keys stay for decryption")
+        {
+            dataDir, keyFile, addDataKeyOnly, activateDataKey,
+        };
         rotate.SetAction(parse =>
         {
             var overrides = Overrides(parse, dataDir, null, postgres);
@@ -77,7 +88,8 @@ internal static partial class Cli
                 overrides["ENCRYPTION_KEYS_FILE"] = file;
             }
 
-            return RotateEncryptionKey(BindOptions(overrides));
+            return KeyRotationCommands.RotateDataKey(BindOptions(overrides).EncryptionKeysPath,
+                new RotationStep(parse.GetValue(addDataKeyOnly), parse.GetValue(activateDataKey)), Console.Out, Console.Error);
         });
         var encryption = new Command("encryption", "Manage the content encryption key ring") { rotate };
 
@@ -106,9 +118,18 @@ internal static partial class Cli
         {
             Description = "Event key file (env DIALOGUEDB_EVENTS_KEY_FILE; default DATA_DIR/secrets/events-key.json)",
         };
-        var rotateEventKey = new Command("rotate-key", "Add a new event key and make it active; older keys stay so consumers can open older events")
+        var addEventKeyOnly = new Option<bool>("--add-only")
         {
-            dataDir, eventKeyFile,
+            Description = "Two-phase rotation, first step: add an event key consumers can open with, not yet sealing; print its id",
+        };
+        var activateEventKey = new Option<string?>("--activate")
+        {
+            Description = "Two-phase rotation, second step: seal new events with this key (added with --add-only)",
+        };
+        var rotateEventKey = new Command("rotate-key",
+            "Add a new event key and make it active (or --add-only, then --activate ID); older keys stay so consumers can open older events")
+        {
+            dataDir, eventKeyFile, addEventKeyOnly, activateEventKey,
         };
         rotateEventKey.SetAction(parse =>
         {
@@ -118,7 +139,9 @@ internal static partial class Cli
                 overrides["EVENTS_KEY_FILE"] = file;
             }
 
-            return RotateEventKey(BindOptions(overrides));
+            return KeyRotationCommands.RotateEventKey(BindOptions(overrides).EventsKeyPath,
+                new RotationStep(parse.GetValue(addEventKeyOnly), parse.GetValue(activateEventKey)), TimeProvider.System,
+                Console.Out, Console.Error);
         });
         var events = new Command("events", "Audit events") { tail, rotateEventKey };
 
@@ -289,21 +312,6 @@ internal static partial class Cli
         return (ProjectDocument.Read(options.ProjectFilePath), new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(options.ApiKeyHashSecretPath)));
     }
 
-    private static int RotateEncryptionKey(ServiceOptions options)
-    {
-        var path = options.EncryptionKeysPath;
-        var existed = File.Exists(path);
-        var ring = existed ? EncryptionKeyRing.Parse(File.ReadAllText(path), path).Rotate() : EncryptionKeyRing.NewRing();
-        var temporary = path + ".tmp";
-        TlsCertificates.WriteSecret(temporary, ring.ToJson());
-        File.Move(temporary, path, overwrite: true);
-        Console.WriteLine(existed
-            ? $"{path}: data key {ring.ActiveId} is now active (keys {string.Join(", ", ring.KeyIds.Order())}). " +
-              "Run `dialoguedb reencrypt` to move existing rows to it."
-            : $"{path}: created a key ring with data key {ring.ActiveId}.");
-        return 0;
-    }
-
     private static async Task<int> ReEncryptAsync(Dictionary<string, string?> overrides, int batchSize, CancellationToken ct)
     {
         if (batchSize is < 1 or > 10_000)
@@ -416,15 +424,6 @@ internal static partial class Cli
     {
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
-
-    private static int RotateEventKey(ServiceOptions options)
-    {
-        var path = options.EventsKeyPath;
-        var ring = File.Exists(path) ? EventKeyRing.Parse(File.ReadAllText(path), path).Rotate(TimeProvider.System) : EventKeyRing.New(TimeProvider.System);
-        TlsCertificates.WriteSecret(path, ring.ToJson());
-        Console.WriteLine($"Event key {ring.ActiveKeyId} is active in {path}; events published from now on are sealed with it.");
-        return 0;
-    }
 
     private static async Task<int> TailEventsAsync(ServiceOptions options, CancellationToken ct)
     {
