@@ -340,5 +340,6 @@ internal sealed class LocalPod : IAsyncDisposable
         }
 
         _main.Dispose();
+        _main = null;
     }
 }

@@ -31,6 +31,19 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
 
     private readonly List<Call> _calls = [];
     private readonly List<(string Id, string Text)> _written = [];
+    private readonly System.Diagnostics.Stopwatch _sinceLastRequest = System.Diagnostics.Stopwatch.StartNew();
+
+    /// <summary>At most 10 requests a second, well within the pro plan's rate limit (20/s, burst 40) shared by both replicas.</summary>
+    private async Task PaceAsync()
+    {
+        var wait = TimeSpan.FromMilliseconds(100) - _sinceLastRequest.Elapsed;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, Ct);
+        }
+
+        _sinceLastRequest.Restart();
+    }
 
     [Fact]
     public async Task TwoReplicas_DataKeyRotations_WithKubeletsRefreshingAtDifferentTimes_NeverAnswer500_AndNothingGoesDown()
@@ -53,11 +66,9 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
               name: support
               namespace: {ns}
             spec:
-              plan: free
+              plan: pro
               deletionPolicy: Delete
               replicas: 2
-              limits:
-                requestsPerSecond: 1000 # the test's traffic, not the free plan's 5/s
               apiKeys:
                 - name: default
             """);
@@ -149,6 +160,7 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
         foreach (var (name, http, _) in replicas)
         {
             var text = $"{phase} #{_written.Count} from {name}";
+            await PaceAsync();
             using var response = await http.PostAsJsonAsync($"/api/v1/message?dialogueId={Dialogue}&namespace={Tenant}",
                 new { role = "user", content = text }, Ct);
             var call = await RecordAsync(name, "POST message", write: true, readsFrom: null, response);
@@ -164,6 +176,7 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
         {
             foreach (var (writer, id) in fresh.Where(f => f.Key != name))
             {
+                await PaceAsync();
                 using var one = await http.GetAsync($"/api/v1/message/{id}?dialogueId={Dialogue}&namespace={Tenant}", Ct);
                 var call = await RecordAsync(name, "GET message", write: false, readsFrom: writer, one);
                 if (call.Status == 200)
@@ -172,6 +185,7 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
                 }
             }
 
+            await PaceAsync();
             using var list = await http.GetAsync($"/api/v1/messages?dialogueId={Dialogue}&namespace={Tenant}&limit=100", Ct);
             // The list holds the other replica's messages too (its newest under the other key ring).
             await RecordAsync(name, "GET messages", write: false, readsFrom: "both", list);
@@ -185,6 +199,7 @@ public sealed class TwoReplicaRotationTests(OperatorProcessFixture fixture)
         {
             foreach (var (id, text) in _written)
             {
+                await PaceAsync();
                 using var one = await http.GetAsync($"/api/v1/message/{id}?dialogueId={Dialogue}&namespace={Tenant}", Ct);
                 var call = await RecordAsync(name, $"GET message ({phase})", write: false, readsFrom: "any", one);
                 Assert.Equal(200, call.Status);
