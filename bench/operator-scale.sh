@@ -4,15 +4,20 @@
 # Runs the explicit test EnvtestScaleBenchmark once: PROJECTS DialogueProjects (bringing their own database and Redis,
 # so only the Kubernetes side is measured) from creation to Ready with the operator binary as a process and the test
 # playing the kubelet; the same children applied with `kubectl apply --server-side` into fresh namespaces; one no-op
-# resync counted at the API server. Writes the report to bench/reports/<date>-operator-scale.md (and prints it).
+# resync counted at the API server. Writes the report to bench/reports/<date>-operator-scale-<PROJECTS>.md (and prints
+# it): creation -> all Ready, children/s operator / kubectl (target >= 0.8), operator RSS, API requests per project and
+# per reconcile (creation and no-op resync), writes on a no-op resync (target 0, asserted).
 # A benchmark, not a test: nothing here is part of `make test`. Run it under `nice` on a shared machine and say so.
 #
-# Environment (optional): PROJECTS=1000, OUT=bench/reports/<date>-operator-scale.md, NO_BUILD=1 (already built)
+# Usage: bench/operator-scale.sh [PROJECTS]   (default 1000; e.g. `nice -n 19 bench/operator-scale.sh 20` for a smoke run)
+# Environment (optional): PROJECTS (same as the argument), OUT=<report path>, NO_BUILD=1 (already built in Release),
+# BENCH_NOTE="quiet machine" (written into the report).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROJECTS="${PROJECTS:-1000}"
-OUT="${OUT:-$REPO/bench/reports/$(date -u +%F)-operator-scale.md}"
+PROJECTS="${1:-${PROJECTS:-1000}}"
+[[ "$PROJECTS" =~ ^[1-9][0-9]*$ ]] || { echo "operator-scale: PROJECTS must be a positive integer, not '$PROJECTS'" >&2; exit 2; }
+OUT="${OUT:-$REPO/bench/reports/$(date -u +%F)-operator-scale-$PROJECTS.md}"
 cd "$REPO"
 
 command -v kubectl >/dev/null 2>&1 || { echo "operator-scale: kubectl is needed (Debian: apt-get install kubectl)" >&2; exit 2; }
@@ -24,7 +29,7 @@ dotnet test --project tests/DialogueDb.Operator.Tests -c Release ${NO_BUILD:+--n
 {
     cat "$OUT.tmp"
     echo "Machine: $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); run as: ${BENCH_NOTE:-see the commit}."
-    echo "Command: PROJECTS=$PROJECTS bench/operator-scale.sh"
+    echo "Command: bench/operator-scale.sh $PROJECTS"
 } > "$OUT"
 rm -f "$OUT.tmp"
 cat "$OUT"

@@ -152,6 +152,9 @@ internal sealed partial class ProjectController : IAsyncDisposable
 
     public int QueueLength => _queue.Count;
 
+    /// <summary>No reconcile is running or waiting now (one delayed by a backoff or a requeue timer may still come).</summary>
+    public bool IsIdle => _queue.IsIdle;
+
     public bool IsSynced => _projects.All(p => p.IsSynced) && _children.IsSynced;
 
     public IReadOnlyCollection<DialogueProject> Projects => [.. _projects.SelectMany(p => p.Items)];

@@ -42,6 +42,18 @@ internal sealed class WorkQueue<T> : IDisposable where T : notnull
         }
     }
 
+    /// <summary>No key is waiting, being processed or due again after processing (keys delayed by a timer do not count).</summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ready.Count == 0 && _processing.Count == 0 && _dirty.Count == 0;
+            }
+        }
+    }
+
     public void Add(T key)
     {
         lock (_gate)

@@ -18,13 +18,14 @@ internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 
 /// <summary>
 /// The Secrets the operator generates for a project: credentials (passwords, the API-key hash secret, the project
-/// CA), the encryption key ring and the serving certificate. Each is created once and never overwritten; the key
+/// CA), the encryption key ring, the event key ring and the serving certificate. Each is created once and never overwritten; the key
 /// ring changes only when its rotation counter is raised, the certificate when it needs renewal or was not issued by
 /// the project's CA.
 /// </summary>
 /// <remarks>
-/// The credentials and the key ring are the roots everything else is derived from, and a lost key ring makes every
-/// stored message unreadable: both carry <see cref="ProtectedSecretFinalizer"/>, so deleting one leaves it in place
+/// The credentials, the data key ring and the event key ring are the roots: everything else is derived from them, a
+/// lost data key ring makes every stored message unreadable and a lost event key ring every published event (to a
+/// consumer that reads the Secret again). All three carry <see cref="ProtectedSecretFinalizer"/>, so deleting one leaves it in place
 /// (Terminating, still mounted and read) with a Warning Event, until the project itself is deleted. Everything
 /// derived (serving certificate, API-key Secrets, connection and policy Secrets) is re-created consistently instead.
 /// </remarks>
@@ -69,11 +70,13 @@ internal sealed class GeneratedSecrets(
         var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
         if (existing is not null)
         {
+            existing = await ProtectAsync(project, existing, "the keys every published event is sealed with", cancellationToken);
             return await rotation.AdvanceAsync(project, existing, wanted, KeyRingFormats.EventKeys(time), cancellationToken);
         }
 
         var secret = DesiredState.EventsKeySecret(project, DialogueDb.Service.Audit.EventKeyRing.New(time).ToJson());
         secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
+        secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
         await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
         return null;
     }

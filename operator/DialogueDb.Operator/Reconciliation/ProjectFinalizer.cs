@@ -48,9 +48,15 @@ internal sealed partial class ProjectFinalizer(
                 return new ReconcileResult(PodsStoppingRetry);
             }
 
-            project = await status.DeletingAsync(
-                project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
-                degraded: null, cancellationToken);
+            // A retry after a failed drop keeps the failure (Degraded, what is left) in the status until a drop succeeds:
+            // clearing it before each attempt would make the status flap between the two on every retry.
+            if (!DropFailed(project))
+            {
+                project = await status.DeletingAsync(
+                    project, "The project's pods are stopped; dropping its database, roles, Redis user and keys.",
+                    degraded: null, cancellationToken);
+            }
+
             await OperatorMetrics.ProvisionAsync(metrics, "drop",
                 () => infrastructure.DropAsync(identity, ManagesDatabase(project), ManagesRedis(project), cancellationToken));
             connections.Forget(identity);
@@ -103,6 +109,11 @@ internal sealed partial class ProjectFinalizer(
         var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: selector, cancellationToken: cancellationToken);
         return pods.Items.Count;
     }
+
+    /// <summary>A previous attempt of this deletion failed and said so (<see cref="ReportAsync"/>).</summary>
+    private static bool DropFailed(DialogueProject project) =>
+        Conditions.IsTrue(project, Conditions.Degraded)
+        && project.Status?.Conditions?.FirstOrDefault(c => c.Type == Conditions.Ready)?.Reason == "Deleting";
 
     private static bool ManagesDatabase(DialogueProject project) => project.Spec.Database?.SecretRef is null;
 

@@ -25,6 +25,9 @@ public sealed class EnvtestScaleBenchmark
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private static readonly string[] WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "APPLY"];
 
+    /// <summary>Requests this test sent itself while the operator worked (subtracted from the API server's count).</summary>
+    private static long s_ownRequests;
+
     [Fact(Explicit = true)]
     public async Task Projects_UntilReady_ComparedWithServerSideApplyOfTheSameChildren_ThenNoOpResync()
     {
@@ -45,10 +48,13 @@ public sealed class EnvtestScaleBenchmark
             await CreateNamespaceWithConnectionsAsync(client, ns, ct);
         }
 
-        var operatorProcess = await StartOperatorAsync(plane, ct);
+        var (operatorProcess, operatorHealth) = await StartOperatorAsync(plane, ct);
         var report = new StringBuilder();
 
         // 1. The operator: creation of every project to all Ready.
+        var startRequests = await RequestCountsAsync(client, ct);
+        var startReconciles = await ReconcilesAsync(operatorHealth, ct);
+        s_ownRequests = count + 1; // the creates below, and the count at the end
         var clock = Stopwatch.StartNew();
         var names = Enumerable.Range(
             0, count).Select(i => (Ns: namespaces[i / ProjectsPerNamespace], Name: "p" + i.ToString("D4", Inv))).ToList();
@@ -67,6 +73,9 @@ public sealed class EnvtestScaleBenchmark
 
         var operatorTime = clock.Elapsed;
         var rss = ProcessMemory(operatorProcess.Id);
+        var readyRequests = await RequestCountsAsync(client, ct);
+        var creationReconciles = await ReconcilesAsync(operatorHealth, ct) - startReconciles;
+        var creationRequests = readyRequests.Values.Sum() - startRequests.Values.Sum() - s_ownRequests;
 
         // 2. The same children, applied by kubectl --server-side into fresh namespaces.
         var manifests = Path.Combine(plane.Directory, "children.yaml");
@@ -83,8 +92,10 @@ public sealed class EnvtestScaleBenchmark
 
         // 3. A no-op resync: what the operator sends to the API server when nothing changed.
         var before = await RequestCountsAsync(client, ct);
+        var reconcilesBefore = await ReconcilesAsync(operatorHealth, ct);
         await Task.Delay(TimeSpan.FromSeconds(ResyncSeconds + 20), ct);
         var after = await RequestCountsAsync(client, ct);
+        var resyncReconciles = await ReconcilesAsync(operatorHealth, ct) - reconcilesBefore;
         var resyncWrites = WriteVerbs.Sum(v => after.GetValueOrDefault(v) - before.GetValueOrDefault(v));
         var resyncRequests = after.Values.Sum() - before.Values.Sum();
 
@@ -103,8 +114,14 @@ public sealed class EnvtestScaleBenchmark
             .AppendLine(Inv, $"| children/s: operator / kubectl | {operatorRate:0.0} / {kubectlRate:0.0} = "
                 + $"**{operatorRate / kubectlRate:0.00}** (target ≥ 0.8) |")
             .AppendLine(Inv, $"| operator RSS at all Ready / peak (VmRSS / VmHWM) | {rss.Rss / 1024.0:0} / {rss.Peak / 1024.0:0} MiB |")
+            .AppendLine(Inv, $"| creation to Ready: operator's API requests (server count − this test's own) / reconciles | "
+                + $"{creationRequests} / {creationReconciles} |")
+            .AppendLine(Inv, $"| creation to Ready: API requests per project / per reconcile | "
+                + $"{creationRequests / (double)count:0.0} / {creationRequests / (double)Math.Max(1, creationReconciles):0.0} |")
             .AppendLine(Inv, $"| no-op resync ({ResyncSeconds} s period, {ResyncSeconds + 20} s window): API requests / per project | "
                 + $"{resyncRequests} / {resyncRequests / (double)count:0.00} |")
+            .AppendLine(Inv, $"| no-op resync: reconciles / API requests per reconcile | "
+                + $"{resyncReconciles} / {resyncRequests / (double)Math.Max(1, resyncReconciles):0.00} |")
             .AppendLine(Inv, $"| no-op resync: writes (POST/PUT/PATCH/DELETE/APPLY) | **{resyncWrites}** (target 0) |")
             .AppendLine()
             .AppendLine("Requests by verb in the resync window: " + string.Join(", ", after.Keys.Order(StringComparer.Ordinal)
@@ -120,7 +137,7 @@ public sealed class EnvtestScaleBenchmark
         Assert.Equal(0, resyncWrites);
     }
 
-    private static async Task<Process> StartOperatorAsync(EnvtestControlPlane plane, CancellationToken ct)
+    private static async Task<(Process Process, int HealthPort)> StartOperatorAsync(EnvtestControlPlane plane, CancellationToken ct)
     {
         var config = Path.Combine(plane.Directory, "operator.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
@@ -147,7 +164,7 @@ public sealed class EnvtestScaleBenchmark
                 return false;
             }
         }, "the operator is ready", TimeSpan.FromSeconds(120), () => plane.Log("operator"), ct);
-        return process;
+        return (process, health);
     }
 
     private static async Task CreateNamespaceWithConnectionsAsync(k8s.Kubernetes client, string ns, CancellationToken ct)
@@ -184,6 +201,7 @@ public sealed class EnvtestScaleBenchmark
     /// <summary>Plays the kubelet and the Deployment controller: every Deployment not yet rolled out is, now.</summary>
     private static async Task RollOutNewDeploymentsAsync(k8s.Kubernetes client, CancellationToken ct)
     {
+        Interlocked.Increment(ref s_ownRequests);
         var deployments = await client.AppsV1.ListDeploymentForAllNamespacesAsync(
             labelSelector: "app.kubernetes.io/managed-by", cancellationToken: ct);
         foreach (var d in deployments.Items.Where(d => d.Status?.ObservedGeneration != d.Metadata.Generation))
@@ -197,6 +215,7 @@ public sealed class EnvtestScaleBenchmark
                     replicas, updatedReplicas = replicas, readyReplicas = replicas, availableReplicas = replicas,
                 },
             };
+            Interlocked.Increment(ref s_ownRequests);
             await client.AppsV1.PatchNamespacedDeploymentStatusAsync(new V1Patch(status, V1Patch.PatchType.MergePatch),
                 d.Metadata.Name, d.Metadata.NamespaceProperty, cancellationToken: ct);
         }
@@ -204,6 +223,7 @@ public sealed class EnvtestScaleBenchmark
 
     private static async Task<int> CountReadyAsync(k8s.Kubernetes client, CancellationToken ct)
     {
+        Interlocked.Increment(ref s_ownRequests);
         var list = await client.CustomObjects.ListClusterCustomObjectAsync<DialogueProjectList>(
             DialogueProject.Group, DialogueProject.Version, DialogueProject.Plural, cancellationToken: ct);
         return list.Items.Count(p => p.Status?.ObservedGeneration == p.Metadata.Generation
@@ -308,6 +328,15 @@ public sealed class EnvtestScaleBenchmark
         }
 
         return counts;
+    }
+
+    /// <summary>Reconciles the operator finished since it started (its <c>controller_runtime_reconcile_total</c>, every result).</summary>
+    private static async Task<long> ReconcilesAsync(int healthPort, CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{healthPort}/metrics"), ct);
+        return text.Split('\n').Where(l => l.StartsWith("controller_runtime_reconcile_total", StringComparison.Ordinal))
+            .Sum(l => (long)double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], Inv)); // the value, not the timestamp
     }
 
     private static (long Rss, long Peak) ProcessMemory(int pid)

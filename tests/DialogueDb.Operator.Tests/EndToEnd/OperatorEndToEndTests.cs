@@ -132,9 +132,13 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
         await UntilAsync(async () => Condition(await ProjectAsync(ns), "Ready")?.Status == "True", "the project is Ready");
         var generation = (await DeploymentAsync(ns)).Metadata.Generation;
         var ca = Text(await SecretAsync(ns, "support-credentials"), "ca.crt");
+        var eventKeys = Text(await SecretAsync(ns, "support-events-key"), "events-key.json");
+        // An event as the pods seal it before the deletions.
+        var published = new DialogueDb.Service.Audit.EventSealer(() => DialogueDb.Service.Audit.EventKeyRing.Parse(eventKeys, "pods"))
+            .Seal(Encoding.UTF8.GetBytes($$$"""{"eventId":"{{{Guid.NewGuid()}}}","type":"message.created","item":{"text":"sealed"}}"""));
 
         // Deleting a root Secret is refused (it stays, unchanged); derived ones come back from the same CA.
-        foreach (var name in new[] { "support-credentials", "support-tls", "support-key-default" })
+        foreach (var name in new[] { "support-credentials", "support-events-key", "support-tls", "support-key-default" })
         {
             await Client.CoreV1.DeleteNamespacedSecretAsync(name, ns, cancellationToken: Ct);
         }
@@ -144,8 +148,16 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
         var credentials = await SecretAsync(ns, "support-credentials");
         Assert.NotNull(credentials.Metadata.DeletionTimestamp);
         Assert.Equal(ca, Text(credentials, "ca.crt"));
+        var eventsKey = await SecretAsync(ns, "support-events-key");
+        Assert.NotNull(eventsKey.Metadata.DeletionTimestamp);
+        Assert.Equal(eventKeys, Text(eventsKey, "events-key.json"));
+        // A consumer that reads the Secret now (as `dialoguedb events tail` does) still opens what was published.
+        var consumer = DialogueDb.Service.Audit.EventKeyRing.Parse(Text(eventsKey, "events-key.json"), "consumer");
+        Assert.Contains("\"text\":\"sealed\"", Encoding.UTF8.GetString(DialogueDb.Service.Audit.EventSealer.Open(published, consumer)!),
+            StringComparison.Ordinal);
         var events = await Client.CoreV1.ListNamespacedEventAsync(ns, cancellationToken: Ct);
-        Assert.Contains(events.Items, e => e.Reason == "ProtectedSecret");
+        Assert.Contains(events.Items, e => e.Reason == "ProtectedSecret" && e.Message.Contains("support-credentials", StringComparison.Ordinal));
+        Assert.Contains(events.Items, e => e.Reason == "ProtectedSecret" && e.Message.Contains("support-events-key", StringComparison.Ordinal));
         Assert.Equal("True", Condition(await ProjectAsync(ns), "Ready")?.Status);
 
         // Two-phase rotation (activation delay 3 s here): decrypt-only first, then active; the pods are not rolled.
@@ -160,7 +172,8 @@ public sealed class OperatorEndToEndTests(OperatorProcessFixture fixture)
             DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, "support", cancellationToken: Ct);
         await UntilAsync(async () => await ProjectAsync(ns) is null, "the project is deleted");
         // Its deletion was asked for above, so once the operator releases the protection the Secret is gone.
-        await UntilAsync(async () => await SecretOrNullAsync(ns, "support-credentials") is null, "the protection is released");
+        await UntilAsync(async () => await SecretOrNullAsync(ns, "support-credentials") is null
+            && await SecretOrNullAsync(ns, "support-events-key") is null, "the protection is released");
         fixture.AssertNeverForbidden();
     }
 

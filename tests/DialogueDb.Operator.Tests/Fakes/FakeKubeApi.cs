@@ -120,6 +120,15 @@ public sealed class FakeKubeApi : DelegatingHandler
         }
     }
 
+    /// <summary>Watches of <paramref name="kind"/> opened while <see cref="HangWatches"/> was set that the client has not given up yet.</summary>
+    public int HungWatchCount(string kind)
+    {
+        lock (_gate)
+        {
+            return _watches.Count(w => w.Hung && !w.IsClosed && w.Kind.Kind == kind);
+        }
+    }
+
     public int OpenWatchCount
     {
         get

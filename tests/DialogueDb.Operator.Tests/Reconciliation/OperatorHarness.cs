@@ -37,8 +37,14 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
     /// <summary>Fault injection: while set, drops fail with this error (as a refusing server would).</summary>
     public Exception? DropFailure { get; set; }
 
+    /// <summary>Drops asked for, failed or not.</summary>
+    public int DropAttempts => _dropAttempts;
+
+    private int _dropAttempts;
+
     public Task DropAsync(ProjectIdentity names, bool database, bool redis, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _dropAttempts);
         if (DropFailure is { } failure)
         {
             return Task.FromException(failure);

@@ -1,10 +1,12 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Reconciliation;
 using DialogueDb.Operator.Resources;
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
 using static DialogueDb.Operator.Tests.Reconciliation.OperatorHarness;
 
 namespace DialogueDb.Operator.Tests.Reconciliation;
@@ -95,12 +97,14 @@ public sealed class ProjectReconcileTests
     [Fact]
     public async Task Resync_OfAnUnchangedProject_WritesNothing()
     {
-        await using var harness = new OperatorHarness();
+        // Fake time: no requeue timer fires, so after the last event-driven reconcile nothing else can write.
+        await using var harness = new OperatorHarness(time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
         await harness.CreateAsync("steady");
         await harness.ReconciledAsync("steady", "Progressing", "True");
         harness.RollOut("steady");
         await harness.ReconciledAsync("steady");
-        await Task.Delay(300, TestContext.Current.CancellationToken); // let the watch events of the last writes come back and settle
+        // Ready is written by the reconcile that saw the rolled-out Deployment; its own writes bring no other reconcile.
+        await EventuallyAsync(() => harness.Controller.IsIdle, "the reconcile that wrote Ready is done");
         harness.Api.ClearRequests();
         var before = harness.Controller.Reconciles;
 
@@ -255,8 +259,15 @@ public sealed class ProjectReconcileTests
 
         harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck");
 
-        await EventuallyAsync(() => harness.Project("stuck")?.Status?.Conditions?.Any(c => c.Type == "Degraded" && c.Status == "True") == true,
-            "the failure is in Degraded");
+        // Quiescent: the failure is recorded, the watch delivered the operator's own stop writes (each brings one more
+        // reconcile, and those fail too) and no reconcile runs or waits. With the backoff frozen, only the annotation
+        // can bring the next attempt.
+        var children = harness.Services.GetRequiredService<ChildCache>();
+        await EventuallyAsync(() => harness.Project("stuck")?.Status?.Conditions?.Any(c => c.Type == "Degraded" && c.Status == "True") == true
+            && children.Get("Deployment", Namespace, "stuck-api") is V1Deployment { Spec.Replicas: 0 }
+            && children.Get("CronJob", Namespace, "stuck-retention") is V1CronJob { Spec.Suspend: true }
+            && harness.Controller.IsIdle, "the failure is in Degraded and the operator is idle");
+        var attempts = harness.Infrastructure.DropAttempts;
         var conditions = harness.Project("stuck")!.Status!.Conditions!;
         var degraded = conditions.Single(c => c.Type == "Degraded");
         Assert.Equal("ProvisioningFailed", degraded.Reason);
@@ -264,12 +275,15 @@ public sealed class ProjectReconcileTests
         Assert.Equal(("False", "Deleting"), (conditions.Single(c => c.Type == "Ready").Status, conditions.Single(c => c.Type == "Ready").Reason));
         Assert.Contains("left: database ddb_", conditions.Single(c => c.Type == "Progressing").Message, StringComparison.Ordinal);
 
+        Assert.True(harness.Controller.IsIdle);
+        Assert.Equal(attempts, harness.Infrastructure.DropAttempts);
         harness.Infrastructure.DropFailure = null;
         harness.Api.Edit(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "stuck",
             p => p["metadata"]!["annotations"] = new JsonObject { [ProjectNaming.ReconcileAtAnnotation] = "2026-12-03T12:00:00Z" });
 
         await EventuallyAsync(() => harness.Project("stuck") is null, "the retry after the annotation finished the deletion");
         Assert.Equal(["tenant-a/stuck"], harness.Infrastructure.Dropped);
+        Assert.Equal(attempts + 1, harness.Infrastructure.DropAttempts);
     }
 
     [Fact]
@@ -281,8 +295,9 @@ public sealed class ProjectReconcileTests
         var ca = Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]);
         var keyBefore = Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]);
         var ringBefore = harness.Secret("keep-encryption")!.Data["keys.json"];
+        var eventKeysBefore = harness.Secret("keep-events-key")!.Data["events-key.json"];
 
-        foreach (var name in new[] { "keep-credentials", "keep-encryption", "keep-tls", "keep-key-default", "keep-connection" })
+        foreach (var name in new[] { "keep-credentials", "keep-encryption", "keep-events-key", "keep-tls", "keep-key-default", "keep-connection" })
         {
             harness.Api.Remove("v1", "Secret", Namespace, name);
         }
@@ -293,13 +308,16 @@ public sealed class ProjectReconcileTests
         Assert.NotNull(harness.Secret("keep-credentials")!.Metadata.DeletionTimestamp);
         Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-credentials")!.Data["ca.crt"]));
         Assert.Equal(ringBefore, harness.Secret("keep-encryption")!.Data["keys.json"]);
+        Assert.NotNull(harness.Secret("keep-events-key")!.Metadata.DeletionTimestamp);
+        Assert.Equal(eventKeysBefore, harness.Secret("keep-events-key")!.Data["events-key.json"]);
         Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-tls")!.Data["ca.crt"]));
         Assert.Equal(ca, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["ca.crt"]));
         Assert.NotEqual(keyBefore, Encoding.UTF8.GetString(harness.Secret("keep-key-default")!.Data["api-key"]));
 
         harness.Api.Remove(DialogueProject.GroupVersion, DialogueProject.KindName, Namespace, "keep");
 
-        await EventuallyAsync(() => harness.Secret("keep-credentials") is null && harness.Secret("keep-encryption") is null,
+        await EventuallyAsync(() => harness.Secret("keep-credentials") is null && harness.Secret("keep-encryption") is null
+            && harness.Secret("keep-events-key") is null,
             "the protection is released once the project is gone");
     }
 
@@ -385,7 +403,7 @@ public sealed class ProjectReconcileTests
         // The server stops talking without closing the connections (a dead load balancer, a partition).
         harness.Api.HangWatches = true;
         harness.Api.EndWatches();
-        await Task.Delay(500, TestContext.Current.CancellationToken);
+        await EventuallyAsync(() => harness.Api.HungWatchCount(DialogueProject.KindName) > 0, "the project watch is opened again, and hangs");
         harness.Api.HangWatches = false;
         await harness.CreateAsync("after");
 

@@ -19,29 +19,28 @@ internal static class EventsCommand
         {
             Description = "Event key file (env DIALOGUEDB_EVENTS_KEY_FILE; default DATA_DIR/secrets/events-key.json)",
         };
-        var rotateKey = new Command("rotate-key",
-            "Add a new event key and make it active; older keys stay so consumers can open older events")
+        var addOnly = new Option<bool>("--add-only")
         {
-            shared.DataDir, eventKeyFile,
+            Description = "Two-phase rotation, first step: add an event key consumers can open with, not yet sealing; print its id",
+        };
+        var activate = new Option<string?>("--activate")
+        {
+            Description = "Two-phase rotation, second step: seal new events with this key (added with --add-only)",
+        };
+        var rotateKey = new Command("rotate-key",
+            "Add a new event key and make it active (or --add-only, then --activate ID); older keys stay so consumers can open older events")
+        {
+            shared.DataDir, eventKeyFile, addOnly, activate,
         };
         rotateKey.SetAction(parse =>
         {
             var overrides = shared.Overrides(parse);
             CliOptions.Set(overrides, "EVENTS_KEY_FILE", parse.GetValue(eventKeyFile));
-            return RotateEventKey(CliOptions.Bind(overrides), parse.InvocationConfiguration.Output);
+            return KeyRotationCommands.RotateEventKey(CliOptions.Bind(overrides).EventsKeyPath,
+                new RotationStep(parse.GetValue(addOnly), parse.GetValue(activate)), TimeProvider.System,
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
 
         return new Command("events", "Audit events") { tail, rotateKey };
-    }
-
-    private static int RotateEventKey(ServiceOptions options, TextWriter output)
-    {
-        var path = options.EventsKeyPath;
-        var ring = File.Exists(path)
-            ? EventKeyRing.Parse(File.ReadAllText(path), path).Rotate(TimeProvider.System)
-            : EventKeyRing.New(TimeProvider.System);
-        TlsCertificates.WriteSecret(path, ring.ToJson());
-        output.WriteLine($"Event key {ring.ActiveKeyId} is active in {path}; events published from now on are sealed with it.");
-        return 0;
     }
 }
