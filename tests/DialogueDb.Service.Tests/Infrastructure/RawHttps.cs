@@ -7,11 +7,11 @@ namespace DialogueDb.Service.Tests.Infrastructure;
 /// <summary>Hand-written HTTP/1.1 over TLS or plain TCP, for requests HttpClient refuses to send (broken framing, bad headers).</summary>
 internal static class RawHttps
 {
-    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Sends <paramref name="request"/> as is over TLS and returns everything the server answers until it closes or
-    /// <paramref name="wait"/> (5 s) passes.
+    /// <paramref name="wait"/> (30 s) passes.
     /// </summary>
     public static async Task<string> SendAsync(Uri server, string dataDir, byte[] request, CancellationToken ct, TimeSpan? wait = null)
     {
