@@ -72,7 +72,7 @@ internal sealed partial record ProjectIdentity(
 
     /// <summary>
     /// The service's Redis key prefix for a project id: <c>ddb:{projectId}:</c>, the same shape as the service's default
-    /// (RateLimitKeys.DefaultPrefix). The braces are a Redis Cluster hash tag, so all of a project's keys share a slot.
+    /// (RedisKeys.DefaultPrefix). The braces are a Redis Cluster hash tag, so all of a project's keys share a slot.
     /// </summary>
     public static string RedisKeyPrefixFor(string projectId) => "ddb:{" + projectId + "}:";
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using DialogueDb.Service.Api;
@@ -10,21 +9,6 @@ using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace DialogueDb.Service.Audit;
-
-/// <summary>Who made a change: the acting API key's id (never the key) and the request, or a job.</summary>
-internal readonly record struct Actor(string Id, string? RequestId)
-{
-    public static readonly Actor Retention = new("retention", null);
-
-    /// <summary>Background work of the service itself (the summary worker).</summary>
-    public static readonly Actor System = new("system", null);
-
-    public static Actor Of(HttpContext http) =>
-        new(http.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown", http.TraceIdentifier);
-}
-
-/// <summary>One audit event, sealed for the outbox (its payload encrypted under the event's own row identity).</summary>
-internal readonly record struct SealedEvent(string EventId, byte[] Payload, long Occurred);
 
 /// <summary>
 /// Contract §9 audit events, written to the transactional outbox in the same transaction as the change: a change

@@ -1,10 +1,8 @@
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Audit;
 
@@ -44,7 +42,7 @@ internal static class AuditSetup
         IEventSink inner = string.IsNullOrWhiteSpace(options.Redis)
             ? new FileSink(options.EventsFilePath, options.EventsFileMaxBytes, TimeSpan.FromHours(options.EventsFileMaxAgeHours), retention, time)
             : new RedisStreamSink(services.GetRequiredService<RedisConnection>(),
-                services.GetRequiredService<RateLimitKeys>().Prefix + "events", options.EventsMaxLength, retention, time);
+                services.GetRequiredService<RedisKeys>().Events, options.EventsMaxLength, retention, time);
         var keys = new EventKeySource(options, time, services.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Audit"),
             services.GetService<Telemetry.ServiceMetrics>());
         if (loadKeyNow)
@@ -57,25 +55,10 @@ internal static class AuditSetup
 
     private static OutboxRelay Relay(IServiceProvider services, ServiceOptions options)
     {
-        Func<DialogueDbContext> newContext;
-        NpgsqlDataSource? leader = null;
-        if (options.UsesPostgres)
-        {
-            var maintenance = NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!);
-            leader = maintenance;
-            var built = new DbContextOptionsBuilder<DialogueDbContext>();
-            StorageSetup.Configure(built, maintenance);
-            newContext = () => new DialogueDbContext(built.Options);
-        }
-        else
-        {
-            var built = new DbContextOptionsBuilder<DialogueDbContext>();
-            StorageSetup.ConfigureSqlite(built, options);
-            newContext = () => new DialogueDbContext(built.Options);
-        }
-
-        return new OutboxRelay(newContext, leader, services.GetRequiredService<ContentProtector>(),
+        var database = MaintenanceDatabase.Open(options);
+        return new OutboxRelay(database.NewContext, database.DataSource, services.GetRequiredService<ContentProtector>(),
             services.GetRequiredService<IEventSink>(), services.GetRequiredService<OutboxSignal>(),
-            services.GetRequiredService<ILogger<OutboxRelay>>(), services.GetService<Telemetry.ServiceMetrics>());
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<OutboxRelay>>(),
+            services.GetService<Telemetry.ServiceMetrics>());
     }
 }

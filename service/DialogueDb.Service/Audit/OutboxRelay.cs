@@ -1,3 +1,4 @@
+using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -19,59 +20,38 @@ internal sealed partial class OutboxRelay(
     ContentProtector protector,
     IEventSink sink,
     OutboxSignal signal,
+    TimeProvider time,
     ILogger<OutboxRelay> logger,
     Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
     private const int BatchSize = 200;
     private const long LeaderLockKey = 0x6464_625F_7265_6C79; // "ddb_rely"
+
+    /// <summary>How often the relay looks for rows that writers of other replicas committed (this process's writers nudge it).</summary>
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>After a nudge, the wait for the writer's commit to land and for the next moment's events to gather.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>
+    /// The first pause after the sink refused a batch; it doubles with each failure in a row, up to <see cref="SinkRetryMax"/>.
+    /// </summary>
+    internal static readonly TimeSpan SinkRetryFirst = TimeSpan.FromMilliseconds(250);
+
+    internal static readonly TimeSpan SinkRetryMax = TimeSpan.FromSeconds(5);
 
     private bool _failing;
 
     public long Published { get; private set; }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (leaderSource is null)
-                {
-                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
-                }
-                else
-                {
-                    await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
-                    if (!await TryLeadAsync(leader, stoppingToken))
-                    {
-                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
-                        continue;
-                    }
-
-                    LogLeading(logger, sink.Describe);
-                    await RunAsync(wait: ct => WaitLocalAsync(ct), stoppingToken);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or DbUpdateException)
-            {
-                // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
-                LogDatabaseFailed(logger, ex.GetType().Name);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-            }
-        }
-    }
-
-    private static async Task<bool> TryLeadAsync(NpgsqlConnection connection, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({LeaderLockKey})", connection);
-        return (bool)(await command.ExecuteScalarAsync(ct))!;
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        new LeaderLoop(leaderSource, LeaderLockKey, time).RunAsync(
+            work: ct => RunAsync(wait: WaitLocalAsync, ct),
+            onLeading: () => LogLeading(logger, sink.Describe),
+            // Lost the database (or the leader connection): step down, retry; rows wait safely in the outbox.
+            isDatabaseFailure: ex => ex is NpgsqlException or InvalidOperationException or DbUpdateException,
+            onFailure: ex => LogDatabaseFailed(logger, ex.GetType().Name),
+            stoppingToken);
 
     private async Task WaitLocalAsync(CancellationToken ct)
     {
@@ -80,20 +60,20 @@ internal sealed partial class OutboxRelay(
             // Some writers nudge just before their commit: give it a moment to land, and let the events of the next
             // moment gather, so a busy relay publishes them in one cycle (one query, one pipelined XADD, one DELETE)
             // instead of one cycle per write (measured: a cycle costs about as much CPU as the append itself).
-            await Task.Delay(CoalesceDelay, ct);
+            await Task.Delay(CoalesceDelay, time, ct);
         }
     }
 
     private async Task RunAsync(Func<CancellationToken, Task> wait, CancellationToken ct)
     {
-        var backoff = TimeSpan.FromMilliseconds(250);
+        var backoff = SinkRetryFirst;
         while (!ct.IsCancellationRequested)
         {
             bool more;
             try
             {
                 more = await PublishBatchAsync(ct);
-                backoff = TimeSpan.FromMilliseconds(250);
+                backoff = SinkRetryFirst;
                 if (_failing)
                 {
                     _failing = false;
@@ -108,8 +88,8 @@ internal sealed partial class OutboxRelay(
                     LogSinkFailed(logger, sink.Describe, ex.GetType().Name);
                 }
 
-                await Task.Delay(backoff, ct);
-                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5000));
+                await Task.Delay(backoff, time, ct);
+                backoff = NextSinkRetry(backoff);
                 continue;
             }
 
@@ -119,6 +99,8 @@ internal sealed partial class OutboxRelay(
             }
         }
     }
+
+    internal static TimeSpan NextSinkRetry(TimeSpan previous) => previous * 2 < SinkRetryMax ? previous * 2 : SinkRetryMax;
 
     /// <summary>Publishes the oldest batch; true when a full batch went out (there may be more).</summary>
     public async Task<bool> PublishBatchAsync(CancellationToken ct)
@@ -156,7 +138,8 @@ internal sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay active, publishing to {Sink}")]
     private static partial void LogLeading(ILogger logger, string sink);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit relay cannot publish to {Sink} ({Error}); events wait in the outbox and are retried")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Audit relay cannot publish to {Sink} ({Error}); events wait in the outbox and are retried")]
     private static partial void LogSinkFailed(ILogger logger, string sink, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit relay publishes to {Sink} again")]

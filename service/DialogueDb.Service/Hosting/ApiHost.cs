@@ -10,6 +10,7 @@ using DialogueDb.Service.Api.Summaries;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -99,6 +100,7 @@ internal static partial class ApiHost
         }
 
         builder.Services.AddDialogueSecurity(options, kubernetes);
+        builder.Services.AddRedis(options);
         builder.Services.AddRateLimits(options);
         builder.Services.AddSingleton<RequestUsage>();
         builder.Services.AddSupervisedService("request usage", sp => sp.GetRequiredService<RequestUsage>());
@@ -159,7 +161,11 @@ internal static partial class ApiHost
             api.MapGroup("").WithTags("Dialogues").MapDialogues();
             api.MapGroup("").WithTags("Messages").MapMessages();
             api.MapGroup("").WithTags("Memories").MapMemories();
-            api.MapGroup("").WithTags("Search").MapSearch();
+            if (app.Services.GetRequiredService<ServiceOptions>().SearchEnabled)
+            {
+                api.MapGroup("").WithTags("Search").MapSearch();
+            }
+
             api.MapGroup("").WithTags("Summaries").MapSummaries();
         }
 

@@ -154,6 +154,13 @@ internal sealed class ServiceOptions
     [Range(1, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 60;
 
+    /// <summary>
+    /// Search (<c>POST /search</c> and its index). Off: no write queues index work, no indexer runs, the route answers 404;
+    /// turning it on later indexes only what is written from then on.
+    /// </summary>
+    [ConfigurationKeyName("SEARCH_ENABLED")]
+    public bool SearchEnabled { get; set; } = true;
+
     /// <summary>Memory for decrypted search indexes (vectors) of recently searched namespaces; least recently used go first.</summary>
     [ConfigurationKeyName("SEARCH_MEMORY_MB")]
     [Range(16, 1_048_576)]

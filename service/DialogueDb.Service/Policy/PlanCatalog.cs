@@ -1,41 +1,4 @@
-using System.Text.Json.Serialization;
-
 namespace DialogueDb.Service.Policy;
-
-/// <summary>Per-project overrides of the plan's limits. Absent: the plan's number.</summary>
-internal sealed record LimitOverrides
-{
-    [JsonPropertyName("requestsPerSecond")] public long? RequestsPerSecond { get; init; }
-    [JsonPropertyName("dialoguesPerMonth")] public long? DialoguesPerMonth { get; init; }
-    [JsonPropertyName("messagesPerMonth")] public long? MessagesPerMonth { get; init; }
-    [JsonPropertyName("memoriesStored")] public long? MemoriesStored { get; init; }
-    [JsonPropertyName("requestsPerMonth")] public long? RequestsPerMonth { get; init; }
-
-    public bool HasNegative() =>
-        RequestsPerSecond < 1 || DialoguesPerMonth < 0 || MessagesPerMonth < 0 || MemoriesStored < 0 || RequestsPerMonth < 0;
-}
-
-/// <summary>Per-project overrides of the plan's retention periods in days; 0 means unlimited.</summary>
-internal sealed record RetentionOverrides
-{
-    [JsonPropertyName("dialogueDays")] public int? DialogueDays { get; init; }
-    [JsonPropertyName("shortTermMemoryDays")] public int? ShortTermMemoryDays { get; init; }
-    [JsonPropertyName("longTermMemoryDays")] public int? LongTermMemoryDays { get; init; }
-
-    public bool HasNegative() => DialogueDays < 0 || ShortTermMemoryDays < 0 || LongTermMemoryDays < 0;
-}
-
-/// <summary>The numbers in force for a project. A null limit or period is unlimited.</summary>
-internal sealed record EffectivePolicy(
-    string Plan,
-    long? RequestsPerSecond,
-    long? DialoguesPerMonth,
-    long? MessagesPerMonth,
-    long? MemoriesStored,
-    long? RequestsPerMonth,
-    int? DialogueRetentionDays,
-    int? ShortTermMemoryRetentionDays,
-    int? LongTermMemoryRetentionDays);
 
 /// <summary>The plans of contract §7 and §8. Enterprise has no defaults: its numbers are set per project.</summary>
 internal static class PlanCatalog

@@ -2,6 +2,7 @@ using System.Globalization;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Telemetry;
 
 namespace DialogueDb.Service.RateLimiting;
@@ -12,7 +13,7 @@ namespace DialogueDb.Service.RateLimiting;
 /// only see the headers), so unauthenticated traffic cannot spend a tenant's allowance.
 /// </summary>
 internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ProjectPolicy project,
-    RateLimitKeys keys, RequestUsage requests, ServiceMetrics metrics)
+    RedisKeys keys, RequestUsage requests, ServiceMetrics metrics)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -67,14 +68,4 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
 
         await next(context);
     }
-}
-
-/// <summary>The project's Redis keys, all under its prefix and hash tag (e.g. <c>ddb:{project}:rate</c>).</summary>
-internal sealed class RateLimitKeys(string prefix)
-{
-    public string Prefix { get; } = prefix;
-
-    public string Rate => Prefix + "rate";
-
-    public static string DefaultPrefix(string projectId) => $"ddb:{{{projectId}}}:";
 }

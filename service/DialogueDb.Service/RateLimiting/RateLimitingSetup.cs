@@ -1,14 +1,16 @@
 using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Redis;
 
 namespace DialogueDb.Service.RateLimiting;
 
 internal static class RateLimitingSetup
 {
-    /// <summary>Redis-backed limits when DIALOGUEDB_REDIS is set (shared by all replicas), else in-process (embedded mode).</summary>
+    /// <summary>
+    /// Redis-backed limits when DIALOGUEDB_REDIS is set (shared by all replicas; the connection comes from
+    /// <see cref="RedisSetup.AddRedis"/>), else in-process (embedded mode).
+    /// </summary>
     public static IServiceCollection AddRateLimits(this IServiceCollection services, ServiceOptions options)
     {
-        services.AddSingleton(sp => new RateLimitKeys(
-            options.RedisKeyPrefix ?? RateLimitKeys.DefaultPrefix(sp.GetRequiredService<Policy.ProjectPolicy>().Current.ProjectId)));
         services.AddSingleton<InProcessRateLimiter>();
         if (string.IsNullOrWhiteSpace(options.Redis))
         {
@@ -16,7 +18,6 @@ internal static class RateLimitingSetup
             return services;
         }
 
-        services.AddSingleton(new RedisConnection(options.Redis));
         services.AddSingleton(sp => new ResilientRateLimiter(
             new LeasingRateLimiter(new RedisRateLimiter(sp.GetRequiredService<RedisConnection>()), sp.GetRequiredService<TimeProvider>()),
             sp.GetRequiredService<InProcessRateLimiter>(),

@@ -1,3 +1,5 @@
+using DialogueDb.Service.Redis;
+
 namespace DialogueDb.Service.RateLimiting;
 
 /// <summary>

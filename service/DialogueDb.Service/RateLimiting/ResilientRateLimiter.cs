@@ -4,19 +4,6 @@ using StackExchange.Redis;
 
 namespace DialogueDb.Service.RateLimiting;
 
-/// <summary>What the API does while Redis is unreachable (DIALOGUEDB_RATE_LIMIT_FAILURE_MODE).</summary>
-internal enum RateLimitFailureMode
-{
-    /// <summary>Keep serving; each instance enforces the plan rate in-process until Redis is back (default).</summary>
-    Open,
-
-    /// <summary>Answer 503 SERVICE_UNAVAILABLE until Redis is back.</summary>
-    Closed,
-}
-
-/// <summary>Thrown in <see cref="RateLimitFailureMode.Closed"/> while the shared limiter is unreachable.</summary>
-internal sealed class RateLimiterUnavailableException() : Exception("The shared rate limiter is unavailable.");
-
 /// <summary>
 /// The shared Redis limiter behind a circuit breaker. A Redis failure (connection lost, or no answer within the short
 /// command timeout) opens the breaker for a few seconds: requests neither block nor hang, the in-process limiter

@@ -1,8 +1,5 @@
 namespace DialogueDb.Service.Search;
 
-/// <summary>One indexed item as a cache holds it: decrypted chunk vectors and its length in terms.</summary>
-internal sealed record IndexedItem(string ItemId, string? DialogueId, int Length, float[][] Vectors);
-
 /// <summary>
 /// An immutable snapshot of one namespace's index of one kind at one <see cref="Version"/>: the items and their vectors
 /// in one matrix (row → item). Changes make a new snapshot; searches in flight keep the one they started with.

@@ -1,3 +1,4 @@
+using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -31,43 +32,15 @@ internal sealed partial class SearchIndexer(
     /// </summary>
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (leaderSource is null)
-                {
-                    await RunAsync(stoppingToken);
-                }
-                else
-                {
-                    await using var leader = await leaderSource.OpenConnectionAsync(stoppingToken);
-                    await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({LeaderLockKey})", leader);
-                    if (!(bool)(await command.ExecuteScalarAsync(stoppingToken))!)
-                    {
-                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
-                        continue;
-                    }
-
-                    LogLeading(logger);
-                    await RunAsync(stoppingToken);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or DbUpdateException
-                or Microsoft.Data.Sqlite.SqliteException or ContentDecryptionException)
-            {
-                // Work stays queued; retry after a pause.
-                LogFailed(logger, ex.GetType().Name);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        new LeaderLoop(leaderSource, LeaderLockKey, TimeProvider.System).RunAsync(
+            work: RunAsync,
+            onLeading: () => LogLeading(logger),
+            // Work stays queued; retry after a pause.
+            isDatabaseFailure: ex => ex is NpgsqlException or InvalidOperationException or DbUpdateException
+                or Microsoft.Data.Sqlite.SqliteException or ContentDecryptionException,
+            onFailure: ex => LogFailed(logger, ex.GetType().Name),
+            stoppingToken);
 
     private async Task RunAsync(CancellationToken ct)
     {

@@ -11,10 +11,10 @@ namespace DialogueDb.Service.Search;
 /// that can alter search results queues its item). Changes that leave the searchable text alone (message tags,
 /// dialogue fields, state) queue nothing: filters read the items themselves at search time.
 /// </summary>
-internal sealed class SearchQueue(TimeProvider time, SearchSignal signal)
+internal sealed class SearchQueue(TimeProvider time, SearchSignal signal, bool enabled = true)
 {
-    /// <summary>The queue row an audit event type needs, or null.</summary>
-    public static (string Kind, string? DialogueId)? WorkFor(string eventType, string subject) => eventType switch
+    /// <summary>The queue row an audit event type needs, or null (always null with search turned off).</summary>
+    public (string Kind, string? DialogueId)? WorkFor(string eventType, string subject) => !enabled ? null : eventType switch
     {
         "message.created" or "message.deleted" => ("message", subject),
         "memory.created" or "memory.updated" or "memory.deleted" => ("memory", null),

@@ -7,12 +7,6 @@ using Microsoft.EntityFrameworkCore;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// One ranked item: its index entry and a relevance from 0 to 1 (higher is better); for keyword rankings also the share
-/// of the query's weight (IDF) it matched.
-/// </summary>
-internal sealed record RankedItem(IndexedItem Item, double Relevance, double Coverage = 1);
-
-/// <summary>
 /// Ranks a namespace's indexed items of one kind for a query: <c>semantic</c> by the cosine of the best chunk,
 /// <c>keyword</c> by BM25 over the blind index (query terms are HMAC-ed like the stored ones), <c>hybrid</c> by
 /// reciprocal rank fusion of both. Returns at most <see cref="MaxCandidates"/> candidates, best first; the caller

@@ -2,8 +2,6 @@ using DialogueDb.Service.Audit;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Search;
 
@@ -16,7 +14,8 @@ internal static class SearchSetup
     public static IServiceCollection AddSearch(this IServiceCollection services, ServiceOptions options)
     {
         services.AddSingleton<SearchSignal>();
-        services.AddSingleton<SearchQueue>();
+        services.AddSingleton(sp => new SearchQueue(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SearchSignal>(),
+            options.SearchEnabled));
         services.AddSingleton<IEmbedder, MiniLmEmbedder>();
         services.AddSingleton(sp =>
         {
@@ -25,9 +24,11 @@ internal static class SearchSetup
         });
         services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
             options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
-        services.AddSingleton<SearchItemIndexer>();
+        services.AddSingleton(sp => new LowPriorityEmbedder(sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<ILogger<LowPriorityEmbedder>>()));
+        services.AddSingleton(sp => new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
+            sp.GetRequiredService<LowPriorityEmbedder>()));
         services.AddSingleton<SearchRanker>();
-        if (AuditSetup.RunsRelay(options))
+        if (options.SearchEnabled && AuditSetup.RunsRelay(options))
         {
             services.AddSingleton(sp => Indexer(sp, options));
             services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
@@ -38,19 +39,8 @@ internal static class SearchSetup
 
     private static SearchIndexer Indexer(IServiceProvider services, ServiceOptions options)
     {
-        var built = new DbContextOptionsBuilder<DialogueDbContext>();
-        NpgsqlDataSource? leader = null;
-        if (options.UsesPostgres)
-        {
-            leader = NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!);
-            StorageSetup.Configure(built, leader);
-        }
-        else
-        {
-            StorageSetup.ConfigureSqlite(built, options);
-        }
-
-        return new SearchIndexer(() => new DialogueDbContext(built.Options), leader, services.GetRequiredService<SearchItemIndexer>(),
+        var database = MaintenanceDatabase.Open(options);
+        return new SearchIndexer(database.NewContext, database.DataSource, services.GetRequiredService<SearchItemIndexer>(),
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
             services.GetService<Telemetry.ServiceMetrics>());
     }

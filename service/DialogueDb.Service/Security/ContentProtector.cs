@@ -4,28 +4,6 @@ using System.Text;
 
 namespace DialogueDb.Service.Security;
 
-/// <summary>Which row a ciphertext belongs to; its bytes are the AES-GCM associated data.</summary>
-internal readonly record struct RowIdentity(string Kind, string Namespace, string Id, string? ChildId = null)
-{
-    public static RowIdentity DialogueState(string ns, string dialogueId) => new("state", ns, dialogueId);
-
-    public static RowIdentity MessageContent(string ns, string dialogueId, string messageId) => new("message", ns, dialogueId, messageId);
-
-    public static RowIdentity MemoryValue(string ns, string memoryId) => new("memory", ns, memoryId);
-
-    public static RowIdentity SummaryContent(string ns, string summaryId) => new("summary", ns, summaryId);
-
-    public static RowIdentity AuditEvent(string eventId) => new("event", "", eventId);
-
-    public static RowIdentity DialogueLabel(string ns, string dialogueId) => new("dialogue.label", ns, dialogueId);
-
-    public static RowIdentity MemoryLabel(string ns, string memoryId) => new("memory.label", ns, memoryId);
-
-    public static RowIdentity MemoryDescription(string ns, string memoryId) => new("memory.description", ns, memoryId);
-
-    public static RowIdentity MessageName(string ns, string dialogueId, string messageId) => new("message.name", ns, dialogueId, messageId);
-}
-
 /// <summary>
 /// Encrypts message content, memory values and dialogue state with AES-256-GCM under the project's active data key.
 /// Layout: <c>0x01 | key id (uint32 BE) | nonce (12) | ciphertext | tag (16)</c>. The associated data is the project id
@@ -170,6 +148,3 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
         buffer.AddRange(bytes);
     }
 }
-
-/// <summary>A stored ciphertext that cannot be decrypted: never answered with wrong plaintext.</summary>
-internal class ContentDecryptionException(string reason) : Exception("Stored content could not be decrypted: " + reason);

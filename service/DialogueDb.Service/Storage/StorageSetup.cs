@@ -23,6 +23,7 @@ internal static class StorageSetup
             AddContext(services, db => ConfigureSqlite(db, options));
         }
 
+        services.AddHostedService(sp => new StorageStartupCheck(options, sp));
         return services;
     }
 

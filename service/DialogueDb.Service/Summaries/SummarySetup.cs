@@ -4,8 +4,6 @@ using DialogueDb.Service.Policy;
 using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Summaries;
 
@@ -23,8 +21,8 @@ internal static class SummarySetup
             return services;
         }
 
-        services.AddSingleton(sp => new SummaryJobs(NewContext(options), sp.GetRequiredService<ContentProtector>(),
-            sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new SummaryJobs(MaintenanceDatabase.Open(options).NewContext,
+            sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new ChatCompletionsClient(
             new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan },
             sp.GetRequiredService<TimeProvider>()));
@@ -46,21 +44,5 @@ internal static class SummarySetup
             settings => settings.Provider == SummarySettings.OpenAiCompatible
                 ? new OpenAiCompatibleSummarizer(client, options.SummaryApiKeyFile)
                 : extractive);
-    }
-
-    /// <summary>Contexts over the maintenance role's connection (PostgreSQL) or the embedded database.</summary>
-    public static Func<DialogueDbContext> NewContext(ServiceOptions options)
-    {
-        var built = new DbContextOptionsBuilder<DialogueDbContext>();
-        if (options.UsesPostgres)
-        {
-            StorageSetup.Configure(built, NpgsqlDataSource.Create(options.RelayPostgres ?? options.Postgres!));
-        }
-        else
-        {
-            StorageSetup.ConfigureSqlite(built, options);
-        }
-
-        return () => new DialogueDbContext(built.Options);
     }
 }

@@ -140,6 +140,3 @@ internal static class TelemetrySetup
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
         || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
 }
-
-/// <summary>What the request pipeline needs to know about telemetry.</summary>
-internal sealed record TelemetryOptions(bool Tracing, IReadOnlySet<int> MetricsPorts);

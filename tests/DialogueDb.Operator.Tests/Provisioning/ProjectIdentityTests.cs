@@ -1,6 +1,6 @@
 using System.Text;
 using DialogueDb.Operator.Provisioning;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 
 namespace DialogueDb.Operator.Tests.Provisioning;
 
@@ -19,7 +19,7 @@ public sealed class ProjectIdentityTests
         Assert.Equal(names.Database, names.RedisUser);
         Assert.Equal("ddb:{tenant-acme/support}:", names.RedisKeyPrefix);
         // Exactly the service's own default for that project id, so the ACL pattern covers every key it writes.
-        Assert.Equal(RateLimitKeys.DefaultPrefix(names.ProjectId), names.RedisKeyPrefix);
+        Assert.Equal(RedisKeys.DefaultPrefix(names.ProjectId), names.RedisKeyPrefix);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text;
 using DialogueDb.Operator.Provisioning;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
@@ -76,14 +77,14 @@ public sealed class RedisProvisionerTests : IAsyncLifetime
         // The service's own code, through the service's connection class, as the service uses it.
         await using var service = new RedisConnection($"redis://{names.RedisUser}:{password}@{_admin.GetEndPoints()[0].ToRedisUrlHost()}");
         var limiter = new RedisRateLimiter(service);
-        var keys = new RateLimitKeys(names.RedisKeyPrefix);
+        var keys = new RedisKeys(names.RedisKeyPrefix);
         var first = await limiter.AcquireAsync(keys.Rate, ratePerSecond: 5, cost: 1, Ct);
         var second = await limiter.AcquireAsync(keys.Rate, ratePerSecond: 5, cost: 1, Ct);
         Assert.True(first.Allowed);
         Assert.True(second.Allowed);
         Assert.Equal(first.Remaining - 1, second.Remaining);
 
-        var stream = names.RedisKeyPrefix + "events";
+        var stream = keys.Events;
         var sink = new RedisStreamSink(service, stream, maxLength: 1000, retention: () => TimeSpan.FromDays(1), TimeProvider.System);
         await sink.PublishAsync([Encoding.UTF8.GetBytes("""{"type":"dialogue.created","id":"d-1"}"""),
                                  Encoding.UTF8.GetBytes("""{"type":"dialogue.created","id":"d-2"}""")], Ct);

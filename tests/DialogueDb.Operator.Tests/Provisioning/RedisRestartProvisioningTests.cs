@@ -1,5 +1,5 @@
 using DialogueDb.Operator.Provisioning;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;

@@ -179,7 +179,7 @@ public sealed class AuditEventTests
         await WriteAsync(40, 20);
 
         var stream = "ddb:{audit-pg}:events";
-        var db = (await ConnectionMultiplexer.ConnectAsync(DialogueDb.Service.RateLimiting.RedisConnection.Parse(redis.Configuration))).GetDatabase();
+        var db = (await ConnectionMultiplexer.ConnectAsync(DialogueDb.Service.Redis.RedisConnection.Parse(redis.Configuration))).GetDatabase();
         // At least once: a batch that Redis partly accepted before it went down is sent again, so consumers
         // deduplicate by eventId (as the README's consumer does). After deduplication: all of them, in commit order.
         List<StreamEntry> unique = [];

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using DialogueDb.Service.Audit;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;

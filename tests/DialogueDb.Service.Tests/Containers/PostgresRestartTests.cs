@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using DialogueDb.Service.Hosting;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Tests.Infrastructure;
 using StackExchange.Redis;
 using Testcontainers.PostgreSql;
@@ -80,7 +80,7 @@ public sealed class PostgresRestartTests
             ["503 SERVICE_UNAVAILABLE", "500 INTERNAL_ERROR"]));
 
         // The relay resumed: an event for every acknowledged write reaches the stream.
-        var stream = RateLimitKeys.DefaultPrefix(ProjectId) + "events";
+        var stream = new RedisKeys(RedisKeys.DefaultPrefix(ProjectId)).Events;
         var db = (await ConnectionMultiplexer.ConnectAsync(RedisConnection.Parse(redisConfiguration))).GetDatabase();
         var published = new HashSet<string>();
         var watch = Stopwatch.StartNew();

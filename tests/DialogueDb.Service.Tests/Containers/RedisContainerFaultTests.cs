@@ -3,6 +3,7 @@ using System.Net;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
@@ -56,7 +57,7 @@ public sealed class RedisContainerFaultTests
         await redis.UnpauseAsync(Ct);
         await AwaitRecoveryAsync(client, limiter);
         var db = (await ConnectionMultiplexer.ConnectAsync(RedisConnection.Parse(Configuration(redis)))).GetDatabase();
-        Assert.True(await db.KeyExistsAsync(RateLimitKeys.DefaultPrefix("paused-open") + "rate"));
+        Assert.True(await db.KeyExistsAsync(RedisKeys.DefaultPrefix("paused-open") + "rate"));
     }
 
     [Fact]
@@ -102,7 +103,7 @@ public sealed class RedisContainerFaultTests
         });
         using var client = host.CreateClient(key);
         var limiter = host.Services.GetRequiredService<ResilientRateLimiter>();
-        var rateKey = RateLimitKeys.DefaultPrefix("restarted") + "rate";
+        var rateKey = RedisKeys.DefaultPrefix("restarted") + "rate";
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/v1/dialogue", Ct)).StatusCode);
 
         // The container's Redis keeps nothing on disk (no RDB, no AOF): a restart comes back empty, like a pod without a volume.

@@ -1,6 +1,5 @@
 using System.Net;
 using DialogueDb.Service.Hosting;
-using DialogueDb.Service.Storage;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
@@ -31,7 +30,6 @@ public sealed class EmbeddedFirstStartTests : IAsyncLifetime
             Console.SetOut(original);
         }
 
-        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
         await _app.StartAsync();
     }
 

@@ -5,7 +5,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Hosting;
-using DialogueDb.Service.Storage;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
@@ -35,7 +34,6 @@ public sealed class TransportSecurityTests : IAsyncLifetime
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         _app = ApiHost.Build(builder);
-        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
         await _app.StartAsync();
         _https = new Uri(_app.Urls.Single(u => u.StartsWith("https", StringComparison.Ordinal)));
         _http = new Uri(_app.Urls.Single(u => u.StartsWith("http:", StringComparison.Ordinal)));

@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
-using DialogueDb.Service.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Builder;
@@ -98,17 +97,7 @@ public abstract class ApiFixture : IAsyncLifetime
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddProvider(Logs);
         _app = ApiHost.Build(builder);
-        // As `dialoguedb serve` does before it listens (PostgreSQL was migrated by TestDatabase, as `dialoguedb migrate` would).
-        if (postgres is null)
-        {
-            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(_app.Services, CancellationToken.None);
-        }
-        else
-        {
-            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(_app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(),
-                CancellationToken.None);
-        }
-
+        // Starting runs the storage step `dialoguedb serve` runs (PostgreSQL was migrated by TestDatabase, as `dialoguedb migrate` would).
         await _app.StartAsync();
 
         var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using DialogueDb.Service.Hosting;
-using DialogueDb.Service.Storage;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace DialogueDb.Service.Tests.Infrastructure;
@@ -52,15 +50,6 @@ public sealed class ServiceHost : IAsyncDisposable
         builder.Logging.AddFilter((_, _) => true);
         builder.Logging.AddProvider(logs);
         var app = ApiHost.Build(builder);
-        if (options.UsesPostgres)
-        {
-            await DatabaseMigrator.EnsureApiRoleIsolatedAsync(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), CancellationToken.None);
-        }
-        else
-        {
-            await DatabaseMigrator.EnsureEmbeddedSchemaAsync(app.Services, CancellationToken.None);
-        }
-
         await app.StartAsync();
         return new ServiceHost(app, options.DataDir, logs);
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
@@ -148,7 +149,7 @@ public sealed class RateLimitTests
         Assert.False(first.Services.GetRequiredService<ResilientRateLimiter>().Degraded);
 
         var db = (await ConnectionMultiplexer.ConnectAsync(RedisConnection.Parse(redis))).GetDatabase();
-        Assert.True(await db.KeyExistsAsync(RateLimitKeys.DefaultPrefix(projectId) + "rate"));
+        Assert.True(await db.KeyExistsAsync(RedisKeys.DefaultPrefix(projectId) + "rate"));
     }
 
     [Fact]
@@ -197,7 +198,7 @@ public sealed class RateLimitTests
         Assert.Contains("\"ratelimit\":\"healthy\"", await client.GetStringAsync("healthz/ready", Ct), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/v1/dialogue", Ct)).StatusCode);
         var db = (await ConnectionMultiplexer.ConnectAsync(RedisConnection.Parse(redis.Configuration))).GetDatabase();
-        Assert.True(await db.KeyExistsAsync(RateLimitKeys.DefaultPrefix("outage") + "rate"));
+        Assert.True(await db.KeyExistsAsync(RedisKeys.DefaultPrefix("outage") + "rate"));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
 using DialogueDb.Service.Summaries;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -176,7 +177,7 @@ public abstract class SummaryWorkerTests(string engine)
     {
         var services = host.Host.Services;
         var protector = services.GetRequiredService<ContentProtector>();
-        var jobs = new SummaryJobs(SummarySetup.NewContext(host.Options), protector, services.GetRequiredService<AuditOutbox>(), time);
+        var jobs = new SummaryJobs(MaintenanceDatabase.Open(host.Options).NewContext, protector, services.GetRequiredService<AuditOutbox>(), time);
         var runner = new SummaryRunner(jobs.NewContext, protector, services.GetRequiredService<ProjectPolicy>(), _ => summarizer);
         var settings = new SummaryWorkerSettings(concurrency, lease, maxAttempts) { FirstBackoff = TimeSpan.Zero };
         return new SummaryWorker(jobs, runner, new SummarySignal(), settings, time, NullLogger<SummaryWorker>.Instance);
@@ -184,7 +185,7 @@ public abstract class SummaryWorkerTests(string engine)
 
     private static async Task<int> JobsLeftAsync(SummaryTestHost host)
     {
-        await using var db = SummarySetup.NewContext(host.Options)();
+        await using var db = MaintenanceDatabase.Open(host.Options).NewContext();
         return await db.SummaryJobs.IgnoreQueryFilters().CountAsync(Ct);
     }
 

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
@@ -14,7 +12,6 @@ internal static class DialogueApi
 {
     public const string Active = "active";
     public const string Ended = "ended";
-    private const int MaxInitialMessages = 25;
 
     public static RouteGroupBuilder MapDialogues(this RouteGroupBuilder api)
     {
@@ -37,27 +34,14 @@ internal static class DialogueApi
     private static async Task<IResult> CreateAsync([ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ApiKeyRing project, ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
-        var obj = request.Object;
+        var (input, error) = DialogueInput.Parse(request.Object);
+        if (input is null)
+        {
+            return error!;
+        }
+
         var ns = request.Namespace;
-        var rules = new InputRules();
-        var id = rules.Id(obj, "id", "id");
-        var threadOf = rules.Id(obj, "threadOf", "threadOf");
-        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-        var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
-        var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
-        var created = rules.Timestamp(obj, "created", "created");
-        var (state, stateError) = ParseState(obj, "state", rules);
-        if (stateError is not null)
-        {
-            return stateError;
-        }
-
-        var inputs = ParseInitialMessages(obj, rules);
-        if (rules.HasErrors)
-        {
-            return rules.ToError();
-        }
-
+        var (id, threadOf) = (input.Id, input.ThreadOf);
         var now = Timestamps.Now(time);
         var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
         await db.UseNamespaceAsync(ns, ct);
@@ -77,24 +61,24 @@ internal static class DialogueApi
             return ApiErrors.DuplicateId(id);
         }
 
-        var duplicate = MessageAppender.FirstDuplicateId(inputs);
+        var duplicate = MessageAppender.FirstDuplicateId(input.Messages);
         if (duplicate is not null)
         {
             return ApiErrors.DuplicateId(duplicate);
         }
 
-        var messages = inputs.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
+        var messages = input.Messages.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
         var dialogue = new DialogueRow
         {
             Namespace = ns,
             Id = dialogueId,
             Status = Active,
-            Label = protector.EncryptText(label, RowIdentity.DialogueLabel(ns, dialogueId)),
+            Label = protector.EncryptText(input.Label, RowIdentity.DialogueLabel(ns, dialogueId)),
             ThreadOf = threadOf,
-            Tags = tags,
-            Metadata = metadata,
-            State = protector.Encrypt(state ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
-            Created = created ?? now,
+            Tags = input.Tags,
+            Metadata = input.Metadata,
+            State = protector.Encrypt(input.State ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
+            Created = input.Created ?? now,
             Modified = now,
             TotalMessages = messages.Count,
             LastSeq = messages.Count,
@@ -133,71 +117,6 @@ internal static class DialogueApi
 
         await tx.CommitAsync(ct);
         return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector, messages));
-    }
-
-    private static List<MessageInput> ParseInitialMessages(JsonElement obj, InputRules rules)
-    {
-        var inputs = new List<MessageInput>();
-        var hasOne = obj.TryGetProperty("message", out var one) && one.ValueKind != JsonValueKind.Null;
-        var hasMany = obj.TryGetProperty("messages", out var many) && many.ValueKind != JsonValueKind.Null;
-        if (hasOne && hasMany)
-        {
-            rules.Invalid("messages", "send either message or messages, not both");
-            return inputs;
-        }
-
-        if (hasOne)
-        {
-            if (MessageInput.Parse(one, "message", rules) is { } input)
-            {
-                inputs.Add(input);
-            }
-        }
-        else if (hasMany)
-        {
-            if (many.ValueKind != JsonValueKind.Array)
-            {
-                rules.Invalid("messages", "must be an array of messages");
-            }
-            else if (many.GetArrayLength() > MaxInitialMessages)
-            {
-                rules.Invalid("messages", $"must have at most {MaxInitialMessages} messages");
-            }
-            else
-            {
-                var index = 0;
-                foreach (var element in many.EnumerateArray())
-                {
-                    if (MessageInput.Parse(element, $"messages[{index}]", rules) is { } input)
-                    {
-                        inputs.Add(input);
-                    }
-
-                    index++;
-                }
-            }
-        }
-
-        return inputs;
-    }
-
-    /// <summary>An optional state object (compact JSON); over 1 MiB is a 413.</summary>
-    private static (string? State, ApiError? TooLarge) ParseState(JsonElement obj, string name, InputRules rules)
-    {
-        if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return (null, null);
-        }
-
-        if (value.ValueKind != JsonValueKind.Object)
-        {
-            rules.Invalid(name, "must be a JSON object");
-            return (null, null);
-        }
-
-        return ApiJson.CompactLength(value) > InputRules.MaxStateBytes
-            ? (null, ApiErrors.PayloadTooLarge("state"))
-            : (ApiJson.Compact(value), null);
     }
 
     private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, ContentProtector protector,
@@ -241,28 +160,13 @@ internal static class DialogueApi
     private static async Task<IResult> UpdateAsync(string id, [ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var obj = request.Object;
+        var (changes, error) = DialogueChanges.Parse(request.Object, id);
+        if (changes is null)
+        {
+            return error!;
+        }
+
         var ns = request.Namespace;
-        var rules = new InputRules();
-        if (obj.TryGetProperty("id", out var bodyId) && bodyId.ValueKind != JsonValueKind.Null
-            && !(bodyId.ValueKind == JsonValueKind.String && bodyId.GetString() == id))
-        {
-            rules.Invalid("id", "must equal the id in the path");
-        }
-
-        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-        var tags = rules.Tags(obj, "tags", "tags");
-        var (state, stateError) = ParseState(obj, "state", rules);
-        if (stateError is not null)
-        {
-            return stateError;
-        }
-
-        if (rules.HasErrors)
-        {
-            return rules.ToError();
-        }
-
         await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var dialogue = await db.Dialogues.FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
@@ -271,20 +175,20 @@ internal static class DialogueApi
             return ApiErrors.DialogueNotFound(id);
         }
 
-        if (InputRules.Changes(obj, "metadata", dialogue.Metadata))
+        if (changes.ChangesMetadata(dialogue.Metadata))
         {
             return ApiErrors.Immutable("metadata");
         }
 
-        if (obj.TryGetProperty("label", out var labelValue))
+        if (changes.SetsLabel)
         {
-            dialogue.Label = labelValue.ValueKind == JsonValueKind.Null ? null : protector.EncryptText(label, RowIdentity.DialogueLabel(ns, id));
+            dialogue.Label = protector.EncryptText(changes.Label, RowIdentity.DialogueLabel(ns, id));
         }
 
-        dialogue.Tags = tags ?? dialogue.Tags;
-        if (state is not null)
+        dialogue.Tags = changes.Tags ?? dialogue.Tags;
+        if (changes.State is not null)
         {
-            dialogue.State = protector.Encrypt(state, RowIdentity.DialogueState(ns, id));
+            dialogue.State = protector.Encrypt(changes.State, RowIdentity.DialogueState(ns, id));
         }
 
         dialogue.Modified = Timestamps.Now(time);
@@ -313,7 +217,7 @@ internal static class DialogueApi
         }
 
         var current = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.State).FirstAsync(ct);
-        var merged = Merge(protector.Decrypt(current, RowIdentity.DialogueState(ns, id)), patch);
+        var merged = DialogueState.Merge(protector.Decrypt(current, RowIdentity.DialogueState(ns, id)), patch);
         if (merged.Length > InputRules.MaxStateBytes)
         {
             return ApiErrors.PayloadTooLarge("state");
@@ -326,46 +230,6 @@ internal static class DialogueApi
             w => w.WriteRawValue(merged, skipInputValidation: true), ct);
         await tx.CommitAsync(ct);
         return new JsonPayload(w => w.WriteRawValue(merged, skipInputValidation: true));
-    }
-
-    /// <summary>Shallow merge: patch keys overwrite in place, new keys are appended, a null value removes the key.</summary>
-    private static byte[] Merge(byte[] currentJson, JsonElement patch)
-    {
-        using var current = JsonDocument.Parse(currentJson);
-        var buffer = new ArrayBufferWriter<byte>(currentJson.Length + 256);
-        using (var w = new Utf8JsonWriter(buffer, ApiJson.WriterOptions))
-        {
-            w.WriteStartObject();
-            foreach (var property in current.RootElement.EnumerateObject())
-            {
-                var value = property.Value;
-                if (patch.TryGetProperty(property.Name, out var replacement))
-                {
-                    if (replacement.ValueKind == JsonValueKind.Null)
-                    {
-                        continue;
-                    }
-
-                    value = replacement;
-                }
-
-                w.WritePropertyName(property.Name);
-                w.WriteRawValue(ApiJson.Compact(value), skipInputValidation: true);
-            }
-
-            foreach (var property in patch.EnumerateObject())
-            {
-                if (property.Value.ValueKind != JsonValueKind.Null && !current.RootElement.TryGetProperty(property.Name, out _))
-                {
-                    w.WritePropertyName(property.Name);
-                    w.WriteRawValue(ApiJson.Compact(property.Value), skipInputValidation: true);
-                }
-            }
-
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
     }
 
     private static async Task<IResult> EndAsync(string id, ApiRequest request, DialogueDbContext db, TimeProvider time,

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DialogueDb.Service.Api.Dialogues;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Policy;
@@ -25,64 +24,34 @@ internal static class MemoryApi
     private static async Task<IResult> CreateAsync([ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
     {
-        var obj = request.Object;
+        var (input, error) = MemoryInput.Parse(request.Object);
+        if (input is null)
+        {
+            return error!;
+        }
+
         var ns = request.Namespace;
-        var rules = new InputRules();
-        string? value = null;
-        string? type = null;
-        if (!obj.TryGetProperty("value", out var valueElement) || valueElement.ValueKind == JsonValueKind.Null)
-        {
-            rules.Missing("value");
-        }
-        else
-        {
-            value = ApiJson.CompactLength(valueElement) > InputRules.MaxContentBytes ? null : ApiJson.Compact(valueElement);
-            type = valueElement.ValueKind switch
-            {
-                JsonValueKind.String => "string",
-                JsonValueKind.Number => "number",
-                JsonValueKind.True or JsonValueKind.False => "boolean",
-                JsonValueKind.Array => "array",
-                _ => "object",
-            };
-            if (value is null)
-            {
-                rules.Invalid("value", $"must be at most {InputRules.MaxContentBytes} bytes serialised");
-            }
-        }
-
-        var id = rules.Id(obj, "id", "id");
-        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-        var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
-        var tags = rules.Tags(obj, "tags", "tags") ?? "[]";
-        var metadata = rules.Metadata(obj, "metadata", "metadata") ?? "{}";
-        var term = rules.Term(obj, "term") ?? "long";
-        if (rules.HasErrors)
-        {
-            return rules.ToError();
-        }
-
         var now = Timestamps.Now(time);
-        var memoryId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
+        var memoryId = input.Id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
         var memory = new MemoryRow
         {
             Namespace = ns,
             Id = memoryId,
-            Value = protector.Encrypt(value!, RowIdentity.MemoryValue(ns, memoryId)),
-            Type = type!,
-            Term = term,
-            Label = protector.EncryptText(label, RowIdentity.MemoryLabel(ns, memoryId)),
-            Description = protector.EncryptText(description, RowIdentity.MemoryDescription(ns, memoryId)),
-            Tags = tags,
-            Metadata = metadata,
+            Value = protector.Encrypt(input.Value, RowIdentity.MemoryValue(ns, memoryId)),
+            Type = input.Type,
+            Term = input.Term,
+            Label = protector.EncryptText(input.Label, RowIdentity.MemoryLabel(ns, memoryId)),
+            Description = protector.EncryptText(input.Description, RowIdentity.MemoryDescription(ns, memoryId)),
+            Tags = input.Tags,
+            Metadata = input.Metadata,
             Created = now,
             Modified = now,
         };
         await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == id, ct))
+        if (input.Id is not null && await db.Memories.AnyAsync(m => m.Namespace == ns && m.Id == input.Id, ct))
         {
-            return ApiErrors.DuplicateId(id);
+            return ApiErrors.DuplicateId(input.Id);
         }
 
         db.Memories.Add(memory);
@@ -135,18 +104,13 @@ internal static class MemoryApi
     private static async Task<IResult> UpdateAsync(string id, [ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
         ContentProtector protector, AuditOutbox audit, CancellationToken ct)
     {
-        var obj = request.Object;
-        var ns = request.Namespace;
-        var rules = new InputRules();
-        var tags = rules.Tags(obj, "tags", "tags");
-        var label = rules.Text(obj, "label", "label", InputRules.MaxLabelLength);
-        var description = rules.Text(obj, "description", "description", InputRules.MaxDescriptionLength);
-        var term = rules.Term(obj, "term");
-        if (rules.HasErrors)
+        var (changes, error) = MemoryChanges.Parse(request.Object);
+        if (changes is null)
         {
-            return rules.ToError();
+            return error!;
         }
 
+        var ns = request.Namespace;
         await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var memory = await db.Memories.FirstOrDefaultAsync(m => m.Namespace == ns && m.Id == id, ct);
@@ -155,41 +119,38 @@ internal static class MemoryApi
             return ApiErrors.MemoryNotFound(id);
         }
 
-        if (obj.TryGetProperty("value", out _)
-            && InputRules.Changes(obj, "value", protector.DecryptString(memory.Value, RowIdentity.MemoryValue(ns, id))))
+        if (changes.ChangesValue(() => protector.DecryptString(memory.Value, RowIdentity.MemoryValue(ns, id))))
         {
             return ApiErrors.Immutable("value");
         }
 
-        if (InputRules.Changes(obj, "metadata", memory.Metadata))
+        if (changes.ChangesMetadata(memory.Metadata))
         {
             return ApiErrors.Immutable("metadata");
         }
 
         var changed = false;
-        if (tags is not null)
+        if (changes.Tags is not null)
         {
-            memory.Tags = tags;
+            memory.Tags = changes.Tags;
             changed = true;
         }
 
-        if (obj.TryGetProperty("label", out var labelValue))
+        if (changes.SetsLabel)
         {
-            memory.Label = labelValue.ValueKind == JsonValueKind.Null ? null : protector.EncryptText(label, RowIdentity.MemoryLabel(ns, id));
+            memory.Label = protector.EncryptText(changes.Label, RowIdentity.MemoryLabel(ns, id));
             changed = true;
         }
 
-        if (obj.TryGetProperty("description", out var descriptionValue))
+        if (changes.SetsDescription)
         {
-            memory.Description = descriptionValue.ValueKind == JsonValueKind.Null
-                ? null
-                : protector.EncryptText(description, RowIdentity.MemoryDescription(ns, id));
+            memory.Description = protector.EncryptText(changes.Description, RowIdentity.MemoryDescription(ns, id));
             changed = true;
         }
 
-        if (term is not null)
+        if (changes.Term is not null)
         {
-            memory.Term = term;
+            memory.Term = changes.Term;
             changed = true;
         }
 

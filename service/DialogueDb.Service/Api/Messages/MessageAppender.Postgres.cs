@@ -74,7 +74,11 @@ internal sealed partial class MessageAppender
 
             batch.BatchCommands.Add(append);
             batch.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
-            batch.BatchCommands.Add(audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id))!);
+            if (audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id)) is { } queued)
+            {
+                batch.BatchCommands.Add(queued);
+            }
+
             try
             {
                 await batch.ExecuteNonQueryAsync(ct);
@@ -147,7 +151,11 @@ internal sealed partial class MessageAppender
             insert.Parameters.Add(NamespaceBatches.Value(lastSeq + 1));
             write.BatchCommands.Add(insert);
             write.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
-            write.BatchCommands.Add(audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id))!);
+            if (audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id)) is { } queued)
+            {
+                write.BatchCommands.Add(queued);
+            }
+
             await write.ExecuteNonQueryAsync(ct);
         }
 

@@ -1,7 +1,4 @@
 using System.Text.Json;
-using DialogueDb.Service.Api.Dialogues;
-using DialogueDb.Service.Api.Memories;
-using DialogueDb.Service.Api.Messages;
 using DialogueDb.Service.Search;
 using DialogueDb.Service.Security;
 using DialogueDb.Service.Storage;
@@ -193,7 +190,3 @@ internal static class SearchApi
         return SearchText.HasImage(document.RootElement);
     }
 }
-
-/// <summary>One accepted result: exactly one of the item kinds is set.</summary>
-internal sealed record SearchHit(double Relevance, long Created, long Modified, MemoryRow? Memory = null, MessageRow? Message = null,
-    DialogueRow? Dialogue = null, List<MessageRow>? Matches = null);

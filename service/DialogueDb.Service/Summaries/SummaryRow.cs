@@ -2,9 +2,6 @@ using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Summaries;
 
-// The summaries' storage rows. Both tables have the namespace in their key and are under row-level security like the
-// data tables; the worker reads and writes them as the maintenance role (BYPASSRLS).
-
 /// <summary>
 /// One summary of a dialogue's message range. Additive: it never changes a message. The range is fixed by sequence
 /// numbers when the summary is accepted, so messages appended later are not part of it. The content is encrypted like
@@ -38,26 +35,4 @@ internal sealed class SummaryRow : ICreatedRow
     public string? ErrorMessage { get; set; }
     public long Created { get; set; }
     public long Modified { get; set; }
-}
-
-/// <summary>
-/// The durable job of a summary in processing, written in the request's transaction and deleted in the transaction
-/// that completes or fails the summary. A worker claims it by setting a lease (<see cref="LeaseUntil"/>,
-/// <see cref="ClaimedBy"/>); a job whose worker died is claimed again once the lease has run out.
-/// </summary>
-internal sealed class SummaryJobRow
-{
-    public long Id { get; set; }
-    public required string Namespace { get; set; }
-    public required string SummaryId { get; set; }
-    public required string DialogueId { get; set; }
-
-    /// <summary>Claims so far (a claim counts as an attempt, so a job that keeps killing its worker still ends).</summary>
-    public int Attempts { get; set; }
-
-    /// <summary>Not claimed before this time (Unix ms): the backoff after a transient failure.</summary>
-    public long NotBefore { get; set; }
-    public long? LeaseUntil { get; set; }
-    public string? ClaimedBy { get; set; }
-    public long Enqueued { get; set; }
 }

@@ -1,7 +1,7 @@
 using System.Net;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 
-namespace DialogueDb.Service.Tests.RateLimiting;
+namespace DialogueDb.Service.Tests.Redis;
 
 public sealed class RedisConnectionTests
 {

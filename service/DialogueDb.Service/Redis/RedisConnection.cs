@@ -1,7 +1,7 @@
 using System.Net;
 using StackExchange.Redis;
 
-namespace DialogueDb.Service.RateLimiting;
+namespace DialogueDb.Service.Redis;
 
 /// <summary>
 /// The one shared Redis multiplexer. Accepts <c>redis://[user:password@]host[:port][/db]</c>, <c>rediss://</c> (TLS) or

@@ -1,23 +1,8 @@
-using System.Text;
 using System.Text.Json;
-using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Redis;
 using StackExchange.Redis;
 
 namespace DialogueDb.Service.Audit;
-
-/// <summary>
-/// Where the relay publishes events. A publish either succeeds for the whole batch or throws; each publish also trims
-/// what is older than the events' retention window (<see cref="EventRetention"/>).
-/// </summary>
-internal interface IEventSink
-{
-    string Describe { get; }
-
-    Task PublishAsync(IReadOnlyList<byte[]> events, CancellationToken ct);
-
-    /// <summary>Drops every event older than the retention window (the retention job calls it too).</summary>
-    Task TrimAsync(CancellationToken ct);
-}
 
 /// <summary>
 /// The project's Redis stream (<c>{prefix}events</c>, e.g. <c>ddb:{acme}:events</c>). One entry per event with the
@@ -73,4 +58,3 @@ internal sealed class RedisStreamSink(RedisConnection redis, string stream, long
         return [.. fields];
     }
 }
-

@@ -2,17 +2,6 @@ using System.Text.Json;
 
 namespace DialogueDb.Service.Api.Search;
 
-/// <summary>A tags filter: any of <see cref="Any"/> ($in or a plain array), all of <see cref="All"/>, none of <see cref="None"/>.</summary>
-internal sealed record TagFilter(IReadOnlyList<string>? Any, IReadOnlyList<string>? All, IReadOnlyList<string>? None)
-{
-    public bool Matches(string tagsJson)
-    {
-        using var document = JsonDocument.Parse(tagsJson);
-        var tags = document.RootElement.EnumerateArray().Select(t => t.GetString()).ToHashSet(StringComparer.Ordinal);
-        return (Any is null || Any.Any(tags.Contains)) && (All is null || All.All(tags.Contains)) && (None is null || !None.Any(tags.Contains));
-    }
-}
-
 /// <summary>One metadata condition: <c>key op value(s)</c>; values are JSON primitives.</summary>
 internal sealed record MetadataCondition(string Key, string Operator, IReadOnlyList<JsonElement> Values)
 {
@@ -48,15 +37,4 @@ internal sealed record MetadataCondition(string Key, string Operator, IReadOnlyL
         (JsonValueKind.String, JsonValueKind.String) => string.CompareOrdinal(a.GetString(), b.GetString()),
         _ => null,
     };
-}
-
-/// <summary>All metadata conditions of a request (every one must hold).</summary>
-internal sealed record MetadataFilter(IReadOnlyList<MetadataCondition> Conditions)
-{
-    public bool Matches(string metadataJson)
-    {
-        using var document = JsonDocument.Parse(metadataJson);
-        var root = document.RootElement;
-        return Conditions.All(c => c.Matches(root.TryGetProperty(c.Key, out var value) ? value : null));
-    }
 }

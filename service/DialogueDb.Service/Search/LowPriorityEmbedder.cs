@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// Runs the indexer's embeddings on one dedicated thread at the lowest CPU priority, so that model inference (about a
+/// gigaflop per 100-token message, tens of milliseconds of a core) only uses CPU that requests leave idle: under load
+/// the API keeps its cores and indexing lags instead; when load drops, the queue drains at full speed. Search queries
+/// embed their text on the request path with the plain embedder and are not delayed by this queue.
+/// </summary>
+internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
+{
+    private readonly IEmbedder _inner;
+    private readonly ILogger<LowPriorityEmbedder> _logger;
+    private readonly BlockingCollection<Work> _work = new();
+    private readonly BlockingCollection<Action> _answers = new();
+
+    public LowPriorityEmbedder(IEmbedder inner, ILogger<LowPriorityEmbedder> logger)
+    {
+        _inner = inner;
+        _logger = logger;
+        new Thread(Run) { IsBackground = true, Name = "search embedder" }.Start();
+        new Thread(Answer) { IsBackground = true, Name = "search answers" }.Start();
+    }
+
+    public int Dimensions => _inner.Dimensions;
+
+    public string Model => _inner.Model;
+
+    /// <summary>The thread's nice value once it has lowered itself (Linux), for tests and diagnostics.</summary>
+    public int? Niceness { get; private set; }
+
+    public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
+    {
+        // Continuations run on the thread pool, never on the low-priority thread.
+        var done = new TaskCompletionSource<float[][][]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _work.Add(new Work(texts, done, ct), ct);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ObjectDisposedException(nameof(LowPriorityEmbedder));
+        }
+
+        return new ValueTask<float[][][]>(done.Task.WaitAsync(ct));
+    }
+
+    public void Dispose() => _work.CompleteAdding();
+
+    private void Run()
+    {
+        Niceness = Hosting.ThreadNiceness.LowerCurrentThread();
+        if (Niceness is null)
+        {
+            LogNotLowered(_logger);
+        }
+
+        foreach (var work in _work.GetConsumingEnumerable())
+        {
+            Action answer;
+            try
+            {
+                work.Cancellation.ThrowIfCancellationRequested();
+                var vectors = _inner.EmbedAsync(work.Texts, work.Cancellation).AsTask().GetAwaiter().GetResult();
+                answer = () => work.Done.TrySetResult(vectors);
+            }
+            catch (OperationCanceledException ex)
+            {
+                answer = () => work.Done.TrySetCanceled(ex.CancellationToken);
+            }
+            catch (Exception ex)
+            {
+                // Handed to the indexer, which logs it and keeps the work queued.
+                answer = () => work.Done.TrySetException(ex);
+            }
+
+            _answers.Add(answer);
+        }
+
+        _answers.CompleteAdding();
+    }
+
+    /// <summary>
+    /// Completes the callers' tasks from a thread of normal priority: completing them queues their continuations, and
+    /// a thread-pool worker created by a queueing thread inherits that thread's nice value on Linux, so the low-priority
+    /// thread must never queue work itself.
+    /// </summary>
+    private void Answer()
+    {
+        foreach (var answer in _answers.GetConsumingEnumerable())
+        {
+            answer();
+        }
+    }
+
+    private sealed record Work(IReadOnlyList<string> Texts, TaskCompletionSource<float[][][]> Done, CancellationToken Cancellation);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Search embeddings run at normal thread priority (this platform does not let the thread lower its own)")]
+    private static partial void LogNotLowered(ILogger logger);
+}

@@ -1,0 +1,17 @@
+namespace DialogueDb.Service.Search;
+
+/// <summary>One indexed item: its chunk vectors (encrypted like content) and its length in terms (for BM25).</summary>
+internal sealed class SearchItemRow
+{
+    public required string Namespace { get; set; }
+    public required string Kind { get; set; }
+    public required string ItemId { get; set; }
+    public string? DialogueId { get; set; }
+
+    /// <summary>The namespace's index version of this row's last change (replicas' caches catch up by it).</summary>
+    public long Version { get; set; }
+
+    /// <summary>Encrypted chunk vectors (see SearchVectors); null marks a removed item until tombstones are purged.</summary>
+    public byte[]? Vectors { get; set; }
+    public int Length { get; set; }
+}

@@ -1,0 +1,90 @@
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Search;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DialogueDb.Service.Tests.Search;
+
+public sealed class LowPriorityEmbedderTests
+{
+    [Fact]
+    public async Task EmbedAsync_RunsTheModelAtTheLowestPriority_AndAnswersOnNormalThreads()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "thread nice values are a Linux notion");
+        var normal = ThreadNiceness.CurrentNiceness();
+        Assert.SkipWhen(normal == 19, "the test process itself runs at the lowest priority");
+        var inner = new RecordingEmbedder();
+        using var embedder = new LowPriorityEmbedder(inner, NullLogger<LowPriorityEmbedder>.Instance);
+
+        for (var i = 0; i < 50; i++)
+        {
+            var vectors = await embedder.EmbedAsync(["text " + i], TestContext.Current.CancellationToken);
+
+            Assert.Equal((float)("text " + i).Length, vectors[0][0][0]);
+            // The caller continues on a thread of normal priority.
+            Assert.Equal(normal, ThreadNiceness.CurrentNiceness());
+        }
+
+        Assert.Equal(19, embedder.Niceness);
+        Assert.Equal([19], inner.Niceness.Distinct());
+        Assert.DoesNotContain(ThreadsAtNiceness(19), name => name.StartsWith(".NET", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task EmbedAsync_ModelFails_TheCallerGetsTheException()
+    {
+        using var embedder = new LowPriorityEmbedder(new RecordingEmbedder { Fail = true }, NullLogger<LowPriorityEmbedder>.Instance);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await embedder.EmbedAsync(["x"], TestContext.Current.CancellationToken));
+        // The thread keeps serving after a failure.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await embedder.EmbedAsync(["y"], TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task EmbedAsync_Cancelled_Throws()
+    {
+        using var embedder = new LowPriorityEmbedder(new RecordingEmbedder(), NullLogger<LowPriorityEmbedder>.Instance);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await embedder.EmbedAsync(["x"], cancelled.Token));
+    }
+
+    /// <summary>Names of this process's threads at the given nice value (runtime threads are named ".NET …").</summary>
+    private static List<string> ThreadsAtNiceness(int nice)
+    {
+        var names = new List<string>();
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields[16] == nice.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            {
+                names.Add(stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')]);
+            }
+        }
+
+        return names;
+    }
+
+    private sealed class RecordingEmbedder : IEmbedder
+    {
+        public List<int?> Niceness { get; } = [];
+
+        public bool Fail { get; init; }
+
+        public int Dimensions => 1;
+
+        public string Model => "recording";
+
+        public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
+        {
+            if (Fail)
+            {
+                throw new InvalidOperationException("model failed");
+            }
+
+            Niceness.Add(ThreadNiceness.CurrentNiceness());
+            return ValueTask.FromResult(texts.Select(t => new[] { new[] { (float)t.Length } }).ToArray());
+        }
+    }
+}
