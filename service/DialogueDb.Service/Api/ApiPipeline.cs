@@ -61,6 +61,8 @@ internal static partial class ApiPipeline
                     IOException { InnerException: OverflowException } => ApiErrors.BadRequestFraming(StatusCodes.Status400BadRequest),
                     _ => ApiErrors.Internal(),
                 };
+                // The exception handler cleared the response, with the request id UseRequestIds had put on it.
+                context.Response.Headers[RequestIdHeader] = context.TraceIdentifier;
                 if (error.Status >= 500)
                 {
                     var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("DialogueDb.Api");

@@ -9,9 +9,10 @@ namespace DialogueDb.Service.Api;
 /// length is not announced) before reading it and gives it back when the parsed body is disposed. Reservations are all-or-nothing and first come, first served,
 /// so concurrent large bodies wait their turn instead of growing the heap (or deadlocking on partial reservations).
 /// When the budget is whole again after at least half of it was in use, the memory those bodies took is given back to
-/// the operating system (an aggressive, compacting collection, at most once every 10 s): large bodies live on the large
-/// object heap, which the GC otherwise keeps committed after a burst; and the shared array pool keeps the parsers'
-/// large arrays (see <see cref="ParsedBodyBytes"/>) until they are taken out of it.
+/// the operating system (at most once every 10 s, off the request path, by background collections that never stop
+/// request threads): large bodies live on the large object heap, which the GC otherwise keeps until its next full
+/// collection; and the shared array pool keeps the parsers' large arrays (see <see cref="ParsedBodyBytes"/>) until they
+/// are taken out of it.
 /// </summary>
 /// <param name="largestBody">The body size limit (it bounds the parsers' arrays); the capacity when not given.</param>
 internal sealed class BodyMemoryBudget(long capacity, TimeProvider time, long largestBody = 0)
@@ -22,7 +23,7 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time, long la
     private long _available = capacity;
     private long _lowest = capacity;
     private long? _lastReturn;
-    private ITimer? _laterCollection;
+    private ITimer? _laterCollections;
 
     /// <summary>Arrays from this size up are the parsers' per-body arrays (smaller ones the pool may keep).</summary>
     private const int LargeArray = 8 * 1024 * 1024;
@@ -111,15 +112,16 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time, long la
 
         if (returnMemory)
         {
-            ReturnMemory();
+            // The request whose body was the last to go does not wait for the pool trim and the collection.
+            ThreadPool.UnsafeQueueUserWorkItem(static budget => budget.ReturnMemory(), this, preferLocal: false);
         }
     }
 
     /// <summary>
     /// Takes the large arrays the parsers gave back out of the shared array pool (renting them and letting them go) and
     /// collects. A rent that had to allocate shows the pool has no more of that size. Arrays a thread keeps for itself
-    /// in the pool are dropped by the pool only at a collection at least 30 s after an earlier one saw them, so the
-    /// collection is repeated once then.
+    /// in the pool are dropped by the pool only at a full collection at least 30 s after an earlier one saw them, so
+    /// there is another collection then, and one more a few seconds later for the arrays the pool dropped at it.
     /// </summary>
     private void ReturnMemory()
     {
@@ -139,16 +141,21 @@ internal sealed class BodyMemoryBudget(long capacity, TimeProvider time, long la
         }
 
         Collect();
-        _laterCollection?.Dispose();
-        _laterCollection = time.CreateTimer(_ => Collect(), null, TimeSpan.FromSeconds(31), Timeout.InfiniteTimeSpan);
+        var laterCollections = 2;
+        ITimer? timer = null;
+        timer = time.CreateTimer(_ =>
+        {
+            Collect();
+            if (--laterCollections == 0)
+            {
+                timer!.Dispose();
+            }
+        }, null, TimeSpan.FromSeconds(31), TimeSpan.FromSeconds(5));
+        Interlocked.Exchange(ref _laterCollections, timer)?.Dispose();
     }
 
-    private static void Collect()
-    {
-        // The first collection lets the pool drop what it held long enough; the second frees those arrays.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-    }
+    /// <summary>A full background collection: it frees the large object heap while request threads keep running.</summary>
+    private static void Collect() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
 
     // Under the lock: wakes waiters in order while the first one fits.
     private void GrantWaiting()

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using DialogueDb.Service.Api;
@@ -52,6 +53,7 @@ internal static partial class ApiHost
         builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System, options.MaxRequestBodyBytes));
         builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
             TimeProvider.System));
+        builder.Services.AddSingleton(new KestrelRejections(TimeProvider.System));
 
         var (certPath, keyPath) = TlsCertificates.Files(options, TimeProvider.System);
         var tlsSource = $"{certPath} / {keyPath}";
@@ -78,11 +80,9 @@ internal static partial class ApiHost
                 https.ServerCertificateSelector = (_, _) => certificates.Current;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
             });
-            var unauthenticated = kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>();
-            kestrel.ConfigureEndpointDefaults(listen => listen.Use(unauthenticated.Middleware));
+            ListenAddresses.Configure(kestrel, options, kestrel.ApplicationServices.GetRequiredService<UnauthenticatedConnections>(),
+                kestrel.ApplicationServices.GetRequiredService<KestrelRejections>());
         });
-        builder.WebHost.UseUrls([.. options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            .. (options.MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
 
         var firstKey = options.PolicySecret is null ? DevProject.EnsureCreated(options) : null;
         if (firstKey is not null)
@@ -128,6 +128,10 @@ internal static partial class ApiHost
         // Created now: its observable gauges exist from the first scrape on.
         app.Services.GetRequiredService<ServiceMetrics>();
         app.Services.GetRequiredService<QuotaUsage>();
+        // Kestrel announces the requests it rejects while parsing on the host's diagnostic source.
+        var rejections = app.Services.GetRequiredService<DiagnosticListener>()
+            .Subscribe(app.Services.GetRequiredService<KestrelRejections>(), name => name == KestrelRejections.BadRequestEvent);
+        app.Lifetime.ApplicationStopped.Register(rejections.Dispose);
 
         app.UseRequestIds();
         app.UseRequestTelemetry(jsonLogs: app.Services.GetRequiredService<ServiceOptions>().LogFormat == "json");

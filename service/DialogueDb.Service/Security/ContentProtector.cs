@@ -83,18 +83,24 @@ internal sealed class ContentProtector(Func<EncryptionKeyRing> currentRing, stri
     public byte[]? EncryptText(string? text, RowIdentity row) => text is null ? null : Encrypt(text, row);
 
     /// <summary>
-    /// The plaintext of an optional free-text field. A value the SealFreeText migration converted but the
-    /// <see cref="FreeTextSealer"/> has not encrypted yet is <see cref="LegacyPlaintext"/> followed by its UTF-8 bytes.
+    /// The plaintext of an optional free-text field. A value still in the plaintext form the SealFreeText migration
+    /// leaves for the <see cref="FreeTextSealer"/> (<see cref="LegacyPlaintext"/>) is refused like a failed tag: the
+    /// sealer runs within <c>dialoguedb migrate</c> (in one transaction, before any server of this version serves) and
+    /// embedded SQLite seals at start, so such a value can only have been written into the database by someone else.
     /// </summary>
     public string? DecryptText(byte[]? stored, RowIdentity row) => stored switch
     {
         null => null,
-        [LegacyPlaintext, ..] => Encoding.UTF8.GetString(stored.AsSpan(1)),
+        [LegacyPlaintext, ..] => throw new ContentDecryptionException("plaintext where a sealed value belongs"),
         _ => DecryptString(stored, row),
     };
 
     /// <summary>First byte of a free-text value still in plaintext (NUL is refused in every text field, so no text starts so).</summary>
     public const byte LegacyPlaintext = 0;
+
+    /// <summary>The text of a value in the SealFreeText migration's plaintext form, for the sealer; null for any other value.</summary>
+    public static string? LegacyText(byte[] stored) =>
+        stored is [LegacyPlaintext, ..] ? Encoding.UTF8.GetString(stored.AsSpan(1)) : null;
 
     public static uint KeyIdOf(byte[] ciphertext) => BinaryPrimitives.ReadUInt32BigEndian(ciphertext.AsSpan(1, 4));
 

@@ -93,7 +93,7 @@ internal sealed class FreeTextSealer(ContentProtector protector)
                     if (postgres)
                     {
                         var stored = reader.GetFieldValue<byte[]>(field.Key.Length);
-                        batch.Add((key, stored, protector.DecryptText(stored, field.Identity(key))!));
+                        batch.Add((key, stored, ContentProtector.LegacyText(stored)!));
                     }
                     else
                     {

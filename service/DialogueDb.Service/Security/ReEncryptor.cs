@@ -109,8 +109,9 @@ internal sealed class ReEncryptor(DialogueDbContext db, ContentProtector protect
     }
 
     /// <summary>
-    /// The value encrypted under the active key, or null when it already is (or is absent). A free-text value still in
-    /// plaintext (see <see cref="FreeTextSealer"/>) is encrypted too.
+    /// The value encrypted under the active key, or null when it already is (or is absent). A value in the upgrade's
+    /// plaintext form is refused like tampered ciphertext (the sealer, not this, encrypts those): re-encrypting it would
+    /// turn text planted in the database into a valid ciphertext.
     /// </summary>
     private byte[]? Fresh(byte[]? stored, RowIdentity row, uint active)
     {
@@ -119,7 +120,7 @@ internal sealed class ReEncryptor(DialogueDbContext db, ContentProtector protect
             return null;
         }
 
-        return protector.Encrypt(stored is [ContentProtector.LegacyPlaintext, ..] ? stored.AsSpan(1) : protector.Decrypt(stored, row), row);
+        return protector.Encrypt(protector.Decrypt(stored, row), row);
     }
 
     /// <summary>Walks one table in primary-key order; <paramref name="batch"/> returns (rows read, rows rewritten, last key).</summary>

@@ -73,6 +73,34 @@ public sealed class EventSealingTests
     }
 
     [Fact]
+    public void TailReader_WithTheKeyFile_OpensItems_WithoutIt_PrintsSealedAndSaysSo()
+    {
+        var ring = EventKeyRing.New(TimeProvider.System);
+        var sealedEvent = Encoding.UTF8.GetString(new EventSealer(() => ring).Seal(Event("01A", "secret-content")));
+        var dir = ServiceHost.NewDataDir();
+        var keyFile = Path.Combine(dir, "events-key.json");
+        var otherKeyFile = Path.Combine(dir, "other-key.json");
+        File.WriteAllText(keyFile, ring.ToJson());
+        File.WriteAllText(otherKeyFile, EventKeyRing.New(TimeProvider.System).ToJson());
+        var withKeyNotes = new StringWriter();
+        var missingNotes = new StringWriter();
+        var wrongNotes = new StringWriter();
+
+        var opened = SealedEventReader.Open(keyFile, withKeyNotes).Format(sealedEvent);
+        var withoutKey = SealedEventReader.Open(Path.Combine(dir, "absent.json"), missingNotes).Format(sealedEvent);
+        var wrongKey = SealedEventReader.Open(otherKeyFile, wrongNotes);
+        var wrong = (wrongKey.Format(sealedEvent), wrongKey.Format(sealedEvent));
+
+        Assert.Equal("secret-content", (string?)JsonNode.Parse(opened)!["item"]!["content"]);
+        Assert.Contains("Opening sealed items with the event key", withKeyNotes.ToString(), StringComparison.Ordinal);
+        Assert.Equal(sealedEvent, withoutKey);
+        Assert.Contains("No event key at", missingNotes.ToString(), StringComparison.Ordinal);
+        Assert.Equal((sealedEvent, sealedEvent), wrong);
+        Assert.Single(wrongNotes.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            l => l.Contains($"sealed with key {ring.ActiveKeyId} do not open", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Seal_EventWithoutItem_LeftAsItIs()
     {
         var deleted = """{"eventId":"01A","type":"memory.deleted","item":null}"""u8.ToArray();

@@ -88,6 +88,9 @@ public abstract class ApiFixture : IAsyncLifetime
             Postgres = postgres,
             // A server (PostgreSQL mode) never generates its own key ring: write one, as the operator writes its Secret.
             EncryptionKeysFile = TestProject.WriteEncryptionKeys(DataDir),
+            // As ServiceHost does: the 10 s production grace for unauthenticated connections cut connections whose first
+            // request still waited for a thread on a starved machine ('connection reset by peer' in unrelated tests).
+            UnauthenticatedConnectionSeconds = 120,
         };
         ConfigureOptions(options);
         var builder = ApiHost.CreateBuilder([], options);

@@ -4,11 +4,16 @@ using System.Text;
 
 namespace DialogueDb.Service.Tests.Infrastructure;
 
-/// <summary>Hand-written HTTP/1.1 over TLS, for requests HttpClient refuses to send (broken framing, bad headers).</summary>
+/// <summary>Hand-written HTTP/1.1 over TLS or plain TCP, for requests HttpClient refuses to send (broken framing, bad headers).</summary>
 internal static class RawHttps
 {
-    /// <summary>Sends <paramref name="request"/> as is and returns everything the server answers until it closes or 5 s pass.</summary>
-    public static async Task<string> SendAsync(Uri server, string dataDir, byte[] request, CancellationToken ct)
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> as is over TLS and returns everything the server answers until it closes or
+    /// <paramref name="wait"/> (30 s) passes.
+    /// </summary>
+    public static async Task<string> SendAsync(Uri server, string dataDir, byte[] request, CancellationToken ct, TimeSpan? wait = null)
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(server.Host, server.Port, ct);
@@ -19,17 +24,30 @@ internal static class RawHttps
             TargetHost = server.Host,
             ApplicationProtocols = [SslApplicationProtocol.Http11],
         }, ct);
-        await tls.WriteAsync(request, ct);
-        await tls.FlushAsync(ct);
+        return await ExchangeAsync(tls, request, wait ?? DefaultWait, ct);
+    }
+
+    /// <summary>As <see cref="SendAsync"/>, over plain TCP (the probe and metrics listeners).</summary>
+    public static async Task<string> SendPlainAsync(Uri server, byte[] request, CancellationToken ct, TimeSpan? wait = null)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.Host, server.Port, ct);
+        return await ExchangeAsync(tcp.GetStream(), request, wait ?? DefaultWait, ct);
+    }
+
+    private static async Task<string> ExchangeAsync(Stream connection, byte[] request, TimeSpan wait, CancellationToken ct)
+    {
+        await connection.WriteAsync(request, ct);
+        await connection.FlushAsync(ct);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        timeout.CancelAfter(wait);
         var answer = new MemoryStream();
         var buffer = new byte[8192];
         try
         {
             int read;
-            while ((read = await tls.ReadAsync(buffer, timeout.Token)) > 0)
+            while ((read = await connection.ReadAsync(buffer, timeout.Token)) > 0)
             {
                 answer.Write(buffer, 0, read);
             }

@@ -4,8 +4,10 @@ using System.Text.Json;
 using DialogueDb.Service.Search;
 using System.Text;
 using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Security;
 using DialogueDb.Service.Tests.Conformance;
 using DialogueDb.Service.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 using Npgsql;
 
 namespace DialogueDb.Service.Tests.Security;
@@ -16,8 +18,28 @@ public abstract class EncryptionAtRest(ApiFixture api) : ConformanceTest(api)
     /// <summary>Every stored byte of the database, as an attacker holding it would see them.</summary>
     protected abstract Task<byte[]> RawDatabaseBytesAsync();
 
+    /// <summary>Overwrites the stored label of a dialogue, as someone with write access to the database could.</summary>
+    protected abstract Task SetStoredLabelAsync(string ns, string dialogueId, byte[] stored);
+
     /// <summary>Events the marker test writes: dialogue and 2 messages, a thread, a memory, its update, the state merge.</summary>
     protected const int MarkerTestEvents = 7;
+
+    [Fact]
+    public async Task StoredLabel_InTheUpgradesPlaintextForm_RefusedLikeTamperingNeverShown()
+    {
+        // The upgrade's plaintext form (NUL, then the text) exists only until the sealer has run, which is before serving.
+        var ns = NewNamespace();
+        var id = Str((await CreateDialogueAsync(ns, new { label = "sealed label" }))["id"]);
+        var planted = "planted-" + Guid.NewGuid().ToString("N");
+        await SetStoredLabelAsync(ns, id, [ContentProtector.LegacyPlaintext, .. Encoding.UTF8.GetBytes(planted)]);
+
+        var one = await GetAsync($"dialogue/{id}?namespace={ns}");
+        var list = await GetAsync($"dialogue?namespace={ns}");
+
+        one.Expect(HttpStatusCode.InternalServerError, "INTERNAL_ERROR");
+        list.Expect(HttpStatusCode.InternalServerError, "INTERNAL_ERROR");
+        Assert.DoesNotContain(planted, one.Body + list.Body, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task StoredContent_MessageMemoryAndState_NeverInPlaintext()
@@ -136,6 +158,18 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
         return [.. bytes];
     }
 
+    protected override async Task SetStoredLabelAsync(string ns, string dialogueId, byte[] stored)
+    {
+        var path = new ServiceOptions { DataDir = Api.DataDir }.SqlitePath;
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        await connection.OpenAsync(Ct);
+        await using var command = new SqliteCommand("UPDATE dialogues SET label = @label WHERE namespace = @ns AND id = @id", connection);
+        command.Parameters.AddWithValue("label", stored);
+        command.Parameters.AddWithValue("ns", ns);
+        command.Parameters.AddWithValue("id", dialogueId);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync(Ct));
+    }
+
     /// <summary>Waits until the relay published the marker test's events.</summary>
     private static async Task EventsPublishedAsync(string path)
     {
@@ -151,6 +185,17 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
 public sealed class EncryptionAtRestPostgres(PostgresWithJobsApiFixture api) : EncryptionAtRest(api), IClassFixture<PostgresWithJobsApiFixture>
 {
     private readonly PostgresWithJobsApiFixture _postgres = api;
+
+    protected override async Task SetStoredLabelAsync(string ns, string dialogueId, byte[] stored)
+    {
+        await using var connection = new NpgsqlConnection(_postgres.Database.AdminConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("UPDATE dialogues SET label = @label WHERE namespace = @ns AND id = @id", connection);
+        command.Parameters.AddWithValue("label", stored);
+        command.Parameters.AddWithValue("ns", ns);
+        command.Parameters.AddWithValue("id", dialogueId);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync(Ct));
+    }
 
     protected override async Task<byte[]> RawDatabaseBytesAsync()
     {
