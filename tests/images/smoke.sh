@@ -271,8 +271,8 @@ else
         ! grep -q "image smoke" <<<"$metrics" || { echo "the dialogue's label is in the exposition"; return 1; }
     }
     check "GET /metrics on the metrics port: the 200 and the 401 above are counted on their route, the plan usage gauge is there" scraped
-    check "the metrics port serves no API, the HTTPS port no /metrics (404 both)" bash -c '
-        [[ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$1/api/v1/dialogue")" == 404 ]] &&
+    check "the metrics port serves no API (403 HTTPS_REQUIRED, contract §3), the HTTPS port no /metrics (404)" bash -c '
+        curl -s -w " %{http_code}" "http://127.0.0.1:$1/api/v1/dialogue" | grep -qE "\"HTTPS_REQUIRED\".* 403$" &&
         [[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$3" "https://127.0.0.1:$2/metrics")" == 404 ]]' \
         _ "$metrics_port" "$production_port" "$CA"
     check "the plan usage is published for the operator (${redis_prefix}usage)" bash -c '
