@@ -280,7 +280,8 @@ public sealed class EnvtestScaleBenchmark
             }
         }
 
-        await File.WriteAllTextAsync(path, string.Join("---\n", documents), ct);
+        // Each document on its own lines: a separator glued to the last line of the one before merges the two.
+        await File.WriteAllTextAsync(path, string.Join("\n---\n", documents), ct);
         return documents.Count;
     }
 
