@@ -41,9 +41,11 @@ internal static class ThreadNiceness
     }
 
     /// <summary>The calling thread's nice value as the kernel reports it (field 19 of its stat line), Linux only.</summary>
-    public static int? CurrentNiceness()
+    public static int? CurrentNiceness() => NicenessOf(File.ReadAllText("/proc/thread-self/stat"));
+
+    /// <summary>The nice value in a <c>/proc/…/stat</c> line (field 19).</summary>
+    public static int? NicenessOf(string stat)
     {
-        var stat = File.ReadAllText("/proc/thread-self/stat");
         // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return int.TryParse(fields[16], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var nice) ? nice : null;

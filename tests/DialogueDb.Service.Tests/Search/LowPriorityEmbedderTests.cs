@@ -56,8 +56,7 @@ public sealed class LowPriorityEmbedderTests
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
             var stat = File.ReadAllText(Path.Combine(task, "stat"));
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields[16] == nice.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            if (ThreadNiceness.NicenessOf(stat) == nice)
             {
                 names.Add(stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')]);
             }
