@@ -27,6 +27,11 @@ bench_infra_up
 bench_build
 bench_project_setup unlimited
 bench_project_json 1000000000
+# Each side runs on a database of its own, migrated by its own binary: a schema change can be measured, and neither
+# side inherits the other's dead rows or queue backlog. pgbench runs in B's database.
+DB_A="${DB}_a"
+"${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS $DB_A" -c "CREATE DATABASE $DB_A OWNER ddb_owner"
+DB="$DB_A" "$BASE_DDB" migrate --postgres "$(DB="$DB_A" pg ddb_owner)" --app-role ddb_app --maintenance-role ddb_maint >&2
 printf 'INSERT INTO pgbench_ab (k, v) VALUES (:client_id, repeat(%s, 200));\n' "'x'" > "$BENCH_DIR/insert.sql"
 "${PG_SUPER[@]}" -c "CREATE TABLE pgbench_ab (id bigserial PRIMARY KEY, k int, v text)"
 
@@ -58,7 +63,7 @@ rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$BENCH_DIR/cpu.tsv"
 for round in $(seq 1 "$ROUNDS"); do
     if (( round % 2 )); then order=(A B); else order=(B A); fi
     for side in "${order[@]}"; do
-        if [[ "$side" == A ]]; then measure "A:$round" "$BASE_DDB"; else measure "B:$round" "$NEW_DDB"; fi
+        if [[ "$side" == A ]]; then DB="$DB_A" measure "A:$round" "$BASE_DDB"; else measure "B:$round" "$NEW_DDB"; fi
     done
     printf 'pgbench\t%s\t%s\n' "$round" "$(pgb)" >> "$BENCH_DIR/pgbench.tsv"
 done

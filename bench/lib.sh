@@ -66,6 +66,8 @@ bench_project_setup() {
     bench_project_json "${1:-100000}"
     "$DDB" keys create --data-dir "$DATA" --name loadgen > "$DATA/bench-api-key"
     "$DDB" encryption rotate --file "$DATA/keys.json" >&2
+    # A server requires the event key (the operator's <project>-events-key Secret): without it the relay publishes nothing.
+    "$DDB" events rotate-key --data-dir "$DATA" >&2
     "$DDB" migrate --postgres "$(pg ddb_owner)" --app-role ddb_app --maintenance-role ddb_maint >&2
     "${PG_SUPER[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null \
         || printf '[bench] pg_stat_statements unavailable (no profiling)\n' >&2

@@ -67,19 +67,31 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
     /// <summary>
     /// A writable CTE named <paramref name="name"/> for a one-statement write (PostgreSQL): the fast path of
-    /// <see cref="ConsumeAsync"/>. It yields one row (<c>taken</c> = 0) when a stripe with room that no other writer
-    /// holds took the count, and no row otherwise; the caller makes "no row" abort its statement. Placeholders: the
-    /// count, period, kind and limit.
+    /// <see cref="ConsumeAsync"/>. It counts on the <paramref name="preferred"/> stripe when that one has room and no
+    /// other writer holds it (one primary-key lookup), else on any stripe that does (the ordered pick, evaluated only
+    /// then); it yields one row (<c>taken</c> = 0) when a stripe took the count, and no row otherwise; the caller makes
+    /// "no row" abort its statement. It never waits for a stripe. Placeholders: the count, period, kind, limit and stripe.
     /// </summary>
-    public static string TakeStripeCte(string name, string count, string period, string kind, string cap) => $"""
+    public static string TakeStripeCte(string name, string count, string period, string kind, string cap, string preferred) => $"""
         {name} AS (
             UPDATE quota_stripes SET used = used + {count}
-            WHERE period = {period} AND kind = {kind} AND stripe = (
-                SELECT stripe FROM quota_stripes
-                WHERE period = {period} AND kind = {kind} AND cap = {cap} AND used + {count} <= allowance
-                ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
+            WHERE period = {period} AND kind = {kind} AND stripe = COALESCE(
+                (SELECT stripe FROM quota_stripes
+                 WHERE period = {period} AND kind = {kind} AND stripe = {preferred} AND cap = {cap} AND used + {count} <= allowance
+                 FOR UPDATE SKIP LOCKED),
+                (SELECT stripe FROM quota_stripes
+                 WHERE period = {period} AND kind = {kind} AND cap = {cap} AND used + {count} <= allowance
+                 ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED))
             RETURNING 0 AS taken)
         """;
+
+    private int _nextStripe = Random.Shared.Next(Stripes);
+
+    /// <summary>
+    /// The stripe this process's next write tries first: its writes take the stripes in turn (replicas start at random
+    /// places), so concurrent writers rarely meet on one and the pick costs no sort.
+    /// </summary>
+    public int NextStripe() => (int)((uint)Interlocked.Increment(ref _nextStripe) % Stripes);
 
     /// <summary>
     /// The locked path of <see cref="ConsumeAsync"/> on a raw connection (PostgreSQL), for a writer whose one-statement
@@ -108,7 +120,7 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         // wait for any rebalancer to finish and look again; only when still none has room, lock them all and rebalance.
         // (Locking all stripes whenever a writer took this path made every concurrent writer's fast path fail and queue
         // behind it: measured, 563 of 800 appends ended up here, 558 ms each on the advisory lock.)
-        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, ct))
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), ct))
         {
             return null;
         }
@@ -123,7 +135,7 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             await prepare.ExecuteNonQueryAsync(ct);
         }
 
-        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, ct))
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), ct))
         {
             return null;
         }
@@ -170,14 +182,15 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
     /// <summary>The fast path's conditional increment on any free stripe with room, inside <paramref name="transaction"/>.</summary>
     private static async Task<bool> TakeFreeStripeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string period,
-        string name, long count, long max, CancellationToken ct)
+        string name, long count, long max, int stripe, CancellationToken ct)
     {
-        await using var take = new NpgsqlCommand($"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4")} SELECT count(*) FROM taken",
+        await using var take = new NpgsqlCommand($"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4", "$5")} SELECT count(*) FROM taken",
             connection, transaction);
         take.Parameters.Add(NamespaceBatches.Value(count));
         take.Parameters.Add(NamespaceBatches.Value(period));
         take.Parameters.Add(NamespaceBatches.Value(name));
         take.Parameters.Add(NamespaceBatches.Value(max));
+        take.Parameters.Add(NamespaceBatches.Value(stripe));
         return (long)(await take.ExecuteScalarAsync(ct))! == 1;
     }
 
@@ -196,13 +209,13 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
         var period = PeriodOf(kind);
         var name = Name(kind);
-        var stripe = Random.Shared.Next(Stripes);
+        var stripe = NextStripe();
         var counted = db.Database.IsNpgsql()
             // Any stripe with room that no other writer holds: the fast path never waits, so it never holds a row lock
             // it did not use (a waiting UPDATE keeps the lock of a row it re-checked and skipped) and never closes a
             // cycle with a rebalancer. The same statement as the one-round-trip append's, on the context's transaction.
             ? await TakeFreeStripeAsync((NpgsqlConnection)db.Database.GetDbConnection(),
-                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, ct) ? 1 : 0
+                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, stripe, ct) ? 1 : 0
             : await db.QuotaStripes
                 .Where(s => s.Period == period && s.Kind == name && s.Stripe == stripe && s.Cap == max && s.Used + count <= s.Allowance)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.Used, u => u.Used + count), ct);

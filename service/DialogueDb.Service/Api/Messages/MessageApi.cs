@@ -39,19 +39,21 @@ internal static class MessageApi
         return api;
     }
 
+    // The append handlers take no EF Core context: on PostgreSQL the append is raw Npgsql, and resolving (and disposing)
+    // a context per request was measurable on the hot path; the SQLite append asks the request's services for one.
+
     /// <summary>POST /message: one message; dialogueId and namespace from the query, else the body.</summary>
-    private static Task<IResult> CreateOneAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
-        CreateCoreAsync(request, db, appender, pathDialogueId: null, allowBatch: false, ct);
+    private static Task<IResult> CreateOneAsync(ApiRequest request, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(request, appender, pathDialogueId: null, allowBatch: false, ct);
 
     /// <summary>POST /messages: an array is an atomic batch answered with an array; an object is one message.</summary>
-    private static Task<IResult> CreateAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender, CancellationToken ct) =>
-        CreateCoreAsync(request, db, appender, pathDialogueId: null, allowBatch: true, ct);
+    private static Task<IResult> CreateAsync(ApiRequest request, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(request, appender, pathDialogueId: null, allowBatch: true, ct);
 
-    private static Task<IResult> CreateLegacyAsync(string dialogueId, ApiRequest request, DialogueDbContext db, MessageAppender appender,
-        CancellationToken ct) =>
-        CreateCoreAsync(request, db, appender, dialogueId, allowBatch: true, ct);
+    private static Task<IResult> CreateLegacyAsync(string dialogueId, ApiRequest request, MessageAppender appender, CancellationToken ct) =>
+        CreateCoreAsync(request, appender, dialogueId, allowBatch: true, ct);
 
-    private static async Task<IResult> CreateCoreAsync(ApiRequest request, DialogueDbContext db, MessageAppender appender,
+    private static async Task<IResult> CreateCoreAsync(ApiRequest request, MessageAppender appender,
         string? pathDialogueId, bool allowBatch, CancellationToken ct)
     {
         if (request.IsEmpty)
@@ -79,7 +81,7 @@ internal static class MessageApi
             return rules.ToError();
         }
 
-        var (messages, error) = await appender.AppendAsync(db, request.Actor, request.Namespace, dialogueId, inputs, ct);
+        var (messages, error) = await appender.AppendAsync(request.Http.RequestServices, request.Actor, request.Namespace, dialogueId, inputs, ct);
         if (messages is null)
         {
             return error!;

@@ -28,7 +28,7 @@ internal sealed partial class MessageAppender
             WITH ORDINALITY AS m(id, role, name, content, content_length, tags, metadata, created, n)
         """;
 
-    /// <summary>$12 count, $13 latest created; with a limit also $14 period, $15 kind, $16 limit.</summary>
+    /// <summary>$12 count, $13 latest created; with a limit also $14 period, $15 kind, $16 limit, $17 preferred stripe.</summary>
     private static readonly string LockDialogue = $"""
         dialogue AS (
             UPDATE dialogues SET last_seq = last_seq + $12, total_messages = total_messages + $12,
@@ -42,7 +42,7 @@ internal sealed partial class MessageAppender
 
     // No free stripe: the quota CTE yields no row, the sum is NULL, and the NOT NULL sequence number aborts the statement.
     private static readonly string FastAppendCounted =
-        $"WITH {LockDialogue},\n{PlanQuotas.TakeStripeCte("quota", "$12", "$14", "$15", "$16")}\n{InsertColumns}\n" +
+        $"WITH {LockDialogue},\n{PlanQuotas.TakeStripeCte("quota", "$12", "$14", "$15", "$16", "$17")}\n{InsertColumns}\n" +
         InsertRows("((SELECT first_seq FROM dialogue) + (SELECT taken FROM quota))");
 
     private static readonly string LockedInsert = $"{InsertColumns}\n{InsertRows("$12")}";
@@ -70,6 +70,7 @@ internal sealed partial class MessageAppender
                 append.Parameters.Add(NamespaceBatches.Value(quotas.PeriodOf(QuotaKind.Messages)));
                 append.Parameters.Add(NamespaceBatches.Value(PlanQuotas.Name(QuotaKind.Messages)));
                 append.Parameters.Add(NamespaceBatches.Value(max));
+                append.Parameters.Add(NamespaceBatches.Value(quotas.NextStripe()));
             }
 
             batch.BatchCommands.Add(append);

@@ -5,7 +5,6 @@ using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Api.Messages;
 
-/// <summary>A message as stored by an append, with its plaintext content (answers and events are written from it).</summary>
 /// <summary>A message just written, with its content and name as plaintext (the row holds them encrypted).</summary>
 internal sealed record AppendedMessage(MessageRow Row, string Content, string? Name);
 
@@ -22,7 +21,8 @@ internal sealed partial class MessageAppender(
 {
     public const string EventType = "message.created";
 
-    public async Task<(IReadOnlyList<AppendedMessage>? Messages, ApiError? Error)> AppendAsync(DialogueDbContext db, Actor actor,
+    /// <summary>Appends <paramref name="inputs"/>; the SQLite path takes the request's EF Core context from <paramref name="services"/>.</summary>
+    public async Task<(IReadOnlyList<AppendedMessage>? Messages, ApiError? Error)> AppendAsync(IServiceProvider services, Actor actor,
         string ns, string dialogueId, IReadOnlyList<MessageInput> inputs, CancellationToken ct)
     {
         if (FirstDuplicateId(inputs) is { } duplicate)
@@ -31,7 +31,7 @@ internal sealed partial class MessageAppender(
         }
 
         var result = batches is null
-            ? await AppendWithContextAsync(db, actor, ns, dialogueId, inputs, ct)
+            ? await AppendWithContextAsync(services.GetRequiredService<DialogueDbContext>(), actor, ns, dialogueId, inputs, ct)
             : await AppendInBatchAsync(batches, actor, ns, dialogueId, inputs, ct);
         if (result.Messages is not null)
         {

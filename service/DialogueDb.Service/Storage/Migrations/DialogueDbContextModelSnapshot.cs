@@ -254,13 +254,13 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasKey("Namespace", "Id");
 
-                    b.HasIndex("Modified");
-
                     b.HasIndex("Namespace", "Created", "Id");
 
                     b.HasIndex("Namespace", "ThreadOf", "Created", "Id");
 
                     b.ToTable("dialogues", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
                 });
 
             modelBuilder.Entity("DialogueDb.Service.Storage.MemoryRow", b =>
