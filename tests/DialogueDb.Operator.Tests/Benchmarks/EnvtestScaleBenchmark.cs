@@ -23,7 +23,6 @@ public sealed class EnvtestScaleBenchmark
     private const int ProjectsPerNamespace = 100;
     private const int ResyncSeconds = 60;
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly string[] WriteVerbs = ["POST", "PUT", "PATCH", "DELETE", "APPLY"];
 
     /// <summary>Requests this test sent itself while the operator worked (subtracted from the API server's count).</summary>
     private static long s_ownRequests;
@@ -52,7 +51,7 @@ public sealed class EnvtestScaleBenchmark
         var report = new StringBuilder();
 
         // 1. The operator: creation of every project to all Ready.
-        var startRequests = await RequestCountsAsync(client, ct);
+        var startRequests = await ApiServerRequests.CountAsync(client, ct);
         var startReconciles = await ReconcilesAsync(operatorHealth, ct);
         s_ownRequests = count + 1; // the creates below, and the count at the end
         var clock = Stopwatch.StartNew();
@@ -73,9 +72,9 @@ public sealed class EnvtestScaleBenchmark
 
         var operatorTime = clock.Elapsed;
         var rss = ProcessMemory(operatorProcess.Id);
-        var readyRequests = await RequestCountsAsync(client, ct);
+        var readyRequests = await ApiServerRequests.CountAsync(client, ct);
         var creationReconciles = await ReconcilesAsync(operatorHealth, ct) - startReconciles;
-        var creationRequests = Difference(readyRequests, startRequests).Where(c => !c.Key.ByApiServer).Sum(c => c.Value) - s_ownRequests;
+        var creationRequests = ApiServerRequests.Difference(readyRequests, startRequests).Where(c => !c.Key.ByApiServer).Sum(c => c.Value) - s_ownRequests;
 
         // 2. The same children, applied by kubectl --server-side into fresh namespaces.
         var manifests = Path.Combine(plane.Directory, "children.yaml");
@@ -91,18 +90,18 @@ public sealed class EnvtestScaleBenchmark
         var kubectlTime = clock.Elapsed;
 
         // 3. A no-op resync: what the operator sends to the API server when nothing changed.
-        var before = await RequestCountsAsync(client, ct);
+        var before = await ApiServerRequests.CountAsync(client, ct);
         var reconcilesBefore = await ReconcilesAsync(operatorHealth, ct);
         await Task.Delay(TimeSpan.FromSeconds(ResyncSeconds + 20), ct);
-        var after = await RequestCountsAsync(client, ct);
+        var after = await ApiServerRequests.CountAsync(client, ct);
         var resyncReconciles = await ReconcilesAsync(operatorHealth, ct) - reconcilesBefore;
-        var window = Difference(after, before);
+        var window = ApiServerRequests.Difference(after, before);
         var resyncRequests = window.Where(c => !c.Key.ByApiServer).Sum(c => c.Value);
         // Writes to what the operator manages (projects, their status, their children and Secrets, Events): target 0.
         // Lease writes are counted apart: the kube-apiserver renews its own identity Lease every 10 s, and an operator
         // with leader election renews its Lease; neither is a write a resync makes.
-        var managedWrites = window.Where(c => IsWrite(c.Key) && c.Key.Resource != "leases" && !c.Key.ByApiServer).ToList();
-        var leaseWrites = window.Where(c => IsWrite(c.Key) && c.Key.Resource == "leases").ToList();
+        var managedWrites = window.Where(c => ApiServerRequests.IsWrite(c.Key) && c.Key.Resource != "leases" && !c.Key.ByApiServer).ToList();
+        var leaseWrites = window.Where(c => ApiServerRequests.IsWrite(c.Key) && c.Key.Resource == "leases").ToList();
         var resyncWrites = managedWrites.Sum(c => c.Value);
 
         var operatorRate = children / operatorTime.TotalSeconds;
@@ -130,9 +129,9 @@ public sealed class EnvtestScaleBenchmark
                 + $"{resyncReconciles} / {resyncRequests / (double)Math.Max(1, resyncReconciles):0.00} |")
             .AppendLine(Inv, $"| no-op resync: writes to projects, their status, children, Secrets and Events "
                 + $"(POST/PUT/PATCH/DELETE/APPLY) | **{resyncWrites}** (target 0) |")
-            .AppendLine(Inv, $"| no-op resync: Lease writes (not the operator's resources) | {Describe(leaseWrites)} |")
+            .AppendLine(Inv, $"| no-op resync: Lease writes (not the operator's resources) | {ApiServerRequests.Describe(leaseWrites)} |")
             .AppendLine()
-            .AppendLine("Requests in the resync window by verb and resource (the kube-apiserver's own marked): " + Describe(window))
+            .AppendLine("Requests in the resync window by verb and resource (the kube-apiserver's own marked): " + ApiServerRequests.Describe(window))
             .AppendLine();
         TestContext.Current.SendDiagnosticMessage(report.ToString());
         if (Environment.GetEnvironmentVariable("DIALOGUEDB_BENCH_OUT") is { Length: > 0 } output)
@@ -141,19 +140,7 @@ public sealed class EnvtestScaleBenchmark
         }
 
         await EnvtestControlPlane.StopAsync(operatorProcess);
-        Assert.True(resyncWrites == 0, "writes on a no-op resync: " + Describe(managedWrites));
-    }
-
-    private static bool IsWrite(RequestKind kind) => WriteVerbs.Contains(kind.Verb, StringComparer.Ordinal);
-
-    private static List<KeyValuePair<RequestKind, long>> Difference(
-        Dictionary<RequestKind, long> after, Dictionary<RequestKind, long> before) =>
-        [.. after.Select(c => KeyValuePair.Create(c.Key, c.Value - before.GetValueOrDefault(c.Key))).Where(c => c.Value != 0)];
-
-    private static string Describe(IEnumerable<KeyValuePair<RequestKind, long>> counts)
-    {
-        var text = string.Join(", ", counts.OrderBy(c => c.Key.ToString(), StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}"));
-        return text.Length == 0 ? "none" : text;
+        Assert.True(resyncWrites == 0, "writes on a no-op resync: " + ApiServerRequests.Describe(managedWrites));
     }
 
     private static async Task<(Process Process, int HealthPort)> StartOperatorAsync(EnvtestControlPlane plane, CancellationToken ct)
@@ -329,46 +316,6 @@ public sealed class EnvtestScaleBenchmark
         await process.WaitForExitAsync(ct);
         Assert.True(process.ExitCode == 0, $"kubectl {string.Join(' ', arguments)}: {await errors}");
         await output;
-    }
-
-    /// <summary>
-    /// apiserver_request_total summed by verb, resource (with subresource) and whether the kube-apiserver sent it itself
-    /// (label <c>system_client="kube-apiserver"</c>: its identity Lease, its bootstrap objects); every other client is
-    /// counted, and in the resync window only the operator talks.
-    /// </summary>
-    private static async Task<Dictionary<RequestKind, long>> RequestCountsAsync(k8s.Kubernetes client, CancellationToken ct)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, "/metrics"));
-        await client.Credentials!.ProcessHttpRequestAsync(request, ct);
-        using var response = await client.HttpClient.SendAsync(request, ct);
-        var text = await response.Content.ReadAsStringAsync(ct);
-        var counts = new Dictionary<RequestKind, long>();
-        foreach (var line in text.Split('\n').Where(l => l.StartsWith("apiserver_request_total{", StringComparison.Ordinal)))
-        {
-            string Label(string name)
-            {
-                var start = line.IndexOf(name + "=\"", StringComparison.Ordinal);
-                if (start < 0)
-                {
-                    return "";
-                }
-
-                var value = line[(start + name.Length + 2)..];
-                return value[..value.IndexOf('"', StringComparison.Ordinal)];
-            }
-
-            var kind = new RequestKind(Label("verb"), Label("resource"), Label("subresource"), Label("system_client") == "kube-apiserver");
-            var count = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], Inv);
-            counts[kind] = counts.GetValueOrDefault(kind) + count;
-        }
-
-        return counts;
-    }
-
-    private readonly record struct RequestKind(string Verb, string Resource, string Subresource, bool ByApiServer)
-    {
-        public override string ToString() =>
-            $"{Verb} {Resource}{(Subresource.Length > 0 ? "/" + Subresource : "")}{(ByApiServer ? " (by the kube-apiserver)" : "")}";
     }
 
     /// <summary>Reconciles the operator finished since it started (its <c>controller_runtime_reconcile_total</c>, every result).</summary>
