@@ -52,7 +52,8 @@ public sealed class LimitOverrideTests(OperatorProcessFixture fixture)
             """);
         await Client.CustomObjects.CreateNamespacedCustomObjectAsync(
             project, DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, cancellationToken: Ct);
-        await UntilAsync(async () => (await ProjectAsync(ns))?.Status?.Effective?.RequestsPerSecond == 1000, "the override is in the status");
+        await UntilAsync(
+            async () => (await ProjectAsync(ns))?.Status?.Effective?.RequestsPerSecond == 1000, "the override is in the status");
         await UntilAsync(async () => (await DeploymentOrNullAsync(ns)) is not null, "the Deployment is written");
         var deployment = await Client.AppsV1.ReadNamespacedDeploymentAsync("limited-api", ns, cancellationToken: Ct);
         await using (var pod = await LocalPod.StartAsync(fixture.Plane, Client, deployment, "limited-api-a", Ct))

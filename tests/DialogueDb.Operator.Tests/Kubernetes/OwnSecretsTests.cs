@@ -146,7 +146,8 @@ public sealed class OwnSecretsTests : IAsyncDisposable
         };
         _children.Add("Secret", _watcher);
         _watching = Task.Run(() => _watcher.RunAsync(_stop.Token), Ct);
-        await Eventually.UntilAsync(() => Task.FromResult(_watcher.IsSynced), "the Secret watch listed", TimeSpan.FromSeconds(30), () => "", Ct);
+        await Eventually.UntilAsync(
+            () => Task.FromResult(_watcher.IsSynced), "the Secret watch listed", TimeSpan.FromSeconds(30), () => "", Ct);
     }
 
     private static V1Secret Secret(string name, string value, string component = "tls") => new()
