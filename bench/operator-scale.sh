@@ -24,11 +24,13 @@ command -v kubectl >/dev/null 2>&1 || { echo "operator-scale: kubectl is needed 
 eval "$(bash ../shared/envtest/setup.sh)"
 export KUBEBUILDER_ASSETS DIALOGUEDB_BENCH_PROJECTS="$PROJECTS" DIALOGUEDB_BENCH_OUT="$OUT.tmp"
 
+LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 dotnet test --project tests/DialogueDb.Operator.Tests -c Release ${NO_BUILD:+--no-build} -- \
     --filter-class '*EnvtestScaleBenchmark' --explicit only
 {
     cat "$OUT.tmp"
-    echo "Machine: $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); run as: ${BENCH_NOTE:-see the commit}."
+    echo "Machine: $(nproc) cores, load average (1/5/15 min) at the start: $LOAD_AT_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg);"
+    echo "run as: ${BENCH_NOTE:-see the commit}."
     echo "Command: bench/operator-scale.sh $PROJECTS"
 } > "$OUT"
 rm -f "$OUT.tmp"

@@ -23,6 +23,7 @@ internal static class OperatorServices
         services.AddSingleton(_ => new ObjectApplier(client, ProjectNaming.FieldManager));
         services.AddSingleton<EventRecorder>();
         services.AddSingleton<ChildCache>();
+        services.AddSingleton<OwnSecrets>();
         services.AddSingleton<SpecCheck>();
         services.AddSingleton<ProjectFinalizer>();
         services.AddSingleton<KeyRingRotation>();

@@ -25,6 +25,10 @@ internal sealed class ChildCache
         list.Add(cache);
     }
 
+    /// <summary>Every watched object of <paramref name="kind"/>, or null when it has no watch or one has not listed yet.</summary>
+    public IReadOnlyCollection<IKubernetesObject<V1ObjectMeta>>? Items(string kind) =>
+        _byKind.TryGetValue(kind, out var caches) && caches.All(c => c.IsSynced) ? [.. caches.SelectMany(c => c.Items)] : null;
+
     /// <summary>The watched copy, or null when it does not exist (or its watch has not listed yet).</summary>
     public IKubernetesObject<V1ObjectMeta>? Get(string kind, string ns, string name) =>
         _byKind.TryGetValue(kind, out var caches) ? caches.Select(c => c.Get(ns, name)).FirstOrDefault(o => o is not null) : null;

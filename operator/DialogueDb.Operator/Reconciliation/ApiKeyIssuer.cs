@@ -16,7 +16,7 @@ namespace DialogueDb.Operator.Reconciliation;
 /// generated once; raising its rotation counter issues a new one and keeps the previous one valid for the grace
 /// period. Secrets of keys removed from the spec are deleted, which revokes them.
 /// </summary>
-internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, TimeProvider time)
+internal sealed class ApiKeyIssuer(OwnSecrets secrets, EventRecorder events, TimeProvider time)
 {
     public async Task<IReadOnlyList<IssuedKey>> EnsureAsync(
         DialogueProject project, ApiKeyHasher hasher, string endpoint, string caCertificate, CancellationToken cancellationToken)
@@ -50,7 +50,7 @@ internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, Tim
         var keyName = spec.Name!;
         var rotation = spec.Rotation ?? 0;
         var secretName = ApiKey(project.Metadata.Name, keyName);
-        var existing = await client.ReadSecretOrNullAsync(ns, secretName, cancellationToken);
+        var existing = await secrets.ReadAsync(ns, secretName, cancellationToken);
         if (existing is not null && Rotation(existing) >= rotation)
         {
             if (Text(existing, "endpoint") == endpoint && Text(existing, "ca.crt") == caCertificate)
@@ -60,7 +60,7 @@ internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, Tim
 
             existing.Data["endpoint"] = Utf8(endpoint);
             existing.Data["ca.crt"] = Utf8(caCertificate);
-            return await client.CoreV1.ReplaceNamespacedSecretAsync(existing, secretName, ns, cancellationToken: cancellationToken);
+            return await secrets.ReplaceAsync(existing, cancellationToken);
         }
 
         var grace = TimeSpan.FromSeconds(project.Spec.ApiKeyGracePeriodSeconds ?? 86400);
@@ -88,13 +88,13 @@ internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, Tim
         secret.Metadata.Annotations[RotationAnnotation] = Invariant(rotation);
         if (existing is null)
         {
-            secret = await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+            secret = await secrets.CreateOnceAsync(secret, FieldManager, cancellationToken);
             await events.RecordAsync(project, "Normal", "ApiKeyIssued",
                 $"API key '{keyName}' was issued into Secret {secretName}.", cancellationToken);
         }
         else
         {
-            secret = await client.CoreV1.ReplaceNamespacedSecretAsync(secret, secretName, ns, cancellationToken: cancellationToken);
+            secret = await secrets.ReplaceAsync(secret, cancellationToken);
             await events.RecordAsync(project, "Normal", "ApiKeyRotated",
                 $"API key '{keyName}' was rotated; the previous key stays valid for {grace.TotalSeconds:F0} s.", cancellationToken);
         }
@@ -107,12 +107,14 @@ internal sealed class ApiKeyIssuer(IKubernetes client, EventRecorder events, Tim
     {
         var ns = project.Metadata.NamespaceProperty;
         var wanted = (project.Spec.ApiKeys ?? []).Select(k => ApiKey(project.Metadata.Name, k.Name!)).ToHashSet(StringComparer.Ordinal);
-        var listed = await client.CoreV1.ListNamespacedSecretAsync(ns,
-            labelSelector: $"{ProjectLabel}={project.Metadata.Name},{ComponentLabel}=api-key", cancellationToken: cancellationToken);
-        foreach (var stale in listed.Items.Where(s => !wanted.Contains(s.Metadata.Name)))
+        var labels = new Dictionary<string, string> { [ProjectLabel] = project.Metadata.Name, [ComponentLabel] = "api-key" };
+        foreach (var stale in (await secrets.ListAsync(ns, labels, cancellationToken)).Where(s => !wanted.Contains(s.Metadata.Name)))
         {
-            await KubernetesCalls.IgnoreNotFoundAsync(
-                () => client.CoreV1.DeleteNamespacedSecretAsync(stale.Metadata.Name, ns, cancellationToken: cancellationToken));
+            if (!await secrets.DeleteAsync(ns, stale.Metadata.Name, cancellationToken))
+            {
+                continue; // Already gone (the watched list was a moment behind): revoked before, and said so then.
+            }
+
             await events.RecordAsync(project, "Normal", "ApiKeyRevoked",
                 $"API key Secret {stale.Metadata.Name} was deleted; its key no longer works.", cancellationToken);
         }

@@ -30,13 +30,13 @@ internal sealed record TlsMaterial(string SecretName, string CaCertificatePem);
 /// derived (serving certificate, API-key Secrets, connection and policy Secrets) is re-created consistently instead.
 /// </remarks>
 internal sealed class GeneratedSecrets(
-    IKubernetes client, OperatorOptions options, EventRecorder events, KeyRingRotation rotation, TimeProvider time)
+    IKubernetes client, OwnSecrets secrets, OperatorOptions options, EventRecorder events, KeyRingRotation rotation, TimeProvider time)
 {
     /// <summary>The credentials Secret: passwords, the API key hash secret and the project CA, generated once.</summary>
     public async Task<V1Secret> EnsureCredentialsAsync(DialogueProject project, CancellationToken cancellationToken)
     {
         var name = Credentials(project.Metadata.Name);
-        var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
+        var existing = await secrets.ReadAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
         if (existing is not null)
         {
             return await ProtectAsync(project, existing, "the project's CA and passwords", cancellationToken);
@@ -54,7 +54,7 @@ internal sealed class GeneratedSecrets(
             ["ca.key"] = Utf8(caKey),
         });
         secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
-        return await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+        return await secrets.CreateOnceAsync(secret, FieldManager, cancellationToken);
     }
 
     /// <summary>
@@ -67,7 +67,7 @@ internal sealed class GeneratedSecrets(
     {
         var name = DesiredState.EventsKeySecretName(project.Metadata.Name);
         var wanted = project.Spec.Events?.KeyRotation ?? 0;
-        var existing = await client.ReadSecretOrNullAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
+        var existing = await secrets.ReadAsync(project.Metadata.NamespaceProperty, name, cancellationToken);
         if (existing is not null)
         {
             existing = await ProtectAsync(project, existing, "the keys every published event is sealed with", cancellationToken);
@@ -77,7 +77,7 @@ internal sealed class GeneratedSecrets(
         var secret = DesiredState.EventsKeySecret(project, DialogueDb.Service.Audit.EventKeyRing.New(time).ToJson());
         secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
         secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
-        await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+        await secrets.CreateOnceAsync(secret, FieldManager, cancellationToken);
         return null;
     }
 
@@ -98,14 +98,14 @@ internal sealed class GeneratedSecrets(
         var name = Encryption(project.Metadata.Name);
         var result = new EncryptionKeys(new SecretValue(name, KeyRingFormats.DataKeys.File), null);
         var wanted = project.Spec.Encryption?.Rotation ?? 0;
-        var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
+        var existing = await secrets.ReadAsync(ns, name, cancellationToken);
         if (existing is null)
         {
             var ring = new Dictionary<string, byte[]> { [KeyRingFormats.DataKeys.File] = Utf8(EncryptionKeyRing.NewRing().ToJson()) };
             var secret = DesiredState.Secret(project, name, "encryption", ring);
             secret.Metadata.Annotations = new Dictionary<string, string> { [RotationAnnotation] = Invariant(wanted) };
             secret.Metadata.Finalizers = [ProtectedSecretFinalizer];
-            await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+            await secrets.CreateOnceAsync(secret, FieldManager, cancellationToken);
             return result;
         }
 
@@ -127,7 +127,7 @@ internal sealed class GeneratedSecrets(
         var name = Tls(project.Metadata.Name);
         var caCertificate = Text(credentials, "ca.crt");
         var dnsNames = ServiceDnsNames(project, options.ClusterDomain);
-        var existing = await client.ReadSecretOrNullAsync(ns, name, cancellationToken);
+        var existing = await secrets.ReadAsync(ns, name, cancellationToken);
         var current = existing?.Data?.TryGetValue("tls.crt", out var crt) == true ? Encoding.UTF8.GetString(crt) : null;
         // A certificate from another CA (the credentials were re-created by hand) fails every client's verification.
         if (existing is null || Text(existing, "ca.crt") != caCertificate || TlsIssuer.NeedsRenewal(current, dnsNames, time.GetUtcNow()))
@@ -141,12 +141,12 @@ internal sealed class GeneratedSecrets(
             }, type: "kubernetes.io/tls");
             if (existing is null)
             {
-                await client.CreateSecretOnceAsync(secret, FieldManager, cancellationToken);
+                await secrets.CreateOnceAsync(secret, FieldManager, cancellationToken);
             }
             else
             {
                 secret.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
-                await client.CoreV1.ReplaceNamespacedSecretAsync(secret, name, ns, cancellationToken: cancellationToken);
+                await secrets.ReplaceAsync(secret, cancellationToken);
             }
         }
 
@@ -156,9 +156,9 @@ internal sealed class GeneratedSecrets(
     /// <summary>Releases the protection of a project's generated Secrets once the project is gone (so they can be deleted).</summary>
     public async Task ReleaseAsync(string ns, string projectName, CancellationToken cancellationToken)
     {
-        var secrets = await client.CoreV1.ListNamespacedSecretAsync(ns, labelSelector: $"{ProjectLabel}={projectName}",
+        var listed = await client.CoreV1.ListNamespacedSecretAsync(ns, labelSelector: $"{ProjectLabel}={projectName}",
             cancellationToken: cancellationToken);
-        foreach (var secret in secrets.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
+        foreach (var secret in listed.Items.Where(s => s.Metadata.Finalizers?.Contains(ProtectedSecretFinalizer) == true))
         {
             await SetFinalizersAsync(
                 secret, secret.Metadata.Finalizers.Where(f => f != ProtectedSecretFinalizer).ToList(), cancellationToken);
@@ -186,7 +186,7 @@ internal sealed class GeneratedSecrets(
     private async Task<V1Secret> SetFinalizersAsync(V1Secret secret, List<string> finalizers, CancellationToken cancellationToken)
     {
         var patch = new { metadata = new { resourceVersion = secret.Metadata.ResourceVersion, finalizers } };
-        return await client.CoreV1.PatchNamespacedSecretAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch),
-            secret.Metadata.Name, secret.Metadata.NamespaceProperty, fieldManager: FieldManager, cancellationToken: cancellationToken);
+        return await secrets.MergePatchAsync(
+            secret.Metadata.NamespaceProperty, secret.Metadata.Name, patch, FieldManager, cancellationToken);
     }
 }

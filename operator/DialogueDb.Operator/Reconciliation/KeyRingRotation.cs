@@ -32,7 +32,7 @@ internal sealed record KeyRingFormat(
 /// not have yet. Each phase is one replace at the read resourceVersion: a concurrent change gives 409 and a retry,
 /// never a lost key.
 /// </summary>
-internal sealed class KeyRingRotation(IKubernetes client, OperatorOptions options, EventRecorder events, TimeProvider time)
+internal sealed class KeyRingRotation(OwnSecrets secrets, OperatorOptions options, EventRecorder events, TimeProvider time)
 {
     /// <summary>Moves the rotation on by at most one phase; returns when a pending key becomes active (null: none pending).</summary>
     public async Task<DateTimeOffset?> AdvanceAsync(
@@ -54,7 +54,7 @@ internal sealed class KeyRingRotation(IKubernetes client, OperatorOptions option
             secret.Data[format.File] = Utf8(format.Activate(Text(secret, format.File), source, pending));
             annotations.Remove(PendingKeyAnnotation);
             annotations.Remove(ActivateAtAnnotation);
-            await client.CoreV1.ReplaceNamespacedSecretAsync(secret, name, ns, cancellationToken: cancellationToken);
+            await secrets.ReplaceAsync(secret, cancellationToken);
             await events.RecordAsync(project, "Normal", format.ActivatedReason, format.ActivatedMessage(pending), cancellationToken);
             return null;
         }
@@ -71,7 +71,7 @@ internal sealed class KeyRingRotation(IKubernetes client, OperatorOptions option
         annotations[RotationAnnotation] = Invariant(wanted);
         annotations[PendingKeyAnnotation] = id;
         annotations[ActivateAtAnnotation] = activationText;
-        await client.CoreV1.ReplaceNamespacedSecretAsync(secret, name, ns, cancellationToken: cancellationToken);
+        await secrets.ReplaceAsync(secret, cancellationToken);
         await events.RecordAsync(project, "Normal", format.AddedReason, format.AddedMessage(id, wanted, activationText), cancellationToken);
         return activation;
     }

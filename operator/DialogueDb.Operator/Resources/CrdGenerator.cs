@@ -119,6 +119,11 @@ internal static class CrdGenerator
             return schema;
         }
 
+        if (property.GetCustomAttribute<DefaultValueAttribute>() is { } defaultValue)
+        {
+            schema.DefaultProperty = defaultValue.Value;
+        }
+
         if (property.GetCustomAttribute<RangeAttribute>() is { } range)
         {
             schema.Minimum = Bound(range.Minimum);

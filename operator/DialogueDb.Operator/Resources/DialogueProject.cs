@@ -129,6 +129,9 @@ internal sealed class DialogueProjectSpec
     [Description("How summaries (POST /summary) are written. Absent: the offline extractive provider.")]
     public SummariesSpec? Summaries { get; set; }
 
+    [Description("Search (POST /search) of the project's messages, dialogues and memories. Absent: on.")]
+    public SearchSpec? Search { get; set; }
+
     [Description("True: the operator stops changing the project's objects (deletion is still handled).")]
     public bool? Suspend { get; set; }
 
@@ -220,6 +223,14 @@ internal sealed class EventsSpec
         "older keys stay.")]
     [Range(0, int.MaxValue)]
     public int? KeyRotation { get; set; }
+}
+
+internal sealed class SearchSpec
+{
+    [Description("False: no index work is queued, no indexer runs and POST /search answers 404 (DIALOGUEDB_SEARCH_ENABLED of the pods; " +
+        "a change rolls them). Turned on again later, only what is written from then on is indexed.")]
+    [DefaultValue(true)]
+    public bool? Enabled { get; set; }
 }
 
 internal sealed class TlsSpec

@@ -295,4 +295,20 @@ public sealed class DesiredStateTests
         Assert.Null(llm.To);
         Assert.Equal("443", llm.Ports.Single().Port.Value);
     }
+
+    [Theory]
+    [InlineData(null, "true")] // no spec.search: on, as the service's own default
+    [InlineData(true, "true")]
+    [InlineData(false, "false")]
+    public void SearchEnabled_RenderedIntoEveryContainer_OfTheApiAndTheRetentionJob(bool? enabled, string expected)
+    {
+        var inputs = Inputs(s => s.Search = enabled is null ? null : new SearchSpec { Enabled = enabled });
+        var pod = DesiredState.Deployment(inputs).Spec.Template.Spec;
+        var job = DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec;
+
+        foreach (var container in pod.Containers.Concat(pod.InitContainers).Concat(job.Containers))
+        {
+            Assert.Equal(expected, Assert.Single(container.Env, e => e.Name == "DIALOGUEDB_SEARCH_ENABLED").Value);
+        }
+    }
 }

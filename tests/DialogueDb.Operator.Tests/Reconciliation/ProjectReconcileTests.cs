@@ -112,7 +112,10 @@ public sealed class ProjectReconcileTests
         await EventuallyAsync(() => harness.Controller.Reconciles > before && harness.Controller.QueueLength == 0, "the resync reconciled");
 
         Assert.Equal(0, harness.Api.WriteCount);
-        Assert.Contains(harness.Api.Requests, r => r.Method == "GET");
+        // The one read: the project itself. Its generated Secrets (credentials, key rings, certificate, API key) and the
+        // list of its API-key Secrets come from the Secret watch; watches reopen only after minutes, never in here.
+        var requests = harness.Api.Requests.Select(r => $"{r.Method} {r.Path}").ToList();
+        Assert.Equal([$"GET /apis/{DialogueProject.Group}/{DialogueProject.Version}/namespaces/{Namespace}/dialogueprojects/steady"], requests);
     }
 
     [Fact]

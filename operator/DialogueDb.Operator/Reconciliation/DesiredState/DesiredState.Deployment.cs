@@ -180,7 +180,12 @@ internal static partial class DesiredState
         new V1EnvVar { Name = "DIALOGUEDB_ENCRYPTION_KEYS_FILE", Value = $"{SecretsDir}/encryption/keys.json" },
         new V1EnvVar { Name = "DIALOGUEDB_API_KEY_HASH_SECRET_FILE", Value = $"{SecretsDir}/credentials/api-key-hash-secret" },
         new V1EnvVar { Name = "DIALOGUEDB_EVENTS_KEY_FILE", Value = $"{SecretsDir}/events/{EventsKeyFile}" },
+        // The API and the retention job agree on whether search is on (the job's deletions leave index work only then).
+        new V1EnvVar { Name = "DIALOGUEDB_SEARCH_ENABLED", Value = SearchEnabled(inputs.Project.Spec) ? "true" : "false" },
     ];
+
+    /// <summary><c>spec.search.enabled</c>; absent (no <c>search</c>, or no <c>enabled</c>) is on.</summary>
+    public static bool SearchEnabled(DialogueDb.Operator.Resources.DialogueProjectSpec spec) => spec.Search?.Enabled != false;
 
     private static V1EnvVar SecretEnv(string name, SecretValue value) => new()
     {
