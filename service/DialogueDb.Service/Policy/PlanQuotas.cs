@@ -172,7 +172,9 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
     private const string FastPathSavepoint = "quota_fast_path";
 
-    /// <summary>Undoes a failed fast path (<see cref="TakeFreeStripeAsync"/> with a savepoint), with the row lock it may have kept.</summary>
+    /// <summary>
+    /// Undoes a failed fast path (<see cref="TakeFreeStripeAsync"/> with a savepoint), with the row lock it may have kept.
+    /// </summary>
     private const string ReleaseSkippedStripes = "ROLLBACK TO SAVEPOINT " + FastPathSavepoint;
 
     /// <summary>
@@ -192,8 +194,8 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             batch.BatchCommands.Add(NamespaceBatches.Command("SAVEPOINT " + FastPathSavepoint));
         }
 
-        batch.BatchCommands.Add(NamespaceBatches.Command($"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4")} SELECT count(*) FROM taken",
-            NamespaceBatches.Value(count), NamespaceBatches.Value(period), NamespaceBatches.Value(name), NamespaceBatches.Value(max)));
+        batch.BatchCommands.Add(NamespaceBatches.Command(
+            $"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4")} SELECT count(*) FROM taken", NamespaceBatches.Value(count), NamespaceBatches.Value(period), NamespaceBatches.Value(name), NamespaceBatches.Value(max)));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         while (reader.FieldCount == 0)
         {
@@ -225,7 +227,9 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             // it did not use (a waiting UPDATE keeps the lock of a row it re-checked and skipped) and never closes a
             // cycle with a rebalancer. The same statement as the one-round-trip append's, on the context's transaction.
             ? await TakeFreeStripeAsync((NpgsqlConnection)db.Database.GetDbConnection(),
-                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, inSavepoint: true, ct) ? 1 : 0
+                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, inSavepoint: true, ct)
+                ? 1
+                : 0
             : await db.QuotaStripes
                 .Where(s => s.Period == period && s.Kind == name && s.Stripe == stripe && s.Cap == max && s.Used + count <= s.Allowance)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.Used, u => u.Used + count), ct);

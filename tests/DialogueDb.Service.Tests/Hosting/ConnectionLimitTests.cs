@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
@@ -64,7 +65,7 @@ public sealed class ConnectionLimitTests
                 {
                     held.Add(await OpenTlsAsync(host));
                 }
-                catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException && held.Count == Limit - 1)
+                catch (Exception ex) when (ex is IOException or AuthenticationException && held.Count == Limit - 1)
                 {
                     await Task.Delay(50, Ct); // the warm-up connection is still being torn down
                 }
@@ -72,10 +73,11 @@ public sealed class ConnectionLimitTests
 
             // One more: Kestrel accepts the socket and closes it before the TLS handshake ends.
             var refused = await Assert.ThrowsAnyAsync<Exception>(() => OpenTlsAsync(host));
-            Assert.True(refused is IOException or System.Security.Authentication.AuthenticationException, refused.ToString());
+            Assert.True(refused is IOException or AuthenticationException, refused.ToString());
 
             // The held ones are real connections: one of them is served.
-            var request = Encoding.ASCII.GetBytes($"GET /api/v1/dialogue HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n");
+            var request = Encoding.ASCII.GetBytes(
+                $"GET /api/v1/dialogue HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n");
             await held[0].WriteAsync(request, Ct);
             Assert.StartsWith("HTTP/1.1 200", await ReadSomeAsync(held[0]), StringComparison.Ordinal);
         }

@@ -49,7 +49,8 @@ public sealed class MakeRunTests
         throw new InvalidOperationException($"No repository root (Makefile and DialogueDb.sln) above {AppContext.BaseDirectory}");
     }
 
-    private static async Task<string> DryRunAsync(string workingDirectory, string[] arguments, params (string Name, string Value)[] environment)
+    private static async Task<string> DryRunAsync(string workingDirectory, string[] arguments,
+        params (string Name, string Value)[] environment)
     {
         if (!File.Exists("/usr/bin/make"))
         {
@@ -66,7 +67,8 @@ public sealed class MakeRunTests
             start.ArgumentList.Add(argument);
         }
 
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList())
+        var inherited = start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList();
+        foreach (var name in inherited)
         {
             start.Environment.Remove(name);
         }

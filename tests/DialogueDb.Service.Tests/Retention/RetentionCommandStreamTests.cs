@@ -87,7 +87,10 @@ public sealed class RetentionCommandStreamTests
     }
 
     private static byte[] Event(string type, string itemId, int n) => System.Text.Encoding.UTF8.GetBytes(
-        $$"""{"eventId":"{{itemId}}-{{n}}","type":"{{type}}","entityType":"dialogue","namespace":"ns","itemId":"{{itemId}}","item":{"id":"{{itemId}}"},"actor":"k1","occurred":"2026-12-03T12:00:00.000Z"}""");
+        $$"""
+        {"eventId":"{{itemId}}-{{n}}","type":"{{type}}","entityType":"dialogue","namespace":"ns","itemId":"{{itemId}}",
+        "item":{"id":"{{itemId}}"},"actor":"k1","occurred":"2026-12-03T12:00:00.000Z"}
+        """);
 
     private static async Task AddAsync(IDatabase db, string stream, EventSealer sealer, DateTimeOffset at, string dialogue)
     {
@@ -128,7 +131,8 @@ public sealed class RetentionCommandStreamTests
             start.ArgumentList.Add(argument);
         }
 
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList())
+        var inherited = start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList();
+        foreach (var name in inherited)
         {
             start.Environment.Remove(name);
         }

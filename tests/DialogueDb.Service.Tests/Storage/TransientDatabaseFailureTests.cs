@@ -45,9 +45,10 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
     public async Task Deadlock_WithAnotherTransaction_Answers503_NothingDeleted_SentAgainSucceeds()
     {
         var ns = NewNamespace();
-        var root = Str((await PostAsync($"api/v1/dialogue?namespace={ns}", new { messages = new[] { new { role = "user", content = "hi" } } }))
+        var root = Str((await PostAsync($"api/v1/dialogue?namespace={ns}",
+            new { messages = new[] { new { role = "user", content = "hi" } } })).Expect(HttpStatusCode.OK).Object["id"]);
+        var thread = Str((await PostAsync($"api/v1/dialogue?namespace={ns}", new { threadOf = root }))
             .Expect(HttpStatusCode.OK).Object["id"]);
-        var thread = Str((await PostAsync($"api/v1/dialogue?namespace={ns}", new { threadOf = root })).Expect(HttpStatusCode.OK).Object["id"]);
         using var failures = new TransientFailureCounter(Api.Services);
 
         await using var other = await OpenAdminAsync();
@@ -160,7 +161,8 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
             && l.Contains(reason, StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(lines);
         Assert.All(lines, l => Assert.DoesNotContain("   at ", l, StringComparison.Ordinal));
-        Assert.DoesNotContain(Api.Logs.Lines, l => l.Contains("Unhandled error", StringComparison.Ordinal) && l.Contains(reason, StringComparison.Ordinal));
+        Assert.DoesNotContain(Api.Logs.Lines,
+            l => l.Contains("Unhandled error", StringComparison.Ordinal) && l.Contains(reason, StringComparison.Ordinal));
     }
 
     private async Task<NpgsqlConnection> OpenAdminAsync()
