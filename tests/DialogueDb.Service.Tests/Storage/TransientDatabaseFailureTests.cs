@@ -12,7 +12,8 @@ namespace DialogueDb.Service.Tests.Storage;
 /// failure, a lock not available, an administrator ending the connection) answers 503 SERVICE_UNAVAILABLE with
 /// Retry-After in the envelope, never 500: nothing of the request is saved, the log has one line without a stack trace,
 /// the failure is counted, and the same request sent again succeeds. The other transaction is an administrator's
-/// connection of the test; the failures that need no second transaction are raised by a trigger the test adds.
+/// connection of the test; the failures that need no second transaction are raised by a trigger the test adds. And the
+/// deadlock the service caused itself is gone: a DELETE takes a summary's job before the summary, as the worker does.
 /// </summary>
 public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.Fixture api)
     : ConformanceTest(api), IClassFixture<TransientDatabaseFailureTests.Fixture>
@@ -108,6 +109,38 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
     }
 
     [Theory]
+    [InlineData("summary/{summary}")]
+    [InlineData("dialogue/{dialogue}")]
+    public async Task Delete_WhileTheSummaryWorkerFinishesItsJob_WaitsForItWithoutADeadlock(string route)
+    {
+        var ns = NewNamespace();
+        var dialogue = Str((await PostAsync($"api/v1/dialogue?namespace={ns}",
+            new { messages = new[] { new { role = "user", content = "hi" } } })).Expect(HttpStatusCode.OK).Object["id"]);
+        var summary = Str((await PostAsync($"api/v1/summary?namespace={ns}", new { dialogueId = dialogue }))
+            .Expect(HttpStatusCode.Accepted).Object["id"]);
+        using var failures = new TransientFailureCounter(Api.Services);
+
+        await using var worker = await OpenAdminAsync();
+        await using (var tx = await worker.BeginTransactionAsync(Ct))
+        {
+            // What the worker does when it finishes: end its job (the job's row), then store the summary (its row).
+            Assert.Equal(1L, await ExecuteAsync(worker, "DELETE FROM summary_jobs WHERE namespace = $1 AND summary_id = $2", ns, summary));
+            var delete = DeleteAsync($"api/v1/{route.Replace("{summary}", summary, StringComparison.Ordinal)
+                .Replace("{dialogue}", dialogue, StringComparison.Ordinal)}?namespace={ns}");
+            await WaitForAWaitingServiceTransactionAsync(worker);
+            // The DELETE waits for the job and holds no summary: the worker gets its summary at once.
+            Assert.Equal(1L, await ExecuteAsync(worker, "UPDATE summaries SET modified = modified + 1 WHERE namespace = $1 AND id = $2",
+                ns, summary));
+            await tx.CommitAsync(Ct);
+
+            (await delete).Expect(HttpStatusCode.OK);
+        }
+
+        (await GetAsync($"api/v1/summary/{summary}?namespace={ns}")).Expect(HttpStatusCode.NotFound, "SUMMARY_NOT_FOUND");
+        Assert.Equal(0, failures.Of("40P01"));
+    }
+
+    [Theory]
     [InlineData("40001")] // serialization_failure
     [InlineData("55P03")] // lock_not_available
     [InlineData("40P01")] // deadlock_detected
@@ -189,7 +222,8 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
         }
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, params object[] values)
+    /// <summary>Runs <paramref name="sql"/>; the rows it changed.</summary>
+    private static async Task<long> ExecuteAsync(NpgsqlConnection connection, string sql, params object[] values)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         foreach (var value in values)
@@ -197,7 +231,7 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
             command.Parameters.Add(new NpgsqlParameter { Value = value });
         }
 
-        await command.ExecuteNonQueryAsync(Ct);
+        return await command.ExecuteNonQueryAsync(Ct);
     }
 
     private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, params object[] values)
