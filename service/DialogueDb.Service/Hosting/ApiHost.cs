@@ -138,6 +138,7 @@ internal static partial class ApiHost
         app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
         app.UseBodylessHead();
         app.UseApiErrors();
+        app.UseTransientDatabaseFailureAnswers();
         app.UseMetricsEndpoint();
         app.UseUnknownDataKeyAnswers();
         app.UseHttpsOnlyApi();

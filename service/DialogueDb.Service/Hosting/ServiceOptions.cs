@@ -134,7 +134,7 @@ internal sealed class ServiceOptions
     [Range(1024 * 1024, long.MaxValue)]
     public long MaxBufferedBodyBytes { get; set; } = 256L * 1024 * 1024;
 
-    /// <summary>Open connections Kestrel accepts at once (more wait in the listen backlog).</summary>
+    /// <summary>Open connections Kestrel serves at once; one more is closed as soon as it is accepted.</summary>
     [ConfigurationKeyName("MAX_CONNECTIONS")]
     [Range(16, 1_000_000)]
     public int MaxConnections { get; set; } = 4096;

@@ -120,13 +120,14 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         // wait for any rebalancer to finish and look again; only when still none has room, lock them all and rebalance.
         // (Locking all stripes whenever a writer took this path made every concurrent writer's fast path fail and queue
         // behind it: measured, 563 of 800 appends ended up here, 558 ms each on the advisory lock.)
-        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), ct))
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), inSavepoint: true, ct))
         {
             return null;
         }
 
         await using (var prepare = new NpgsqlBatch(connection, transaction))
         {
+            prepare.BatchCommands.Add(NamespaceBatches.Command(ReleaseSkippedStripes));
             prepare.BatchCommands.Add(NamespaceBatches.Command("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 NamespaceBatches.Value($"quota:{period}:{name}")));
             prepare.BatchCommands.Add(NamespaceBatches.Command(
@@ -135,7 +136,8 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             await prepare.ExecuteNonQueryAsync(ct);
         }
 
-        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), ct))
+        // Holding the rebalancer's lock: a stripe this leaves locked is one this writer locks anyway next.
+        if (await TakeFreeStripeAsync(connection, transaction, period, name, count, max, NextStripe(), inSavepoint: false, ct))
         {
             return null;
         }
@@ -180,18 +182,41 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
         return null;
     }
 
-    /// <summary>The fast path's conditional increment on any free stripe with room, inside <paramref name="transaction"/>.</summary>
+    private const string FastPathSavepoint = "quota_fast_path";
+
+    /// <summary>
+    /// Undoes a failed fast path (<see cref="TakeFreeStripeAsync"/> with a savepoint), with the row lock it may have kept.
+    /// </summary>
+    private const string ReleaseSkippedStripes = "ROLLBACK TO SAVEPOINT " + FastPathSavepoint;
+
+    /// <summary>
+    /// The fast path's conditional increment on any free stripe with room, inside <paramref name="transaction"/>. Its
+    /// <c>FOR UPDATE SKIP LOCKED</c> keeps the lock of a row it re-checked and skipped (one a rebalancer had just changed),
+    /// so a writer that failed it and then waited for the rebalancer's lock held a row the rebalancer waited for: a
+    /// deadlock (seen: 40P01 among concurrent dialogue creations at the quota). With <paramref name="inSavepoint"/> it runs
+    /// after a savepoint (same round trip), and the caller rolls back to it (<see cref="ReleaseSkippedStripes"/>) when it
+    /// failed, which releases that lock, before it waits for anything.
+    /// </summary>
     private static async Task<bool> TakeFreeStripeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string period,
-        string name, long count, long max, int stripe, CancellationToken ct)
+        string name, long count, long max, int stripe, bool inSavepoint, CancellationToken ct)
     {
-        await using var take = new NpgsqlCommand($"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4", "$5")} SELECT count(*) FROM taken",
-            connection, transaction);
-        take.Parameters.Add(NamespaceBatches.Value(count));
-        take.Parameters.Add(NamespaceBatches.Value(period));
-        take.Parameters.Add(NamespaceBatches.Value(name));
-        take.Parameters.Add(NamespaceBatches.Value(max));
-        take.Parameters.Add(NamespaceBatches.Value(stripe));
-        return (long)(await take.ExecuteScalarAsync(ct))! == 1;
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (inSavepoint)
+        {
+            batch.BatchCommands.Add(NamespaceBatches.Command("SAVEPOINT " + FastPathSavepoint));
+        }
+
+        batch.BatchCommands.Add(NamespaceBatches.Command(
+            $"WITH {TakeStripeCte("taken", "$1", "$2", "$3", "$4", "$5")} SELECT count(*) FROM taken", NamespaceBatches.Value(count),
+            NamespaceBatches.Value(period), NamespaceBatches.Value(name), NamespaceBatches.Value(max), NamespaceBatches.Value(stripe)));
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        while (reader.FieldCount == 0)
+        {
+            await reader.NextResultAsync(ct);
+        }
+
+        await reader.ReadAsync(ct);
+        return reader.GetInt64(0) == 1;
     }
 
     /// <summary>Counts <paramref name="count"/> new items inside the caller's transaction; an error means over the quota.</summary>
@@ -215,13 +240,20 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
             // it did not use (a waiting UPDATE keeps the lock of a row it re-checked and skipped) and never closes a
             // cycle with a rebalancer. The same statement as the one-round-trip append's, on the context's transaction.
             ? await TakeFreeStripeAsync((NpgsqlConnection)db.Database.GetDbConnection(),
-                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, stripe, ct) ? 1 : 0
+                (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction(), period, name, count, max, stripe, inSavepoint: true, ct)
+                ? 1
+                : 0
             : await db.QuotaStripes
                 .Where(s => s.Period == period && s.Kind == name && s.Stripe == stripe && s.Cap == max && s.Used + count <= s.Allowance)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.Used, u => u.Used + count), ct);
         if (counted == 1)
         {
             return null;
+        }
+
+        if (db.Database.IsNpgsql())
+        {
+            await db.Database.ExecuteSqlRawAsync(ReleaseSkippedStripes, ct);
         }
 
         var stripes = await LockStripesAsync(db, period, name, ct);
@@ -307,7 +339,8 @@ internal sealed class PlanQuotas(ProjectPolicy project, RequestUsage requests, T
 
         // One rebalancer per counter at a time (a transaction advisory lock): row locks taken by several
         // `ORDER BY … FOR UPDATE` scans while rows are being updated can still form a cycle (seen as deadlocks).
-        // Writers on the fast path hold one stripe and wait for nothing after it, so they never close a cycle.
+        // Writers on the fast path hold one stripe and wait for nothing after it, so they never close a cycle; one whose
+        // fast path failed gives back the stripe it may have kept locked first (see TakeFreeStripeAsync).
         var counter = $"quota:{period}:{name}";
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({counter}, 0))", ct);
         await db.Database.ExecuteSqlRawAsync(InsertStripes, [period, name], ct);

@@ -156,8 +156,9 @@ internal sealed class RetentionSweeper(
             var rows = await db.Dialogues.IgnoreQueryFilters().AsNoTracking().Where(d => d.Namespace == ns && tree.Contains(d.Id)).ToListAsync(ct);
             messages += await db.Messages.IgnoreQueryFilters().Where(m => m.Namespace == ns && tree.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
             await db.Outbox.Where(o => o.Namespace == ns && tree.Contains(o.Subject)).ExecuteDeleteAsync(ct);
-            await db.Summaries.IgnoreQueryFilters().Where(s => s.Namespace == ns && tree.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
+            // Jobs before summaries: the summary worker locks a job, then its summary.
             await db.SummaryJobs.IgnoreQueryFilters().Where(j => j.Namespace == ns && tree.Contains(j.DialogueId)).ExecuteDeleteAsync(ct);
+            await db.Summaries.IgnoreQueryFilters().Where(s => s.Namespace == ns && tree.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
             foreach (var row in rows)
             {
                 await audit.AddAsync(db, Actor.Retention, "dialogue.deleted", "dialogue", ns, row.Id, row.Id,

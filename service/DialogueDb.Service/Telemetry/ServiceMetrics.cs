@@ -21,6 +21,7 @@ internal sealed class ServiceMetrics
     private readonly Counter<long> _retentionRowsDeleted;
     private readonly Histogram<double> _retentionDuration;
     private readonly Counter<long> _searchIndexed;
+    private readonly Counter<long> _databaseTransientFailures;
     private readonly TimeProvider _time;
     private long _outboxDepth;
     private long _searchQueueDepth;
@@ -53,6 +54,9 @@ internal sealed class ServiceMetrics
             "Dialogues, messages and memories deleted by retention, by kind");
         _retentionDuration = meter.CreateHistogram("dialoguedb.retention.run.duration", "s", "Duration of retention runs",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 1, 10, 60, 300, 900, 3600, 14400] });
+        _databaseTransientFailures = meter.CreateCounter<long>("dialoguedb.database.transient_failures", "{request}",
+            "Requests answered 503 after a transient database failure, by reason: the SQLSTATE (40P01 deadlock, 40001 " +
+            "serialization failure, 55P03 lock not available, 57P01 admin shutdown, ...), connection, or sqlite_busy");
         _searchIndexed = meter.CreateCounter<long>("dialoguedb.search.indexed", "{item}", "Search queue rows the indexer consumed");
         meter.CreateObservableGauge("dialoguedb.search.queue.depth", () => Volatile.Read(ref _searchQueueDepth), "{item}",
             "Items waiting in the search queue at the indexer's last cycle");
@@ -88,6 +92,9 @@ internal sealed class ServiceMetrics
             _retentionRowsDeleted.Add(rows, new KeyValuePair<string, object?>("kind", kind));
         }
     }
+
+    public void DatabaseTransientFailure(string reason) =>
+        _databaseTransientFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RetentionRun(TimeSpan duration) => _retentionDuration.Record(duration.TotalSeconds);
 

@@ -109,25 +109,45 @@ public sealed class EventSealingTests
     }
 
     [Fact]
-    public async Task RedisStream_EventsOlderThanTheRetentionWindow_Trimmed()
+    public async Task RedisStream_EventsOlderThanTheRetentionWindow_Trimmed_YoungerKept()
     {
         await using var redis = new RedisConnection(TestRedis.Shared());
         var stream = $"ddb:{{trim-{Guid.NewGuid():N}}}:events";
+        // Redis gives each entry its id from its own clock; the trim point comes from the sink's (fake) clock. The test
+        // reads the ids Redis gave and sets the fake clock from them, so each trim point is exact.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var sink = new RedisStreamSink(redis, stream, maxLength: 1000, retention: () => TimeSpan.FromDays(30), time);
+        var window = TimeSpan.FromDays(30);
+        var sink = new RedisStreamSink(redis, stream, maxLength: 1000, retention: () => window, time);
         var db = await redis.DatabaseAsync();
         try
         {
             await sink.PublishAsync([Event("01A", "a"), Event("01B", "b")], Ct);
-            Assert.Equal(2, await db.StreamLengthAsync(stream));
+            var older = await EntryTimesAsync(db, stream);
+            Assert.Equal(2, older.Count);
+            // A later millisecond for the third, so that a trim point can fall between the two and it.
+            while (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() <= older.Max().ToUnixTimeMilliseconds())
+            {
+                await Task.Delay(1, Ct);
+            }
 
-            time.Advance(TimeSpan.FromDays(29));
-            await sink.TrimAsync(Ct);
-            Assert.Equal(2, await db.StreamLengthAsync(stream));
-
-            // A day later the two are past the window; the one published now stays.
-            time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromMinutes(1));
+            time.SetUtcNow(older.Min() + window); // a publication trims too: here, nothing
             await sink.PublishAsync([Event("01C", "c")], Ct);
+            var younger = (await EntryTimesAsync(db, stream)).Except(older).Single();
+            Assert.True(younger > older.Max());
+
+            // The window reaches back exactly to the older ones: nothing is older than it, all three stay.
+            time.SetUtcNow(older.Min() + window);
+            await sink.TrimAsync(Ct);
+            Assert.Equal(3, await db.StreamLengthAsync(stream));
+
+            // The window reaches back exactly to the younger one: the two older are past theirs and go, it stays.
+            time.SetUtcNow(younger + window);
+            await sink.TrimAsync(Ct);
+            Assert.Equal(younger, Assert.Single(await EntryTimesAsync(db, stream)));
+            Assert.Equal("01C", (string?)(await db.StreamRangeAsync(stream)).Single()["eventId"]);
+
+            // A millisecond later it is past its window too, and goes.
+            time.Advance(TimeSpan.FromMilliseconds(1));
             await sink.TrimAsync(Ct);
             Assert.Equal(0, await db.StreamLengthAsync(stream));
         }
@@ -136,6 +156,11 @@ public sealed class EventSealingTests
             await db.KeyDeleteAsync(stream);
         }
     }
+
+    /// <summary>When Redis added each entry: the millisecond part of its id.</summary>
+    private static async Task<List<DateTimeOffset>> EntryTimesAsync(IDatabase db, string stream) =>
+        [.. (await db.StreamRangeAsync(stream)).Select(e => DateTimeOffset.FromUnixTimeMilliseconds(
+            long.Parse(((string)e.Id!).Split('-')[0], System.Globalization.CultureInfo.InvariantCulture)))];
 
     [Fact]
     public async Task EventsFile_OwnerOnly_RotatedBySize_RotatedFilesPastTheWindowDeleted()

@@ -173,6 +173,45 @@ public abstract class HostileInput(ApiFixture api) : ConformanceTest(api)
         AssertNoErrorLogged();
     }
 
+    public static TheoryData<string, string, string> QueryAndPathCases()
+    {
+        // Percent-encoded as a client would send them: NUL, a UTF-8-encoded lone surrogate, invalid, overlong and
+        // truncated UTF-8. Ids and namespaces in the query and the path; {v} is the hostile value.
+        string[] values = ["%00", "a%00b", "%ED%A0%80", "%FF%FE", "%C0%AF", "x%E2%82"];
+        (string Method, string Path)[] places =
+        [
+            ("GET", "dialogue?namespace={v}"), ("POST", "dialogue?namespace={v}"), ("GET", "dialogue/{v}?namespace={ns}"),
+            ("DELETE", "memory/{v}?namespace={ns}"), ("GET", "messages?dialogueId={v}&namespace={ns}"),
+            ("GET", "dialogue?threadOf={v}&namespace={ns}"), ("PUT", "dialogue/{v}/state?namespace={ns}"),
+        ];
+        var cases = new TheoryData<string, string, string>();
+        foreach (var (method, path) in places)
+        {
+            foreach (var value in values)
+            {
+                cases.Add(method, path, value);
+            }
+        }
+
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(QueryAndPathCases))]
+    public async Task QueryOrPathId_NulSurrogateOrInvalidUtf8_FourXxEnvelopeAndNothingStored(string method, string template, string value)
+    {
+        var ns = NewNamespace();
+        var path = "api/v1/" + template.Replace("{ns}", ns, StringComparison.Ordinal).Replace("{v}", value, StringComparison.Ordinal);
+
+        var response = await SendAsync(new HttpMethod(method), path, method is "POST" or "PUT" ? "{}" : null);
+
+        Assert.True((int)response.Status is >= 400 and < 500, $"{method} {path}: {(int)response.Status} {response.Body}");
+        var error = response.Object["error"]!.AsObject();
+        response.ExpectError(response.Status, Str(error["code"]), Str(error["type"]));
+        Assert.Empty((await GetAsync($"dialogue?namespace={ns}")).Expect(HttpStatusCode.OK).Object["items"]!.AsArray());
+        AssertNoErrorLogged();
+    }
+
     [Theory]
     [InlineData("dialogue/{id}", "Dialogue")]
     [InlineData("memory/{id}", "Memory")]

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using DialogueDb.Service.Api;
 using DialogueDb.Service.Hosting;
@@ -40,6 +41,57 @@ public sealed class ConnectionLimitTests
         // Past the same grace, the connection that authenticated still serves.
         await authenticated.WriteAsync(request, Ct);
         Assert.StartsWith("HTTP/1.1 200", await ReadSomeAsync(authenticated), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connections_OverTheLimit_ClosedAtOnce_AnAuthenticatedClientServedAfterTheyGo()
+    {
+        const int Limit = 16; // the smallest MAX_CONNECTIONS the settings accept
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "limit").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = dataDir, Urls = "https://127.0.0.1:0", MaxConnections = Limit, UnauthenticatedConnectionSeconds = 120,
+        });
+        await WarmUpAsync(host, key);
+
+        // The warm-up client's connection is released once it is closed; then every slot is taken by a client without a key.
+        var held = new List<SslStream>();
+        try
+        {
+            while (held.Count < Limit)
+            {
+                try
+                {
+                    held.Add(await OpenTlsAsync(host));
+                }
+                catch (Exception ex) when (ex is IOException or AuthenticationException && held.Count == Limit - 1)
+                {
+                    await Task.Delay(50, Ct); // the warm-up connection is still being torn down
+                }
+            }
+
+            // One more: Kestrel accepts the socket and closes it before the TLS handshake ends.
+            var refused = await Assert.ThrowsAnyAsync<Exception>(() => OpenTlsAsync(host));
+            Assert.True(refused is IOException or AuthenticationException, refused.ToString());
+
+            // The held ones are real connections: one of them is served.
+            var request = Encoding.ASCII.GetBytes(
+                $"GET /api/v1/dialogue HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n");
+            await held[0].WriteAsync(request, Ct);
+            Assert.StartsWith("HTTP/1.1 200", await ReadSomeAsync(held[0]), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var connection in held)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        // Once they are gone, slots are free again: an authenticated client is served (Kestrel frees a slot when it has
+        // seen the close, so the first attempt may still find the limit reached).
+        await WarmUpAsync(host, key);
     }
 
     [Fact]
@@ -96,8 +148,9 @@ public sealed class ConnectionLimitTests
                 Assert.Equal(System.Net.HttpStatusCode.OK, (await warm.GetAsync("api/v1/dialogue", Ct)).StatusCode);
                 return;
             }
-            catch (HttpRequestException) when (attempt < 5)
+            catch (HttpRequestException) when (attempt < 20)
             {
+                await Task.Delay(50, Ct);
             }
         }
     }

@@ -302,9 +302,10 @@ internal static class DialogueApi
             }
 
             await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
-            // Summaries go with their dialogue (its dialogue.deleted event stands for them), pending jobs too.
-            await db.Summaries.Where(s => s.Namespace == ns && chunk.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
+            // Summaries go with their dialogue (its dialogue.deleted event stands for them), pending jobs too: jobs
+            // first, in the order the summary worker locks them (job, then summary), or the two deadlock.
             await db.SummaryJobs.Where(j => j.Namespace == ns && chunk.Contains(j.DialogueId)).ExecuteDeleteAsync(ct);
+            await db.Summaries.Where(s => s.Namespace == ns && chunk.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
             await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
         }
 

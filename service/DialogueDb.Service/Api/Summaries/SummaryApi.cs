@@ -184,13 +184,18 @@ internal static class SummaryApi
         await db.UseNamespaceAsync(ns, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var summary = await db.Summaries.AsNoTracking().FirstOrDefaultAsync(s => s.Namespace == ns && s.Id == id, ct);
-        if (summary is null || await db.Summaries.Where(s => s.Namespace == ns && s.Id == id).ExecuteDeleteAsync(ct) == 0)
+        if (summary is null)
         {
             return ApiErrors.SummaryNotFound(id);
         }
 
-        // A job still pending goes too; a worker running it finds its job gone and drops its result.
+        // A job still pending goes too; a worker running it finds its job gone and drops its result. The job first, in
+        // the order the worker locks them when it finishes (job, then summary), or the two deadlock.
         await db.SummaryJobs.Where(j => j.Namespace == ns && j.SummaryId == id).ExecuteDeleteAsync(ct);
+        if (await db.Summaries.Where(s => s.Namespace == ns && s.Id == id).ExecuteDeleteAsync(ct) == 0)
+        {
+            return ApiErrors.SummaryNotFound(id); // deleted meanwhile; this transaction is not committed
+        }
         await audit.AddAsync(db, request.Actor, "summary.deleted", "summary", ns, id, summary.DialogueId,
             w => SummaryJson.Write(w, summary, project.ProjectId, protector), ct);
         await tx.CommitAsync(ct);
