@@ -11,6 +11,12 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal static class KeywordAnalyzer
 {
+    /// <summary>
+    /// The version of this analysis, stored with each namespace's index (<see cref="SearchNamespaceRow.Format"/>): a change
+    /// that turns a text into other terms must raise it, so indexes built before are rebuilt instead of missing matches.
+    /// </summary>
+    public const int Format = 1;
+
     /// <summary>Longest term kept; longer runs are cut (they are ids or noise, and an HMAC hides the length anyway).</summary>
     public const int MaxTermLength = 64;
 
