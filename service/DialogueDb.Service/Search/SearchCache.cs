@@ -10,7 +10,8 @@ namespace DialogueDb.Service.Search;
 /// replica sees another replica's indexer commits at its next search: it loads only the rows changed since its
 /// snapshot, or everything when removed items it has not seen were purged meanwhile.
 /// </summary>
-internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, long budgetBytes, ILogger<SearchCache> logger)
+internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, BlindTokenKey tokens, long budgetBytes,
+    ILogger<SearchCache> logger)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string, string), LinkedListNode<NamespaceIndex>> _entries = [];
@@ -24,7 +25,7 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     public async Task<NamespaceIndex> GetAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
     {
         var state = await db.SearchNamespaces.AsNoTracking().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
-        if (state is not null && !SearchIndexIdentity.Matches(state, embedder))
+        if (state is not null && !SearchIndexIdentity.Matches(state, embedder, tokens))
         {
             // Built by another model or analysis, and not yet rebuilt by the indexer: searched as empty, never mixed.
             LogOtherIdentity(logger, state.Version);

@@ -6,10 +6,14 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal static class SearchIndexIdentity
 {
-    /// <summary>The embedder's model and vector length, e.g. <c>all-MiniLM-L6-v2/384</c>.</summary>
-    public static string Of(IEmbedder embedder) => embedder.Model + "/" + embedder.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The embedder's model and vector length and the id of the ring key the blind tokens derive from, e.g.
+    /// <c>all-MiniLM-L6-v2/384/k1</c> (retiring that key changes every token).
+    /// </summary>
+    public static string Of(IEmbedder embedder, BlindTokenKey tokens) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{embedder.Model}/{embedder.Dimensions}/k{tokens.KeyId}");
 
-    /// <summary>Whether the namespace's index was built as <paramref name="embedder"/> and this keyword analysis build it.</summary>
-    public static bool Matches(SearchNamespaceRow state, IEmbedder embedder) =>
-        state.Model == Of(embedder) && state.Format == KeywordAnalyzer.Format;
+    /// <summary>Whether the namespace's index was built as this process builds it now.</summary>
+    public static bool Matches(SearchNamespaceRow state, IEmbedder embedder, BlindTokenKey tokens) =>
+        state.Model == Of(embedder, tokens) && state.Format == KeywordAnalyzer.Format;
 }

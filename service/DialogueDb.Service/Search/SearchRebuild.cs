@@ -12,20 +12,22 @@ namespace DialogueDb.Service.Search;
 /// indexed anew, never vectors of two models), and its stored items are queued page by page, the cursor committed with
 /// each page, so a restarted indexer goes on where it stopped and memory stays bounded by a page.
 /// </summary>
-internal sealed class SearchRebuild(string identity, TimeProvider time)
+internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider time)
 {
     public const int PageSize = 500;
 
     /// <summary>Index kinds (a dialogue is found through its messages).</summary>
     public static readonly string[] Kinds = ["message", "memory"];
 
-    public string Identity => identity;
+    /// <summary>How this indexer builds an index now (<see cref="SearchIndexIdentity"/>).</summary>
+    public string Identity => currentIdentity();
 
     /// <summary>
     /// Does one step of the first namespace that needs one (an emptying, or one page of queueing); false when none does.
     /// </summary>
     public async Task<bool> StepAsync(DialogueDbContext db, CancellationToken ct)
     {
+        var identity = Identity;
         var state = await db.SearchNamespaces.IgnoreQueryFilters()
             .Where(n => n.Model == null || n.Model != identity || n.Format != KeywordAnalyzer.Format || n.RebuildCursor != null)
             .OrderBy(n => n.Namespace).ThenBy(n => n.Kind).FirstOrDefaultAsync(ct);
@@ -61,7 +63,7 @@ internal sealed class SearchRebuild(string identity, TimeProvider time)
         state.Version++;
         // Every cache of this namespace is older than the floor: it reloads instead of catching up.
         state.Floor = state.Version;
-        state.Model = identity;
+        state.Model = Identity;
         state.Format = KeywordAnalyzer.Format;
         state.RebuildCursor = "";
     }

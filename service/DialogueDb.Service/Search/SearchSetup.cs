@@ -19,7 +19,7 @@ internal static class SearchSetup
             options.SearchEnabled));
         services.AddSearchEmbeddings(options);
         services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
-            options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
+            sp.GetRequiredService<BlindTokenKey>(), options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
         services.AddSingleton<SearchRanker>();
         if (options.SearchEnabled && options.RunsSearchIndexerInProcess && AuditSetup.RunsRelay(options))
         {
@@ -58,7 +58,11 @@ internal static class SearchSetup
     public static IServiceCollection AddSearchIndexer(this IServiceCollection services, ServiceOptions options)
     {
         services.AddSingleton(sp => new LowPriorityEmbedder(sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<ILogger<LowPriorityEmbedder>>()));
-        services.AddSingleton(sp => new SearchRebuild(SearchIndexIdentity.Of(sp.GetRequiredService<IEmbedder>()), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var (embedder, tokens) = (sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<BlindTokenKey>());
+            return new SearchRebuild(() => SearchIndexIdentity.Of(embedder, tokens), sp.GetRequiredService<TimeProvider>());
+        });
         services.AddSingleton(sp =>
         {
             var embedder = sp.GetRequiredService<IEmbedder>();
