@@ -52,7 +52,15 @@ internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, T
                     }
 
                     onLeading();
-                    await work(stoppingToken);
+                    try
+                    {
+                        await work(stoppingToken);
+                    }
+                    finally
+                    {
+                        // The connection goes back to a pool that may keep it open: release the lock now, not at its reuse.
+                        await ReleaseAsync(leader);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -78,6 +86,19 @@ internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, T
         catch (IOException)
         {
             return null;
+        }
+    }
+
+    private async Task ReleaseAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            await using var command = new NpgsqlCommand($"SELECT pg_advisory_unlock({lockKey})", connection);
+            await command.ExecuteScalarAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // A broken connection: its session, and so the lock, ends with it.
         }
     }
 

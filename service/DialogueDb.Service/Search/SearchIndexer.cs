@@ -96,6 +96,12 @@ internal sealed partial class SearchIndexer(
         }
     }
 
+    public override void Dispose()
+    {
+        base.Dispose();
+        leaderSource?.Dispose();
+    }
+
     /// <summary>One step of a namespace rebuild when one is due; false when there was none (checked again later).</summary>
     public async Task<bool> RebuildStepAsync(CancellationToken ct)
     {
