@@ -25,9 +25,9 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     public async Task<NamespaceIndex> GetAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
     {
         var state = await db.SearchNamespaces.AsNoTracking().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
-        if (state is not null && !SearchIndexIdentity.Matches(state, embedder, tokens))
+        if (state is not null && !SearchIndexIdentity.SameVectors(state.Model, SearchIndexIdentity.Of(embedder, tokens)))
         {
-            // Built by another model or analysis, and not yet rebuilt by the indexer: searched as empty, never mixed.
+            // Vectors of another model, not yet emptied by the indexer: searched as empty, never compared.
             LogOtherIdentity(logger, state.Version);
             return new NamespaceIndex(ns, kind, state.Version, new Dictionary<string, IndexedItem>(StringComparer.Ordinal), embedder.Dimensions);
         }
@@ -156,7 +156,7 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     }
 
     [LoggerMessage(Level = LogLevel.Debug,
-        Message = "A search index (version {Version}) was built by another embedder or keyword analysis; it answers nothing until rebuilt")]
+        Message = "A search index (version {Version}) was built by another embedding model; it answers nothing until rebuilt")]
     private static partial void LogOtherIdentity(ILogger logger, long version);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Search cache loaded {Items} items at index version {Version}")]

@@ -6,7 +6,7 @@ namespace DialogueDb.Service.Search;
 
 /// <summary>
 /// Brings one namespace's index in line with its stored items for a set of queued changes (one transaction). An index
-/// built by another embedder or keyword analysis is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
+/// whose vectors come from another model is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
 /// </summary>
 internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, IEmbedder embedder, SearchRebuild rebuild)
 {
@@ -66,7 +66,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                     state = new SearchNamespaceRow { Namespace = ns, Kind = kind, Model = rebuild.Identity, Format = KeywordAnalyzer.Format };
                     db.SearchNamespaces.Add(state);
                 }
-                else if (state.Model != rebuild.Identity || state.Format != KeywordAnalyzer.Format)
+                else if (!SearchIndexIdentity.SameVectors(state.Model, rebuild.Identity))
                 {
                     await rebuild.ResetAsync(db, state, ct);
                 }

@@ -6,11 +6,12 @@ namespace DialogueDb.Service.Search;
 
 /// <summary>
 /// Rebuilds namespace indexes from the stored (encrypted) items, run by the active indexer only (so nothing else writes
-/// the index meanwhile). A namespace's index of one kind is rebuilt when it was built otherwise than this indexer
-/// builds (another embedder or keyword analysis, see <see cref="SearchIndexIdentity"/>) or when <c>dialoguedb reindex</c>
-/// asked for it: it is emptied and stamped with the running identity in one transaction (searches then see only items
-/// indexed anew, never vectors of two models), and its stored items are queued page by page, the cursor committed with
-/// each page, so a restarted indexer goes on where it stopped and memory stays bounded by a page.
+/// the index meanwhile). A namespace's index of one kind is rebuilt when it was built otherwise than this indexer builds
+/// (<see cref="SearchIndexIdentity"/>) or when <c>dialoguedb reindex</c> asked for it (its model cleared). Vectors of
+/// another model, or an explicit request, empty the index first in one transaction (searches then see only items
+/// indexed anew, never vectors of two models); another keyword analysis or token key only re-indexes over it, so it stays
+/// searchable. Either way it is stamped with the running identity and its stored items are queued page by page, the
+/// cursor committed with each page, so a restarted indexer goes on where it stopped and memory stays bounded by a page.
 /// </summary>
 internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider time)
 {
@@ -37,9 +38,16 @@ internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider t
         }
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (state.Model != identity || state.Format != KeywordAnalyzer.Format)
+        if (!SearchIndexIdentity.SameVectors(state.Model, identity))
         {
             await ResetAsync(db, state, ct);
+        }
+        else if (!SearchIndexIdentity.Matches(state, identity))
+        {
+            // Same vectors, other tokens: every item is indexed again over the index, which stays searchable.
+            state.Model = identity;
+            state.Format = KeywordAnalyzer.Format;
+            state.RebuildCursor = "";
         }
         else
         {

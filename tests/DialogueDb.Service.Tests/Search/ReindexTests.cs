@@ -85,6 +85,45 @@ public sealed class ReindexTests
         }
     }
 
+    [Fact]
+    public async Task Sqlite_OlderKeywordAnalysis_ReindexedOverTheIndexWhichStaysSearchable()
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "search-format-upgrade").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var client = host.CreateClient(key);
+        var memory = await CreateMemoryAsync(client, "n1", "Invoice ＩＮＶ－４４０２ is overdue", Ct);
+        await WaitFoundAsync(client, "n1", "memory", "INV-4402", "keyword", [memory], Ct);
+
+        // As an index of the first analysis (before NFKC) under an unrecorded token key looks after the upgrade.
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
+            await db.SearchNamespaces.IgnoreQueryFilters().ExecuteUpdateAsync(u => u
+                .SetProperty(n => n.Model, SearchSchemaUpgrade.LegacyIdentity).SetProperty(n => n.Format, SearchSchemaUpgrade.LegacyFormat), Ct);
+        }
+
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            // The vectors are the same model's: every search meanwhile still finds the item.
+            Assert.Equal([memory], await SearchAsync(client, "n1", "memory", "overdue invoice", "semantic", Ct));
+            var state = (await StatesAsync(host)).Single(s => s.Kind == "memory");
+            if (state.Format == KeywordAnalyzer.Format && state.RebuildCursor is null && state.Version >= 2)
+            {
+                Assert.StartsWith("all-MiniLM-L6-v2/384/k", state.Model, StringComparison.Ordinal);
+                Assert.NotEqual(SearchSchemaUpgrade.LegacyIdentity, state.Model);
+                Assert.Equal(1, state.Items);
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the index was not re-indexed");
+            await Task.Delay(100, Ct);
+        }
+
+        await WaitFoundAsync(client, "n1", "memory", "ＩＮＶ－４４０２", "keyword", [memory], Ct);
+    }
+
     private static async Task<List<SearchNamespaceRow>> StatesAsync(ServiceHost host)
     {
         await using var scope = host.Services.CreateAsyncScope();

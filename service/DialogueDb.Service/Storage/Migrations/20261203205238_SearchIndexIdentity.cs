@@ -5,10 +5,10 @@
 namespace DialogueDb.Service.Storage.Migrations
 {
     /// <summary>
-    /// Issue 13: each namespace index records how it was built (the embedder's model and vector length, the keyword
-    /// analysis version) and the cursor of a rebuild in progress. Indexes built before have no model recorded: the
-    /// indexer rebuilds them from the stored data (searches answer from the rebuilt part meanwhile, never from vectors of
-    /// an unknown model).
+    /// Issue 13: each namespace index records how it was built (the embedder's model and vector length, the token key's
+    /// id, the keyword analysis version) and the cursor of a rebuild in progress. Indexes built before were built by the
+    /// in-process model with analysis format 1 under an unrecorded key: the indexer re-indexes their items over them (the
+    /// vectors are the same model's, so they stay searchable meanwhile).
     /// </summary>
     public partial class SearchIndexIdentity : Migration
     {
@@ -35,6 +35,14 @@ namespace DialogueDb.Service.Storage.Migrations
                 type: "character varying(300)",
                 maxLength: 300,
                 nullable: true);
+
+            // The owner runs migrations and is subject to the forced row-level security, which would hide every row:
+            // within this transaction (which already holds the table's exclusive lock) it looks past the policy.
+            migrationBuilder.Sql($"""
+                ALTER TABLE search_namespaces NO FORCE ROW LEVEL SECURITY;
+                UPDATE search_namespaces SET model = '{Search.SearchSchemaUpgrade.LegacyIdentity}', format = {Search.SearchSchemaUpgrade.LegacyFormat};
+                ALTER TABLE search_namespaces FORCE ROW LEVEL SECURITY;
+                """);
         }
 
         /// <inheritdoc />
