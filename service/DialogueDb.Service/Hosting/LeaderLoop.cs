@@ -5,10 +5,11 @@ namespace DialogueDb.Service.Hosting;
 /// <summary>
 /// The outer loop of a background worker that one replica runs at a time. On PostgreSQL the worker runs while this
 /// process holds the worker's session advisory lock on a dedicated connection (the others stand by and try again every
-/// <see cref="StandbyRetry"/>; a lost connection ends the turn and releases the lock). On the embedded database the lock
-/// is an exclusively opened lock file when one is named (several processes may open one data folder, e.g. <c>serve</c>
-/// and <c>dialoguedb index</c>; the OS releases it when the process ends), else the worker simply runs. A failure the worker names as a database failure is reported
-/// and retried after <see cref="FailureRetry"/>; the work it was doing stays where it was.
+/// <see cref="StandbyRetry"/>; a lost connection ends the turn and releases the lock). On the embedded database the
+/// lock is an exclusively opened lock file when one is named (several processes may open one data folder, e.g.
+/// <c>serve</c> and <c>dialoguedb index</c>; the OS releases it when the process ends), else the worker simply runs.
+/// A failure the worker names as a database failure is reported and retried after <see cref="FailureRetry"/>; the work
+/// it was doing stays where it was.
 /// </summary>
 internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, TimeProvider time, string? lockFile = null)
 {

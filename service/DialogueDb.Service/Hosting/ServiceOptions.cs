@@ -185,7 +185,9 @@ internal sealed class ServiceOptions
     [ConfigurationKeyName("EMBEDDINGS_MODEL")]
     public string? EmbeddingsModel { get; set; }
 
-    /// <summary>Length of the endpoint's vectors (required with <see cref="EmbeddingsUrl"/>); an answer of another length is refused.</summary>
+    /// <summary>
+    /// Length of the endpoint's vectors (required with <see cref="EmbeddingsUrl"/>); an answer of another length is refused.
+    /// </summary>
     [ConfigurationKeyName("EMBEDDINGS_DIMENSIONS")]
     [Range(1, 16_384)]
     public int? EmbeddingsDimensions { get; set; }
@@ -294,10 +296,11 @@ internal sealed class ServiceOptions
         }
 
         if (UsesEmbeddingsEndpoint && (string.IsNullOrWhiteSpace(EmbeddingsModel) || EmbeddingsDimensions is null
-            || !Uri.TryCreate(EmbeddingsUrl, UriKind.Absolute, out var embeddings) || (embeddings.Scheme != "https" && embeddings.Scheme != "http")))
+            || !Uri.TryCreate(EmbeddingsUrl, UriKind.Absolute, out var embeddings)
+            || (embeddings.Scheme != "https" && embeddings.Scheme != "http")))
         {
-            throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}EMBEDDINGS_URL must be an http(s) URL and needs " +
-                $"{EnvironmentPrefix}EMBEDDINGS_MODEL and {EnvironmentPrefix}EMBEDDINGS_DIMENSIONS.");
+            throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}EMBEDDINGS_URL must be an http(s) URL " +
+                $"and needs {EnvironmentPrefix}EMBEDDINGS_MODEL and {EnvironmentPrefix}EMBEDDINGS_DIMENSIONS.");
         }
 
         if ((TlsCertificateFile is null) != (TlsKeyFile is null))

@@ -87,7 +87,8 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
 
     private async Task<float[][]> EmbedBatchAsync(List<string> inputs, CancellationToken ct)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new EmbeddingsRequest(settings.Model, inputs), EmbeddingsJsonContext.Default.EmbeddingsRequest);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new EmbeddingsRequest(settings.Model, inputs),
+            EmbeddingsJsonContext.Default.EmbeddingsRequest);
         var backoff = settings.FirstBackoff;
         for (var attempt = 1; ; attempt++)
         {
@@ -112,7 +113,8 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
                 }
 
                 var status = (int)response.StatusCode;
-                if (status is >= 400 and < 500 && response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout))
+                if (status is >= 400 and < 500
+                    && response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout))
                 {
                     throw new EmbeddingsFailure($"The embeddings endpoint refused the request ({status})");
                 }
@@ -170,8 +172,8 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
 
             if (vector.Length != settings.Dimensions)
             {
-                throw new EmbeddingsFailure(string.Create(CultureInfo.InvariantCulture,
-                    $"The embeddings endpoint returned {vector.Length} dimensions; DIALOGUEDB_EMBEDDINGS_DIMENSIONS is {settings.Dimensions}"));
+                throw new EmbeddingsFailure(string.Create(CultureInfo.InvariantCulture, $"The embeddings endpoint returned " +
+                    $"{vector.Length} dimensions; DIALOGUEDB_EMBEDDINGS_DIMENSIONS is {settings.Dimensions}"));
             }
 
             var norm = TensorPrimitives.Norm(vector);

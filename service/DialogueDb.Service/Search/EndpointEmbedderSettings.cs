@@ -1,7 +1,8 @@
 namespace DialogueDb.Service.Search;
 
 /// <summary>What <see cref="EndpointEmbedder"/> is told by the DIALOGUEDB_EMBEDDINGS_* settings.</summary>
-internal sealed record EndpointEmbedderSettings(Uri BaseUrl, string Model, int Dimensions, string? ApiKeyFile, int BatchSize, TimeSpan Timeout)
+internal sealed record EndpointEmbedderSettings(
+    Uri BaseUrl, string Model, int Dimensions, string? ApiKeyFile, int BatchSize, TimeSpan Timeout)
 {
     public TimeSpan FirstBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
 

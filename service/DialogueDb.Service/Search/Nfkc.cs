@@ -100,7 +100,8 @@ internal static partial class Nfkc
         {
             var point = points[read];
             var ccc = ClassOf(point);
-            if (starter >= 0 && (lastClass < ccc || (lastClass == 0 && write - 1 == starter)) && TryCompose(points[starter], point) is { } composed)
+            if (starter >= 0 && (lastClass < ccc || (lastClass == 0 && write - 1 == starter))
+                && TryCompose(points[starter], point) is { } composed)
             {
                 points[starter] = composed;
                 continue;

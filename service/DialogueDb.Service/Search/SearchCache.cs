@@ -29,7 +29,8 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
         {
             // Vectors of another model, not yet emptied by the indexer: searched as empty, never compared.
             LogOtherIdentity(logger, state.Version);
-            return new NamespaceIndex(ns, kind, state.Version, new Dictionary<string, IndexedItem>(StringComparer.Ordinal), embedder.Dimensions);
+            return new NamespaceIndex(ns, kind, state.Version, new Dictionary<string, IndexedItem>(StringComparer.Ordinal),
+                embedder.Dimensions);
         }
 
         var version = state?.Version ?? 0;

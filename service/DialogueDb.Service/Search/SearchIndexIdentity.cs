@@ -19,7 +19,7 @@ internal static class SearchIndexIdentity
     public static bool Matches(SearchNamespaceRow state, string identity) =>
         state.Model == identity && state.Format == KeywordAnalyzer.Format;
 
-    /// <summary>Whether the index's vectors come from the same model and length as <paramref name="identity"/>'s (the key part aside).</summary>
+    /// <summary>Whether the index's vectors come from the model and length of <paramref name="identity"/> (the key part aside).</summary>
     public static bool SameVectors(string? stored, string identity) =>
         stored is not null && stored.LastIndexOf('/') is var end and > 0 && identity.AsSpan().StartsWith(stored.AsSpan(0, end + 1))
         && identity.LastIndexOf('/') == end;

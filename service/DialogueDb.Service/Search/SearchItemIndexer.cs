@@ -63,7 +63,10 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                 state = await db.SearchNamespaces.IgnoreQueryFilters().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
                 if (state is null)
                 {
-                    state = new SearchNamespaceRow { Namespace = ns, Kind = kind, Model = rebuild.Identity, Format = KeywordAnalyzer.Format };
+                    state = new SearchNamespaceRow
+                    {
+                        Namespace = ns, Kind = kind, Model = rebuild.Identity, Format = KeywordAnalyzer.Format,
+                    };
                     db.SearchNamespaces.Add(state);
                 }
                 else if (!SearchIndexIdentity.SameVectors(state.Model, rebuild.Identity))

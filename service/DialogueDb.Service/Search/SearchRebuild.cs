@@ -97,7 +97,8 @@ internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider t
             var page = await db.Messages.IgnoreQueryFilters().AsNoTracking()
                 .Where(m => m.Namespace == ns
                     && (string.Compare(m.DialogueId, afterDialogue) > 0 || (m.DialogueId == afterDialogue && m.Seq > afterSeq)))
-                .OrderBy(m => m.DialogueId).ThenBy(m => m.Seq).Select(m => new { m.DialogueId, m.Seq, m.Id }).Take(PageSize).ToListAsync(ct);
+                .OrderBy(m => m.DialogueId).ThenBy(m => m.Seq).Select(m => new { m.DialogueId, m.Seq, m.Id })
+                .Take(PageSize).ToListAsync(ct);
             db.SearchQueue.AddRange(page.Select(m =>
                 new SearchQueueRow { Namespace = ns, Kind = "message", ItemId = m.Id, DialogueId = m.DialogueId, Enqueued = now }));
             count = page.Count;

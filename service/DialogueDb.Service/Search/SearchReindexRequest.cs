@@ -56,8 +56,10 @@ internal sealed class SearchReindexRequest(Func<DialogueDbContext> newContext, s
         await using var db = newContext();
         var rebuilding = await db.SearchNamespaces.IgnoreQueryFilters()
             .Where(n => onlyNamespace == null || n.Namespace == onlyNamespace)
-            .LongCountAsync(n => n.Model == null || n.Model != identity || n.Format != KeywordAnalyzer.Format || n.RebuildCursor != null, ct);
-        var queued = await db.SearchQueue.IgnoreQueryFilters().LongCountAsync(q => onlyNamespace == null || q.Namespace == onlyNamespace, ct);
+            .LongCountAsync(n => n.Model == null || n.Model != identity || n.Format != KeywordAnalyzer.Format
+                || n.RebuildCursor != null, ct);
+        var queued = await db.SearchQueue.IgnoreQueryFilters()
+            .LongCountAsync(q => onlyNamespace == null || q.Namespace == onlyNamespace, ct);
         return (rebuilding, queued);
     }
 

@@ -15,7 +15,8 @@ internal static class SearchSchemaUpgrade
 
     public static async Task AddIdentityColumnsAsync(DbContext db, CancellationToken ct)
     {
-        var columns = await db.Database.SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_namespaces')").ToListAsync(ct);
+        var columns = await db.Database
+            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_namespaces')").ToListAsync(ct);
         if (columns.Count == 0 || columns.Contains("model"))
         {
             return;

@@ -29,13 +29,18 @@ internal static class SearchSetup
         return services;
     }
 
-    /// <summary>The embedder (the endpoint when DIALOGUEDB_EMBEDDINGS_URL is set, else the in-process model) and the blind-index key.</summary>
+    /// <summary>
+    /// The embedder (the endpoint when DIALOGUEDB_EMBEDDINGS_URL is set, else the in-process model) and the blind-index key.
+    /// </summary>
     public static IServiceCollection AddSearchEmbeddings(this IServiceCollection services, ServiceOptions options)
     {
         if (options.UsesEmbeddingsEndpoint)
         {
             services.AddSingleton<IEmbedder>(sp => new EndpointEmbedder(
-                new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan },
+                new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+                {
+                    Timeout = Timeout.InfiniteTimeSpan,
+                },
                 EndpointEmbedderSettings.From(options), sp.GetRequiredService<TimeProvider>()));
         }
         else
@@ -67,7 +72,8 @@ internal static class SearchSetup
         {
             var embedder = sp.GetRequiredService<IEmbedder>();
             return new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
-                options.UsesEmbeddingsEndpoint ? embedder : sp.GetRequiredService<LowPriorityEmbedder>(), sp.GetRequiredService<SearchRebuild>());
+                options.UsesEmbeddingsEndpoint ? embedder : sp.GetRequiredService<LowPriorityEmbedder>(),
+                sp.GetRequiredService<SearchRebuild>());
         });
         services.AddSingleton(sp => Indexer(sp, options));
         services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());

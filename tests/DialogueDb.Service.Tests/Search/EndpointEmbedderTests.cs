@@ -10,7 +10,8 @@ public sealed class EndpointEmbedderTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static EndpointEmbedder Embedder(LoopbackEmbeddingsServer server, string? keyFile = null, int batchSize = 2) =>
-        new(new HttpClient(), new EndpointEmbedderSettings(server.BaseUrl, "test-embed", Dimensions, keyFile, batchSize, TimeSpan.FromSeconds(10))
+        new(new HttpClient(), new EndpointEmbedderSettings(server.BaseUrl, "test-embed", Dimensions, keyFile, batchSize,
+            TimeSpan.FromSeconds(10))
         {
             FirstBackoff = TimeSpan.FromMilliseconds(10),
         }, TimeProvider.System);
@@ -106,7 +107,8 @@ public sealed class EndpointEmbedderTests
 
         Assert.Equal(2, chunks.Count);
         Assert.All(chunks, c => Assert.True(c.Length <= EndpointEmbedder.ChunkChars));
-        Assert.StartsWith(chunks[1][..EndpointEmbedder.OverlapChars], chunks[0][^EndpointEmbedder.OverlapChars..], StringComparison.Ordinal);
+        var overlap = EndpointEmbedder.OverlapChars;
+        Assert.StartsWith(chunks[1][..overlap], chunks[0][^overlap..], StringComparison.Ordinal);
         Assert.EndsWith(chunks[1], text, StringComparison.Ordinal);
     }
 }

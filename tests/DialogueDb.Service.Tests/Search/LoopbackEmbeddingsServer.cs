@@ -86,7 +86,10 @@ internal sealed class LoopbackEmbeddingsServer : IAsyncDisposable
         for (var i = inputs.Length - 1; i >= 0; i--)
         {
             // Reversed on purpose: the client must place vectors by their index, not by their order.
-            data.Add(new JsonObject { ["object"] = "embedding", ["index"] = i, ["embedding"] = JsonSerializer.SerializeToNode(VectorOf(inputs[i], Dimensions)) });
+            data.Add(new JsonObject
+            {
+                ["object"] = "embedding", ["index"] = i, ["embedding"] = JsonSerializer.SerializeToNode(VectorOf(inputs[i], Dimensions)),
+            });
         }
 
         var answer = new JsonObject { ["object"] = "list", ["data"] = data, ["model"] = body["model"]!.DeepClone() };

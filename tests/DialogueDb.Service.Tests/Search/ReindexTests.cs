@@ -100,7 +100,8 @@ public sealed class ReindexTests
         {
             var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
             await db.SearchNamespaces.IgnoreQueryFilters().ExecuteUpdateAsync(u => u
-                .SetProperty(n => n.Model, SearchSchemaUpgrade.LegacyIdentity).SetProperty(n => n.Format, SearchSchemaUpgrade.LegacyFormat), Ct);
+                .SetProperty(n => n.Model, SearchSchemaUpgrade.LegacyIdentity)
+                .SetProperty(n => n.Format, SearchSchemaUpgrade.LegacyFormat), Ct);
         }
 
         var deadline = DateTime.UtcNow + Deadline;

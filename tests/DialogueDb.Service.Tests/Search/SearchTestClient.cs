@@ -26,7 +26,8 @@ internal static class SearchTestClient
     }
 
     /// <summary>The ids a search answers (items of <paramref name="kind"/>; for messages, their dialogue ids).</summary>
-    public static async Task<List<string>> SearchAsync(HttpClient client, string ns, string kind, string query, string mode, CancellationToken ct)
+    public static async Task<List<string>> SearchAsync(HttpClient client, string ns, string kind, string query, string mode,
+        CancellationToken ct)
     {
         using var response = await client.PostAsJsonAsync($"api/v1/search?namespace={ns}", new { query, @object = kind, mode }, ct);
         response.EnsureSuccessStatusCode();
@@ -35,8 +36,8 @@ internal static class SearchTestClient
     }
 
     /// <summary>Searches until the answer holds every id in <paramref name="expected"/>.</summary>
-    public static async Task WaitFoundAsync(HttpClient client, string ns, string kind, string query, string mode, IEnumerable<string> expected,
-        CancellationToken ct)
+    public static async Task WaitFoundAsync(HttpClient client, string ns, string kind, string query, string mode,
+        IEnumerable<string> expected, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + Deadline;
         while (true)

@@ -26,7 +26,8 @@ internal static class IndexCommand
     private static async Task<int> IndexAsync(ServiceOptions options, CancellationToken ct)
     {
         await PrepareAsync(options, ct);
-        using var host = JobHost.Build(options, hostRelay: false, services => services.AddSearchEmbeddings(options).AddSearchIndexer(options));
+        using var host = JobHost.Build(options, hostRelay: false,
+            services => services.AddSearchEmbeddings(options).AddSearchIndexer(options));
         await host.RunAsync(ct);
         return 0;
     }

@@ -41,7 +41,8 @@ internal static class ReindexCommand
         }
 
         await IndexCommand.PrepareAsync(options, ct);
-        using var host = JobHost.Build(options, hostRelay: false, services => services.AddSearchEmbeddings(options).AddSearchIndexer(options));
+        using var host = JobHost.Build(options, hostRelay: false,
+            services => services.AddSearchEmbeddings(options).AddSearchIndexer(options));
         var database = MaintenanceDatabase.Open(options);
         try
         {

@@ -40,7 +40,8 @@ namespace DialogueDb.Service.Storage.Migrations
             // within this transaction (which already holds the table's exclusive lock) it looks past the policy.
             migrationBuilder.Sql($"""
                 ALTER TABLE search_namespaces NO FORCE ROW LEVEL SECURITY;
-                UPDATE search_namespaces SET model = '{Search.SearchSchemaUpgrade.LegacyIdentity}', format = {Search.SearchSchemaUpgrade.LegacyFormat};
+                UPDATE search_namespaces
+                SET model = '{Search.SearchSchemaUpgrade.LegacyIdentity}', format = {Search.SearchSchemaUpgrade.LegacyFormat};
                 ALTER TABLE search_namespaces FORCE ROW LEVEL SECURITY;
                 """);
         }
