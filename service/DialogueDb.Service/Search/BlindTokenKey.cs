@@ -10,7 +10,7 @@ namespace DialogueDb.Service.Search;
 /// and never decrypts anything; the same term in another project gives another token. It is derived from the ring's
 /// oldest key (lowest id), which a rotation keeps: the tokens stay valid while new data keys come and go. Retiring that
 /// key changes every token: the key's id is part of the index identity (<see cref="SearchIndexIdentity"/>), so the
-/// indexer then rebuilds every namespace's index, and until then a namespace is not searched with the new tokens.
+/// indexer then re-indexes every namespace's items under the new key (old tokens match no query meanwhile).
 /// </summary>
 internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string projectId)
 {
