@@ -23,6 +23,8 @@ internal static class Cli
             RelayCommand.Create(shared),
             EventsCommand.Create(shared),
             RetentionCommand.Create(shared),
+            IndexCommand.Create(shared),
+            ReindexCommand.Create(shared),
         };
     }
 }

@@ -5,11 +5,13 @@ namespace DialogueDb.Service.Hosting;
 /// <summary>
 /// The outer loop of a background worker that one replica runs at a time. On PostgreSQL the worker runs while this
 /// process holds the worker's session advisory lock on a dedicated connection (the others stand by and try again every
-/// <see cref="StandbyRetry"/>; a lost connection ends the turn and releases the lock). Without a leader source (the
-/// embedded database, one process) the worker simply runs. A failure the worker names as a database failure is reported
-/// and retried after <see cref="FailureRetry"/>; the work it was doing stays where it was.
+/// <see cref="StandbyRetry"/>; a lost connection ends the turn and releases the lock). On the embedded database the
+/// lock is an exclusively opened lock file when one is named (several processes may open one data folder, e.g.
+/// <c>serve</c> and <c>dialoguedb index</c>; the OS releases it when the process ends), else the worker simply runs.
+/// A failure the worker names as a database failure is reported and retried after <see cref="FailureRetry"/>; the work
+/// it was doing stays where it was.
 /// </summary>
-internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, TimeProvider time)
+internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, TimeProvider time, string? lockFile = null)
 {
     /// <summary>A standby replica tries to take the lead this often.</summary>
     public static readonly TimeSpan StandbyRetry = TimeSpan.FromSeconds(2);
@@ -25,8 +27,20 @@ internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, T
         {
             try
             {
-                if (leaderSource is null)
+                if (leaderSource is null && lockFile is null)
                 {
+                    await work(stoppingToken);
+                }
+                else if (leaderSource is null)
+                {
+                    await using var held = TryLockFile(lockFile!);
+                    if (held is null)
+                    {
+                        await Task.Delay(StandbyRetry, time, stoppingToken);
+                        continue;
+                    }
+
+                    onLeading();
                     await work(stoppingToken);
                 }
                 else
@@ -39,7 +53,15 @@ internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, T
                     }
 
                     onLeading();
-                    await work(stoppingToken);
+                    try
+                    {
+                        await work(stoppingToken);
+                    }
+                    finally
+                    {
+                        // The connection goes back to a pool that may keep it open: release the lock now, not at its reuse.
+                        await ReleaseAsync(leader);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -51,6 +73,33 @@ internal sealed class LeaderLoop(NpgsqlDataSource? leaderSource, long lockKey, T
                 onFailure(ex);
                 await Task.Delay(FailureRetry, time, stoppingToken);
             }
+        }
+    }
+
+    /// <summary>The lock file opened for this process alone, or null when another process has it open.</summary>
+    public static FileStream? TryLockFile(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private async Task ReleaseAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            await using var command = new NpgsqlCommand($"SELECT pg_advisory_unlock({lockKey})", connection);
+            await command.ExecuteScalarAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // A broken connection: its session, and so the lock, ends with it.
         }
     }
 

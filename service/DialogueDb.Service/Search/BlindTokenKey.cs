@@ -9,7 +9,8 @@ namespace DialogueDb.Service.Search;
 /// is derived (HKDF-SHA-256) from key-ring material with its own label and the project id, so it is never a data key
 /// and never decrypts anything; the same term in another project gives another token. It is derived from the ring's
 /// oldest key (lowest id), which a rotation keeps: the tokens stay valid while new data keys come and go. Retiring that
-/// key changes every token, so the index must then be rebuilt (<c>dialoguedb reindex</c> is future work; see SECURITY.md).
+/// key changes every token: the key's id is part of the index identity (<see cref="SearchIndexIdentity"/>), so the
+/// indexer then re-indexes every namespace's items under the new key (old tokens match no query meanwhile).
 /// </summary>
 internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string projectId)
 {
@@ -22,6 +23,9 @@ internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string 
         : this(() => protector.Ring, projectId)
     {
     }
+
+    /// <summary>The id of the ring key the tokens are derived from now (not secret: it names the key, it is no key).</summary>
+    public uint KeyId => currentRing().KeyIds.Min();
 
     public byte[] Token(string term)
     {

@@ -4,13 +4,21 @@ using System.Text;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// Turns text into the terms of the keyword index: folded (<see cref="UnicodeFolding"/>), lower-cased, split into words
+/// Turns text into the terms of the keyword index: NFKC-normalised (<see cref="Nfkc"/>), folded (diacritics and a few
+/// letters without a decomposition, <see cref="UnicodeFolding"/>), lower-cased, split into words
 /// of letters and digits, common English stop words dropped, words stemmed (<see cref="Stem"/>). Identifiers such as
 /// <c>INV-2024-0042</c> or <c>user@example.com</c> are also kept whole (unstemmed), so an exact code ranks first.
 /// Queries go through the same analysis, so only consistency matters, not linguistic perfection.
 /// </summary>
 internal static class KeywordAnalyzer
 {
+    /// <summary>
+    /// The version of this analysis, stored with each namespace's index (<see cref="SearchNamespaceRow.Format"/>): a change
+    /// that turns a text into other terms must raise it, so indexes built before are rebuilt instead of missing matches.
+    /// 1: the folding table alone; 2: true NFKC first.
+    /// </summary>
+    public const int Format = 2;
+
     /// <summary>Longest term kept; longer runs are cut (they are ids or noise, and an HMAC hides the length anyway).</summary>
     public const int MaxTermLength = 64;
 
@@ -37,7 +45,7 @@ internal static class KeywordAnalyzer
     /// <summary>The terms in text order (repeats included).</summary>
     public static List<string> Terms(string text)
     {
-        var normalized = UnicodeFolding.Fold(text).ToLowerInvariant();
+        var normalized = UnicodeFolding.Fold(Nfkc.Normalize(text)).ToLowerInvariant();
         var terms = new List<string>();
         var i = 0;
         while (i < normalized.Length)

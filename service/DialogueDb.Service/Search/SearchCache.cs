@@ -10,7 +10,8 @@ namespace DialogueDb.Service.Search;
 /// replica sees another replica's indexer commits at its next search: it loads only the rows changed since its
 /// snapshot, or everything when removed items it has not seen were purged meanwhile.
 /// </summary>
-internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, long budgetBytes, ILogger<SearchCache> logger)
+internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, BlindTokenKey tokens, long budgetBytes,
+    ILogger<SearchCache> logger)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string, string), LinkedListNode<NamespaceIndex>> _entries = [];
@@ -24,6 +25,14 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     public async Task<NamespaceIndex> GetAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
     {
         var state = await db.SearchNamespaces.AsNoTracking().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
+        if (state is not null && !SearchIndexIdentity.SameVectors(state.Model, SearchIndexIdentity.Of(embedder, tokens)))
+        {
+            // Vectors of another model, not yet emptied by the indexer: searched as empty, never compared.
+            LogOtherIdentity(logger, state.Version);
+            return new NamespaceIndex(ns, kind, state.Version, new Dictionary<string, IndexedItem>(StringComparer.Ordinal),
+                embedder.Dimensions);
+        }
+
         var version = state?.Version ?? 0;
         var key = (ns, kind);
         if (TryGetCurrent(key, version) is { } current)
@@ -146,6 +155,10 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "A search index (version {Version}) was built by another embedding model; it answers nothing until rebuilt")]
+    private static partial void LogOtherIdentity(ILogger logger, long version);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Search cache loaded {Items} items at index version {Version}")]
     private static partial void LogLoaded(ILogger logger, int items, long version);

@@ -10,13 +10,18 @@ namespace DialogueDb.Service.Search;
 /// Works off the search queue in batches: for each queued item it reads what is stored now, embeds and analyses its
 /// text, and writes vectors, blind-index postings and the namespace's new version in one transaction that also deletes
 /// the queue rows (a crash before commit leaves the work queued; redoing it is harmless). Items that are gone, and the
-/// messages of deleted dialogues, leave the index. On PostgreSQL one indexer is active across all replicas (a session
-/// advisory lock on a dedicated connection) and it reads as the maintenance role, which sees every namespace.
+/// messages of deleted dialogues, leave the index. When the queue runs short it takes the next step of any namespace
+/// rebuild (<see cref="SearchRebuild"/>). One indexer is active at a time, whichever process hosts it (<c>serve</c> or
+/// <c>dialoguedb index</c>): on PostgreSQL through a session advisory lock on a dedicated connection (it reads as the
+/// maintenance role, which sees every namespace), on the embedded database through a lock file in the data folder.
+/// An embeddings endpoint that fails leaves the work queued; the indexer backs off and tries again.
 /// </summary>
 internal sealed partial class SearchIndexer(
     Func<DialogueDbContext> newContext,
     NpgsqlDataSource? leaderSource,
+    string? lockFile,
     SearchItemIndexer items,
+    SearchRebuild rebuild,
     SearchSignal signal,
     ILogger<SearchIndexer> logger,
     Telemetry.ServiceMetrics? metrics = null) : BackgroundService
@@ -32,8 +37,20 @@ internal sealed partial class SearchIndexer(
     /// </summary>
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>With nothing to rebuild, the indexer looks for namespaces to rebuild this often (and when it starts leading).</summary>
+    private static readonly TimeSpan RebuildCheck = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest pause after an embeddings endpoint failure (the pause doubles from a second up to this).</summary>
+    private static readonly TimeSpan MaxEndpointBackoff = TimeSpan.FromSeconds(60);
+
+    private DateTimeOffset _nextRebuildCheck;
+    private TimeSpan _endpointBackoff = TimeSpan.FromSeconds(1);
+
+    /// <summary>The lock file of the indexer of an embedded data folder.</summary>
+    public static string LockFileOf(Hosting.ServiceOptions options) => Path.Combine(options.FullDataDir, "search-indexer.lock");
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        new LeaderLoop(leaderSource, LeaderLockKey, TimeProvider.System).RunAsync(
+        new LeaderLoop(leaderSource, LeaderLockKey, TimeProvider.System, lockFile).RunAsync(
             work: RunAsync,
             onLeading: () => LogLeading(logger),
             // Work stays queued; retry after a pause.
@@ -44,9 +61,29 @@ internal sealed partial class SearchIndexer(
 
     private async Task RunAsync(CancellationToken ct)
     {
+        _nextRebuildCheck = DateTimeOffset.MinValue;
         while (!ct.IsCancellationRequested)
         {
-            var indexed = await IndexBatchAsync(ct);
+            int indexed;
+            try
+            {
+                indexed = await IndexBatchAsync(ct);
+                _endpointBackoff = TimeSpan.FromSeconds(1);
+            }
+            catch (EmbeddingsFailure ex)
+            {
+                // The message names the status or the problem, never a text or the key.
+                LogEndpointFailed(logger, ex.Message, _endpointBackoff.TotalSeconds);
+                await Task.Delay(_endpointBackoff, ct);
+                _endpointBackoff = TimeSpan.FromTicks(Math.Min(_endpointBackoff.Ticks * 2, MaxEndpointBackoff.Ticks));
+                continue;
+            }
+
+            if (indexed < BatchSize && await RebuildStepAsync(ct))
+            {
+                continue;
+            }
+
             if (indexed == 0 && await signal.WaitAsync(Poll, ct))
             {
                 // Nudged before the writer's commit: give it a moment to land.
@@ -58,6 +95,33 @@ internal sealed partial class SearchIndexer(
             }
         }
     }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        leaderSource?.Dispose();
+    }
+
+    /// <summary>One step of a namespace rebuild when one is due; false when there was none (checked again later).</summary>
+    public async Task<bool> RebuildStepAsync(CancellationToken ct)
+    {
+        if (TimeProvider.System.GetUtcNow() < _nextRebuildCheck)
+        {
+            return false;
+        }
+
+        await using var db = newContext();
+        if (await rebuild.StepAsync(db, ct))
+        {
+            return true;
+        }
+
+        _nextRebuildCheck = TimeProvider.System.GetUtcNow() + RebuildCheck;
+        return false;
+    }
+
+    /// <summary>Looks for namespaces to rebuild at the next chance (after <c>dialoguedb reindex</c> asked for some).</summary>
+    public void CheckRebuildsSoon() => _nextRebuildCheck = DateTimeOffset.MinValue;
 
     /// <summary>Indexes the oldest queued batch; returns how many queue rows it consumed.</summary>
     public async Task<int> IndexBatchAsync(CancellationToken ct)
@@ -83,6 +147,9 @@ internal sealed partial class SearchIndexer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Search indexer active")]
     private static partial void LogLeading(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Search embeddings failed: {Reason}; the work stays queued, retried in {Seconds} s")]
+    private static partial void LogEndpointFailed(ILogger logger, string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Search indexer failed ({Error}); the work stays queued and is retried")]
     private static partial void LogFailed(ILogger logger, string error);

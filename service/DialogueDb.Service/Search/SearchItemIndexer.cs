@@ -4,8 +4,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DialogueDb.Service.Search;
 
-/// <summary>Brings one namespace's index in line with its stored items for a set of queued changes (one transaction).</summary>
-internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, IEmbedder embedder)
+/// <summary>
+/// Brings one namespace's index in line with its stored items for a set of queued changes (one transaction). An index
+/// whose vectors come from another model is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
+/// </summary>
+internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, IEmbedder embedder, SearchRebuild rebuild)
 {
     /// <summary>Removed-item markers are purged every this many index versions (caches older than that reload).</summary>
     public const long PurgeEvery = 256;
@@ -60,8 +63,15 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                 state = await db.SearchNamespaces.IgnoreQueryFilters().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
                 if (state is null)
                 {
-                    state = new SearchNamespaceRow { Namespace = ns, Kind = kind };
+                    state = new SearchNamespaceRow
+                    {
+                        Namespace = ns, Kind = kind, Model = rebuild.Identity, Format = KeywordAnalyzer.Format,
+                    };
                     db.SearchNamespaces.Add(state);
+                }
+                else if (!SearchIndexIdentity.SameVectors(state.Model, rebuild.Identity))
+                {
+                    await rebuild.ResetAsync(db, state, ct);
                 }
 
                 state.Version++;

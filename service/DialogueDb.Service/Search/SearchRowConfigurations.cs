@@ -50,6 +50,8 @@ internal static class SearchRowConfigurations
             ns.HasKey(n => new { n.Namespace, n.Kind });
             ns.Property(n => n.Namespace).HasMaxLength(128);
             ns.Property(n => n.Kind).HasMaxLength(16);
+            ns.Property(n => n.Model).HasMaxLength(300);
+            ns.Property(n => n.RebuildCursor).HasMaxLength(300);
         });
     }
 }

@@ -9,38 +9,82 @@ internal static class SearchSetup
 {
     /// <summary>
     /// Search: the queue writer always (writes enqueue index work), the cache the endpoint reads through, and the
-    /// indexer where the audit relay runs (embedded mode, or with the maintenance role's connection on PostgreSQL).
+    /// indexer where the audit relay runs (embedded mode, or with the maintenance role's connection on PostgreSQL)
+    /// unless <c>DIALOGUEDB_SEARCH_INDEXER=external</c> leaves it to a <c>dialoguedb index</c> process.
     /// </summary>
     public static IServiceCollection AddSearch(this IServiceCollection services, ServiceOptions options)
     {
         services.AddSingleton<SearchSignal>();
         services.AddSingleton(sp => new SearchQueue(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SearchSignal>(),
             options.SearchEnabled));
-        services.AddSingleton<IEmbedder, MiniLmEmbedder>();
+        services.AddSearchEmbeddings(options);
+        services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
+            sp.GetRequiredService<BlindTokenKey>(), options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
+        services.AddSingleton<SearchRanker>();
+        if (options.SearchEnabled && options.RunsSearchIndexerInProcess && AuditSetup.RunsRelay(options))
+        {
+            services.AddSearchIndexer(options);
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// The embedder (the endpoint when DIALOGUEDB_EMBEDDINGS_URL is set, else the in-process model) and the blind-index key.
+    /// </summary>
+    public static IServiceCollection AddSearchEmbeddings(this IServiceCollection services, ServiceOptions options)
+    {
+        if (options.UsesEmbeddingsEndpoint)
+        {
+            services.AddSingleton<IEmbedder>(sp => new EndpointEmbedder(
+                new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+                {
+                    Timeout = Timeout.InfiniteTimeSpan,
+                },
+                EndpointEmbedderSettings.From(options), sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            services.AddSingleton<IEmbedder, MiniLmEmbedder>();
+        }
+
         services.AddSingleton(sp =>
         {
             var protector = sp.GetRequiredService<ContentProtector>();
             return new BlindTokenKey(protector, protector.ProjectId);
         });
-        services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
-            options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
-        services.AddSingleton(sp => new LowPriorityEmbedder(sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<ILogger<LowPriorityEmbedder>>()));
-        services.AddSingleton(sp => new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
-            sp.GetRequiredService<LowPriorityEmbedder>()));
-        services.AddSingleton<SearchRanker>();
-        if (options.SearchEnabled && AuditSetup.RunsRelay(options))
-        {
-            services.AddSingleton(sp => Indexer(sp, options));
-            services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
-        }
+        return services;
+    }
 
+    /// <summary>
+    /// The indexer, hosted: by <c>serve</c> (in-process) or by <c>dialoguedb index</c>. The in-process model runs on a
+    /// thread at the lowest CPU priority; an endpoint is called directly (its work is elsewhere).
+    /// </summary>
+    public static IServiceCollection AddSearchIndexer(this IServiceCollection services, ServiceOptions options)
+    {
+        services.AddSingleton(sp => new LowPriorityEmbedder(sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<ILogger<LowPriorityEmbedder>>()));
+        services.AddSingleton(sp =>
+        {
+            var (embedder, tokens) = (sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<BlindTokenKey>());
+            return new SearchRebuild(() => SearchIndexIdentity.Of(embedder, tokens), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton(sp =>
+        {
+            var embedder = sp.GetRequiredService<IEmbedder>();
+            return new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
+                options.UsesEmbeddingsEndpoint ? embedder : sp.GetRequiredService<LowPriorityEmbedder>(),
+                sp.GetRequiredService<SearchRebuild>());
+        });
+        services.AddSingleton(sp => Indexer(sp, options));
+        services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
         return services;
     }
 
     private static SearchIndexer Indexer(IServiceProvider services, ServiceOptions options)
     {
         var database = MaintenanceDatabase.Open(options);
-        return new SearchIndexer(database.NewContext, database.DataSource, services.GetRequiredService<SearchItemIndexer>(),
+        return new SearchIndexer(database.NewContext, database.DataSource, options.UsesPostgres ? null : SearchIndexer.LockFileOf(options),
+            services.GetRequiredService<SearchItemIndexer>(), services.GetRequiredService<SearchRebuild>(),
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
             services.GetService<Telemetry.ServiceMetrics>());
     }

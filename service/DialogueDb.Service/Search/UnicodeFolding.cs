@@ -4,10 +4,10 @@ using System.Text;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// Compatibility folding for search: what NFKC normalisation followed by removing diacritics gives (full-width
-/// letters, ligatures, superscripts, accented Latin, Greek and Cyrillic letters). The service runs with invariant
-/// globalization, where <see cref="string.Normalize()"/> leaves non-ASCII text as it is, so the mapping is a generated
-/// table (UnicodeFolding.Table.cs, from generate-folding-table.py). Combining marks of decomposed input are dropped.
+/// Folding for search after <see cref="Nfkc"/>: diacritics removed from accented Latin, Greek and Cyrillic letters,
+/// and letters without a decomposition spelled out (ß → ss, æ → ae, ø → o, ł → l, …). The service runs with invariant
+/// globalization, so the mapping is a generated table (UnicodeFolding.Table.cs, from generate-folding-table.py; it also
+/// holds NFKC's mappings of those blocks, which text already normalised never meets). Combining marks are dropped.
 /// </summary>
 internal static partial class UnicodeFolding
 {

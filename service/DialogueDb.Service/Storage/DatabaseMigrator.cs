@@ -34,6 +34,7 @@ internal static partial class DatabaseMigrator
             .Replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", StringComparison.Ordinal);
         await db.Database.ExecuteSqlRawAsync(script, ct);
         await db.Database.ExecuteSqlRawAsync(MoveQuotaCountersToStripes, ct);
+        await Search.SearchSchemaUpgrade.AddIdentityColumnsAsync(db, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
 

@@ -61,6 +61,37 @@ public sealed class EmbeddedSchemaTests
         Assert.Equal(7L, await Scalar(check, "SELECT used FROM plan_usage WHERE kind = 'requests'"));
     }
 
+    [Fact]
+    public async Task SearchNamespacesOfAnOlderVersion_GainTheIndexIdentityColumns_MarkedAsTheFirstAnalysis()
+    {
+        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var owned = host;
+        await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await Execute(connection, """
+                DROP TABLE search_namespaces;
+                CREATE TABLE search_namespaces (namespace TEXT NOT NULL, kind TEXT NOT NULL, version INTEGER NOT NULL,
+                    floor INTEGER NOT NULL, items INTEGER NOT NULL, total_length INTEGER NOT NULL, PRIMARY KEY (namespace, kind));
+                INSERT INTO search_namespaces VALUES ('n', 'memory', 7, 0, 3, 30);
+                """);
+        }
+
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using var check = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False");
+        await check.OpenAsync(Ct);
+        await using var command = check.CreateCommand();
+        command.CommandText = "SELECT model, format, rebuild_cursor, version, items FROM search_namespaces";
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+        Assert.Equal(Service.Search.SearchSchemaUpgrade.LegacyIdentity, reader.GetString(0));
+        Assert.Equal(Service.Search.SearchSchemaUpgrade.LegacyFormat, reader.GetInt32(1));
+        Assert.True(reader.IsDBNull(2));
+        Assert.Equal((7L, 3L), (reader.GetInt64(3), reader.GetInt64(4)));
+    }
+
     /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>
     private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync()
     {

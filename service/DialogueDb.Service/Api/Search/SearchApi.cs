@@ -37,12 +37,22 @@ internal static class SearchApi
 
         var ns = request.Namespace;
         await db.UseNamespaceAsync(ns, ct);
-        var results = search.Object switch
+        List<SearchHit> results;
+        try
         {
-            "memory" => await MemoriesAsync(db, ranker, protector, ns, search, ct),
-            "message" => await MessagesAsync(db, ranker, protector, ns, search, ct),
-            _ => await DialoguesAsync(db, ranker, protector, ns, search, ct),
-        };
+            results = search.Object switch
+            {
+                "memory" => await MemoriesAsync(db, ranker, protector, ns, search, ct),
+                "message" => await MessagesAsync(db, ranker, protector, ns, search, ct),
+                _ => await DialoguesAsync(db, ranker, protector, ns, search, ct),
+            };
+        }
+        catch (EmbeddingsFailure)
+        {
+            // The query could not be embedded (the indexer logs the endpoint's failures; the query is never logged).
+            return ApiErrors.Unavailable("The embeddings endpoint is unavailable; retry shortly, or search with mode keyword");
+        }
+
         var ordered = Order(results, search);
         var projectId = project.ProjectId;
         var requestId = request.Http.TraceIdentifier;

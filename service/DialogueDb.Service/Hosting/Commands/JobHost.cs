@@ -9,11 +9,12 @@ namespace DialogueDb.Service.Hosting.Commands;
 
 /// <summary>
 /// The services the jobs share with `serve` (policy, keys, encryption, Redis, audit outbox), without the web host:
-/// `relay` runs the relay in it, `retention` writes its events through it.
+/// `relay` runs the relay in it, `retention` writes its events through it, `index` and `reindex` run the search indexer
+/// in it (<paramref name="configure"/> adds a command's own services).
 /// </summary>
 internal static class JobHost
 {
-    public static IHost Build(ServiceOptions options, bool hostRelay)
+    public static IHost Build(ServiceOptions options, bool hostRelay, Action<IServiceCollection>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddSingleton(TimeProvider.System);
@@ -29,6 +30,7 @@ internal static class JobHost
             options.SearchEnabled));
         // Jobs end before any scrape: their metrics go out over OTLP when it is configured (flushed when the host is disposed).
         TelemetrySetup.AddJobTelemetry(builder);
+        configure?.Invoke(builder.Services);
         return builder.Build();
     }
 }

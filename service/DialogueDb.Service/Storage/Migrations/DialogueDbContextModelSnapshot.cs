@@ -84,9 +84,23 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("floor");
 
+                    b.Property<int>("Format")
+                        .HasColumnType("integer")
+                        .HasColumnName("format");
+
                     b.Property<long>("Items")
                         .HasColumnType("bigint")
                         .HasColumnName("items");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("model");
+
+                    b.Property<string>("RebuildCursor")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("rebuild_cursor");
 
                     b.Property<long>("TotalLength")
                         .HasColumnType("bigint")

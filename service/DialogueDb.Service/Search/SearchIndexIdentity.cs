@@ -1,0 +1,26 @@
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// How a namespace's index was built, stored with it. Vectors of another model or length are never compared with the
+/// running process's query vectors: such an index is searched as empty and rebuilt from scratch. Tokens of another
+/// keyword analysis or token key only miss some matches (a query term analysed or keyed differently finds nothing), so
+/// such an index stays searchable while its items are indexed again over it.
+/// </summary>
+internal static class SearchIndexIdentity
+{
+    /// <summary>
+    /// The embedder's model and vector length and the id of the ring key the blind tokens derive from, e.g.
+    /// <c>all-MiniLM-L6-v2/384/k1</c> (retiring that key changes every token).
+    /// </summary>
+    public static string Of(IEmbedder embedder, BlindTokenKey tokens) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{embedder.Model}/{embedder.Dimensions}/k{tokens.KeyId}");
+
+    /// <summary>Whether the namespace's index was built exactly as this process builds it now.</summary>
+    public static bool Matches(SearchNamespaceRow state, string identity) =>
+        state.Model == identity && state.Format == KeywordAnalyzer.Format;
+
+    /// <summary>Whether the index's vectors come from the model and length of <paramref name="identity"/> (the key part aside).</summary>
+    public static bool SameVectors(string? stored, string identity) =>
+        stored is not null && stored.LastIndexOf('/') is var end and > 0 && identity.AsSpan().StartsWith(stored.AsSpan(0, end + 1))
+        && identity.LastIndexOf('/') == end;
+}
