@@ -9,7 +9,9 @@ namespace DialogueDb.Service.Storage;
 /// A database failure that says nothing about the request and passes by itself: a deadlock or serialization failure
 /// (PostgreSQL rolled the whole transaction back), a lock that was not available, the server shutting the connection
 /// down, a broken connection, SQLite still busy after its timeout. The request answers the contract's 503
-/// SERVICE_UNAVAILABLE with Retry-After (the client may simply send it again: nothing of it was committed), is logged
+/// SERVICE_UNAVAILABLE with Retry-After (after a deadlock, serialization failure or unavailable lock nothing of it was
+/// committed and it can simply be sent again; after a connection that broke during the commit the outcome is unknown,
+/// so the message does not claim either), is logged
 /// in one line without a stack trace, and counted. Anything else goes on to the generic 500 handler.
 /// </summary>
 internal static partial class TransientDatabaseFailures
@@ -61,7 +63,7 @@ internal static partial class TransientDatabaseFailures
             LogTransient(logger, context.Request.Method, context.GetEndpoint()?.DisplayName ?? "unmatched", context.TraceIdentifier,
                 reason, ex.GetType().FullName ?? "unknown");
             context.RequestServices.GetService<ServiceMetrics>()?.DatabaseTransientFailure(reason);
-            await ApiErrors.Unavailable("The database could not complete the request this time (nothing of it was saved); retry shortly")
+            await ApiErrors.Unavailable("The database could not complete the request this time; retry shortly")
                 .ExecuteAsync(context);
         }
     });
