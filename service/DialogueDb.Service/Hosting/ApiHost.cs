@@ -38,9 +38,6 @@ internal static partial class ApiHost
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         // Unhandled exceptions are logged once, by ApiPipeline (the middleware's own log line would repeat them).
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
-        // The framework writes two Information lines per failed authentication; FailedAuthentications counts them and
-        // logs a summary instead (a client with a wrong key must not be able to flood the log).
-        builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         if (commandLine is not null)
         {
             builder.Configuration.AddInMemoryCollection(commandLine);
@@ -142,9 +139,10 @@ internal static partial class ApiHost
         app.UseMetricsEndpoint();
         app.UseUnknownDataKeyAnswers();
         app.UseHttpsOnlyApi();
-        app.UseAuthentication();
+        var gate = app.Services.GetRequiredService<ApiKeyGate>();
+        app.Use(gate.Authenticate);
         app.UseMiddleware<RateLimitingMiddleware>();
-        app.UseAuthorization();
+        app.Use(ApiKeyGate.Authorize);
 
         app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/healthz/ready", new() { ResponseWriter = WriteHealthAsync });
@@ -153,7 +151,7 @@ internal static partial class ApiHost
         // Every route is served under /api/v1 and the bare path (older SDKs); the OpenAPI document lists /api/v1 once.
         foreach (var prefix in (string[])["/api/v1", ""])
         {
-            var api = app.MapGroup(prefix).RequireAuthorization();
+            var api = app.MapGroup(prefix).RequireApiKey();
             if (prefix.Length == 0)
             {
                 api.ExcludeFromDescription();

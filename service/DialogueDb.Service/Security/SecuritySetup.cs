@@ -1,6 +1,5 @@
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Policy;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using k8s;
 
@@ -72,11 +71,7 @@ internal static class SecuritySetup
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(sp => new FailedAuthentications(options.AuthFailuresPerMinute, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<FailedAuthentications>>(), sp.GetService<Telemetry.ServiceMetrics>()));
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorizationBuilder()
-            .AddPolicy(ApiKeyAuthenticationHandler.WritePolicy, policy => policy.RequireAuthenticatedUser()
-                .RequireClaim(ApiKeyAuthenticationHandler.ScopeClaim, ApiKeyRecord.ReadWrite));
+        services.AddSingleton<ApiKeyGate>();
         return services;
     }
 

@@ -15,7 +15,7 @@ internal static class DialogueApi
 
     public static RouteGroupBuilder MapDialogues(this RouteGroupBuilder api)
     {
-        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        var writes = api.MapGroup("").RequireWriteKey();
         writes.MapPost("/dialogue", CreateAsync).WithSummary("Create a dialogue, optionally with initial messages and state")
             .WithQuery("namespace");
         api.MapGet("/dialogue", ListAsync).WithSummary("List dialogues (newest first), or the threads of one")

@@ -12,7 +12,7 @@ internal static class MemoryApi
 {
     public static RouteGroupBuilder MapMemories(this RouteGroupBuilder api)
     {
-        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        var writes = api.MapGroup("").RequireWriteKey();
         writes.MapPost("/memory", CreateAsync).WithSummary("Create a memory").WithQuery("namespace");
         api.MapGet("/memory", ListAsync).WithSummary("List memories (newest first)").WithQuery(ListQuery.Parameters);
         api.MapGet("/memory/{id}", GetAsync).WithSummary("Get a memory").WithQuery("namespace");

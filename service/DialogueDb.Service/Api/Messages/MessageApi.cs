@@ -15,7 +15,7 @@ internal static class MessageApi
 
     public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {
-        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        var writes = api.MapGroup("").RequireWriteKey();
         writes.MapPost("/message", CreateOneAsync).WithSummary("Append one message").WithQuery("dialogueId", "namespace");
         writes.MapPost("/messages", CreateAsync).WithSummary("Append one message (object) or an atomic batch (array)")
             .WithQuery("dialogueId", "namespace");

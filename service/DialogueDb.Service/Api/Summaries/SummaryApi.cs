@@ -17,7 +17,7 @@ internal static class SummaryApi
 {
     public static RouteGroupBuilder MapSummaries(this RouteGroupBuilder api)
     {
-        var writes = api.MapGroup("").RequireAuthorization(ApiKeyAuthenticationHandler.WritePolicy);
+        var writes = api.MapGroup("").RequireWriteKey();
         writes.MapPost("/summary", CreateAsync).WithSummary("Summarise a dialogue (asynchronous: 202, then poll)").WithQuery("namespace");
         api.MapGet("/summary/{id}", GetAsync).WithSummary("Get a summary").WithQuery("namespace");
         api.MapGet("/summaries", ListAsync).WithSummary("List a dialogue's summaries (newest first)")
