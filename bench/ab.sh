@@ -44,12 +44,20 @@ measure() { # measure LABEL BINARY
         read) extra=(--scenario read) ;;
         *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
     esac
-    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
-        --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --label "$1" \
-        --result-file "$BENCH_DIR/ab.tsv" "${extra[@]}" > /dev/null &
-    local load=$! t0 t1
+    local load t0 t1
+    if [[ "$SCENARIO" == appends ]] && bench_uses_wrk; then
+        bench_wrk_appends "$1" "$BENCH_DIR/ab.tsv" &
+        load=$!
+        bench_wrk_wait_measuring
+    else
+        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --label "$1" \
+            --result-file "$BENCH_DIR/ab.tsv" "${extra[@]}" > /dev/null &
+        load=$!
+        sleep "${WARMUP%s}"
+    fi
     # The service's CPU over the measured window (clock ticks), beside throughput: less sensitive to a noisy neighbour.
-    sleep "${WARMUP%s}"; t0=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
+    t0=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
     sleep "${DURATION%s}"; t1=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
     wait "$load"
     printf '%s\t%s\n' "$1" "$(( t1 - t0 ))" >> "$BENCH_DIR/cpu.tsv"

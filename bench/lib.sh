@@ -108,3 +108,43 @@ bench_serve_stop() {
     fi
     SERVE_PID=""
 }
+
+# The appends scenario driven by wrk (bench/wrk-appends.lua), as the issue's own measurement and the reference endpoint
+# of shared/notes/append-ceiling.md were: a load generator in C costs the 2 shared cores about half what the .NET one
+# does per request, so less of the measurement lands on the thing measured. Creates $CONCURRENCY dialogues, runs wrk
+# for $WARMUP, then for $DURATION, and appends one line to the load.tsv-shaped file $2 (label $1). BENCH_LOADGEN=dotnet
+# (or no wrk installed) keeps the .NET load generator for every scenario.
+bench_uses_wrk() { [[ "${BENCH_LOADGEN:-wrk}" == wrk ]] && command -v wrk >/dev/null; }
+bench_wrk_appends() {
+    local label="$1" tsv="$2" dir="$BENCH_DIR/wrk" i line
+    mkdir -p "$dir"
+    rm -f "$dir/measuring"
+    : > "$dir/dialogues"
+    for i in $(seq 1 "$CONCURRENCY"); do
+        curl -fsS --cacert "$DATA/tls/ca.crt" -H "Authorization: Bearer $(head -n1 "$DATA/bench-api-key")" \
+            -H 'Content-Type: application/json' -d '{}' "https://127.0.0.1:$API_PORT/api/v1/dialogue" \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' >> "$dir/dialogues"
+    done
+    local env=(WRK_DIALOGUES="$dir/dialogues" WRK_KEY_FILE="$DATA/bench-api-key" WRK_THREADS=2 WRK_CONTENT_BYTES="${CONTENT_BYTES:-200}")
+    local args=(-t2 -c"$CONCURRENCY" -s "$BENCH_REPO/bench/wrk-appends.lua" "https://127.0.0.1:$API_PORT")
+    env "${env[@]}" wrk -d"$WARMUP" "${args[@]}" > "$dir/warmup.txt" 2>&1
+    touch "$dir/measuring"
+    env "${env[@]}" wrk -d"$DURATION" "${args[@]}" > "$dir/measure.txt" 2>&1
+    rm -f "$dir/measuring"
+    line="$(grep '^WRK' "$dir/measure.txt")" || { cat "$dir/measure.txt" >&2; return 1; }
+    [[ -s "$tsv" ]] || printf 'label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n' > "$tsv"
+    awk -F'\t' -v label="$label" -v writers="$CONCURRENCY" 'BEGIN {OFS="\t"}
+        {print label, "appends", 0, writers, $2, 0.0, "-", "-", "-", "-", 0, $3, $5, $6, 0, $2, $4}' <<<"$line" >> "$tsv"
+}
+
+# After starting bench_wrk_appends in the background: returns when its measured run has begun (the warm-up and the
+# dialogues done), so CPU counters read now and $DURATION later cover the measured window.
+bench_wrk_wait_measuring() {
+    local i
+    for i in $(seq 1 600); do
+        [[ -e "$BENCH_DIR/wrk/measuring" ]] && return 0
+        sleep 0.1
+    done
+    printf '[bench] wrk did not start its measured run\n' >&2
+    return 1
+}

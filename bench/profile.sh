@@ -64,11 +64,23 @@ case "$SCENARIO" in
 esac
 
 secs="${DURATION%s}"; warm="${WARMUP%s}"
-"$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
-LOAD_PID=$!
-sleep "$warm"
+if [[ "$SCENARIO" == appends ]] && bench_uses_wrk; then
+    log "load generator: wrk (bench/wrk-appends.lua)"
+    bench_wrk_appends "$SCENARIO" "$BENCH_DIR/load.tsv" > "$BENCH_DIR/load.md" &
+    LOAD_PID=$!
+    bench_wrk_wait_measuring
+    sleep 0.5
+    LOAD_PID_CPU=$(pgrep -n -x wrk)
+    WINDOW=$((secs - 1))
+else
+    "$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
+    LOAD_PID=$!
+    LOAD_PID_CPU=$LOAD_PID
+    WINDOW=$secs
+    sleep "$warm"
+fi
 PGS=$(pg_pids | sort -u | tr '\n' ' ')
-S0=$(cpu_ticks "$SERVE_PID"); P0=$(cpu_ticks $PGS); L0=$(cpu_ticks "$LOAD_PID")
+S0=$(cpu_ticks "$SERVE_PID"); P0=$(cpu_ticks $PGS); L0=$(cpu_ticks "$LOAD_PID_CPU")
 case "$TOOL" in
     trace)
         mkdir -p "$BENCH_DIR/trace"
@@ -88,15 +100,15 @@ case "$TOOL" in
         TOOL_PID=$! ;;
     *) TOOL_PID="" ;;
 esac
-sleep "$secs"
-S1=$(cpu_ticks "$SERVE_PID"); P1=$(cpu_ticks $PGS); L1=$(cpu_ticks "$LOAD_PID")
+sleep "$WINDOW"
+S1=$(cpu_ticks "$SERVE_PID"); P1=$(cpu_ticks $PGS); L1=$(cpu_ticks "$LOAD_PID_CPU")
 wait "$LOAD_PID" || true
 [[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
 cat "$BENCH_DIR/load.md"
 RPS=$(awk -F'\t' 'END {print $0}' "$BENCH_DIR/load.tsv")
 log "load result: $RPS"
 TICK=$(getconf CLK_TCK)
-python3 - "$BENCH_DIR/load.tsv" "$TICK" "$secs" "$((S1 - S0))" "$((P1 - P0))" "$((L1 - L0))" <<'PY'
+python3 - "$BENCH_DIR/load.tsv" "$TICK" "$WINDOW" "$((S1 - S0))" "$((P1 - P0))" "$((L1 - L0))" <<'PY'
 import sys, csv
 path, tick, secs, s, p, l = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:])
 rows = list(csv.DictReader(open(path), delimiter="\t"))
