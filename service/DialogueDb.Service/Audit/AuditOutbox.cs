@@ -22,6 +22,17 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
     /// <summary>The events of one change, in one INSERT, as a command of the change's own batch (PostgreSQL).</summary>
     public static NpgsqlBatchCommand InsertCommand(string ns, string subject, IReadOnlyList<SealedEvent> events)
     {
+        if (events.Count == 1)
+        {
+            // One event (most changes): plain values, without arrays to encode and unnest.
+            var (id, payload, at) = events[0];
+            return NamespaceBatches.Command("""
+                INSERT INTO outbox (event_id, namespace, subject, payload, occurred) VALUES ($1, $2, $3, $4, $5)
+                """,
+                NamespaceBatches.Value(id), NamespaceBatches.Value(ns), NamespaceBatches.Value(subject),
+                NamespaceBatches.Value(payload), NamespaceBatches.Value(at));
+        }
+
         var ids = new string[events.Count];
         var payloads = new byte[events.Count][];
         var occurred = new long[events.Count];

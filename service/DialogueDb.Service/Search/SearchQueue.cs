@@ -30,12 +30,16 @@ internal sealed class SearchQueue(TimeProvider time, SearchSignal signal, bool e
             return null;
         }
 
-        return NamespaceBatches.Command("""
-            INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued)
-            SELECT $1, $2, i.item_id, $3, $4 FROM unnest($5::varchar[]) AS i(item_id)
-            """,
+        var ids = itemIds.ToArray();
+        return NamespaceBatches.Command(ids.Length == 1
+            ? "INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued) VALUES ($1, $2, $5, $3, $4)"
+            : """
+                INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued)
+                SELECT $1, $2, i.item_id, $3, $4 FROM unnest($5::varchar[]) AS i(item_id)
+                """,
             NamespaceBatches.Value(ns), NamespaceBatches.Value(work.Kind), NamespaceBatches.Value(work.DialogueId),
-            NamespaceBatches.Value(time.GetUtcNow().ToUnixTimeMilliseconds()), NamespaceBatches.Value(itemIds.ToArray()));
+            NamespaceBatches.Value(time.GetUtcNow().ToUnixTimeMilliseconds()),
+            ids.Length == 1 ? NamespaceBatches.Value(ids[0]) : (NpgsqlParameter)NamespaceBatches.Value(ids));
     }
 
     /// <summary>Wakes the local indexer after a commit that queued work.</summary>
