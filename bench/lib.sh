@@ -16,6 +16,7 @@ pg() { echo "Host=127.0.0.1;Port=$DIALOGUEDB_PG_PORT;Database=$DB;Username=$1;Pa
 # Starts PostgreSQL and Redis (idempotent), recreates $DB owned by ddb_owner, creates the roles if missing.
 # Defines PG_SUPER (psql as the cluster superuser on $DB).
 bench_infra_up() {
+    bench_wrk_install
     bash "$BENCH_REPO/tests/infra/start-services.sh"
     # shellcheck disable=SC1091
     source "$DIALOGUEDB_INFRA_DIR/env"
@@ -115,6 +116,17 @@ bench_serve_stop() {
 # for $WARMUP, then for $DURATION, and appends one line to the load.tsv-shaped file $2 (label $1). BENCH_LOADGEN=dotnet
 # (or no wrk installed) keeps the .NET load generator for every scenario.
 bench_uses_wrk() { [[ "${BENCH_LOADGEN:-wrk}" == wrk ]] && command -v wrk >/dev/null; }
+# Installs wrk from Debian's packages when it is missing (a fresh machine), unless BENCH_LOADGEN=dotnet.
+bench_wrk_install() {
+    [[ "${BENCH_LOADGEN:-wrk}" == wrk ]] || return 0
+    command -v wrk >/dev/null && return 0
+    local sudo=(); [[ "$(id -u)" == 0 ]] || sudo=(sudo -n)
+    printf '[bench] installing wrk (apt-get)\n' >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q wrk >/dev/null 2>&1 \
+        || { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 \
+             && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q wrk >/dev/null 2>&1; } \
+        || printf '[bench] wrk could not be installed: the .NET load generator drives the appends\n' >&2
+}
 bench_wrk_appends() {
     local label="$1" tsv="$2" dir="$BENCH_DIR/wrk" i line
     mkdir -p "$dir"
@@ -127,7 +139,7 @@ bench_wrk_appends() {
     done
     local env=(WRK_DIALOGUES="$dir/dialogues" WRK_KEY_FILE="$DATA/bench-api-key" WRK_THREADS=2 WRK_CONTENT_BYTES="${CONTENT_BYTES:-200}")
     local args=(-t2 -c"$CONCURRENCY" -s "$BENCH_REPO/bench/wrk-appends.lua" "https://127.0.0.1:$API_PORT")
-    env "${env[@]}" wrk -d"$WARMUP" "${args[@]}" > "$dir/warmup.txt" 2>&1
+    if [[ "${WARMUP%s}" != 0 ]]; then env "${env[@]}" wrk -d"$WARMUP" "${args[@]}" > "$dir/warmup.txt" 2>&1; fi
     touch "$dir/measuring"
     env "${env[@]}" wrk -d"$DURATION" "${args[@]}" > "$dir/measure.txt" 2>&1
     rm -f "$dir/measuring"

@@ -14,7 +14,7 @@ import subprocess
 
 ap = argparse.ArgumentParser()
 for name in ("raw", "mode", "runs", "duration", "warmup", "concurrency", "big", "started", "load-start", "load-end",
-             "pg", "redis", "command", "bdn"):
+             "pg", "redis", "command", "bdn", "appends-loadgen"):
     ap.add_argument("--" + name, required=True)
 a = ap.parse_args()
 
@@ -82,6 +82,12 @@ figure("API appends/s (1 message per request, closed loop)", appends)
 figure(f"pgbench single-row INSERT tx/s (copy of `messages`, same clients)", pgbench)
 r = ratio(appends, pgbench)
 figure("**ratio** appends/s ÷ pgbench", r, "{:.3f}", "≥ 0.5", verdict(r, 0.5, True))
+search_off = series("appends-search-off", "appends_s")
+figure("API appends/s with search off (no search queue, no indexer)", search_off)
+r = ratio(appends, search_off)
+figure("**ratio** appends/s search on ÷ off (issue #13)", r, "{:.3f}", "≥ 0.8", verdict(r, 0.8, True))
+r = ratio(search_off, pgbench)
+figure("ratio appends/s with search off ÷ pgbench", r, "{:.3f}")
 figure("API batched appends: rows/s (50 per request)", batch_rows)
 r = ratio(batch_rows, pgbench)
 figure("**ratio** batched rows/s ÷ pgbench", r, "{:.3f}", "≥ 1.0", verdict(r, 1.0, True))
@@ -159,7 +165,7 @@ out.append("\nThe machine is shared (other builds and test runs were active): ab
 out.append("## Figures\n")
 out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} warm-up, {a.concurrency} keep-alive"
            f" connections at a fixed concurrency (closed loop), latency percentiles exact over every request"
-           f" (`bench/DialogueDb.LoadGen`). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
+           f" (`bench/DialogueDb.LoadGen`; the single appends and the soak: {a.appends_loadgen}). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
            f" per run, then median (min–max).\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")

@@ -61,6 +61,8 @@ LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- infrastructure and builds
 bench_infra_up
+# The appends scenarios (appends, appends with search off, the soak) run on wrk where it is installed (lib.sh).
+if bench_uses_wrk; then APPENDS_LOADGEN="wrk, bench/wrk-appends.lua"; else APPENDS_LOADGEN="bench/DialogueDb.LoadGen"; fi
 bench_build bench/DialogueDb.Benchmarks tests/DialogueDb.Operator.Tests
 bench_project_setup 1000000
 RAW="$BENCH_DIR/raw"
@@ -204,8 +206,9 @@ for run in $(seq 1 "$RUNS"); do
         "${PG_SUPER[@]}" -c "VACUUM ANALYZE public.messages" >/dev/null
     fi
     [[ "$run" == "$RUNS" ]] && profile_begin
-    log "run $run: appends (1 message per request)"
-    loadgen appends --scenario appends
+    log "run $run: appends (1 message per request, $APPENDS_LOADGEN)"
+    if bench_uses_wrk; then bench_wrk_appends "appends:$run" "$RAW/load.tsv" || log "appends:$run (wrk) failed"
+    else loadgen appends --scenario appends; fi
     [[ "$run" == "$RUNS" ]] && profile_end "the last appends run"
     # Publish lag with the relay in the process, at half of this run's maximum append rate (events matched to their
     # appends by item id on the Redis stream).
@@ -221,6 +224,14 @@ for run in $(seq 1 "$RUNS"); do
     log "run $run: list 50 of $BIG_DIALOGUE, list 50 of 100"
     loadgen list-big --scenario list --dialogue "$BIG_ID" --limit 50
     loadgen list-small --scenario list --dialogue "$SMALL_ID" --limit 50
+    bench_serve_stop
+
+    # Search indexing's cost on the write path (issue #13: appends with indexing on ÷ off ≥ 0.8): the same appends on
+    # a process started with search off (no search-queue rows, no indexer), the default being on.
+    log "run $run: appends with search off"
+    DIALOGUEDB_SEARCH_ENABLED=false bench_serve_start
+    if bench_uses_wrk; then bench_wrk_appends "appends-search-off:$run" "$RAW/load.tsv" || log "appends-search-off:$run (wrk) failed"
+    else loadgen appends-search-off --scenario appends; fi
     bench_serve_stop
 
     log "run $run: pgbench, $CONCURRENCY clients, single-row INSERT"
@@ -261,10 +272,14 @@ if [[ "$MODE" == full && "$METRICS_ONLY" != 1 ]]; then
     bench_serve_start
     sleep 3
     rss_start="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVE_PID/status")"
-    log "soak: $SOAK of max-rate appends (RSS at start ${rss_start} kB)"
-    "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
-        --concurrency "$CONCURRENCY" --duration "$SOAK" --warmup 0s --label "soak:1" --scenario appends \
-        --result-file "$RAW/soak.tsv" > /dev/null || log "soak reported errors"
+    log "soak: $SOAK of max-rate appends (RSS at start ${rss_start} kB, $APPENDS_LOADGEN)"
+    if bench_uses_wrk; then
+        WARMUP=0s DURATION="$SOAK" bench_wrk_appends "soak:1" "$RAW/soak.tsv" || log "soak (wrk) failed"
+    else
+        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            --concurrency "$CONCURRENCY" --duration "$SOAK" --warmup 0s --label "soak:1" --scenario appends \
+            --result-file "$RAW/soak.tsv" > /dev/null || log "soak reported errors"
+    fi
     rss_end="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVE_PID/status")"
     printf '%s\t%s\n' "$rss_start" "$rss_end" > "$RAW/soak-rss.tsv"
     bench_serve_stop
@@ -300,7 +315,7 @@ mkdir -p "$REPO/bench/reports"
 REPORT="$REPO/bench/reports/$(date -u +%Y-%m-%d)-$MODE.md"
 python3 "$REPO/bench/report.py" --raw "$RAW" --mode "$MODE" --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" \
     --concurrency "$CONCURRENCY" --big "$BIG_DIALOGUE" --started "$STARTED_AT" --load-start "$LOAD_START" --load-end "$LOAD_END" \
-    --pg "$PG_FACTS" --redis "$REDIS_FACTS" --command "bench/run.sh${1:+ $*}" --bdn "$BENCH_DIR/bdn/results" > "$REPORT"
+    --pg "$PG_FACTS" --redis "$REDIS_FACTS" --appends-loadgen "$APPENDS_LOADGEN" --command "bench/run.sh${1:+ $*}" --bdn "$BENCH_DIR/bdn/results" > "$REPORT"
 [[ -s "$RAW/search.md" ]] && { echo; cat "$RAW/search.md"; } >> "$REPORT"
 log "report: $REPORT"
 cat "$REPORT"

@@ -75,7 +75,9 @@ public sealed class OperatorMetricsTests
         Assert.Equal(errors, metrics.Sum("workqueue_retries"));
         Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_failures", ("operation", "drop")));
         Assert.Equal(errors, metrics.Sum("dialoguedb_operator_provisioning_calls", ("operation", "drop"), ("result", "error")));
-        Assert.Equal(1, metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
+        // The gauge counts the operator's watch cache, which sees the Degraded status a moment after the API server.
+        await EventuallyAsync(() => metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")) == 1,
+            "the projects gauge counts the project as Degraded");
     }
 
     [Fact]

@@ -120,7 +120,19 @@ public sealed class RedisContainerFaultTests
         Assert.False(await db.KeyExistsAsync(rateKey), "the restarted Redis should start empty");
 
         await AwaitRecoveryAsync(client, limiter);
-        Assert.True(await db.KeyExistsAsync(rateKey), "the limiter should write its state into the new Redis");
+        // Recovery is the probe's finding, not a request's: the first request after it writes the limiter's key (which
+        // lives about a second), so look right after a request.
+        var written = false;
+        for (var attempt = 0; attempt < 20 && !written; attempt++)
+        {
+            using (await client.GetAsync("api/v1/dialogue", Ct))
+            {
+            }
+
+            written = await db.KeyExistsAsync(rateKey);
+        }
+
+        Assert.True(written, "the limiter should write its state into the new Redis");
     }
 
     /// <summary>A Redis container on a fixed loopback port (so a stop and start keeps the address), without persistence.</summary>
