@@ -52,7 +52,12 @@ cpu_ticks() { # user+system clock ticks of the given pids (children included)
     done
     echo "$total"
 }
-pg_pids() { pgrep -f "postgres.*$DIALOGUEDB_PG_PORT" ; pgrep -u postgres postgres 2>/dev/null; }
+# This cluster's postmaster and its children (other clusters on the machine are not counted).
+pg_pids() {
+    local postmaster
+    postmaster="$(head -n1 "$DIALOGUEDB_INFRA_DIR/pg/data/postmaster.pid" 2>/dev/null)" || return 0
+    echo "$postmaster"; pgrep -P "$postmaster"
+}
 
 ARGS=(--url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt"
       --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --result-file "$BENCH_DIR/load.tsv")
@@ -71,7 +76,7 @@ if [[ "$SCENARIO" == appends ]] && bench_uses_wrk; then
     bench_wrk_wait_measuring
     sleep 0.5
     LOAD_PID_CPU=$(pgrep -n -x wrk)
-    WINDOW=$((secs - 1))
+    WINDOW=$((secs - 2))
 else
     "$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
     LOAD_PID=$!
