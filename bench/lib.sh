@@ -149,6 +149,33 @@ bench_wrk_appends() {
         {print label, "appends", 0, writers, $2, 0.0, "-", "-", "-", "-", 0, $3, $5, $6, 0, $2, $4}' <<<"$line" >> "$tsv"
 }
 
+# GET $3 (a path) with wrk for $DURATION over $CONCURRENCY connections, with the bench key; appends one load.tsv-shaped
+# line (label $1, requests/s and wrk's latency percentiles) to $2. No warm-up of its own: run it on a warm process.
+bench_wrk_get() {
+    local label="$1" tsv="$2" path="$3" out file="$BENCH_DIR/wrk/get-${1//[^a-z0-9.-]/_}.txt"
+    mkdir -p "$BENCH_DIR/wrk"
+    out="$(wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -H "Authorization: Bearer $(head -n1 "$DATA/bench-api-key")" \
+        "https://127.0.0.1:$API_PORT$path")" || { printf '%s\n' "$out" >&2; return 1; }
+    [[ -s "$tsv" ]] || printf 'label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n' > "$tsv"
+    printf '%s\n' "$out" > "$file"
+    python3 - "$label" "$CONCURRENCY" "$file" >> "$tsv" <<'PY2'
+import re, sys
+label, writers, path = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read()
+def ms(p):
+    m = re.search(rf"^\s*{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not m: return "-"
+    v, u = float(m.group(1)), m.group(2)
+    return f"{v / 1000 if u == 'us' else v * 1000 if u == 's' else v:.2f}"
+rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+errors = int(bad.group(1)) if bad else 0
+sock = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", text)
+errors += sum(map(int, sock.groups())) if sock else 0
+print("\t".join([label, "read", "0", writers, rps, "0.0", "-", "-", "-", "-", "0", ms(50), ms(99), str(errors), "0", rps, ms(90)]))
+PY2
+}
+
 # After starting bench_wrk_appends in the background: returns when its measured run has begun (the warm-up and the
 # dialogues done), so CPU counters read now and $DURATION later cover the measured window.
 bench_wrk_wait_measuring() {

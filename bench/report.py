@@ -115,7 +115,15 @@ figure("**ratio** read requests/s metrics on ÷ off", r, "{:.3f}", "≥ 0.97", v
 noop = series("noop", "appends_s")
 figure("HTTPS no-op GET /healthz/live requests/s (same process, same connections)", noop)
 r = ratio(on, noop)
-figure("**ratio** read (limiter on) ÷ no-op", r, "{:.3f}", "≥ 0.3", verdict(r, 0.3, True))
+read_wrk, noop_wrk = series("read-wrk", "appends_s"), series("noop-wrk", "appends_s")
+if read_wrk:
+    figure("ratio read (limiter on) ÷ no-op, .NET load generator (caps the no-op)", r, "{:.3f}")
+    figure("read GET /dialogue/{id} requests/s, limiter on, wrk", read_wrk)
+    figure("HTTPS no-op requests/s, wrk", noop_wrk)
+    r = ratio(read_wrk, noop_wrk)
+    figure("**ratio** read (limiter on) ÷ no-op, wrk", r, "{:.3f}", "≥ 0.3", verdict(r, 0.3, True))
+else:
+    figure("**ratio** read (limiter on) ÷ no-op", r, "{:.3f}", "≥ 0.3", verdict(r, 0.3, True))
 lag99 = series("relay", "lag_p99")
 figure("publish lag p50 ms at half of max append rate (relay in process)", series("relay", "lag_p50"), "{:.0f}")
 figure("publish lag p99 ms at half of max append rate", lag99, "{:.0f}", "≤ 250", verdict(lag99, 250, False))
