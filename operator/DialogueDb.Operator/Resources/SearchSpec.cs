@@ -27,10 +27,12 @@ internal sealed class SearchIndexerSpec
     [DefaultValue("inprocess")]
     public string? Mode { get; set; }
 
-    [Description("Indexer pods (external mode). Absent: 1; 2 keeps a warm standby that takes over within seconds.")]
+    [Description("Indexer pods (external mode). Absent: 1; 2 keeps a warm standby that takes over within seconds. None while the " +
+        "project is scaled to zero (spec.replicas: 0).")]
     [Range(1, 10)]
     public int? Replicas { get; set; }
 
-    [Description("CPU and memory requests and limits of each indexer pod (external mode). Absent: those of the API pods.")]
+    [Description("CPU and memory requests and limits of each indexer pod (external mode) and of the reindex Jobs' pods. Absent: those " +
+        "of the API pods.")]
     public ResourceRequirements? Resources { get; set; }
 }

@@ -186,10 +186,13 @@ public sealed class DesiredStateTests
             .Where(n => n is not null)
             .Select(n => DialogueDb.Service.Hosting.ServiceOptions.EnvironmentPrefix + n)
             .ToHashSet(StringComparer.Ordinal);
-        var inputs = Inputs();
+        // External indexing: every kind of pod the operator runs, each with its full environment.
+        var inputs = Inputs(s => s.Search = new SearchSpec { Indexer = new SearchIndexerSpec { Mode = "external" } });
         var containers = DesiredState.Deployment(inputs).Spec.Template.Spec.Containers
             .Concat(DesiredState.Deployment(inputs).Spec.Template.Spec.InitContainers)
-            .Concat(DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.Containers);
+            .Concat(DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.Containers)
+            .Concat(DesiredState.IndexerDeployment(inputs).Spec.Template.Spec.Containers)
+            .Concat(DesiredState.ReindexJob(inputs, 1).Spec.Template.Spec.Containers);
 
         var settings = containers.SelectMany(c => c.Env).Select(e => e.Name).Where(n => n.StartsWith("DIALOGUEDB_", StringComparison.Ordinal)).Distinct().ToList();
 

@@ -39,7 +39,8 @@ internal static partial class DesiredState
             Metadata = Meta(project, Indexer(project.Metadata.Name), IndexerComponent),
             Spec = new V1DeploymentSpec
             {
-                Replicas = project.Spec.Search?.Indexer?.Replicas ?? 1,
+                // A project scaled to zero writes nothing: its indexer stops with its API.
+                Replicas = inputs.Replicas == 0 ? 0 : project.Spec.Search?.Indexer?.Replicas ?? 1,
                 RevisionHistoryLimit = 3,
                 Selector = new V1LabelSelector { MatchLabels = Selector(project, IndexerComponent) },
                 // A new pod stands by until the old one releases the lock on its way out.

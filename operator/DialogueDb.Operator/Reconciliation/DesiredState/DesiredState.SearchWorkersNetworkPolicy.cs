@@ -28,7 +28,7 @@ internal static partial class DesiredState
         {
             ApiVersion = "networking.k8s.io/v1",
             Kind = "NetworkPolicy",
-            Metadata = Meta(project, Indexer(project.Metadata.Name), IndexerComponent),
+            Metadata = Meta(project, SearchWorkers(project.Metadata.Name), IndexerComponent),
             Spec = new V1NetworkPolicySpec
             {
                 PodSelector = new V1LabelSelector
