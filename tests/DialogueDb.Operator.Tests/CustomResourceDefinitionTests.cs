@@ -69,6 +69,21 @@ public sealed class CustomResourceDefinitionTests
     }
 
     [Fact]
+    public void Crd_Search_IndexerModeIsAnEnumDefaultingToInprocess_ReplicasAndReindexAreBounded()
+    {
+        var search = CrdGenerator.Build().Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["search"];
+        var indexer = search.Properties["indexer"];
+
+        Assert.Equal(["inprocess", "external"], indexer.Properties["mode"].EnumProperty.Cast<string>());
+        Assert.Equal("inprocess", indexer.Properties["mode"].DefaultProperty?.ToString());
+        Assert.Equal((1d, 10d), (indexer.Properties["replicas"].Minimum, indexer.Properties["replicas"].Maximum));
+        Assert.Equal(["limits", "requests"], indexer.Properties["resources"].Properties.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(("integer", 0d), (search.Properties["reindex"].Type, search.Properties["reindex"].Minimum));
+        var reindex = CrdGenerator.Build().Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["status"].Properties["search"].Properties["reindex"];
+        Assert.Equal(["request", "job", "state", "message", "completionTime"], reindex.Properties.Keys);
+    }
+
+    [Fact]
     public void Crd_PrinterColumns_ShowPlanReadyReplicasUsageEndpointAge()
     {
         var columns = CrdGenerator.Build().Spec.Versions[0].AdditionalPrinterColumns;

@@ -41,7 +41,7 @@ internal sealed partial class OperatorOptions
     /// <summary>Who may call a project's API when the project does not say.</summary>
     public List<NetworkPeer> DefaultIngressFrom { get; set; } = [];
 
-    /// <summary>Who may scrape the API pods' metrics port (Prometheus); empty: nobody from outside the pod.</summary>
+    /// <summary>Who may scrape the API and indexer pods' metrics port (Prometheus); empty: nobody from outside the pod.</summary>
     public List<NetworkPeer> MetricsScrapeFrom { get; set; } = [];
 
     /// <summary>Where the Kubernetes API server is, for the API pods' egress (they watch their policy Secret).</summary>

@@ -30,6 +30,7 @@ internal static class OperatorServices
         services.AddSingleton<GeneratedSecrets>();
         services.AddSingleton<ProjectConnections>();
         services.AddSingleton<ApiKeyIssuer>();
+        services.AddSingleton<SearchWorkers>();
         services.AddSingleton<ProjectStatusWriter>();
         services.AddSingleton<ProjectReconciler>();
         services.AddSingleton<Usage.ProjectUsageCollector>();

@@ -20,10 +20,12 @@ internal static class OperatorPermissions
         new("", "services", ["list", "watch", "create", "patch"]),
         new("", "serviceaccounts", ["list", "watch", "create", "patch"]),
         new("", "events", ["create"]),
-        new("apps", "deployments", ["list", "watch", "create", "patch"]),
+        // The indexer Deployment is deleted when a project goes back to the in-process indexer.
+        new("apps", "deployments", ["list", "watch", "create", "patch", "delete"]),
         new("batch", "cronjobs", ["list", "watch", "create", "patch"]),
-        // Deletion stops the project's workloads before its data goes: its retention Jobs are deleted, its pods counted.
-        new("batch", "jobs", ["list", "delete"]),
+        // Reindex Jobs are created and watched; deletion stops the project's workloads before its data goes: its Jobs are
+        // deleted, its pods counted.
+        new("batch", "jobs", ["list", "watch", "create", "delete"]),
         new("", "pods", ["list"]),
         new("networking.k8s.io", "networkpolicies", ["list", "watch", "create", "patch"]),
         new("policy", "poddisruptionbudgets", ["list", "watch", "create", "patch", "delete"]),

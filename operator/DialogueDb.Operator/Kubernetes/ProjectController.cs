@@ -19,6 +19,8 @@ internal sealed partial class ProjectController : IAsyncDisposable
 {
     public const string ManagedBySelector = "app.kubernetes.io/managed-by=" + ProjectNaming.FieldManager;
 
+    public const string ReindexJobSelector = ManagedBySelector + "," + ProjectNaming.ComponentLabel + "=" + DesiredState.ReindexComponent;
+
     private readonly IKubernetes _client;
     private readonly OperatorOptions _options;
     private readonly TimeProvider _time;
@@ -115,6 +117,14 @@ internal sealed partial class ProjectController : IAsyncDisposable
                     cancellationToken: ct),
                 (n, rv, w, t, ct) => client.BatchV1.ListNamespacedCronJobWithHttpMessagesAsync(
                     n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct));
+            // Only the reindex Jobs the operator creates (the retention CronJob's Jobs are its own business).
+            Child<V1Job, V1JobList>("Job", ns, watchLogger,
+                (rv, w, t, ct) => client.BatchV1.ListJobForAllNamespacesWithHttpMessagesAsync(
+                    allowWatchBookmarks: true, labelSelector: ReindexJobSelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
+                    cancellationToken: ct),
+                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedJobWithHttpMessagesAsync(
+                    n, allowWatchBookmarks: true, labelSelector: ReindexJobSelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
                     cancellationToken: ct));
             Child<V1NetworkPolicy, V1NetworkPolicyList>("NetworkPolicy", ns, watchLogger,
                 (rv, w, t, ct) => client.NetworkingV1.ListNetworkPolicyForAllNamespacesWithHttpMessagesAsync(

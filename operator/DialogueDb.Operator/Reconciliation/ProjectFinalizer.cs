@@ -87,13 +87,18 @@ internal sealed partial class ProjectFinalizer(
         await status.DeletingAsync(project, $"Deleting; left: {left}.", (reason, error), cancellationToken);
     }
 
-    /// <summary>Scales the API to zero, suspends the retention CronJob and deletes its Jobs; returns how many pods remain.</summary>
+    /// <summary>
+    /// Scales the API to zero, deletes the indexer, suspends the retention CronJob and deletes the project's Jobs; returns
+    /// how many pods remain.
+    /// </summary>
     private async Task<int> StopWorkloadsAsync(DialogueProject project, CancellationToken cancellationToken)
     {
         var (ns, name) = (project.Metadata.NamespaceProperty, project.Metadata.Name);
         await KubernetesCalls.IgnoreNotFoundAsync(() => client.AppsV1.PatchNamespacedDeploymentAsync(
             new V1Patch(new { spec = new { replicas = 0 } }, V1Patch.PatchType.MergePatch), Api(name), ns,
             fieldManager: FieldManager, cancellationToken: cancellationToken));
+        await KubernetesCalls.IgnoreNotFoundAsync(() => client.AppsV1.DeleteNamespacedDeploymentAsync(
+            Indexer(name), ns, propagationPolicy: "Background", cancellationToken: cancellationToken));
         await KubernetesCalls.IgnoreNotFoundAsync(() => client.BatchV1.PatchNamespacedCronJobAsync(
             new V1Patch(new { spec = new { suspend = true } }, V1Patch.PatchType.MergePatch), Retention(name), ns,
             fieldManager: FieldManager, cancellationToken: cancellationToken));

@@ -38,6 +38,9 @@ internal static class ProjectNaming
 
     public static string Api(string project) => $"{project}-api";
     public static string Retention(string project) => $"{project}-retention";
+    public static string Indexer(string project) => $"{project}-indexer";
+    public static string Reindex(string project, int request) => $"{project}-reindex-{request}";
+    public static string SearchWorkers(string project) => $"{project}-search-workers";
     public static string Policy(string project) => $"{project}-policy";
     public static string Credentials(string project) => $"{project}-credentials";
     public static string Connection(string project) => $"{project}-connection";

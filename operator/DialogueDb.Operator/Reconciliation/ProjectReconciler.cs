@@ -15,7 +15,8 @@ namespace DialogueDb.Operator.Reconciliation;
 /// Level-triggered reconcile of one DialogueProject: reads the latest object and converges everything to it, every
 /// time, whatever event brought the key here. The steps, in order: deletion and finalizer, suspend, spec check,
 /// the customer's referenced Secrets, generated Secrets (created once, never overwritten; rotation only when a counter
-/// is raised), connections (the database and Redis user), API keys, the child objects (server-side apply), status.
+/// is raised), connections (the database and Redis user), API keys, the child objects (server-side apply), the search
+/// workers (indexer Deployment removal, reindex Jobs), status.
 /// </summary>
 internal sealed partial class ProjectReconciler(
     IKubernetes client,
@@ -25,6 +26,7 @@ internal sealed partial class ProjectReconciler(
     GeneratedSecrets generated,
     ProjectConnections connections,
     ApiKeyIssuer apiKeys,
+    SearchWorkers search,
     ProjectStatusWriter status,
     ChildCache children,
     ObjectApplier applier,
@@ -165,7 +167,7 @@ internal sealed partial class ProjectReconciler(
         foreach (var desired in DesiredState.Build(inputs))
         {
             var stored = await applier.ApplyAsync(desired, children.Get(desired.Kind, ns, desired.Metadata.Name), cancellationToken);
-            deployment = stored as V1Deployment ?? deployment;
+            deployment = stored is V1Deployment d && d.Metadata.Name == Api(name) ? d : deployment;
         }
 
         if (replicas <= 1 && children.Get("PodDisruptionBudget", ns, Api(name)) is not null)
@@ -174,8 +176,13 @@ internal sealed partial class ProjectReconciler(
                 client.PolicyV1.DeleteNamespacedPodDisruptionBudgetAsync(Api(name), ns, cancellationToken: cancellationToken));
         }
 
+        await search.RemoveIndexerUnlessExternalAsync(project, cancellationToken);
+        var reindex = await search.EnsureReindexAsync(inputs, cancellationToken);
         var cronJob = children.Get("CronJob", ns, Retention(name)) as V1CronJob;
-        var converged = new ConvergedProject(endpoint, replicas, effective, keys, encryption.Secret, connection.Hash, deployment, cronJob);
+        var converged = new ConvergedProject(endpoint, replicas, effective, keys, encryption.Secret, connection.Hash, deployment, cronJob)
+        {
+            Reindex = reindex,
+        };
         var rollingOut = await status.ConvergedAsync(project, converged, cancellationToken);
 
         TimeSpan? requeue = rollingOut ? ProgressingRetry : null;

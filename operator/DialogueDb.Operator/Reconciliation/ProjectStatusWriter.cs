@@ -11,7 +11,11 @@ namespace DialogueDb.Operator.Reconciliation;
 /// <summary>What a reconcile that got through every step knows about the project, for its status.</summary>
 internal sealed record ConvergedProject(
     string Endpoint, int Replicas, EffectivePlan Effective, IReadOnlyList<IssuedKey> Keys, SecretValue Encryption, string ConfigHash,
-    V1Deployment? Deployment, V1CronJob? CronJob);
+    V1Deployment? Deployment, V1CronJob? CronJob)
+{
+    /// <summary>What <c>status.search.reindex</c> says (null: no rebuild was ever asked for).</summary>
+    public ReindexStatus? Reindex { get; init; }
+}
 
 /// <summary>
 /// The status step: conditions (Ready, Progressing, Degraded) and the facts clients read, written with server-side
@@ -97,6 +101,7 @@ internal sealed partial class ProjectStatusWriter(
                 Name = k.Name, SecretName = ApiKey(name, k.Name), Scope = k.Scope, Rotation = k.Rotation, IssuedAt = k.IssuedAt,
             }).ToList();
             s.EncryptionKeySecret = converged.Encryption.SecretName;
+            s.Search = converged.Reindex is null ? s.Search : new SearchStatus { Reindex = converged.Reindex };
             s.ConfigHash = converged.ConfigHash;
             s.LastRetentionRun = converged.CronJob?.Status is { } cron
                 && (cron.LastScheduleTime is not null || cron.LastSuccessfulTime is not null)

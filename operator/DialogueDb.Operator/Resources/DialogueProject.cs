@@ -225,14 +225,6 @@ internal sealed class EventsSpec
     public int? KeyRotation { get; set; }
 }
 
-internal sealed class SearchSpec
-{
-    [Description("False: no index work is queued, no indexer runs and POST /search answers 404 (DIALOGUEDB_SEARCH_ENABLED of the pods; " +
-        "a change rolls them). Turned on again later, only what is written from then on is indexed.")]
-    [DefaultValue(true)]
-    public bool? Enabled { get; set; }
-}
-
 internal sealed class TlsSpec
 {
     [Description("A kubernetes.io/tls Secret of the project's namespace (tls.crt, tls.key and optionally ca.crt) to serve instead of " +
@@ -317,6 +309,9 @@ internal sealed class DialogueProjectStatus
 
     [Description("The retention job's last runs, from its CronJob.")]
     public RetentionRunStatus? LastRetentionRun { get; set; }
+
+    [Description("Search: the last index rebuild requested with spec.search.reindex and its Job's outcome.")]
+    public SearchStatus? Search { get; set; }
 
     [Description("Plan usage as the project's quota counters hold it, published by its pods and updated at most once a minute. " +
         "Counts only.")]

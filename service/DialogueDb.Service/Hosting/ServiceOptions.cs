@@ -24,7 +24,8 @@ internal sealed class ServiceOptions
 
     /// <summary>
     /// Plain-HTTP listen addresses (';'-separated, explicit ports) that serve Prometheus metrics at <c>/metrics</c> and
-    /// nothing else of the API. <c>dialoguedb serve</c> defaults to <see cref="DefaultMetricsUrls"/>; empty = none.
+    /// nothing else of the API. <c>dialoguedb serve</c> defaults to <see cref="DefaultMetricsUrls"/>; empty = none. The
+    /// workers <c>relay</c> and <c>index</c> listen only when it is set, with their probes (<c>/healthz/live</c>, <c>/ready</c>).
     /// </summary>
     [ConfigurationKeyName("METRICS_URLS")]
     public string? MetricsUrls { get; set; }

@@ -113,16 +113,37 @@ internal static class TelemetrySetup
                 && context.Request.Path == "/metrics");
     }
 
-    /// <summary>The jobs' (<c>retention</c>, <c>relay</c>, …) metrics: the service's meter, exported over OTLP when configured.</summary>
-    public static void AddJobTelemetry(HostApplicationBuilder builder)
+    /// <summary>
+    /// The jobs' (<c>retention</c>, <c>relay</c>, <c>index</c>, …) metrics: the service's meter, exported over OTLP when
+    /// configured. A worker with a metrics listener (<paramref name="scraped"/>) also serves them to Prometheus, with the
+    /// runtime's and Npgsql's, as <c>serve</c> does.
+    /// </summary>
+    public static void AddJobTelemetry(IServiceCollection services, IConfiguration configuration, bool scraped = false)
     {
-        builder.Services.AddSingleton(sp => new ServiceMetrics(sp.GetRequiredService<IMeterFactory>(), sp.GetRequiredService<TimeProvider>()));
-        if (OtlpConfigured(builder.Configuration))
+        services.AddSingleton(sp => new ServiceMetrics(sp.GetRequiredService<IMeterFactory>(), sp.GetRequiredService<TimeProvider>()));
+        var otlp = OtlpConfigured(configuration);
+        if (!otlp && !scraped)
         {
-            builder.Services.AddOpenTelemetry()
-                .ConfigureResource(resource => resource.AddService(ServiceName))
-                .WithMetrics(metrics => metrics.AddMeter(ServiceMetrics.MeterName).AddNpgsqlInstrumentation().AddOtlpExporter());
+            return;
         }
+
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(ServiceName))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(ServiceMetrics.MeterName).AddNpgsqlInstrumentation();
+                if (scraped)
+                {
+                    metrics.OwnHostsMetersOnly()
+                        .AddRuntimeInstrumentation()
+                        .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
+                }
+
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            });
     }
 
     /// <summary>
@@ -151,7 +172,7 @@ internal static class TelemetrySetup
 
     private const string ResilientRateLimiterMeter = "DialogueDb.RateLimiting";
 
-    private static bool OtlpConfigured(ConfigurationManager configuration) =>
+    private static bool OtlpConfigured(IConfiguration configuration) =>
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
         || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
 }

@@ -54,7 +54,7 @@ public sealed class ChartOnEnvtestTests(OperatorProcessFixture fixture)
         {
             ("", "configmaps", "get", tenant), ("", "pods", "create", tenant), ("", "pods/exec", "create", tenant),
             ("", "pods", "delete", tenant), ("", "namespaces", "delete", null), ("", "nodes", "list", null),
-            ("apps", "deployments", "delete", tenant), ("apps", "deployments", "get", tenant), ("apps", "replicasets", "list", tenant),
+            ("apps", "deployments", "deletecollection", tenant), ("apps", "deployments", "get", tenant), ("apps", "replicasets", "list", tenant),
             ("apiextensions.k8s.io", "customresourcedefinitions", "update", null),
             ("rbac.authorization.k8s.io", "clusterroles", "create", null),
             ("rbac.authorization.k8s.io", "clusterrolebindings", "create", null),

@@ -9,37 +9,8 @@ namespace DialogueDb.Operator.Tests.Reconciliation;
 
 public sealed class DesiredStateTests
 {
-    private static ProjectInputs Inputs(Action<DialogueProjectSpec>? spec = null, int replicas = 1, OperatorOptions? options = null)
-    {
-        var project = new DialogueProject { Spec = new DialogueProjectSpec() };
-        project.Metadata.Name = "support";
-        project.Metadata.NamespaceProperty = "tenant-a";
-        project.Metadata.Uid = "uid-1";
-        spec?.Invoke(project.Spec);
-        return new ProjectInputs
-        {
-            Project = project,
-            Options = options ?? new OperatorOptions
-            {
-                Postgres = new SharedPostgres { Host = "pg", AdminConnectionFile = "/x", Peers = [new NetworkPeer { Cidr = "10.0.0.5/32" }] },
-                Redis = new SharedRedis { Host = "redis", AdminConnectionFile = "/y" },
-            },
-            Replicas = replicas,
-            Image = "registry/dialoguedb:1.0",
-            ApiDatabase = new SecretValue("support-connection", "postgres-api"),
-            OwnerDatabase = new SecretValue("support-connection", "postgres-owner"),
-            MaintenanceDatabase = new SecretValue("support-connection", "postgres-maintenance"),
-            ApiRole = "api_role",
-            MaintenanceRole = "maint_role",
-            Redis = new SecretValue("support-connection", "redis"),
-            RedisKeyPrefix = "ddb:{tenant-a/support}:",
-            EncryptionKeys = new SecretValue("support-encryption", "keys.json"),
-            ApiKeyHashSecret = new SecretValue("support-credentials", "api-key-hash-secret"),
-            TlsSecretName = "support-tls",
-            PolicyJson = "{}",
-            ConfigHash = "abc",
-        };
-    }
+    private static ProjectInputs Inputs(Action<DialogueProjectSpec>? spec = null, int replicas = 1, OperatorOptions? options = null) =>
+        DesiredInputs.For(spec, replicas, options);
 
     [Fact]
     public void Build_IsDeterministic()
@@ -215,10 +186,13 @@ public sealed class DesiredStateTests
             .Where(n => n is not null)
             .Select(n => DialogueDb.Service.Hosting.ServiceOptions.EnvironmentPrefix + n)
             .ToHashSet(StringComparer.Ordinal);
-        var inputs = Inputs();
+        // External indexing: every kind of pod the operator runs, each with its full environment.
+        var inputs = Inputs(s => s.Search = new SearchSpec { Indexer = new SearchIndexerSpec { Mode = "external" } });
         var containers = DesiredState.Deployment(inputs).Spec.Template.Spec.Containers
             .Concat(DesiredState.Deployment(inputs).Spec.Template.Spec.InitContainers)
-            .Concat(DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.Containers);
+            .Concat(DesiredState.RetentionCronJob(inputs).Spec.JobTemplate.Spec.Template.Spec.Containers)
+            .Concat(DesiredState.IndexerDeployment(inputs).Spec.Template.Spec.Containers)
+            .Concat(DesiredState.ReindexJob(inputs, 1).Spec.Template.Spec.Containers);
 
         var settings = containers.SelectMany(c => c.Env).Select(e => e.Name).Where(n => n.StartsWith("DIALOGUEDB_", StringComparison.Ordinal)).Distinct().ToList();
 

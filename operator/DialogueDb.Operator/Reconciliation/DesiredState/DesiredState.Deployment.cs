@@ -37,6 +37,8 @@ internal static partial class DesiredState
                 SecretEnv("DIALOGUEDB_RELAY_POSTGRES", inputs.MaintenanceDatabase),
                 new V1EnvVar { Name = "DIALOGUEDB_TLS_CERT", Value = $"{SecretsDir}/tls/tls.crt" },
                 new V1EnvVar { Name = "DIALOGUEDB_TLS_KEY", Value = $"{SecretsDir}/tls/tls.key" },
+                // Absent in the default mode, so projects that never use the setting keep their pod template.
+                .. ExternalIndexer(project.Spec) ? [new V1EnvVar { Name = "DIALOGUEDB_SEARCH_INDEXER", Value = "external" }] : Array.Empty<V1EnvVar>(),
             ], withProbes: true),
         ];
         SummaryKey.AddTo(template.Spec, project.Spec);
@@ -82,21 +84,11 @@ internal static partial class DesiredState
         EnableServiceLinks = false,
         RestartPolicy = restartPolicy,
         TerminationGracePeriodSeconds = component == "api" ? 30 : null,
-        SecurityContext = new V1PodSecurityContext
-        {
-            RunAsNonRoot = true,
-            RunAsUser = NonRootUser,
-            RunAsGroup = NonRootUser,
-            FsGroup = NonRootUser,
-            SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
-        },
-        NodeSelector = inputs.Project.Spec.Region is { } region
-            ? new Dictionary<string, string> { ["topology.kubernetes.io/region"] = region }
-            : null,
+        SecurityContext = PodSecurity(),
+        NodeSelector = RegionSelector(inputs.Project.Spec),
         Volumes =
         [
-            new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("64Mi") } },
-            new V1Volume { Name = "data", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("64Mi") } },
+            .. ScratchVolumes(),
             SecretVolume("tls", inputs.TlsSecretName, null),
             SecretVolume(
                 "encryption", inputs.EncryptionKeys.SecretName, [new V1KeyToPath { Key = inputs.EncryptionKeys.Key, Path = "keys.json" }]),
@@ -133,18 +125,10 @@ internal static partial class DesiredState
                 Requests = Quantities(resources.Requests),
                 Limits = Quantities(resources.Limits),
             },
-            SecurityContext = new V1SecurityContext
-            {
-                AllowPrivilegeEscalation = false,
-                ReadOnlyRootFilesystem = true,
-                RunAsNonRoot = true,
-                Capabilities = new V1Capabilities { Drop = ["ALL"] },
-                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
-            },
+            SecurityContext = ContainerSecurity(),
             VolumeMounts =
             [
-                new V1VolumeMount { Name = "tmp", MountPath = "/tmp" },
-                new V1VolumeMount { Name = "data", MountPath = DataDir },
+                .. ScratchMounts(),
                 new V1VolumeMount { Name = "tls", MountPath = $"{SecretsDir}/tls", ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "encryption", MountPath = $"{SecretsDir}/encryption", ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "hash-secret", MountPath = $"{SecretsDir}/credentials", ReadOnlyProperty = true },
@@ -158,9 +142,9 @@ internal static partial class DesiredState
                 new V1ContainerPort { Name = HttpsPort, ContainerPort = ContainerPort, Protocol = "TCP" },
                 new V1ContainerPort { Name = MetricsPortName, ContainerPort = MetricsPort, Protocol = "TCP" },
             ];
-            container.StartupProbe = Probe("/healthz/live", periodSeconds: 2, failureThreshold: 60);
-            container.LivenessProbe = Probe("/healthz/live", periodSeconds: 10, failureThreshold: 3);
-            container.ReadinessProbe = Probe("/healthz/ready", periodSeconds: 5, failureThreshold: 3);
+            container.StartupProbe = Probe("/healthz/live", HttpsPort, "HTTPS", periodSeconds: 2, failureThreshold: 60);
+            container.LivenessProbe = Probe("/healthz/live", HttpsPort, "HTTPS", periodSeconds: 10, failureThreshold: 3);
+            container.ReadinessProbe = Probe("/healthz/ready", HttpsPort, "HTTPS", periodSeconds: 5, failureThreshold: 3);
         }
 
         return container;
@@ -184,6 +168,40 @@ internal static partial class DesiredState
         new V1EnvVar { Name = "DIALOGUEDB_SEARCH_ENABLED", Value = SearchEnabled(inputs.Project.Spec) ? "true" : "false" },
     ];
 
+    private static V1PodSecurityContext PodSecurity() => new()
+    {
+        RunAsNonRoot = true,
+        RunAsUser = NonRootUser,
+        RunAsGroup = NonRootUser,
+        FsGroup = NonRootUser,
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        AllowPrivilegeEscalation = false,
+        ReadOnlyRootFilesystem = true,
+        RunAsNonRoot = true,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    private static Dictionary<string, string>? RegionSelector(DialogueDb.Operator.Resources.DialogueProjectSpec spec) =>
+        spec.Region is { } region ? new Dictionary<string, string> { ["topology.kubernetes.io/region"] = region } : null;
+
+    /// <summary>The writable folders of a read-only container: /tmp and the data folder.</summary>
+    private static V1Volume[] ScratchVolumes() =>
+    [
+        new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("64Mi") } },
+        new V1Volume { Name = "data", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("64Mi") } },
+    ];
+
+    private static V1VolumeMount[] ScratchMounts() =>
+    [
+        new V1VolumeMount { Name = "tmp", MountPath = "/tmp" },
+        new V1VolumeMount { Name = "data", MountPath = DataDir },
+    ];
+
     /// <summary><c>spec.search.enabled</c>; absent (no <c>search</c>, or no <c>enabled</c>) is on.</summary>
     public static bool SearchEnabled(DialogueDb.Operator.Resources.DialogueProjectSpec spec) => spec.Search?.Enabled != false;
 
@@ -199,9 +217,9 @@ internal static partial class DesiredState
         Secret = new V1SecretVolumeSource { SecretName = secret, Items = items, DefaultMode = 0x100 /* 0400 */ },
     };
 
-    private static V1Probe Probe(string path, int periodSeconds, int failureThreshold) => new()
+    private static V1Probe Probe(string path, string port, string scheme, int periodSeconds, int failureThreshold) => new()
     {
-        HttpGet = new V1HTTPGetAction { Path = path, Port = HttpsPort, Scheme = "HTTPS" },
+        HttpGet = new V1HTTPGetAction { Path = path, Port = port, Scheme = scheme },
         PeriodSeconds = periodSeconds,
         FailureThreshold = failureThreshold,
         TimeoutSeconds = 2,

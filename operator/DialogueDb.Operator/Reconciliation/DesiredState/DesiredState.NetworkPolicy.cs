@@ -10,39 +10,14 @@ internal static partial class DesiredState
     /// <summary>
     /// Ingress only from the allowed peers to the API port; egress only to DNS, PostgreSQL, Redis and the Kubernetes API
     /// (the pods watch their policy Secret), and to the LLM endpoint when the project's summary provider calls one.
-    /// Applies to the API and the retention pods alike.
+    /// Applies to the API and the retention pods alike; the search workers have <see cref="SearchWorkersNetworkPolicy"/>.
     /// </summary>
     public static V1NetworkPolicy NetworkPolicy(ProjectInputs inputs)
     {
         var project = inputs.Project;
         var options = inputs.Options;
         var peers = project.Spec.NetworkPolicy?.IngressFrom ?? options.DefaultIngressFrom;
-        var egress = new List<V1NetworkPolicyEgressRule>
-        {
-            new()
-            {
-                To =
-                [
-                    new V1NetworkPolicyPeer
-                    {
-                        NamespaceSelector = MatchLabel("kubernetes.io/metadata.name", "kube-system"),
-                        PodSelector = MatchLabel("k8s-app", "kube-dns"),
-                    },
-                ],
-                Ports = [new V1NetworkPolicyPort { Protocol = "UDP", Port = 53 }, new V1NetworkPolicyPort { Protocol = "TCP", Port = 53 }],
-            },
-            new()
-            {
-                To = options.KubernetesApiCidrs.Count == 0
-                    ? null
-                    : options.KubernetesApiCidrs.Select(c => new V1NetworkPolicyPeer { IpBlock = new V1IPBlock { Cidr = c } }).ToList(),
-                Ports =
-                [
-                    new V1NetworkPolicyPort { Protocol = "TCP", Port = 443 },
-                    new V1NetworkPolicyPort { Protocol = "TCP", Port = 6443 },
-                ],
-            },
-        };
+        var egress = new List<V1NetworkPolicyEgressRule> { DnsEgress(), KubernetesApiEgress(options) };
         if (project.Spec.Database?.SecretRef is null && options.Postgres is { } postgres)
         {
             egress.Add(EgressTo(postgres.Peers, postgres.Port));
@@ -82,7 +57,15 @@ internal static partial class DesiredState
             Metadata = Meta(project, Api(project.Metadata.Name), "api"),
             Spec = new V1NetworkPolicySpec
             {
-                PodSelector = MatchLabel(ProjectLabel, project.Metadata.Name),
+                // Every pod of the project but the search workers, which have a narrower policy of their own.
+                PodSelector = new V1LabelSelector
+                {
+                    MatchLabels = new Dictionary<string, string> { [ProjectLabel] = project.Metadata.Name },
+                    MatchExpressions =
+                    [
+                        new V1LabelSelectorRequirement { Key = ComponentLabel, OperatorProperty = "NotIn", Values = SearchWorkerComponents },
+                    ],
+                },
                 PolicyTypes = ["Ingress", "Egress"],
                 Ingress =
                 [
@@ -91,16 +74,47 @@ internal static partial class DesiredState
                         FromProperty = peers.Select(Peer).ToList(), Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = ContainerPort }],
                     }],
                     // Prometheus (the chart's metrics.scrapeFrom) reaches the metrics port only, never the API's.
-                    .. options.MetricsScrapeFrom.Count == 0 ? [] : (V1NetworkPolicyIngressRule[])[new V1NetworkPolicyIngressRule
-                    {
-                        FromProperty = options.MetricsScrapeFrom.Select(Peer).ToList(),
-                        Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = MetricsPort }],
-                    }],
+                    .. MetricsIngress(options),
                 ],
                 Egress = egress,
             },
         };
     }
+
+    private static V1NetworkPolicyIngressRule[] MetricsIngress(Hosting.OperatorOptions options) =>
+        options.MetricsScrapeFrom.Count == 0 ? [] :
+        [
+            new V1NetworkPolicyIngressRule
+            {
+                FromProperty = options.MetricsScrapeFrom.Select(Peer).ToList(),
+                Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = MetricsPort }],
+            },
+        ];
+
+    private static V1NetworkPolicyEgressRule DnsEgress() => new()
+    {
+        To =
+        [
+            new V1NetworkPolicyPeer
+            {
+                NamespaceSelector = MatchLabel("kubernetes.io/metadata.name", "kube-system"),
+                PodSelector = MatchLabel("k8s-app", "kube-dns"),
+            },
+        ],
+        Ports = [new V1NetworkPolicyPort { Protocol = "UDP", Port = 53 }, new V1NetworkPolicyPort { Protocol = "TCP", Port = 53 }],
+    };
+
+    private static V1NetworkPolicyEgressRule KubernetesApiEgress(Hosting.OperatorOptions options) => new()
+    {
+        To = options.KubernetesApiCidrs.Count == 0
+            ? null
+            : options.KubernetesApiCidrs.Select(c => new V1NetworkPolicyPeer { IpBlock = new V1IPBlock { Cidr = c } }).ToList(),
+        Ports =
+        [
+            new V1NetworkPolicyPort { Protocol = "TCP", Port = 443 },
+            new V1NetworkPolicyPort { Protocol = "TCP", Port = 6443 },
+        ],
+    };
 
     public static V1NetworkPolicyPeer Peer(NetworkPeer peer) => new()
     {

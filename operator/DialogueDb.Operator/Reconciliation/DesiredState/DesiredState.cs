@@ -27,7 +27,13 @@ internal static partial class DesiredState
             Service(inputs),
             RetentionCronJob(inputs),
             NetworkPolicy(inputs),
+            SearchWorkersNetworkPolicy(inputs),
         };
+        if (ExternalIndexer(inputs.Project.Spec))
+        {
+            objects.Add(IndexerDeployment(inputs));
+        }
+
         if (inputs.Replicas > 1)
         {
             objects.Add(DisruptionBudget(inputs));

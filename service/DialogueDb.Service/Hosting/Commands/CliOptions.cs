@@ -53,6 +53,12 @@ internal sealed class CliOptions
             .AddInMemoryCollection(overrides)
             .Build();
         var options = ServiceOptions.From(configuration);
+        if (configuration["METRICS_URLS"] is null)
+        {
+            // Only `serve` has a listener by default; a worker (relay, index) listens where it is told to.
+            options.MetricsUrls = null;
+        }
+
         options.Validate();
         return options;
     }

@@ -1,38 +1,25 @@
 using System.CommandLine;
-using DialogueDb.Service.Storage;
-using Npgsql;
+using DialogueDb.Service.Audit;
 
 namespace DialogueDb.Service.Hosting.Commands;
 
-/// <summary><c>dialoguedb relay</c>: the audit relay alone, for PostgreSQL deployments whose API pods run none.</summary>
+/// <summary>
+/// <c>dialoguedb relay</c>: the audit relay alone, for PostgreSQL deployments whose API pods run none. Runs until
+/// stopped; probes and metrics on DIALOGUEDB_METRICS_URLS when set (<see cref="WorkerHost"/>).
+/// </summary>
 internal static class RelayCommand
 {
-    public static Command Create(CliOptions shared)
-    {
-        var relay = new Command("relay",
-            "Run the audit relay alone: publish the outbox to the event stream (PostgreSQL: connect as the maintenance role)")
-        {
-            shared.DataDir, shared.Postgres,
-        };
-        relay.SetAction((parse, ct) => RelayAsync(CliOptions.Bind(shared.Overrides(parse, postgres: true)), ct));
-        return relay;
-    }
+    public static Command Create(CliOptions shared) => WorkerHost.Command(shared, "relay",
+        "Run the audit relay alone: publish the outbox to the event stream (PostgreSQL: connect as the maintenance role)", RelayAsync);
 
-    private static async Task<int> RelayAsync(ServiceOptions options, CancellationToken ct)
+    private static async Task RelayAsync(ServiceOptions options, CancellationToken ct)
     {
         if (!options.UsesPostgres)
         {
             throw new InvalidOperationException("In embedded mode `dialoguedb serve` runs the relay itself; `relay` is for PostgreSQL.");
         }
 
-        options.RelayPostgres ??= options.Postgres!;
-        await using (var check = NpgsqlDataSource.Create(options.RelayPostgres))
-        {
-            await DatabaseMigrator.EnsureSeesAllNamespacesAsync(check, ct);
-        }
-
-        using var host = JobHost.Build(options, hostRelay: true);
-        await host.RunAsync(ct);
-        return 0;
+        await WorkerHost.UseMaintenanceConnectionAsync(options, ct);
+        await WorkerHost.RunAsync(options, hostRelay: true, configure: null, worker: sp => sp.GetRequiredService<OutboxRelay>(), ct);
     }
 }
