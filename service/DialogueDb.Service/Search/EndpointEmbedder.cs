@@ -116,7 +116,7 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
                 if (status is >= 400 and < 500
                     && response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout))
                 {
-                    throw new EmbeddingsFailure($"The embeddings endpoint refused the request ({status})");
+                    throw new EmbeddingsFailure($"The embeddings endpoint refused the request ({status})") { Refused = true };
                 }
 
                 failure = $"The embeddings endpoint answered {status}";
