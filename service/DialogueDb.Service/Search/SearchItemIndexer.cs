@@ -11,7 +11,7 @@ namespace DialogueDb.Service.Search;
 /// once its vectors follow; a changed item keeps its previous vectors until then. An index whose vectors come from
 /// another model is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
 /// </summary>
-internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, SearchRebuild rebuild)
+internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, SearchRebuild rebuild, TimeProvider time)
 {
     /// <summary>Removed-item markers are purged every this many index versions (caches older than that reload).</summary>
     public const long PurgeEvery = 256;
@@ -26,6 +26,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         var deletedDialogues = queued.Where(q => q.Kind == "dialogue").Select(q => q.ItemId).Distinct().ToList();
 
         var documents = await _documents.ReadAsync(db, ns, messageKeys, memoryIds, ct);
+        var enqueued = queued.GroupBy(q => (q.Kind, q.ItemId)).ToDictionary(g => g.Key, g => g.Min(q => q.Enqueued));
         var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
             .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
 
@@ -100,6 +101,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             db.SearchVectorQueue.Add(new SearchVectorQueueRow
             {
                 Namespace = ns, Kind = kind, ItemId = itemId, DialogueId = dialogueId, Version = state.Version,
+                Enqueued = enqueued.GetValueOrDefault((kind, itemId), time.GetUtcNow().ToUnixTimeMilliseconds()),
             });
         }
 

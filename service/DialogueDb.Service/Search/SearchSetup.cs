@@ -80,7 +80,7 @@ internal static class SearchSetup
                 sp.GetRequiredService<ILogger<SearchVectorIndexer>>(), sp.GetService<Telemetry.ServiceMetrics>());
         });
         services.AddSingleton(sp => new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),
-            sp.GetRequiredService<SearchRebuild>()));
+            sp.GetRequiredService<SearchRebuild>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => Indexer(sp, options));
         services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
         return services;

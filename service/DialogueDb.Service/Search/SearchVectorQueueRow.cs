@@ -16,5 +16,8 @@ internal sealed class SearchVectorQueueRow
     public required string ItemId { get; set; }
     public string? DialogueId { get; set; }
     public long Version { get; set; }
+
+    /// <summary>When the write that changed the item was queued (Unix ms): the age of the oldest entry is the vectors' lag.</summary>
+    public long Enqueued { get; set; }
     public bool Failed { get; set; }
 }

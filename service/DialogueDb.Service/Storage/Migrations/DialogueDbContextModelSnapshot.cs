@@ -208,6 +208,10 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnName("dialogue_id")
                         .UseCollation("C");
 
+                    b.Property<long>("Enqueued")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enqueued");
+
                     b.Property<bool>("Failed")
                         .HasColumnType("boolean")
                         .HasColumnName("failed");

@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     [DbContext(typeof(DialogueDbContext))]
-    [Migration("20261203235343_SearchVectorQueue")]
+    [Migration("20261203235544_SearchVectorQueue")]
     partial class SearchVectorQueue
     {
         /// <inheritdoc />
@@ -210,6 +210,10 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("dialogue_id")
                         .UseCollation("C");
+
+                    b.Property<long>("Enqueued")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enqueued");
 
                     b.Property<bool>("Failed")
                         .HasColumnType("boolean")

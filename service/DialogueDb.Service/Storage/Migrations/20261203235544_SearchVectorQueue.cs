@@ -27,6 +27,7 @@ namespace DialogueDb.Service.Storage.Migrations
                     item_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false, collation: "C"),
                     dialogue_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true, collation: "C"),
                     version = table.Column<long>(type: "bigint", nullable: false),
+                    enqueued = table.Column<long>(type: "bigint", nullable: false),
                     failed = table.Column<bool>(type: "boolean", nullable: false)
                 },
                 constraints: table =>
