@@ -13,5 +13,8 @@ internal sealed class EmbeddedBatch
 
     public string? Reason { get; set; }
 
+    /// <summary>Whether every input reported failed was refused outright (see <see cref="EmbeddingsFailure.Refused"/>).</summary>
+    public bool RefusedOnly { get; set; } = true;
+
     public EmbeddingsFailure? Outage { get; set; }
 }

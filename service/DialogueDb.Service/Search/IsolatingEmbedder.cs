@@ -6,7 +6,8 @@ namespace DialogueDb.Service.Search;
 /// batch the embedder refuses outright (<see cref="EmbeddingsFailure.Refused"/>), or that failed
 /// <see cref="FailuresBeforeIsolating"/> rounds in a row, is split: first a probe text tells whether the embedder works
 /// at all (if not, it is an outage: nothing is marked, the caller backs off and the batch waits), then the batch is
-/// halved again and again, each half that passes is kept and each single input that still fails is reported failed.
+/// halved again and again, each half that passes is kept and each single input that still fails is reported failed
+/// (unless no input passed and not all were refused: then it is taken for an outage too).
 /// Any exception of the embedder counts as a failure of its inputs (an in-process model may throw anything for an odd
 /// input); only the caller's cancellation passes through.
 /// </summary>
@@ -51,8 +52,17 @@ internal sealed class IsolatingEmbedder(IEmbedder embedder)
             return batch;
         }
 
-        _failingHead = -1;
         await SplitAsync(entries, failure, batch, ct);
+        if (batch.Vectors.Count == 0 && !batch.RefusedOnly)
+        {
+            // Not one input passed, and not every one was refused: the embedder more likely stopped working meanwhile
+            // than every input is bad. Nothing is marked; when an input behind them passes, the bad ones are found.
+            batch.Failed.Clear();
+            batch.Outage = failure;
+            return batch;
+        }
+
+        _failingHead = -1;
         return batch;
     }
 
@@ -64,6 +74,7 @@ internal sealed class IsolatingEmbedder(IEmbedder embedder)
         {
             batch.Failed.Add(entries[0].Id);
             batch.Reason = failure.Message;
+            batch.RefusedOnly &= failure.Refused;
             return;
         }
 

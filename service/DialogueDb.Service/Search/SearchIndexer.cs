@@ -13,10 +13,11 @@ namespace DialogueDb.Service.Search;
 /// leaves the work queued; redoing it is harmless); the item is then searchable by keyword. Items that are gone, and
 /// the messages of deleted dialogues, leave the index. When the queue runs short it takes the next step of any
 /// namespace rebuild (<see cref="SearchRebuild"/>). The second step (<see cref="SearchVectorIndexer"/>) computes the
-/// vectors as fast as the embedder allows; the two steps' writes take turns, the model never holds up the first. One indexer is active at a time, whichever process hosts it (<c>serve</c> or
-/// <c>dialoguedb index</c>): on PostgreSQL through a session advisory lock on a dedicated connection (it reads as the
-/// maintenance role, which sees every namespace), on the embedded database through a lock file in the data folder.
-/// An embeddings endpoint that fails leaves the vectors queued; the second step backs off and tries again.
+/// vectors as fast as the embedder allows; the two steps' writes take turns, the model never holds up the first. One
+/// indexer is active at a time, whichever process hosts it (<c>serve</c> or <c>dialoguedb index</c>): on PostgreSQL
+/// through a session advisory lock on a dedicated connection (it reads as the maintenance role, which sees every
+/// namespace), on the embedded database through a lock file in the data folder. An embedder that is down leaves the
+/// vectors queued; the second step backs off (doubling up to a minute) and tries again.
 /// </summary>
 internal sealed partial class SearchIndexer(
     Func<DialogueDbContext> newContext,

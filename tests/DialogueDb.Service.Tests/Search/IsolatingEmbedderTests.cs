@@ -105,6 +105,28 @@ public sealed class IsolatingEmbedderTests
     }
 
     [Fact]
+    public async Task Embed_NoInputPassesOnItsOwn_NothingMarkedUntilOneBehindThemPasses()
+    {
+        var fake = new ScriptedEmbedder();
+        fake.Fail("poisonword", () => new InvalidOperationException("boom"));
+        var embedder = new IsolatingEmbedder(fake);
+        List<(long Id, string Text)> bad = [(20, "poisonword one"), (21, "poisonword two")];
+
+        for (var i = 0; i < IsolatingEmbedder.FailuresBeforeIsolating * 2; i++)
+        {
+            var round = await embedder.EmbedAsync(bad, Ct);
+            Assert.NotNull(round.Outage);
+            Assert.Empty(round.Failed);
+        }
+
+        var withGood = await embedder.EmbedAsync([.. bad, (22, "a good note")], Ct);
+
+        Assert.Null(withGood.Outage);
+        Assert.Equal([20L, 21L], withGood.Failed.Order());
+        Assert.Equal([22L], withGood.Vectors.Keys);
+    }
+
+    [Fact]
     public async Task Embed_AnswerOfTheWrongShape_CountsAsAFailure()
     {
         var embedder = new IsolatingEmbedder(new ShortAnswerEmbedder());
