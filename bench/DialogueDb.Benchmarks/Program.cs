@@ -14,6 +14,12 @@ if (rest is ["search-figures"])
     return;
 }
 
+if (rest is ["embedding-figures"])
+{
+    DialogueDb.Benchmarks.SearchFigures.RunEmbedding(quick);
+    return;
+}
+
 var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance.AddJob(job.AsDefault());
 BenchmarkSwitcher.FromAssembly(typeof(DialogueDb.Benchmarks.ContentEncryption).Assembly).Run(rest.Length == 0 ? ["--filter", "*"] : rest, config);

@@ -7,6 +7,12 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal sealed class EmbeddingsFailure : Exception
 {
+    /// <summary>
+    /// The endpoint refused the request itself (a 4xx other than 408 and 429): asking again with the same inputs will
+    /// not help, though each input on its own may pass (see <see cref="SearchVectorIndexer"/>).
+    /// </summary>
+    public bool Refused { get; init; }
+
     public EmbeddingsFailure(string message)
         : base(message)
     {

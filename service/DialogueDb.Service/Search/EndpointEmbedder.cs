@@ -28,7 +28,12 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
 
     public int Dimensions => settings.Dimensions;
 
-    public string Model => "endpoint:" + settings.Model;
+    /// <summary>
+    /// The model's name and the endpoint that serves it (<c>endpoint:{model}@{fingerprint}</c>): the same name at another
+    /// URL may be another model, so changing either rebuilds the index. The URL is stored only as the first 16 hex digits of
+    /// its SHA-256 (it may carry credentials); scheme, host, port and path count, user info and query do not.
+    /// </summary>
+    public string Model { get; } = $"endpoint:{settings.Model}@{Fingerprint(settings.BaseUrl)}";
 
     public int BatchSize => settings.BatchSize;
 
@@ -57,6 +62,13 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
         }
 
         return [.. result.Select(r => r.ToArray())];
+    }
+
+    /// <summary>The fingerprint of an endpoint's base URL in <see cref="Model"/>.</summary>
+    public static string Fingerprint(Uri baseUrl)
+    {
+        var url = baseUrl.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped).TrimEnd('/');
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url)))[..16];
     }
 
     /// <summary>The text in overlapping windows (an empty text is one blank input: endpoints refuse empty strings).</summary>
@@ -116,7 +128,7 @@ internal sealed class EndpointEmbedder(HttpClient http, EndpointEmbedderSettings
                 if (status is >= 400 and < 500
                     && response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout))
                 {
-                    throw new EmbeddingsFailure($"The embeddings endpoint refused the request ({status})");
+                    throw new EmbeddingsFailure($"The embeddings endpoint refused the request ({status})") { Refused = true };
                 }
 
                 failure = $"The embeddings endpoint answered {status}";

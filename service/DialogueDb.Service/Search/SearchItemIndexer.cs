@@ -5,49 +5,30 @@ using Microsoft.EntityFrameworkCore;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// Brings one namespace's index in line with its stored items for a set of queued changes (one transaction). An index
-/// whose vectors come from another model is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
+/// The first step of indexing (cheap, in commit order): brings one namespace's keyword index in line with its stored
+/// items for a set of queued changes, in one transaction that also queues the changed items for their vectors (the
+/// second step, <see cref="SearchVectorIndexer"/>). A new item is searchable by keyword from this commit on, by meaning
+/// once its vectors follow; a changed item keeps its previous vectors until then. An index whose vectors come from
+/// another model is emptied first and rebuilt (<see cref="SearchRebuild"/>), never mixed.
 /// </summary>
-internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, IEmbedder embedder, SearchRebuild rebuild)
+internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKey tokens, SearchRebuild rebuild, TimeProvider time)
 {
     /// <summary>Removed-item markers are purged every this many index versions (caches older than that reload).</summary>
     public const long PurgeEvery = 256;
 
+    private readonly SearchDocuments _documents = new(protector);
+
     public async Task IndexAsync(DialogueDbContext db, string ns, IReadOnlyList<SearchQueueRow> queued, CancellationToken ct)
     {
-        // Read and embed outside the transaction: inference is the slow part and must not hold locks.
-        var messageIds = queued.Where(q => q.Kind == "message").Select(q => q.ItemId).Distinct().ToList();
+        var messageKeys = queued.Where(q => q.Kind == "message").Select(q => (q.ItemId, q.DialogueId!)).Distinct().ToList();
+        var messageIds = messageKeys.Select(k => k.ItemId).Distinct().ToList();
         var memoryIds = queued.Where(q => q.Kind == "memory").Select(q => q.ItemId).Distinct().ToList();
         var deletedDialogues = queued.Where(q => q.Kind == "dialogue").Select(q => q.ItemId).Distinct().ToList();
 
-        var messageDialogues = queued.Where(q => q.Kind == "message").Select(q => q.DialogueId!).Distinct().ToList();
-        var messages = await db.Messages.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.Namespace == ns && messageDialogues.Contains(m.DialogueId) && messageIds.Contains(m.Id)).ToListAsync(ct);
-        var memories = await db.Memories.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.Namespace == ns && memoryIds.Contains(m.Id)).ToListAsync(ct);
-        var liveDialogues = await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
+        var documents = await _documents.ReadAsync(db, ns, messageKeys, memoryIds, ct);
+        var enqueued = queued.GroupBy(q => (q.Kind, q.ItemId)).ToDictionary(g => g.Key, g => g.Min(q => q.Enqueued));
+        var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
             .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
-
-        var documents = new List<(string Kind, string ItemId, string? DialogueId, string Text)>();
-        foreach (var m in messages)
-        {
-            if (Readable(() => SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id)))) is { } text)
-            {
-                documents.Add(("message", m.Id, m.DialogueId, text));
-            }
-        }
-
-        foreach (var m in memories)
-        {
-            if (Readable(() => SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)),
-                    protector.DecryptText(m.Label, RowIdentity.MemoryLabel(ns, m.Id)),
-                    protector.DecryptText(m.Description, RowIdentity.MemoryDescription(ns, m.Id)))) is { } text)
-            {
-                documents.Add(("memory", m.Id, null, text));
-            }
-        }
-
-        var vectors = documents.Count == 0 ? [] : await embedder.EmbedAsync([.. documents.Select(d => d.Text)], ct);
 
         var present = documents.Select(d => (d.Kind, d.ItemId)).ToHashSet();
         var removed = messageIds.Select(id => ("message", id)).Concat(memoryIds.Select(id => ("memory", id)))
@@ -85,12 +66,12 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             .Where(i => i.Namespace == ns && i.Kind == "message" && i.DialogueId != null && goneDialogues.Contains(i.DialogueId))
             .Select(i => i.ItemId).ToListAsync(ct);
         var gone = goneMessages.Select(id => ("message", id)).ToHashSet();
-        var forgotten = await ForgetAsync(db, ns,
+        var (forgotten, previousVectors) = await ForgetAsync(db, ns,
             [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
 
-        for (var i = 0; i < documents.Count; i++)
+        foreach (var document in documents)
         {
-            var (kind, itemId, dialogueId, text) = documents[i];
+            var (kind, itemId, dialogueId, text) = document;
             if (gone.Contains((kind, itemId)))
             {
                 continue;
@@ -108,13 +89,20 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             item.DialogueId = dialogueId;
             item.Version = state.Version;
             item.Length = length;
-            item.Vectors = SearchVectors.Protect(protector, ns, kind, itemId, vectors[i]);
+            // Searchable by keyword now; by meaning with its previous vectors (a changed item) or none yet (a new one).
+            item.Vectors = previousVectors.GetValueOrDefault((kind, itemId)) ?? SearchVectors.Protect(protector, ns, kind, itemId, []);
             state.Items++;
             state.TotalLength += length;
             foreach (var (term, frequency) in frequencies)
             {
                 db.SearchTerms.Add(new SearchTermRow { Namespace = ns, Kind = kind, Token = tokens.Token(term), ItemId = itemId, Frequency = frequency });
             }
+
+            db.SearchVectorQueue.Add(new SearchVectorQueueRow
+            {
+                Namespace = ns, Kind = kind, ItemId = itemId, DialogueId = dialogueId, Version = state.Version,
+                Enqueued = enqueued.GetValueOrDefault((kind, itemId), time.GetUtcNow().ToUnixTimeMilliseconds()),
+            });
         }
 
         foreach (var key in removed.Concat(gone))
@@ -126,7 +114,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         }
 
         await db.SaveChangesAsync(ct);
-        foreach (var state in states.Values.Where(s => s.Version % PurgeEvery == 0))
+        foreach (var state in states.Values.Where(s => s.Version - s.Floor >= PurgeEvery))
         {
             await db.SearchItems.IgnoreQueryFilters()
                 .Where(i => i.Namespace == ns && i.Kind == state.Kind && i.Vectors == null && i.Version < state.Version).ExecuteDeleteAsync(ct);
@@ -141,29 +129,16 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
     }
 
     /// <summary>
-    /// The item's text, or null when its stored ciphertext cannot be decrypted (tampered, or its key was removed): such an
-    /// item is left out of the index (its GET fails too) instead of blocking the queue behind it forever.
-    /// </summary>
-    private static string? Readable(Func<string> text)
-    {
-        try
-        {
-            return text();
-        }
-        catch (ContentDecryptionException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
     /// Takes items out of the keyword statistics and postings, one query and one delete per kind for the whole batch;
-    /// returns the rows that were indexed (tracked, now removed-item markers) by kind and id.
+    /// returns the rows that were indexed (tracked, now removed-item markers) by kind and id, and the vectors they held.
+    /// Their entries in the vector queue go too (an item indexed again is queued anew).
     /// </summary>
-    private static async Task<Dictionary<(string Kind, string ItemId), SearchItemRow>> ForgetAsync(DialogueDbContext db, string ns,
+    private static async Task<(Dictionary<(string Kind, string ItemId), SearchItemRow> Rows,
+        Dictionary<(string Kind, string ItemId), byte[]> Vectors)> ForgetAsync(DialogueDbContext db, string ns,
         IReadOnlyCollection<(string Kind, string ItemId)> keys, Func<string, Task<SearchNamespaceRow>> stateOf, CancellationToken ct)
     {
         var found = new Dictionary<(string Kind, string ItemId), SearchItemRow>();
+        var vectors = new Dictionary<(string Kind, string ItemId), byte[]>();
         foreach (var group in keys.Distinct().GroupBy(k => k.Kind, StringComparer.Ordinal))
         {
             var kind = group.Key;
@@ -177,6 +152,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                 {
                     state.Items--;
                     state.TotalLength -= item.Length;
+                    vectors[(kind, item.ItemId)] = item.Vectors;
                 }
 
                 item.Vectors = null;
@@ -185,8 +161,9 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             }
 
             await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && ids.Contains(t.ItemId)).ExecuteDeleteAsync(ct);
+            await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind && ids.Contains(q.ItemId)).ExecuteDeleteAsync(ct);
         }
 
-        return found;
+        return (found, vectors);
     }
 }

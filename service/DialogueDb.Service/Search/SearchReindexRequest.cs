@@ -50,7 +50,10 @@ internal sealed class SearchReindexRequest(Func<DialogueDbContext> newContext, s
         return requested;
     }
 
-    /// <summary>Namespace indexes not yet rebuilt by an indexer of <paramref name="identity"/>, and the items queued for them.</summary>
+    /// <summary>
+    /// Namespace indexes not yet rebuilt by an indexer of <paramref name="identity"/>, and the items queued for them
+    /// (for keywords or for vectors; items the embedder refused again are not waited for).
+    /// </summary>
     public async Task<(long Rebuilding, long Queued)> ProgressAsync(string identity, CancellationToken ct)
     {
         await using var db = newContext();
@@ -60,6 +63,7 @@ internal sealed class SearchReindexRequest(Func<DialogueDbContext> newContext, s
                 || n.RebuildCursor != null, ct);
         var queued = await db.SearchQueue.IgnoreQueryFilters()
             .LongCountAsync(q => onlyNamespace == null || q.Namespace == onlyNamespace, ct);
+        queued += await db.SearchVectorQueue.LongCountAsync(q => !q.Failed && (onlyNamespace == null || q.Namespace == onlyNamespace), ct);
         return (rebuilding, queued);
     }
 

@@ -8,8 +8,9 @@ internal static class SearchRowConfigurations
     public const string ItemsTable = "search_items";
     public const string TermsTable = "search_terms";
     public const string NamespacesTable = "search_namespaces";
+    public const string VectorQueueTable = "search_vector_queue";
 
-    public static readonly string[] Tables = [QueueTable, ItemsTable, TermsTable, NamespacesTable];
+    public static readonly string[] Tables = [QueueTable, ItemsTable, TermsTable, NamespacesTable, VectorQueueTable];
 
     public static void Configure(ModelBuilder model)
     {
@@ -43,6 +44,18 @@ internal static class SearchRowConfigurations
             term.Property(t => t.Kind).HasMaxLength(16);
             term.Property(t => t.ItemId).HasMaxLength(128);
             term.HasIndex(t => new { t.Namespace, t.Kind, t.ItemId });
+        });
+        model.Entity<SearchVectorQueueRow>(queue =>
+        {
+            queue.ToTable(VectorQueueTable);
+            queue.HasKey(q => q.Id);
+            queue.Property(q => q.Id).ValueGeneratedOnAdd();
+            queue.Property(q => q.Namespace).HasMaxLength(128);
+            queue.Property(q => q.Kind).HasMaxLength(16);
+            queue.Property(q => q.ItemId).HasMaxLength(128);
+            queue.Property(q => q.DialogueId).HasMaxLength(128);
+            // One entry per item: indexing an item again replaces its entry.
+            queue.HasIndex(q => new { q.Namespace, q.Kind, q.ItemId }).IsUnique();
         });
         model.Entity<SearchNamespaceRow>(ns =>
         {

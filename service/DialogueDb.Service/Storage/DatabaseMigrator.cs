@@ -124,7 +124,7 @@ internal static partial class DatabaseMigrator
             await GrantAsync(connection, maintenanceRole, ct);
             await ExecuteAsync(connection, $"GRANT SELECT, INSERT, DELETE ON outbox TO \"{maintenanceRole}\"", ct);
             await ExecuteAsync(connection,
-                $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_terms, search_namespaces TO \"{maintenanceRole}\"", ct);
+                $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_terms, search_namespaces, search_vector_queue TO \"{maintenanceRole}\"", ct);
         }
     }
 

@@ -61,6 +61,8 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<Search.SearchNamespaceRow> SearchNamespaces => Set<Search.SearchNamespaceRow>();
 
+    public DbSet<Search.SearchVectorQueueRow> SearchVectorQueue => Set<Search.SearchVectorQueueRow>();
+
     public DbSet<SummaryRow> Summaries => Set<SummaryRow>();
 
     public DbSet<SummaryJobRow> SummaryJobs => Set<SummaryJobRow>();

@@ -21,10 +21,13 @@ internal sealed class ServiceMetrics
     private readonly Counter<long> _retentionRowsDeleted;
     private readonly Histogram<double> _retentionDuration;
     private readonly Counter<long> _searchIndexed;
+    private readonly Counter<long> _searchEmbedded;
+    private readonly Counter<long> _searchEmbeddingFailed;
     private readonly Counter<long> _databaseTransientFailures;
     private readonly TimeProvider _time;
     private long _outboxDepth;
     private long _searchQueueDepth;
+    private long _searchVectorQueueDepth;
 
     public ServiceMetrics(IMeterFactory meters, TimeProvider time)
     {
@@ -58,6 +61,12 @@ internal sealed class ServiceMetrics
             "Requests answered 503 after a transient database failure, by reason: the SQLSTATE (40P01 deadlock, 40001 " +
             "serialization failure, 55P03 lock not available, 57P01 admin shutdown, ...), connection, or sqlite_busy");
         _searchIndexed = meter.CreateCounter<long>("dialoguedb.search.indexed", "{item}", "Search queue rows the indexer consumed");
+        _searchEmbedded = meter.CreateCounter<long>("dialoguedb.search.embedded", "{item}",
+            "Items whose vectors the indexer stored (searchable by meaning from then on)");
+        _searchEmbeddingFailed = meter.CreateCounter<long>("dialoguedb.search.embedding.failed", "{item}",
+            "Items the embeddings endpoint refused: searchable by keyword only until `dialoguedb reindex`");
+        meter.CreateObservableGauge("dialoguedb.search.vector_queue.depth", () => Volatile.Read(ref _searchVectorQueueDepth), "{item}",
+            "Items searchable by keyword whose vectors were still to be computed at the indexer's last cycle");
         meter.CreateObservableGauge("dialoguedb.search.queue.depth", () => Volatile.Read(ref _searchQueueDepth), "{item}",
             "Items waiting in the search queue at the indexer's last cycle");
     }
@@ -106,6 +115,21 @@ internal sealed class ServiceMetrics
         }
 
         Volatile.Write(ref _searchQueueDepth, depthAfter);
+    }
+
+    public void SearchEmbedded(int items, int failed, long depthAfter)
+    {
+        if (items > 0)
+        {
+            _searchEmbedded.Add(items);
+        }
+
+        if (failed > 0)
+        {
+            _searchEmbeddingFailed.Add(failed);
+        }
+
+        Volatile.Write(ref _searchVectorQueueDepth, depthAfter);
     }
 
     /// <summary>Label values of <c>dialoguedb.auth.failures</c>.</summary>

@@ -29,11 +29,12 @@ public sealed class ServiceHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
     private static readonly int DefaultUnauthenticatedSeconds = new ServiceOptions().UnauthenticatedConnectionSeconds;
 
+    /// <summary>Starts the service over <paramref name="options"/> (embedded SQLite unless Postgres is set), logging everything into <see cref="Logs"/>.</summary>
+    /// <param name="services">Replaces registrations after the service's own (e.g. a fake embedder for fault injection).</param>
     internal static async Task<ServiceHost> StartAsync(ServiceOptions options, k8s.IKubernetes? kubernetes = null,
-        Action<OpenTelemetry.Trace.TracerProviderBuilder>? traces = null)
+        Action<OpenTelemetry.Trace.TracerProviderBuilder>? traces = null, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var logs = new LogCapture();
         if (options.UnauthenticatedConnectionSeconds == DefaultUnauthenticatedSeconds)
@@ -45,6 +46,7 @@ public sealed class ServiceHost : IAsyncDisposable
         }
 
         var builder = ApiHost.CreateBuilder([], options, kubernetes: kubernetes, traces: traces);
+        services?.Invoke(builder.Services);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddFilter((_, _) => true);

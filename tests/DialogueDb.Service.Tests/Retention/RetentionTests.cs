@@ -172,6 +172,16 @@ public sealed class RetentionTests
 
         await SearchUntilAsync(c, word, "message", found => found.Count == 0);
         await SearchUntilAsync(c, word, "memory", found => found.Count == 0);
+        // Out of the index itself, not only out of the answers: no live index entry, nothing left to embed.
+        await using var db = new DialogueDbContext(new DbContextOptionsBuilder<DialogueDbContext>()
+            .UseSqlite($"Data Source={run.Options.SqlitePath}").Options);
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (await db.SearchItems.IgnoreQueryFilters().AnyAsync(i => i.Namespace == "r" && i.Vectors != null, Ct)
+               || await db.SearchVectorQueue.AnyAsync(q => q.Namespace == "r", Ct))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the expired items are still in the search index");
+            await Task.Delay(100, Ct);
+        }
     }
 
     [Fact]

@@ -13,12 +13,14 @@ namespace DialogueDb.Service.Tests.Search;
 /// An OpenAI-compatible embeddings server on 127.0.0.1 (plain HTTP, a free port): <c>POST /v1/embeddings</c> answers
 /// a deterministic vector per input, a bag of hashed words (texts that share words point the same way), so the service's
 /// semantic search over it is predictable. It records each request (model, inputs, Authorization header) and can be told
-/// to fail the next requests with a status, or to answer vectors of another length.
+/// to fail the next requests with a status, to refuse (400) every request with an input holding a word, or to answer
+/// vectors of another length.
 /// </summary>
 internal sealed class LoopbackEmbeddingsServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<int> _failures = new();
+    private readonly ConcurrentBag<string> _refused = [];
 
     private LoopbackEmbeddingsServer(WebApplication app, int dimensions)
     {
@@ -40,6 +42,9 @@ internal sealed class LoopbackEmbeddingsServer : IAsyncDisposable
             _failures.Enqueue(status);
         }
     }
+
+    /// <summary>Every request with an input containing <paramref name="word"/> answers 400, as an endpoint refusing that input.</summary>
+    public void Refuse(string word) => _refused.Add(word);
 
     public static async Task<LoopbackEmbeddingsServer> StartAsync(int dimensions)
     {
@@ -80,6 +85,11 @@ internal sealed class LoopbackEmbeddingsServer : IAsyncDisposable
         if (_failures.TryDequeue(out var status))
         {
             return Results.StatusCode(status);
+        }
+
+        if (_refused.Any(word => inputs.Any(i => i.Contains(word, StringComparison.Ordinal))))
+        {
+            return Results.StatusCode(StatusCodes.Status400BadRequest);
         }
 
         var data = new JsonArray();

@@ -66,8 +66,8 @@ public sealed class ReindexTests
             using var client = host.CreateClient(key);
             memory = await CreateMemoryAsync(client, "n1", "The spare key is under the blue flower pot", Ct);
             await WaitFoundAsync(client, "n1", "memory", "blue flower pot", "semantic", [memory], Ct);
-            Assert.StartsWith("endpoint:loopback-bag-of-words/32/k", (await StatesAsync(host)).Single(s => s.Kind == "memory").Model,
-                StringComparison.Ordinal);
+            Assert.StartsWith($"endpoint:loopback-bag-of-words@{EndpointEmbedder.Fingerprint(embeddings.BaseUrl)}/32/k",
+                (await StatesAsync(host)).Single(s => s.Kind == "memory").Model, StringComparison.Ordinal);
             Assert.Contains(embeddings.Requests, r => r.Inputs.Any(i => i.Contains("blue flower pot", StringComparison.Ordinal)));
         }
 
@@ -86,6 +86,40 @@ public sealed class ReindexTests
     }
 
     [Fact]
+    public async Task Sqlite_EmbeddingsEndpointMoved_IndexRebuiltWithTheNewEndpoint()
+    {
+        await using var first = await LoopbackEmbeddingsServer.StartAsync(32);
+        await using var second = await LoopbackEmbeddingsServer.StartAsync(32);
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "search-endpoint-moved").ReadWrite;
+        ServiceOptions Using(LoopbackEmbeddingsServer server) => new()
+        {
+            DataDir = dataDir, Urls = "https://127.0.0.1:0",
+            EmbeddingsUrl = server.BaseUrl.AbsoluteUri, EmbeddingsModel = "loopback-bag-of-words", EmbeddingsDimensions = 32,
+        };
+        string memory;
+        await using (var host = await ServiceHost.StartAsync(Using(first)))
+        {
+            using var client = host.CreateClient(key);
+            memory = await CreateMemoryAsync(client, "n1", "The spare key is under the blue flower pot", Ct);
+            await WaitFoundAsync(client, "n1", "memory", "blue flower pot", "semantic", [memory], Ct);
+        }
+
+        // Same model name and length at another URL: possibly another model, so the index is rebuilt, never mixed.
+        await using (var host = await ServiceHost.StartAsync(Using(second)))
+        {
+            using var client = host.CreateClient(key);
+            await WaitFoundAsync(client, "n1", "memory", "blue flower pot", "semantic", [memory], Ct);
+            var state = (await StatesAsync(host)).Single(s => s.Kind == "memory");
+            Assert.StartsWith($"endpoint:loopback-bag-of-words@{EndpointEmbedder.Fingerprint(second.BaseUrl)}/32/k", state.Model,
+                StringComparison.Ordinal);
+            Assert.NotEqual(EndpointEmbedder.Fingerprint(first.BaseUrl), EndpointEmbedder.Fingerprint(second.BaseUrl));
+            Assert.Contains(second.Requests, r => r.Inputs.Any(i => i.Contains("blue flower pot", StringComparison.Ordinal)));
+            Assert.Equal(1, state.Items);
+        }
+    }
+
+    [Fact]
     public async Task Sqlite_OlderKeywordAnalysis_ReindexedOverTheIndexWhichStaysSearchable()
     {
         var dataDir = ServiceHost.NewDataDir();
@@ -94,6 +128,7 @@ public sealed class ReindexTests
         using var client = host.CreateClient(key);
         var memory = await CreateMemoryAsync(client, "n1", "Invoice ＩＮＶ－４４０２ is overdue", Ct);
         await WaitFoundAsync(client, "n1", "memory", "INV-4402", "keyword", [memory], Ct);
+        await WaitFoundAsync(client, "n1", "memory", "overdue invoice", "semantic", [memory], Ct);
 
         // As an index of the first analysis (before NFKC) under an unrecorded token key looks after the upgrade.
         await using (var scope = host.Services.CreateAsyncScope())

@@ -68,13 +68,14 @@ public sealed class SearchEvaluation(SqliteApiFixture api) : ConformanceTest(api
             (await PostAsync($"api/v1/dialogue?namespace={ns}", new { id = dialogue.Key, messages })).Expect(HttpStatusCode.OK);
         }
 
-        // Indexed when the queue is empty (the embedded engine has no row-level security to bind for this look).
+        // Indexed when both queues are empty, keywords and vectors (the embedded engine has no row-level security to bind
+        // for this look).
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (true)
         {
             await using var scope = Api.Services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<DialogueDbContext>();
-            if (!await db.SearchQueue.AnyAsync(Ct))
+            if (!await db.SearchQueue.AnyAsync(Ct) && !await db.SearchVectorQueue.AnyAsync(q => !q.Failed, Ct))
             {
                 return;
             }

@@ -58,6 +58,55 @@ public sealed class SearchReplicaTests
         Assert.DoesNotContain("Search indexer active", serving.Logs.All, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Postgres_LeaderConnectionLost_IndexerStopsThenLeadsAgain()
+    {
+        if (TestDatabase.UnavailableReason() is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        await using var database = await TestDatabase.CreateAsync();
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, "search-lead-lost").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions
+        {
+            DataDir = dataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = database.AppConnectionString,
+            RelayPostgres = database.MaintenanceConnectionString,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+        });
+        using var client = host.CreateClient(key);
+        var first = await CreateMemoryAsync(client, "The spare key is under the blue flower pot.");
+        await WaitAsync(client, ids => ids.Contains(first));
+
+        // The session holding the indexer's advisory lock ends (as when its connection breaks): the lock is released.
+        await using (var admin = new Npgsql.NpgsqlConnection(database.AdminConnectionString))
+        {
+            await admin.OpenAsync(Ct);
+            await using var terminate = new Npgsql.NpgsqlCommand("""
+                SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND classid = x'6464625F'::int::oid AND objid = x'73726368'::int::oid
+                """, admin);
+            Assert.Equal(1L, (long)(await terminate.ExecuteScalarAsync(Ct))!);
+        }
+
+        // The indexer notices, stops its work and takes the lead again; indexing goes on.
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!host.Logs.All.Contains("Search indexer failed (LeadLostException)", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the indexer did not notice it lost the lead");
+            await Task.Delay(100, Ct);
+        }
+
+        var second = await CreateMemoryAsync(client, "The garage key hangs beside the fuse box.");
+        await WaitAsync(client, ids => ids.Contains(first) && ids.Contains(second));
+        Assert.True(host.Logs.Lines.Count(l => l.Contains("Search indexer active", StringComparison.Ordinal)) >= 2,
+            "the indexer did not lead again");
+    }
+
     private static async Task<string> CreateMemoryAsync(HttpClient client, string value)
     {
         using var response = await client.PostAsJsonAsync("api/v1/memory?namespace=home", new { value }, Ct);

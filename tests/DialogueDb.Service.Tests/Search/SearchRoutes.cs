@@ -22,6 +22,9 @@ public abstract class SearchRoutes(ApiFixture api) : ConformanceTest(api)
         var invoice = await CreateMemoryAsync(ns, $"Invoice {code} for the hosting plan was paid on time.");
         await CreateMemoryAsync(ns, "The user prefers dark mode in every application.");
         await WaitSearchableAsync(ns, "memory", code, invoice);
+        // Vectors follow the keyword index: all three are searchable by meaning once a semantic search answers them all.
+        await WaitAsync(async () => (await SearchAsync(ns, new { query = "notes", @object = "memory", mode = "semantic" }))["items"]!
+            .AsArray().Count == 3);
 
         var byMeaning = await SearchAsync(ns, new { query = "what kind of animal does the user own?", @object = "memory", mode = "semantic" });
         var byCode = await SearchAsync(ns, new { query = code, @object = "memory", mode = "keyword" });

@@ -7,7 +7,8 @@ namespace DialogueDb.Service.Tests.Search;
 
 /// <summary>
 /// The search tables are isolated by PostgreSQL like the data tables: the API role sees and queues only its
-/// namespace's index rows, and cannot write the index at all (only the indexer, as the maintenance role, does).
+/// namespace's index rows, and cannot write the index at all (only the indexer, as the maintenance role, does); the
+/// vector queue is the indexer's alone, and under the same policy.
 /// </summary>
 public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
 {
@@ -34,6 +35,7 @@ public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
                 INSERT INTO search_terms (namespace, kind, token, item_id, frequency) VALUES ('{ns}', 'memory', '\x0102', 'm1', 1);
                 INSERT INTO search_namespaces (namespace, kind, version, floor, items, total_length) VALUES ('{ns}', 'memory', 1, 0, 1, 3);
                 INSERT INTO search_queue (namespace, kind, item_id, enqueued) VALUES ('{ns}', 'memory', 'm1', 1);
+                INSERT INTO search_vector_queue (namespace, kind, item_id, version, enqueued, failed) VALUES ('{ns}', 'memory', 'm1', 1, 1, false);
                 """);
         }
     }
@@ -57,6 +59,55 @@ public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
         {
             Assert.Equal(1L, await ScalarAsync(connection,
                 $"SELECT count(*) FROM pg_class WHERE relname = '{table}' AND relrowsecurity AND relforcerowsecurity"));
+        }
+    }
+
+    [Fact]
+    public async Task Catalog_EverySearchTable_HasTheNamespacePolicy()
+    {
+        await using var connection = await _app.OpenConnectionAsync(Ct);
+        foreach (var table in SearchRowConfigurations.Tables)
+        {
+            Assert.Equal(1L, await ScalarAsync(connection, $"""
+                SELECT count(*) FROM pg_policies WHERE tablename = '{table}' AND policyname = 'namespace_isolation'
+                    AND qual = '((namespace)::text = dialoguedb_request_namespace())'
+                    AND with_check = '((namespace)::text = dialoguedb_request_namespace())'
+                """));
+        }
+    }
+
+    [Fact]
+    public async Task RawSql_RoleUnderRowLevelSecurity_SeesOnlyItsNamespacesVectorQueue()
+    {
+        // The API role is never granted the vector queue; were it granted, the policy would still confine it.
+        await using (var admin = new NpgsqlConnection(_database.AdminConnectionString))
+        {
+            await admin.OpenAsync(Ct);
+            await ExecuteAsync(admin, $"GRANT SELECT, INSERT ON search_vector_queue TO \"{_database.AppRole}\"");
+        }
+
+        await using var connection = await OpenAsAppAsync("tenant-a");
+
+        Assert.Equal(1L, await ScalarAsync(connection, "SELECT count(*) FROM search_vector_queue"));
+        Assert.Equal(0L, await ScalarAsync(connection, "SELECT count(*) FROM search_vector_queue WHERE namespace = 'tenant-b'"));
+        var planted = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection,
+            "INSERT INTO search_vector_queue (namespace, kind, item_id, version, enqueued, failed) VALUES ('tenant-b', 'memory', 'm2', 1, 1, false)"));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, planted.SqlState);
+    }
+
+    [Fact]
+    public async Task RawSql_ApiRole_CannotTouchTheVectorQueue()
+    {
+        await using var connection = await OpenAsAppAsync("tenant-a");
+
+        foreach (var sql in (string[])[
+            "SELECT count(*) FROM search_vector_queue",
+            "INSERT INTO search_vector_queue (namespace, kind, item_id, version, enqueued, failed) VALUES ('tenant-a', 'memory', 'm2', 1, 1, false)",
+            "DELETE FROM search_vector_queue",
+        ])
+        {
+            var ex = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, sql));
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, ex.SqlState);
         }
     }
 

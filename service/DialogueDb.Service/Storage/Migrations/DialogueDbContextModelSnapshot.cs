@@ -193,6 +193,61 @@ namespace DialogueDb.Service.Storage.Migrations
                     b.ToTable("search_terms", (string)null);
                 });
 
+            modelBuilder.Entity("DialogueDb.Service.Search.SearchVectorQueueRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("DialogueId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<long>("Enqueued")
+                        .HasColumnType("bigint")
+                        .HasColumnName("enqueued");
+
+                    b.Property<bool>("Failed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("failed");
+
+                    b.Property<string>("ItemId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Namespace")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("namespace")
+                        .UseCollation("C");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Namespace", "Kind", "ItemId")
+                        .IsUnique();
+
+                    b.ToTable("search_vector_queue", (string)null);
+                });
+
             modelBuilder.Entity("DialogueDb.Service.Storage.DialogueRow", b =>
                 {
                     b.Property<string>("Namespace")

@@ -1,0 +1,61 @@
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace DialogueDb.Service.Search;
+
+/// <summary>Reads and decrypts the searchable text of stored items, for both steps of indexing.</summary>
+internal sealed class SearchDocuments(ContentProtector protector)
+{
+    /// <summary>
+    /// The texts of the named messages (id, dialogue) and memories of <paramref name="ns"/> that are still stored and
+    /// readable; items that are gone, or whose ciphertext cannot be decrypted, are left out.
+    /// </summary>
+    public async Task<List<SearchDocument>> ReadAsync(DialogueDbContext db, string ns,
+        IReadOnlyCollection<(string ItemId, string DialogueId)> messageKeys, IReadOnlyCollection<string> memoryIds, CancellationToken ct)
+    {
+        var messageIds = messageKeys.Select(k => k.ItemId).Distinct().ToList();
+        var messageDialogues = messageKeys.Select(k => k.DialogueId).Distinct().ToList();
+        var messages = messageIds.Count == 0 ? [] : await db.Messages.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.Namespace == ns && messageDialogues.Contains(m.DialogueId) && messageIds.Contains(m.Id)).ToListAsync(ct);
+        var memories = memoryIds.Count == 0 ? [] : await db.Memories.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.Namespace == ns && memoryIds.Contains(m.Id)).ToListAsync(ct);
+
+        var documents = new List<SearchDocument>(messages.Count + memories.Count);
+        foreach (var m in messages)
+        {
+            if (Readable(() => SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id)))) is { } text)
+            {
+                documents.Add(new SearchDocument("message", m.Id, m.DialogueId, text));
+            }
+        }
+
+        foreach (var m in memories)
+        {
+            if (Readable(() => SearchText.OfMemory(protector.DecryptString(m.Value, RowIdentity.MemoryValue(ns, m.Id)),
+                    protector.DecryptText(m.Label, RowIdentity.MemoryLabel(ns, m.Id)),
+                    protector.DecryptText(m.Description, RowIdentity.MemoryDescription(ns, m.Id)))) is { } text)
+            {
+                documents.Add(new SearchDocument("memory", m.Id, null, text));
+            }
+        }
+
+        return documents;
+    }
+
+    /// <summary>
+    /// The item's text, or null when its stored ciphertext cannot be decrypted (tampered, or its key was removed): such an
+    /// item is left out of the index (its GET fails too) instead of blocking the queue behind it forever.
+    /// </summary>
+    private static string? Readable(Func<string> text)
+    {
+        try
+        {
+            return text();
+        }
+        catch (ContentDecryptionException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace DialogueDb.Service.Search;
+
+/// <summary>
+/// An item the indexer made keyword-searchable whose vectors are still to be computed (the second step of indexing,
+/// <see cref="SearchVectorIndexer"/>), in the order the first step indexed them. <see cref="Version"/> is the item's
+/// index version then: vectors computed for an older version of the item are not stored. An item the embedder refused
+/// stays here marked <see cref="Failed"/> (keyword-searchable, without vectors) until <c>dialoguedb reindex</c>.
+/// </summary>
+internal sealed class SearchVectorQueueRow
+{
+    public long Id { get; set; }
+    public required string Namespace { get; set; }
+
+    /// <summary><c>message</c> or <c>memory</c>.</summary>
+    public required string Kind { get; set; }
+    public required string ItemId { get; set; }
+    public string? DialogueId { get; set; }
+    public long Version { get; set; }
+
+    /// <summary>When the write that changed the item was queued (Unix ms): the age of the oldest entry is the vectors' lag.</summary>
+    public long Enqueued { get; set; }
+    public bool Failed { get; set; }
+}

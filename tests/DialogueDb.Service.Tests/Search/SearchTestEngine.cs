@@ -1,0 +1,117 @@
+using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace DialogueDb.Service.Tests.Search;
+
+/// <summary>
+/// One test's storage for the indexing tests that start and stop their own service hosts: a data folder with a
+/// project, and for PostgreSQL a database of its own (hosts of other tests never index its queue with their keys).
+/// Reads the index queues as the indexer sees them (the maintenance role on PostgreSQL).
+/// </summary>
+internal sealed class SearchTestEngine : IAsyncDisposable
+{
+    private readonly TestDatabase? _database;
+
+    private SearchTestEngine(string dataDir, string key, TestDatabase? database)
+    {
+        DataDir = dataDir;
+        Key = key;
+        _database = database;
+    }
+
+    public string DataDir { get; }
+
+    public string Key { get; }
+
+    public static async Task<SearchTestEngine> CreateAsync(bool postgres, string project)
+    {
+        var dataDir = ServiceHost.NewDataDir();
+        var key = TestProject.Write(dataDir, project).ReadWrite;
+        if (!postgres)
+        {
+            return new SearchTestEngine(dataDir, key, null);
+        }
+
+        if (TestDatabase.UnavailableReason() is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        return new SearchTestEngine(dataDir, key, await TestDatabase.CreateAsync());
+    }
+
+    public ServiceOptions Options() => _database is null
+        ? new ServiceOptions { DataDir = DataDir, Urls = "https://127.0.0.1:0" }
+        : new ServiceOptions
+        {
+            DataDir = DataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = _database.AppConnectionString,
+            RelayPostgres = _database.MaintenanceConnectionString,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(DataDir),
+            EventsKeyFile = TestProject.WriteEventKey(DataDir),
+        };
+
+    /// <summary>Starts the service with <paramref name="embedder"/> in place of the in-process model.</summary>
+    public Task<ServiceHost> StartAsync(ScriptedEmbedder embedder, Action<ServiceOptions>? configure = null)
+    {
+        var options = Options();
+        configure?.Invoke(options);
+        return ServiceHost.StartAsync(options, services: s => s.AddSingleton<DialogueDb.Service.Search.IEmbedder>(embedder));
+    }
+
+    /// <summary>The namespace's entries in <c>search_vector_queue</c>, oldest first.</summary>
+    public Task<List<(string Kind, string ItemId, bool Failed)>> VectorQueueAsync(string ns, CancellationToken ct) =>
+        RowsAsync("SELECT kind, item_id, failed FROM search_vector_queue WHERE namespace = @ns ORDER BY id", ns,
+            r => (r.GetString(0), r.GetString(1), Convert.ToBoolean(r.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)), ct);
+
+    /// <summary>The namespace's entries in <c>search_queue</c> (keyword work not yet done).</summary>
+    public async Task<long> KeywordQueueAsync(string ns, CancellationToken ct) =>
+        (await RowsAsync("SELECT count(*) FROM search_queue WHERE namespace = @ns", ns, r => r.GetInt64(0), ct)).Single();
+
+    /// <summary>Every row of the named table as text, as someone holding the database reads it.</summary>
+    public Task<List<string>> RawRowsAsync(string table, CancellationToken ct) => _database is null
+        ? RowsAsync($"SELECT * FROM {table}", null, r => string.Join('|', Enumerable.Range(0, r.FieldCount).Select(i => r.GetValue(i) switch
+        {
+            byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+            var value => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+        })), ct)
+        : RowsAsync($"SELECT t::text FROM {table} t", null, r => r.GetString(0), ct);
+
+    private async Task<List<T>> RowsAsync<T>(string sql, string? ns, Func<System.Data.Common.DbDataReader, T> read, CancellationToken ct)
+    {
+        await using System.Data.Common.DbConnection connection = _database is null
+            ? new SqliteConnection($"Data Source={new ServiceOptions { DataDir = DataDir }.SqlitePath};Pooling=False")
+            : new NpgsqlConnection(_database.MaintenanceConnectionString);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (ns is not null)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "ns";
+            parameter.Value = ns;
+            command.Parameters.Add(parameter);
+        }
+
+        var rows = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}
