@@ -120,12 +120,16 @@ bench_uses_wrk() { [[ "${BENCH_LOADGEN:-wrk}" == wrk ]] && command -v wrk >/dev/
 bench_wrk_install() {
     [[ "${BENCH_LOADGEN:-wrk}" == wrk ]] || return 0
     command -v wrk >/dev/null && return 0
-    local sudo=(); [[ "$(id -u)" == 0 ]] || sudo=(sudo -n)
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q)
+    [[ "$(id -u)" == 0 ]] || apt=(sudo -n "${apt[@]}")
     printf '[bench] installing wrk (apt-get)\n' >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q wrk >/dev/null 2>&1 \
-        || { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 \
-             && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q wrk >/dev/null 2>&1; } \
+    "${apt[@]}" install -y wrk >/dev/null 2>&1 \
+        || { "${apt[@]}" update >/dev/null 2>&1 && "${apt[@]}" install -y wrk >/dev/null 2>&1; } \
         || printf '[bench] wrk could not be installed: the .NET load generator drives the appends\n' >&2
+}
+# Starts $1 with the header of the load generator's result file (load.tsv) unless it already has lines.
+bench_load_tsv_header() {
+    [[ -s "$1" ]] || printf 'label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n' > "$1"
 }
 bench_wrk_appends() {
     local label="$1" tsv="$2" dir="$BENCH_DIR/wrk" i line
@@ -144,7 +148,7 @@ bench_wrk_appends() {
     env "${env[@]}" wrk -d"$DURATION" "${args[@]}" > "$dir/measure.txt" 2>&1
     rm -f "$dir/measuring"
     line="$(grep '^WRK' "$dir/measure.txt")" || { cat "$dir/measure.txt" >&2; return 1; }
-    [[ -s "$tsv" ]] || printf 'label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n' > "$tsv"
+    bench_load_tsv_header "$tsv"
     awk -F'\t' -v label="$label" -v writers="$CONCURRENCY" 'BEGIN {OFS="\t"}
         {print label, "appends", 0, writers, $2, 0.0, "-", "-", "-", "-", 0, $3, $5, $6, 0, $2, $4}' <<<"$line" >> "$tsv"
 }
@@ -156,7 +160,7 @@ bench_wrk_get() {
     mkdir -p "$BENCH_DIR/wrk"
     out="$(wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -H "Authorization: Bearer $(head -n1 "$DATA/bench-api-key")" \
         "https://127.0.0.1:$API_PORT$path")" || { printf '%s\n' "$out" >&2; return 1; }
-    [[ -s "$tsv" ]] || printf 'label\tscenario\trate\twriters\tappends_s\tevents_s\tlag_p50\tlag_p90\tlag_p99\tlag_max\tmissing\tapi_p50\tapi_p99\terrors\tslips\trows_s\tapi_p90\n' > "$tsv"
+    bench_load_tsv_header "$tsv"
     printf '%s\n' "$out" > "$file"
     python3 - "$label" "$CONCURRENCY" "$file" >> "$tsv" <<'PY2'
 import re, sys
