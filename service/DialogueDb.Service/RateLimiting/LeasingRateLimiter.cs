@@ -7,6 +7,10 @@ namespace DialogueDb.Service.RateLimiting;
 /// <see cref="SliceLifetime"/> is dropped (a replica can at most refuse slightly early, never admit late). At low rates
 /// the slice is one request, which is the exact per-request check; at the boundary (a slice refused) it falls back to it,
 /// and a refused request is answered locally until a slice could have refilled.
+/// <para>
+/// One lease per key is in flight at a time: the requests that find the slice used up while another request is already
+/// leasing the next one wait for that lease instead of each asking Redis (and each overwriting the others' slices).
+/// </para>
 /// </summary>
 internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time) : IRateLimiter
 {
@@ -16,7 +20,10 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
     /// <summary>A slice is a hundredth of the per-second rate, at most this many requests.</summary>
     public const int MaxSlice = 100;
 
-    private readonly Dictionary<string, Slice> _slices = new(StringComparer.Ordinal);
+    /// <summary>How many leases a request waits for before it leases for itself (each lease may be used up by others).</summary>
+    private const int MaxWaits = 3;
+
+    private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
     public static int SliceOf(long ratePerSecond) => (int)Math.Clamp(ratePerSecond / 100, 1, MaxSlice);
@@ -29,47 +36,148 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
             return await shared.AcquireAsync(key, ratePerSecond, cost, ct);
         }
 
-        var now = time.GetUtcNow();
-        lock (_lock)
+        for (var waits = 0; ; waits++)
         {
-            if (_slices.TryGetValue(key, out var slice) && slice.Rate == ratePerSecond && slice.ExpiresAt > now)
+            var now = time.GetUtcNow();
+            KeyState state;
+            Task? inFlight = null;
+            TaskCompletionSource? lease = null;
+            lock (_lock)
             {
-                if (!slice.Decision.Allowed)
+                if (!_keys.TryGetValue(key, out state!))
                 {
-                    return slice.Decision;
+                    _keys[key] = state = new KeyState();
                 }
 
-                if (slice.Left >= cost)
+                if (state.TryTake(ratePerSecond, cost, now, out var decision))
                 {
-                    slice.Left -= cost;
-                    return slice.Decision with { Remaining = Math.Max(0, slice.Decision.Remaining + slice.Left) };
+                    return decision;
+                }
+
+                if (!state.PerRequest(ratePerSecond, now))
+                {
+                    if (state.Leasing is { } pending && waits < MaxWaits)
+                    {
+                        inFlight = pending.Task;
+                    }
+                    else
+                    {
+                        lease = state.Leasing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
                 }
             }
-        }
 
-        var leased = await shared.AcquireAsync(key, ratePerSecond, size, ct);
-        if (!leased.Allowed)
-        {
-            // Less than a slice left in this window: one request at a time, exactly as without slices. A refusal is kept
-            // for the time one slice takes to refill, so an overloaded replica does not ask twice per refused request.
-            var single = await shared.AcquireAsync(key, ratePerSecond, cost, ct);
-            if (!single.Allowed)
+            if (inFlight is not null)
+            {
+                await inFlight.WaitAsync(ct);
+                continue;
+            }
+
+            if (lease is null)
+            {
+                return await SingleAsync(state, key, ratePerSecond, cost, size, now, ct);
+            }
+
+            try
+            {
+                return await LeaseAsync(state, key, ratePerSecond, cost, size, now, ct);
+            }
+            finally
             {
                 lock (_lock)
                 {
-                    _slices[key] = new Slice(ratePerSecond, now + TimeSpan.FromSeconds((double)size / ratePerSecond), single);
+                    if (state.Leasing == lease)
+                    {
+                        state.Leasing = null;
+                    }
                 }
+
+                lease.TrySetResult();
+            }
+        }
+    }
+
+    private async ValueTask<RateDecision> LeaseAsync(KeyState state, string key, long rate, int cost, int size, DateTimeOffset now,
+        CancellationToken ct)
+    {
+        var leased = await shared.AcquireAsync(key, rate, size, ct);
+        if (leased.Allowed)
+        {
+            lock (_lock)
+            {
+                state.Current = new Slice(rate, now + SliceLifetime, leased) { Left = size - cost };
             }
 
-            return single;
+            return leased with { Remaining = leased.Remaining + size - cost };
         }
 
+        // Less than a slice left in this window: one request at a time, exactly as without slices, until a slice could
+        // have refilled.
         lock (_lock)
         {
-            _slices[key] = new Slice(ratePerSecond, now + SliceLifetime, leased) { Left = size - cost };
+            state.PerRequestRate = rate;
+            state.PerRequestUntil = now + Refill(size, rate);
         }
 
-        return leased with { Remaining = leased.Remaining + size - cost };
+        return await SingleAsync(state, key, rate, cost, size, now, ct);
+    }
+
+    private async ValueTask<RateDecision> SingleAsync(KeyState state, string key, long rate, int cost, int size, DateTimeOffset now,
+        CancellationToken ct)
+    {
+        var single = await shared.AcquireAsync(key, rate, cost, ct);
+        if (!single.Allowed)
+        {
+            // Kept for the time one slice takes to refill, so an overloaded replica does not ask once per refused request.
+            lock (_lock)
+            {
+                state.Current = new Slice(rate, now + Refill(size, rate), single);
+            }
+        }
+
+        return single;
+    }
+
+    private static TimeSpan Refill(int size, long rate) => TimeSpan.FromSeconds((double)size / rate);
+
+    /// <summary>One key's slice and lease state; read and written under the limiter's lock.</summary>
+    private sealed class KeyState
+    {
+        public Slice? Current { get; set; }
+
+        /// <summary>Completed when the lease in flight (if any) has stored its slice or failed.</summary>
+        public TaskCompletionSource? Leasing { get; set; }
+
+        public long PerRequestRate { get; set; }
+
+        public DateTimeOffset PerRequestUntil { get; set; }
+
+        public bool PerRequest(long rate, DateTimeOffset now) => PerRequestRate == rate && PerRequestUntil > now;
+
+        /// <summary>Takes <paramref name="cost"/> from a live slice, or answers a live refusal.</summary>
+        public bool TryTake(long rate, int cost, DateTimeOffset now, out RateDecision decision)
+        {
+            decision = default;
+            if (Current is not { } slice || slice.Rate != rate || slice.ExpiresAt <= now)
+            {
+                return false;
+            }
+
+            if (!slice.Decision.Allowed)
+            {
+                decision = slice.Decision;
+                return true;
+            }
+
+            if (slice.Left < cost)
+            {
+                return false;
+            }
+
+            slice.Left -= cost;
+            decision = slice.Decision with { Remaining = Math.Max(0, slice.Decision.Remaining + slice.Left) };
+            return true;
+        }
     }
 
     private sealed class Slice(long rate, DateTimeOffset expiresAt, RateDecision decision)

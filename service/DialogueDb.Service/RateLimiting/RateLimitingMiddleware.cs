@@ -15,6 +15,10 @@ namespace DialogueDb.Service.RateLimiting;
 internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter limiter, ProjectPolicy project,
     RedisKeys keys, RequestUsage requests, ServiceMetrics metrics)
 {
+    // The limit and the reset second change rarely between requests: their header text is formatted once per change.
+    private readonly NumberText _limitText = new();
+    private readonly NumberText _resetText = new();
+
     public async Task InvokeAsync(HttpContext context)
     {
         var path = context.Request.Path;
@@ -50,9 +54,9 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
         }
 
         var headers = context.Response.Headers;
-        headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Limit"] = _limitText.Of(decision.Limit);
         headers["X-RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Reset"] = decision.ResetAtUnixSeconds.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset"] = _resetText.Of(decision.ResetAtUnixSeconds);
         metrics.RateLimitDecision(!decision.Allowed ? ServiceMetrics.RateLimitDecisions.Limited
             : limiter is ResilientRateLimiter { Degraded: true } ? ServiceMetrics.RateLimitDecisions.Degraded
             : ServiceMetrics.RateLimitDecisions.Allowed);

@@ -33,7 +33,8 @@ internal sealed partial class ResilientRateLimiter(
             try
             {
                 var decision = await shared.AcquireAsync(key, ratePerSecond, cost, ct);
-                if (Interlocked.Exchange(ref _degraded, 0) == 1)
+                // Read first: an exchange on every request would write the shared flag from every core.
+                if (Volatile.Read(ref _degraded) == 1 && Interlocked.Exchange(ref _degraded, 0) == 1)
                 {
                     LogRecovered(logger);
                 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
@@ -9,43 +10,51 @@ namespace DialogueDb.Service.Tests.Infrastructure;
 /// <summary>
 /// The part of the Kubernetes API the service uses, in memory: reading one Secret and watching it (with a field
 /// selector on its name). Plugged into the real KubernetesClient as its terminal HTTP handler, so the client's own
-/// request building, watch-stream parsing and error handling are what is tested.
+/// request building, watch-stream parsing and error handling are what is tested. As the API server does, a watch opened
+/// with a resource version first receives the changes made after that version (a change made between the client's read
+/// and its watch is not lost).
 /// </summary>
 public sealed class FakeKubernetesSecrets : DelegatingHandler
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Ns, string Name), V1Secret> _secrets = [];
     private readonly List<Pipe> _watches = [];
+    private readonly List<(long Version, byte[] Line)> _events = [];
     private long _resourceVersion = 100;
 
     public int WatchRequests { get; private set; }
 
     public IKubernetes Client() => new Kubernetes(new KubernetesClientConfiguration { Host = "http://fake-apiserver" }, this);
 
-    public async Task PutAsync(string ns, string name, string key, string value)
+    public Task PutAsync(string ns, string name, string key, string value)
     {
-        V1Secret secret;
-        Pipe[] watches;
-        string type;
         lock (_lock)
         {
-            type = _secrets.ContainsKey((ns, name)) ? "MODIFIED" : "ADDED";
-            secret = new V1Secret
+            var type = _secrets.ContainsKey((ns, name)) ? "MODIFIED" : "ADDED";
+            var version = ++_resourceVersion;
+            var secret = new V1Secret
             {
                 ApiVersion = "v1",
                 Kind = "Secret",
-                Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns, ResourceVersion = (++_resourceVersion).ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns, ResourceVersion = version.ToString(CultureInfo.InvariantCulture) },
                 Data = new Dictionary<string, byte[]> { [key] = Encoding.UTF8.GetBytes(value) },
             };
             _secrets[(ns, name)] = secret;
-            watches = [.. _watches];
+            var line = Encoding.UTF8.GetBytes(KubernetesJson.Serialize(new { type, @object = secret }) + "\n");
+            _events.Add((version, line));
+            foreach (var watch in _watches)
+            {
+                Send(watch, line);
+            }
         }
 
-        var line = Encoding.UTF8.GetBytes(KubernetesJson.Serialize(new { type, @object = secret }) + "\n");
-        foreach (var watch in watches)
-        {
-            await watch.Writer.WriteAsync(line);
-        }
+        return Task.CompletedTask;
+    }
+
+    // Written under the lock so that every watch sees the changes in version order; the pipes never pause their writer.
+    private static void Send(Pipe watch, byte[] line)
+    {
+        watch.Writer.WriteAsync(line).AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>Ends every open watch, as the API server does after its timeout; the client must re-open it.</summary>
@@ -85,9 +94,16 @@ public sealed class FakeKubernetesSecrets : DelegatingHandler
 
             if (query.Contains("watch=true", StringComparison.Ordinal))
             {
-                var pipe = new Pipe();
+                var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+                var from = System.Web.HttpUtility.ParseQueryString(query)["resourceVersion"] is { Length: > 0 } rv
+                    ? long.Parse(rv, CultureInfo.InvariantCulture) : long.MaxValue;
                 lock (_lock)
                 {
+                    foreach (var (version, line) in _events.Where(e => e.Version > from))
+                    {
+                        Send(pipe, line);
+                    }
+
                     _watches.Add(pipe);
                     WatchRequests++;
                 }

@@ -83,6 +83,68 @@ public sealed class LeasingRateLimiterTests
         Assert.Equal(3, allowed);
     }
 
+    [Fact]
+    public async Task ConcurrentRequestsOnAnEmptySlice_LeaseOnce()
+    {
+        const long rate = 1_000_000;
+        var time = new FakeTimeProvider();
+        var gate = new GatedLimiter(new InProcessRateLimiter(time));
+        var limiter = new LeasingRateLimiter(gate, time);
+
+        // 16 requests arrive while the first lease is still on its way to the shared limiter.
+        var requests = Enumerable.Range(0, 16).Select(_ => limiter.AcquireAsync("k", rate, 1, Ct).AsTask()).ToArray();
+        await gate.FirstCall.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.All(requests, r => Assert.False(r.IsCompleted));
+        gate.Open();
+        var decisions = await Task.WhenAll(requests);
+
+        Assert.All(decisions, d => Assert.True(d.Allowed));
+        Assert.Equal(1, gate.Calls);
+        // The slice's remainder is counted down across the 16, never handed out twice.
+        Assert.Equal(16, decisions.Select(d => d.Remaining).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task FailedLease_TheWaitersTryThemselves()
+    {
+        var time = new FakeTimeProvider();
+        var gate = new GatedLimiter(new InProcessRateLimiter(time)) { FailFirst = true };
+        var limiter = new LeasingRateLimiter(gate, time);
+
+        var first = limiter.AcquireAsync("k", 100_000, 1, Ct).AsTask();
+        await gate.FirstCall.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var second = limiter.AcquireAsync("k", 100_000, 1, Ct).AsTask();
+        gate.Open();
+
+        await Assert.ThrowsAsync<TimeoutException>(() => first);
+        Assert.True((await second).Allowed);
+        Assert.Equal(2, gate.Calls);
+    }
+
+    /// <summary>Holds every call until <see cref="Open"/>; optionally fails the first one as an unreachable Redis would.</summary>
+    private sealed class GatedLimiter(IRateLimiter inner) : IRateLimiter
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _calls;
+
+        public bool FailFirst { get; init; }
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task FirstCall => _first.Task;
+
+        public void Open() => _open.TrySetResult();
+
+        public async ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
+        {
+            var call = Interlocked.Increment(ref _calls);
+            _first.TrySetResult();
+            await _open.Task;
+            return FailFirst && call == 1 ? throw new TimeoutException("unreachable") : await inner.AcquireAsync(key, ratePerSecond, cost, ct);
+        }
+    }
+
     private sealed class CountingLimiter(IRateLimiter inner) : IRateLimiter
     {
         public int Calls { get; private set; }
