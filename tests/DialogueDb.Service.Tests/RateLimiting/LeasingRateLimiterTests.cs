@@ -121,11 +121,47 @@ public sealed class LeasingRateLimiterTests
         Assert.Equal(2, gate.Calls);
     }
 
+    [Fact]
+    public async Task SteadyLoad_NextSliceLeasedAhead_NobodyWaits()
+    {
+        const long rate = 1_000_000;
+        var time = new FakeTimeProvider();
+        var gate = new GatedLimiter(new InProcessRateLimiter(time));
+        gate.Open();
+        var limiter = new LeasingRateLimiter(gate, time);
+        var size = LeasingRateLimiter.SliceOf(rate);
+
+        // Spend three quarters of the first slice and one more: the next slice is being leased (held at the gate) ...
+        for (var i = 0; i < size * 3 / 4; i++)
+        {
+            Assert.True((await limiter.AcquireAsync("k", rate, 1, Ct)).Allowed);
+        }
+
+        gate.Close();
+        Assert.True((await limiter.AcquireAsync("k", rate, 1, Ct)).Allowed);
+        Assert.Equal(2, gate.Calls);
+
+        // ... while the rest of the current slice is still answered at once, without a shared call.
+        for (var i = size * 3 / 4 + 1; i < size; i++)
+        {
+            var pending = limiter.AcquireAsync("k", rate, 1, Ct);
+            Assert.True(pending.IsCompleted);
+            Assert.True((await pending).Allowed);
+        }
+
+        // Spent: the next request waits for the lease in flight, and then takes from the leased slice.
+        var next = limiter.AcquireAsync("k", rate, 1, Ct).AsTask();
+        Assert.False(next.IsCompleted);
+        gate.Open();
+        Assert.True((await next).Allowed);
+        Assert.Equal(2, gate.Calls);
+    }
+
     /// <summary>Holds every call until <see cref="Open"/>; optionally fails the first one as an unreachable Redis would.</summary>
     private sealed class GatedLimiter(IRateLimiter inner) : IRateLimiter
     {
-        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _calls;
 
         public bool FailFirst { get; init; }
@@ -135,6 +171,8 @@ public sealed class LeasingRateLimiterTests
         public Task FirstCall => _first.Task;
 
         public void Open() => _open.TrySetResult();
+
+        public void Close() => _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public async ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
         {
