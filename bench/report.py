@@ -176,7 +176,8 @@ out.append("## Figures\n")
 out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} warm-up, {a.concurrency} keep-alive"
            f" connections at a fixed concurrency (closed loop), latency percentiles exact over every request"
            f" (`bench/DialogueDb.LoadGen`; the single appends and the soak: {a.appends_loadgen}; when that is wrk, the limiter's"
-           f" on/off slices and the read ÷ no-op pair are driven by wrk too, on a process warmed {a.warmup} on the route). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
+           f" on/off slices and the read ÷ no-op pair are driven by wrk too, on a process warmed on the route with the"
+           f" limiter on and off for half of that warm-up each). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
            f" per run, then median (min–max).\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")

@@ -262,8 +262,14 @@ for run in $(seq 1 "$RUNS"); do
     # Warm the fresh process on the measured route first (JIT tiering), so the first slice is not the coldest. With wrk
     # (the default) the slices and the read ÷ no-op pair are driven by it: the .NET generator tops out near 7,000
     # requests/s on these 2 cores, which caps both sides of a pair and hides what differs between them.
+    # Both sides' code is warmed (half of APPENDS_WARMUP each): after only a few seconds the JIT still spends ~8% of the
+    # process tiering up the route (perf), which lands on whichever slice comes first.
     if bench_uses_wrk; then
-        DURATION="$WARMUP" bench_wrk_get "warm-read:$run" "$BENCH_DIR/warm.tsv" "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
+        for variant in off on; do
+            set_limiter "$variant"
+            DURATION="$(( $(seconds "$APPENDS_WARMUP") / 2 ))s" bench_wrk_get "warm-read:$run" "$BENCH_DIR/warm.tsv" \
+                "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
+        done
     else
         "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
             --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
