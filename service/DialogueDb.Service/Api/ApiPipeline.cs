@@ -11,7 +11,7 @@ internal static partial class ApiPipeline
     /// <summary>Every response carries a fresh UUID request id, repeated in error bodies and dialogue payloads.</summary>
     public static IApplicationBuilder UseRequestIds(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        var id = Guid.NewGuid().ToString();
+        var id = RequestIds.New();
         context.TraceIdentifier = id;
         context.Response.Headers[RequestIdHeader] = id;
         return next(context);

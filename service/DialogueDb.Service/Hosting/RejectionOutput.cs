@@ -87,7 +87,7 @@ internal sealed class RejectionOutput(PipeWriter inner, TimeProvider time) : Pip
             return null;
         }
 
-        var requestId = Guid.NewGuid().ToString();
+        var requestId = RequestIds.New();
         var body = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(body, ApiJson.WriterOptions))
         {
