@@ -14,10 +14,7 @@ internal sealed class SearchDocuments(ContentProtector protector)
     public async Task<List<SearchDocument>> ReadAsync(DialogueDbContext db, string ns,
         IReadOnlyCollection<(string ItemId, string DialogueId)> messageKeys, IReadOnlyCollection<string> memoryIds, CancellationToken ct)
     {
-        var messageIds = messageKeys.Select(k => k.ItemId).Distinct().ToList();
-        var messageDialogues = messageKeys.Select(k => k.DialogueId).Distinct().ToList();
-        var messages = messageIds.Count == 0 ? [] : await db.Messages.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.Namespace == ns && messageDialogues.Contains(m.DialogueId) && messageIds.Contains(m.Id)).ToListAsync(ct);
+        var messages = messageKeys.Count == 0 ? [] : await MessagesAsync(db, ns, messageKeys, ct);
         var memories = memoryIds.Count == 0 ? [] : await db.Memories.IgnoreQueryFilters().AsNoTracking()
             .Where(m => m.Namespace == ns && memoryIds.Contains(m.Id)).ToListAsync(ct);
 
@@ -41,6 +38,33 @@ internal sealed class SearchDocuments(ContentProtector protector)
         }
 
         return documents;
+    }
+
+    /// <summary>
+    /// The messages by (dialogue, id) pair. On PostgreSQL the pairs are joined as one array of rows (one index probe per
+    /// message): "dialogue in (…) and id in (…)" probed every dialogue for every id, ~16 times the work for a batch
+    /// spread over 16 dialogues.
+    /// </summary>
+    private static async Task<List<MessageRow>> MessagesAsync(DialogueDbContext db, string ns,
+        IReadOnlyCollection<(string ItemId, string DialogueId)> keys, CancellationToken ct)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            var dialogues = keys.Select(k => k.DialogueId).ToArray();
+            var ids = keys.Select(k => k.ItemId).ToArray();
+            return await db.Messages.FromSql($"""
+                SELECT m.* FROM messages m
+                JOIN unnest({dialogues}::varchar[], {ids}::varchar[]) AS k(dialogue_id, id)
+                    ON m.namespace = {ns} AND m.dialogue_id = k.dialogue_id AND m.id = k.id
+                """).IgnoreQueryFilters().AsNoTracking().ToListAsync(ct);
+        }
+
+        var messageIds = keys.Select(k => k.ItemId).Distinct().ToList();
+        var messageDialogues = keys.Select(k => k.DialogueId).Distinct().ToList();
+        var pairs = keys.ToHashSet();
+        var candidates = await db.Messages.IgnoreQueryFilters().AsNoTracking()
+            .Where(m => m.Namespace == ns && messageDialogues.Contains(m.DialogueId) && messageIds.Contains(m.Id)).ToListAsync(ct);
+        return [.. candidates.Where(m => pairs.Contains((m.Id, m.DialogueId)))];
     }
 
     /// <summary>

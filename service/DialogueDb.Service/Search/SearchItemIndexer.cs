@@ -69,6 +69,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         var (forgotten, previousVectors) = await ForgetAsync(db, ns,
             [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
 
+        var terms = new List<SearchTermRow>();
         foreach (var document in documents)
         {
             var (kind, itemId, dialogueId, text) = document;
@@ -95,7 +96,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             state.TotalLength += length;
             foreach (var (term, frequency) in frequencies)
             {
-                db.SearchTerms.Add(new SearchTermRow { Namespace = ns, Kind = kind, Token = tokens.Token(term), ItemId = itemId, Frequency = frequency });
+                terms.Add(new SearchTermRow { Namespace = ns, Kind = kind, Token = tokens.Token(term), ItemId = itemId, Frequency = frequency });
             }
 
             db.SearchVectorQueue.Add(new SearchVectorQueueRow
@@ -114,6 +115,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         }
 
         await db.SaveChangesAsync(ct);
+        await SearchTermInsert.InsertAsync(db, ns, terms, ct);
         foreach (var state in states.Values.Where(s => s.Version - s.Floor >= PurgeEvery))
         {
             await db.SearchItems.IgnoreQueryFilters()
@@ -160,8 +162,15 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                 found[(kind, item.ItemId)] = item;
             }
 
-            await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && ids.Contains(t.ItemId)).ExecuteDeleteAsync(ct);
-            await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind && ids.Contains(q.ItemId)).ExecuteDeleteAsync(ct);
+            // Postings and vector-queue entries exist only beside an item row: a new item (most of them) has none to
+            // delete, and a delete that finds nothing still probed the postings for every id.
+            var indexed = items.Select(i => i.ItemId).ToList();
+            if (indexed.Count > 0)
+            {
+                await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && indexed.Contains(t.ItemId))
+                    .ExecuteDeleteAsync(ct);
+                await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind && indexed.Contains(q.ItemId)).ExecuteDeleteAsync(ct);
+            }
         }
 
         return (found, vectors);
