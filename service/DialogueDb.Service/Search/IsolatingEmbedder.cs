@@ -66,6 +66,29 @@ internal sealed class IsolatingEmbedder(IEmbedder embedder)
         return batch;
     }
 
+    /// <summary>
+    /// Embeds into <paramref name="batch"/> entries the embedder failed for on their own before (their retry, see
+    /// <see cref="EmbeddingRetrySchedule"/>). They are suspect, so a failure is isolated at once, without the rounds of
+    /// <see cref="EmbedAsync"/>: once the probe text passes, each input that fails alone is reported failed again (even
+    /// if none passed: the probe just showed the embedder works). When the probe fails too, the embedder is down:
+    /// <see cref="EmbeddedBatch.Outage"/>, and the entries stay as they are.
+    /// </summary>
+    public async Task RetryAsync(IReadOnlyList<(long Id, string Text)> entries, EmbeddedBatch batch, CancellationToken ct)
+    {
+        if (entries.Count == 0 || await TryAsync(entries, batch, ct) is not { } failure)
+        {
+            return;
+        }
+
+        if (await TryAsync([(0, ProbeText)], null, ct) is { } down)
+        {
+            batch.Outage = down;
+            return;
+        }
+
+        await SplitAsync(entries, failure, batch, ct);
+    }
+
     /// <summary>Isolates the inputs of <paramref name="entries"/>, which failed together with <paramref name="failure"/>.</summary>
     private async Task SplitAsync(IReadOnlyList<(long Id, string Text)> entries, EmbeddingsFailure failure, EmbeddedBatch batch,
         CancellationToken ct)

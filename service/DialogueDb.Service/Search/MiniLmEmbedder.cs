@@ -151,6 +151,10 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
             IntraOpNumThreads = threads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // The intra-op pool's threads spin a while between operators by default, burning CPU the API needs beside the
+        // indexer; "0" makes them block when they find no work. (The inter-op pool exists only in parallel execution
+        // mode, which this session does not use.)
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         var session = new InferenceSession(buffer.ToArray(), options);
         using var vocabulary = Resource(assembly, "vocab.txt");
         // Folding (UnicodeFolding) already removed accents: invariant globalization cannot decompose them here.

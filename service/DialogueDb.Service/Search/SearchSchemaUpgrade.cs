@@ -3,10 +3,11 @@ using Microsoft.EntityFrameworkCore;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// The index identity columns of <c>search_namespaces</c> for an embedded database made before them (PostgreSQL gets
-/// them from the SearchIndexIdentity migration). Indexes from then were built by the in-process model with analysis
-/// format 1 under a token key not recorded (<c>k0</c>): the indexer re-indexes them over themselves (same vectors), and
-/// they stay searchable meanwhile.
+/// Columns added to search tables since an embedded database was made (PostgreSQL gets them from its migrations). The
+/// index identity columns of <c>search_namespaces</c> (the SearchIndexIdentity migration): indexes from then were built
+/// by the in-process model with analysis format 1 under a token key not recorded (<c>k0</c>): the indexer re-indexes
+/// them over themselves (same vectors), and they stay searchable meanwhile. The retry columns of
+/// <c>search_vector_queue</c> (the SearchVectorRetries migration): entries failed before are due at once.
 /// </summary>
 internal static class SearchSchemaUpgrade
 {
@@ -27,6 +28,21 @@ internal static class SearchSchemaUpgrade
             ALTER TABLE search_namespaces ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE search_namespaces ADD COLUMN rebuild_cursor TEXT NULL;
             UPDATE search_namespaces SET model = '{LegacyIdentity}', format = {LegacyFormat};
+            """, ct);
+    }
+
+    public static async Task AddRetryColumnsAsync(DbContext db, CancellationToken ct)
+    {
+        var columns = await db.Database
+            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_vector_queue')").ToListAsync(ct);
+        if (columns.Count == 0 || columns.Contains("attempts"))
+        {
+            return;
+        }
+
+        await db.Database.ExecuteSqlRawAsync("""
+            ALTER TABLE search_vector_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE search_vector_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
             """, ct);
     }
 }

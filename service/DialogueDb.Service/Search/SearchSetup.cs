@@ -76,7 +76,7 @@ internal static class SearchSetup
         {
             var embedder = sp.GetRequiredService<IEmbedder>();
             return new SearchVectorIndexer(sp.GetRequiredService<ContentProtector>(),
-                options.UsesEmbeddingsEndpoint ? embedder : sp.GetRequiredService<LowPriorityEmbedder>(),
+                options.UsesEmbeddingsEndpoint ? embedder : sp.GetRequiredService<LowPriorityEmbedder>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<SearchVectorIndexer>>(), sp.GetService<Telemetry.ServiceMetrics>());
         });
         services.AddSingleton(sp => new SearchItemIndexer(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<BlindTokenKey>(),

@@ -35,6 +35,7 @@ internal static partial class DatabaseMigrator
         await db.Database.ExecuteSqlRawAsync(script, ct);
         await db.Database.ExecuteSqlRawAsync(MoveQuotaCountersToStripes, ct);
         await Search.SearchSchemaUpgrade.AddIdentityColumnsAsync(db, ct);
+        await Search.SearchSchemaUpgrade.AddRetryColumnsAsync(db, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
 

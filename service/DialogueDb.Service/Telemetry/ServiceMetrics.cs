@@ -28,6 +28,7 @@ internal sealed class ServiceMetrics
     private long _outboxDepth;
     private long _searchQueueDepth;
     private long _searchVectorQueueDepth;
+    private long _searchVectorsFailed;
 
     public ServiceMetrics(IMeterFactory meters, TimeProvider time)
     {
@@ -64,7 +65,10 @@ internal sealed class ServiceMetrics
         _searchEmbedded = meter.CreateCounter<long>("dialoguedb.search.embedded", "{item}",
             "Items whose vectors the indexer stored (searchable by meaning from then on)");
         _searchEmbeddingFailed = meter.CreateCounter<long>("dialoguedb.search.embedding.failed", "{item}",
-            "Items the embeddings endpoint refused: searchable by keyword only until `dialoguedb reindex`");
+            "Failed attempts to embed an item on its own (its first and each later one): searchable by keyword only meanwhile");
+        meter.CreateObservableGauge("dialoguedb.search.vector_queue.failed", () => Volatile.Read(ref _searchVectorsFailed), "{item}",
+            "Items the embedder failed for at their last attempt, searchable by keyword only until a later attempt passes " +
+            "(10 minutes after the first failure, doubling up to a day), at the indexer's last count");
         meter.CreateObservableGauge("dialoguedb.search.vector_queue.depth", () => Volatile.Read(ref _searchVectorQueueDepth), "{item}",
             "Items searchable by keyword whose vectors were still to be computed at the indexer's last cycle");
         meter.CreateObservableGauge("dialoguedb.search.queue.depth", () => Volatile.Read(ref _searchQueueDepth), "{item}",
@@ -131,6 +135,8 @@ internal sealed class ServiceMetrics
 
         Volatile.Write(ref _searchVectorQueueDepth, depthAfter);
     }
+
+    public void SearchVectorsFailed(long failed) => Volatile.Write(ref _searchVectorsFailed, failed);
 
     /// <summary>Label values of <c>dialoguedb.auth.failures</c>.</summary>
     public static class AuthFailureReasons

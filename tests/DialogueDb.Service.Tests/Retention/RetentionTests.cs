@@ -40,6 +40,15 @@ public sealed class RetentionTests
 
         public RetentionSweeper Sweeper(TextWriter progress, string? postgres = null, EffectivePolicy? policy = null)
         {
+            var contexts = Contexts(postgres);
+            var current = Host.Services.GetRequiredService<ProjectPolicy>();
+            return new RetentionSweeper(() => new DialogueDbContext(contexts), policy ?? current.Effective, current.Current.ProjectId,
+                Host.Services.GetRequiredService<ContentProtector>(), Host.Services.GetRequiredService<AuditOutbox>(), Clock, progress);
+        }
+
+        /// <summary>Contexts over the embedded file, or over <paramref name="postgres"/> (a connection string).</summary>
+        public DbContextOptions<DialogueDbContext> Contexts(string? postgres)
+        {
             var built = new DbContextOptionsBuilder<DialogueDbContext>();
             if (postgres is null)
             {
@@ -50,9 +59,7 @@ public sealed class RetentionTests
                 StorageSetup.Configure(built, NpgsqlDataSource.Create(postgres));
             }
 
-            var current = Host.Services.GetRequiredService<ProjectPolicy>();
-            return new RetentionSweeper(() => new DialogueDbContext(built.Options), policy ?? current.Effective, current.Current.ProjectId,
-                Host.Services.GetRequiredService<ContentProtector>(), Host.Services.GetRequiredService<AuditOutbox>(), Clock, progress);
+            return built.Options;
         }
 
         /// <summary>Sets a row's last activity as if it had been written <paramref name="ago"/> before <see cref="Now"/>.</summary>
@@ -84,7 +91,11 @@ public sealed class RetentionTests
         }
     }
 
-    private static async Task<Running> StartAsync(TestDatabase? database = null)
+    /// <summary>
+    /// The service over the embedded database, or over PostgreSQL as the API role; there without the relay and the search
+    /// indexer (they run on the maintenance role's connection) unless <paramref name="withIndexer"/>.
+    /// </summary>
+    private static async Task<Running> StartAsync(TestDatabase? database = null, bool withIndexer = false)
     {
         var postgres = database?.AppConnectionString;
         var dataDir = ServiceHost.NewDataDir();
@@ -93,6 +104,12 @@ public sealed class RetentionTests
         {
             DataDir = dataDir, Urls = "https://127.0.0.1:0", Postgres = postgres, EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
         };
+        if (database is not null && withIndexer)
+        {
+            options.RelayPostgres = database.MaintenanceConnectionString;
+            options.EventsKeyFile = TestProject.WriteEventKey(dataDir);
+        }
+
         var host = await ServiceHost.StartAsync(options);
         return new Running(host, host.CreateClient(key), new FakeTimeProvider(Now.AddDays(-1)), options, database?.AdminConnectionString);
     }
@@ -155,9 +172,26 @@ public sealed class RetentionTests
     }
 
     [Fact]
-    public async Task Expired_MessagesAndMemories_LeaveSearch()
+    public async Task Expired_MessagesAndMemories_LeaveSearch() => await ExpiredItemsLeaveSearchAsync(null);
+
+    [Fact]
+    public async Task Postgres_Expired_MessagesAndMemories_LeaveSearch()
     {
-        await using var run = await StartAsync();
+        if (TestDatabase.UnavailableReason() is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        await using var database = await TestDatabase.CreateAsync();
+        await ExpiredItemsLeaveSearchAsync(database);
+    }
+
+    /// <summary>Expired items leave the search answers, the search index and the vector queue (on PostgreSQL the sweeper
+    /// and the check run as the maintenance role, which sees every namespace).</summary>
+    private static async Task ExpiredItemsLeaveSearchAsync(TestDatabase? database)
+    {
+        await using var run = await StartAsync(database, withIndexer: true);
+        var maintenance = database?.MaintenanceConnectionString;
         var c = run.Client;
         var word = "glimmerfen" + Random.Shared.Next(1000, 9999);
         await Ok(c.PostAsJsonAsync("api/v1/dialogue?namespace=r", new { id = "old", messages = new[] { new { role = "user", content = $"{word} notes" } } }, Ct));
@@ -168,13 +202,12 @@ public sealed class RetentionTests
         await run.AgeAsync("memories", "r", "short", TimeSpan.FromDays(30));
 
         run.Clock.SetUtcNow(Now.AddSeconds(1));
-        Assert.Equal(new RetentionSweeper.Totals(1, 1, 1), await run.Sweeper(TextWriter.Null).RunAsync(100, Ct));
+        Assert.Equal(new RetentionSweeper.Totals(1, 1, 1), await run.Sweeper(TextWriter.Null, maintenance).RunAsync(100, Ct));
 
         await SearchUntilAsync(c, word, "message", found => found.Count == 0);
         await SearchUntilAsync(c, word, "memory", found => found.Count == 0);
         // Out of the index itself, not only out of the answers: no live index entry, nothing left to embed.
-        await using var db = new DialogueDbContext(new DbContextOptionsBuilder<DialogueDbContext>()
-            .UseSqlite($"Data Source={run.Options.SqlitePath}").Options);
+        await using var db = new DialogueDbContext(run.Contexts(maintenance));
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while (await db.SearchItems.IgnoreQueryFilters().AnyAsync(i => i.Namespace == "r" && i.Vectors != null, Ct)
                || await db.SearchVectorQueue.AnyAsync(q => q.Namespace == "r", Ct))

@@ -137,6 +137,39 @@ public sealed class IsolatingEmbedderTests
         Assert.Empty(batch.Vectors);
     }
 
+    [Fact]
+    public async Task Retry_InputsThatFailAgain_IsolatedAtOnceOthersEmbedded()
+    {
+        var fake = new ScriptedEmbedder();
+        fake.Fail("poisonword", () => new InvalidOperationException("boom"));
+        var embedder = new IsolatingEmbedder(fake);
+        var batch = new EmbeddedBatch();
+
+        // No rounds: retried entries failed on their own before. Even with no input passing, the probe shows it is theirs.
+        await embedder.RetryAsync([(30, "poisonword again"), (31, "poisonword too")], batch, Ct);
+
+        Assert.Null(batch.Outage);
+        Assert.Equal([30L, 31L], batch.Failed.Order());
+        Assert.Empty(batch.Vectors);
+
+        await embedder.RetryAsync([(32, "poisonword still"), (33, "a note it takes now")], batch, Ct);
+        Assert.Equal([30L, 31L, 32L], batch.Failed.Order());
+        Assert.Equal([33L], batch.Vectors.Keys);
+    }
+
+    [Fact]
+    public async Task Retry_EmbedderDown_NothingMarked()
+    {
+        var fake = new ScriptedEmbedder { Down = true };
+        var batch = new EmbeddedBatch();
+
+        await new IsolatingEmbedder(fake).RetryAsync([(30, "a note"), (31, "another note")], batch, Ct);
+
+        Assert.NotNull(batch.Outage);
+        Assert.Empty(batch.Failed);
+        Assert.Empty(batch.Vectors);
+    }
+
     /// <summary>Answers one vector fewer than it was asked for.</summary>
     private sealed class ShortAnswerEmbedder : IEmbedder
     {

@@ -68,6 +68,12 @@ internal sealed class SearchTestEngine : IAsyncDisposable
         RowsAsync("SELECT kind, item_id, failed FROM search_vector_queue WHERE namespace = @ns ORDER BY id", ns,
             r => (r.GetString(0), r.GetString(1), Convert.ToBoolean(r.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)), ct);
 
+    /// <summary>The failed attempts and next attempt (Unix ms) of the namespace's entries in <c>search_vector_queue</c>, oldest first.</summary>
+    public Task<List<(int Attempts, long NextAttempt)>> VectorRetriesAsync(string ns, CancellationToken ct) =>
+        RowsAsync("SELECT attempts, next_attempt FROM search_vector_queue WHERE namespace = @ns ORDER BY id", ns,
+            r => (Convert.ToInt32(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture),
+                Convert.ToInt64(r.GetValue(1), System.Globalization.CultureInfo.InvariantCulture)), ct);
+
     /// <summary>The namespace's entries in <c>search_queue</c> (keyword work not yet done).</summary>
     public async Task<long> KeywordQueueAsync(string ns, CancellationToken ct) =>
         (await RowsAsync("SELECT count(*) FROM search_queue WHERE namespace = @ns", ns, r => r.GetInt64(0), ct)).Single();

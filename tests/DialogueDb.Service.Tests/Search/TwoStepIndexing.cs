@@ -1,8 +1,13 @@
 using System.Diagnostics.Metrics;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Search;
+using DialogueDb.Service.Security;
+using DialogueDb.Service.Storage;
+using DialogueDb.Service.Telemetry;
 using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using static DialogueDb.Service.Tests.Search.SearchTestClient;
 
 namespace DialogueDb.Service.Tests.Search;
@@ -11,7 +16,7 @@ namespace DialogueDb.Service.Tests.Search;
 /// Indexing in two steps, on both engines: a write is searchable by keyword first (in commit order) and by meaning once
 /// its vectors follow through <c>search_vector_queue</c>; a deletion takes the item out of that queue and of every
 /// result, even while its vectors are being computed; the queue survives a restart; and an item the embedder fails for
-/// is marked failed without holding up the items behind it. The embedder is a scripted fake (fault injection); tests
+/// is marked failed without holding up the items behind it, and tried again on its schedule. The embedder is a scripted fake (fault injection); tests
 /// wait with a deadline, never asserting how fast.
 /// </summary>
 public abstract class TwoStepIndexing
@@ -161,6 +166,64 @@ public abstract class TwoStepIndexing
         Assert.DoesNotContain(stored, row => row.Contains(poison, StringComparison.Ordinal) || row.Contains("recipe", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task FailedItem_TriedAgainOnItsSchedule_VectorsStoredOnceTheEmbedderTakesIt()
+    {
+        await using var engine = await SearchTestEngine.CreateAsync(Postgres, "two-step-retry");
+        var poison = Word("poisonword");
+        var embedder = new ScriptedEmbedder();
+        embedder.Fail(poison, () => new InvalidOperationException($"cannot embed {poison}"));
+        await using var host = await engine.StartAsync(embedder);
+        using var failedGauge = new VectorsFailedGauge(host.Services);
+        using var client = host.CreateClient(engine.Key);
+        var markedAfter = DateTimeOffset.UtcNow;
+        var bad = await CreateMemoryAsync(client, "n1", $"The {poison} recipe card", Ct);
+        // An input that passes behind it tells a bad input from an embedder that is down (another namespace: n1 holds
+        // only the bad item).
+        var good = await CreateMemoryAsync(client, "n2", "Gamma note about the vineyard", Ct);
+        await WaitFoundAsync(client, "n2", "memory", "gamma vineyard note", "semantic", [good], Ct);
+        await WaitUntilAsync(async () => (await engine.VectorQueueAsync("n1", Ct)) is [(_, _, true)], "the item was not marked failed");
+        var (attempts, next) = (await engine.VectorRetriesAsync("n1", Ct)).Single();
+        Assert.Equal(1, attempts);
+        Assert.InRange(DateTimeOffset.FromUnixTimeMilliseconds(next), markedAfter + EmbeddingRetrySchedule.First,
+            DateTimeOffset.UtcNow + EmbeddingRetrySchedule.First);
+        Assert.Equal(1, failedGauge.Read());
+
+        // The host's indexer runs on the real clock (its retry is 10 minutes away); a second indexer over the same
+        // database, on a clock moved by hand, plays the later rounds.
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(next) - TimeSpan.FromSeconds(1));
+        var retrier = new SearchVectorIndexer(host.Services.GetRequiredService<ContentProtector>(), embedder, clock,
+            host.Services.GetRequiredService<ILogger<SearchVectorIndexer>>(), host.Services.GetRequiredService<ServiceMetrics>());
+        var database = MaintenanceDatabase.Open(engine.Options());
+        await using var connections = database.DataSource;
+        using var writes = new SemaphoreSlim(1, 1);
+        var calls = embedder.Calls.Count;
+        Assert.Equal(0, await retrier.EmbedNextAsync(database.NewContext, writes, Ct));
+        Assert.Equal(calls, embedder.Calls.Count);
+
+        // Due, and the embedder still fails for it: failed again, isolated at once, next tried twice as late.
+        clock.Advance(SearchVectorIndexer.RetryCheck);
+        Assert.Equal(1, await retrier.EmbedNextAsync(database.NewContext, writes, Ct));
+        Assert.Equal([(2, (clock.GetUtcNow() + EmbeddingRetrySchedule.After(2)).ToUnixTimeMilliseconds())],
+            await engine.VectorRetriesAsync("n1", Ct));
+        Assert.Equal([("memory", bad, true)], await engine.VectorQueueAsync("n1", Ct));
+        Assert.Equal(1, failedGauge.Read());
+        Assert.Equal(TimeSpan.FromMinutes(20), EmbeddingRetrySchedule.After(2));
+
+        // The embedder takes it now: nothing happens before its time, then its vectors are stored and it leaves the queue.
+        embedder.Fail(poison, () => new InvalidOperationException("no longer"), times: 0);
+        clock.Advance(EmbeddingRetrySchedule.After(2) - SearchVectorIndexer.RetryCheck);
+        Assert.Equal(0, await retrier.EmbedNextAsync(database.NewContext, writes, Ct));
+        Assert.Equal([("memory", bad, true)], await engine.VectorQueueAsync("n1", Ct));
+        clock.Advance(SearchVectorIndexer.RetryCheck);
+        Assert.Equal(1, await retrier.EmbedNextAsync(database.NewContext, writes, Ct));
+        Assert.Empty(await engine.VectorQueueAsync("n1", Ct));
+        Assert.Equal(0, failedGauge.Read());
+        await WaitFoundAsync(client, "n1", "memory", "recipe card", "semantic", [bad], Ct);
+        Assert.Contains("1 item(s) the embedder had failed for got their vectors at a later attempt", host.Logs.All, StringComparison.Ordinal);
+        Assert.DoesNotContain(poison, host.Logs.All, StringComparison.Ordinal);
+    }
+
     protected static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
     {
         var deadline = DateTime.UtcNow + Deadline;
@@ -169,6 +232,35 @@ public abstract class TwoStepIndexing
             Assert.True(DateTime.UtcNow < deadline, failure);
             await Task.Delay(100, Ct);
         }
+    }
+
+    /// <summary>The host's <c>dialoguedb.search.vector_queue.failed</c> gauge.</summary>
+    protected sealed class VectorsFailedGauge : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _value = -1;
+
+        public VectorsFailedGauge(IServiceProvider services)
+        {
+            var meters = services.GetRequiredService<IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name == "dialoguedb.search.vector_queue.failed")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Exchange(ref _value, value));
+            _listener.Start();
+        }
+
+        public long Read()
+        {
+            _listener.RecordObservableInstruments();
+            return Interlocked.Read(ref _value);
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 
     /// <summary>The host's <c>dialoguedb.search.embedding.failed</c> from now on.</summary>

@@ -92,6 +92,32 @@ public sealed class EmbeddedSchemaTests
         Assert.Equal((7L, 3L), (reader.GetInt64(3), reader.GetInt64(4)));
     }
 
+    [Fact]
+    public async Task VectorQueueOfAnOlderVersion_GainsTheRetryColumns_FailedEntriesDueAtOnce()
+    {
+        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var owned = host;
+        await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await Execute(connection, """
+                DROP TABLE search_vector_queue;
+                CREATE TABLE search_vector_queue (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL,
+                    kind TEXT NOT NULL, item_id TEXT NOT NULL, dialogue_id TEXT NULL, version INTEGER NOT NULL,
+                    enqueued INTEGER NOT NULL, failed INTEGER NOT NULL);
+                INSERT INTO search_vector_queue (namespace, kind, item_id, version, enqueued, failed) VALUES ('n', 'memory', 'm1', 3, 1, 1);
+                """);
+        }
+
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using var check = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False");
+        await check.OpenAsync(Ct);
+        Assert.Equal(1L, await Scalar(check,
+            "SELECT count(*) FROM search_vector_queue WHERE item_id = 'm1' AND failed = 1 AND version = 3 AND attempts = 0 AND next_attempt = 0"));
+    }
+
     /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>
     private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync()
     {

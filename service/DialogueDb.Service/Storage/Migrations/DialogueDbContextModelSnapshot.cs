@@ -202,6 +202,10 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
                     b.Property<string>("DialogueId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
@@ -235,6 +239,10 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("namespace")
                         .UseCollation("C");
+
+                    b.Property<long>("NextAttempt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("next_attempt");
 
                     b.Property<long>("Version")
                         .HasColumnType("bigint")
