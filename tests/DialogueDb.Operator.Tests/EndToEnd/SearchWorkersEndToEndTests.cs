@@ -97,6 +97,36 @@ public sealed class SearchWorkersEndToEndTests(OperatorProcessFixture fixture)
             DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
     }
 
+    [Fact]
+    public async Task Reindex_JobDeletedBeforeItFinished_ReportedFailed_NotRecreated_ARaisedValueRunsAgain()
+    {
+        if (fixture.SkipReason is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        var ns = await NamespaceWithOwnConnectionsAsync();
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync<DialogueProject>(Project(ns, "mode: inprocess"),
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, cancellationToken: Ct);
+        await PatchSearchAsync(ns, new { reindex = 1 });
+        await UntilAsync(async () => (await ReindexAsync(ns)) is { Request: 1, State: SearchWorkers.Running }, "status.search.reindex says Running");
+
+        await Client.BatchV1.DeleteNamespacedJobAsync(ProjectNaming.Reindex(Name, 1), ns, propagationPolicy: "Background", cancellationToken: Ct);
+
+        await UntilAsync(async () => (await ReindexAsync(ns))?.State == SearchWorkers.Failed, "status.search.reindex says Failed");
+        Assert.Equal((1, SearchWorkers.JobDeleted), ((await ReindexAsync(ns))!.Request, (await ReindexAsync(ns))!.Reason));
+        Assert.Empty(await ReindexJobsAsync(ns));
+
+        await PatchSearchAsync(ns, new { reindex = 2 });
+
+        await UntilAsync(async () => (await ReindexAsync(ns)) is { Request: 2, State: SearchWorkers.Running }, "the raised value runs");
+        Assert.Equal(ProjectNaming.Reindex(Name, 2), Assert.Single(await ReindexJobsAsync(ns)).Metadata.Name);
+        fixture.AssertNeverForbidden();
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
+    }
+
     private static DialogueProject Project(string ns, string indexer) => KubernetesYaml.Deserialize<DialogueProject>($"""
         apiVersion: dialoguedb.io/v1alpha1
         kind: DialogueProject

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Reconciliation;
 using DialogueDb.Operator.Resources;
+using DialogueDb.Operator.Tests.Fakes;
 using k8s;
 using k8s.Models;
 using static DialogueDb.Operator.Tests.Reconciliation.OperatorHarness;
@@ -119,6 +121,58 @@ public sealed class SearchWorkersReconcileTests
         await EventuallyAsync(() => Reindex(harness, "broken")?.State == SearchWorkers.Failed, "status.search.reindex says Failed");
         Assert.Contains("BackoffLimitExceeded", Reindex(harness, "broken")!.Message, StringComparison.Ordinal);
         Assert.Single(Jobs(harness));
+    }
+
+    [Fact]
+    public async Task Reindex_JobDeletedWhileRunning_Failed_NotRecreated_UntilTheValueIsRaised()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("lost", s => s.Search = new SearchSpec { Reindex = 1 });
+        await EventuallyAsync(() => Reindex(harness, "lost") is { Job: "lost-reindex-1", State: SearchWorkers.Running }, "the rebuild runs");
+
+        harness.Api.Remove("batch/v1", "Job", Namespace, "lost-reindex-1");
+
+        await EventuallyAsync(() => Reindex(harness, "lost")?.State == SearchWorkers.Failed, "status.search.reindex says Failed");
+        var failed = Reindex(harness, "lost")!;
+        Assert.Equal((1, "lost-reindex-1", SearchWorkers.JobDeleted), (failed.Request, failed.Job, failed.Reason));
+        Assert.Contains("disappeared before", failed.Message, StringComparison.Ordinal);
+        Assert.Null(failed.CompletionTime);
+
+        // A resync neither brings the Job back nor changes the outcome.
+        harness.Controller.Resync();
+        await EventuallyAsync(() => harness.Controller.IsIdle && harness.Controller.QueueLength == 0, "the resync reconciled");
+        await Task.Delay(200, Ct);
+        Assert.Empty(Jobs(harness));
+        Assert.Equal(SearchWorkers.JobDeleted, Reindex(harness, "lost")!.Reason);
+
+        await PatchSpecAsync(harness, "lost", new { reindex = 2 });
+
+        await EventuallyAsync(() => Reindex(harness, "lost") is { Request: 2, Job: "lost-reindex-2", State: SearchWorkers.Running },
+            "the raised value runs a new Job");
+        Assert.Equal(["lost-reindex-2"], Jobs(harness).Select(j => j["metadata"]!["name"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Reindex_RunningJobNotYetWatched_ReadFromTheApiServer_StillRunning()
+    {
+        // The watch has not delivered the new Job yet (an empty cache): the reconcile must not take it for deleted.
+        var api = new FakeKubeApi();
+        using var client = api.CreateClient();
+        var inputs = DesiredInputs.For(s => s.Search = new SearchSpec { Reindex = 1 });
+        inputs.Project.Status = new DialogueProjectStatus
+        {
+            Search = new SearchStatus { Reindex = new ReindexStatus { Request = 1, Job = "support-reindex-1", State = SearchWorkers.Running } },
+        };
+        api.Put(DesiredState.ReindexJob(inputs, 1));
+        var search = new SearchWorkers(client, new ChildCache());
+
+        var running = await search.EnsureReindexAsync(inputs, Ct);
+        api.Remove("batch/v1", "Job", "tenant-a", "support-reindex-1");
+        var gone = await search.EnsureReindexAsync(inputs, Ct);
+
+        Assert.Equal((SearchWorkers.Running, "JobRunning"), (running?.State, running?.Reason));
+        Assert.Equal((SearchWorkers.Failed, SearchWorkers.JobDeleted), (gone?.State, gone?.Reason));
+        Assert.Equal(2, api.Requests.Count(r => r.Method == "GET" && r.Path.EndsWith("/jobs/support-reindex-1", StringComparison.Ordinal)));
     }
 
     [Fact]
