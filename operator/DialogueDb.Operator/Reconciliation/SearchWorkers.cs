@@ -10,7 +10,7 @@ namespace DialogueDb.Operator.Reconciliation;
 
 /// <summary>
 /// The search step, after the desired objects are applied: the indexer Deployment goes when the project is back to
-/// the in-process indexer (or search is off), and each new value of <c>spec.search.reindex</c> gets one reindex Job.
+/// the in-process indexer (or search is off), its health becomes the <c>SearchIndexerReady</c> condition, and each new value of <c>spec.search.reindex</c> gets one reindex Job.
 /// A Job is created once: the status records the request it was created for, so neither a resync nor the Job's
 /// deletion after its TTL brings it back. A Job that goes while the status still says Running (deleted by hand,
 /// garbage-collected) ends the request as Failed, reason <see cref="JobDeleted"/>; only a higher value runs it again.
@@ -35,6 +35,30 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
             await KubernetesCalls.IgnoreNotFoundAsync(() =>
                 client.AppsV1.DeleteNamespacedDeploymentAsync(Indexer(name), ns, propagationPolicy: "Background", cancellationToken: cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// The <c>SearchIndexerReady</c> condition of the external indexer (null: the project runs none). Pods are not
+    /// watched: they are listed only while the Deployment is short of available pods, to name why.
+    /// </summary>
+    public async Task<IndexerCondition?> ObserveIndexerAsync(
+        DialogueProject project, V1Deployment? deployment, CancellationToken cancellationToken)
+    {
+        if (!DesiredState.ExternalIndexer(project.Spec))
+        {
+            return null;
+        }
+
+        var health = IndexerHealth.Of(deployment, []);
+        if (health.Ready || deployment is null)
+        {
+            return health;
+        }
+
+        var selector = $"{ProjectLabel}={project.Metadata.Name},{ComponentLabel}={DesiredState.IndexerComponent}";
+        var pods = await client.CoreV1.ListNamespacedPodAsync(
+            project.Metadata.NamespaceProperty, labelSelector: selector, cancellationToken: cancellationToken);
+        return IndexerHealth.Of(deployment, [.. pods.Items]);
     }
 
     /// <summary>Creates the Job of a new reindex request; returns what <c>status.search.reindex</c> should say (null: nothing asked).</summary>

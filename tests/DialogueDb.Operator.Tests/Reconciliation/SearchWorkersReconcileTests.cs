@@ -59,6 +59,72 @@ public sealed class SearchWorkersReconcileTests
         Assert.NotNull(harness.Object("apps/v1", "Deployment", "idx-api"));
     }
 
+    private static ProjectCondition? IndexerCondition(OperatorHarness harness, string name) =>
+        harness.Project(name)?.Status?.Conditions?.SingleOrDefault(c => c.Type == Conditions.SearchIndexerReady);
+
+    /// <summary>Plays the Deployment controller for the indexer: <paramref name="available"/> of its pods are available.</summary>
+    private static void IndexerAvailable(OperatorHarness harness, string name, int available) =>
+        harness.Api.Edit("apps/v1", "Deployment", Namespace, ProjectNaming.Indexer(name), "kube-controller-manager", d => d["status"] = new JsonObject
+        {
+            ["observedGeneration"] = d["metadata"]!["generation"]!.GetValue<long>(),
+            ["replicas"] = 1,
+            ["availableReplicas"] = available,
+            ["readyReplicas"] = available,
+        });
+
+    [Fact]
+    public async Task ExternalIndexer_CrashLooping_SearchIndexerReadyFalseWithThePodsReason_ProjectStaysReady_ThenRecovers()
+    {
+        await using var harness = new OperatorHarness();
+        await harness.CreateAsync("crash", s => s.Search = new SearchSpec { Indexer = new SearchIndexerSpec { Mode = "external" } });
+        await EventuallyAsync(() => harness.Object("apps/v1", "Deployment", "crash-indexer") is not null, "the indexer Deployment exists");
+        harness.RollOut("crash");
+        await harness.ReconciledAsync("crash");
+        Assert.Equal(("False", "Starting"), (IndexerCondition(harness, "crash")?.Status, IndexerCondition(harness, "crash")?.Reason));
+
+        // The kubelet's view of the indexer pod (pods are not watched); the Deployment's status change brings the project back.
+        harness.Api.Put(new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta
+            {
+                Name = "crash-indexer-5f6-x1", NamespaceProperty = Namespace,
+                Labels = new Dictionary<string, string> { [ProjectNaming.ProjectLabel] = "crash", [ProjectNaming.ComponentLabel] = "indexer" },
+            },
+            Status = new V1PodStatus
+            {
+                ContainerStatuses =
+                [
+                    new V1ContainerStatus
+                    {
+                        Name = "indexer", Image = "i", ImageID = "", Ready = false, RestartCount = 4,
+                        State = new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff", Message = "back-off 1m20s" } },
+                        LastState = new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 139, Reason = "Error" } },
+                    },
+                ],
+            },
+        });
+        IndexerAvailable(harness, "crash", 0);
+
+        await EventuallyAsync(() => IndexerCondition(harness, "crash")?.Reason == "CrashLoopBackOff", "SearchIndexerReady says CrashLoopBackOff");
+        var crashing = IndexerCondition(harness, "crash")!;
+        Assert.Equal("False", crashing.Status);
+        Assert.Contains("crash-indexer-5f6-x1", crashing.Message, StringComparison.Ordinal);
+        Assert.Contains("139", crashing.Message, StringComparison.Ordinal);
+        // The API serves: a failing indexer only delays search results.
+        Assert.True(Conditions.IsTrue(harness.Project("crash")!, Conditions.Ready));
+        Assert.False(Conditions.IsTrue(harness.Project("crash")!, Conditions.Degraded));
+
+        harness.Api.Remove("v1", "Pod", Namespace, "crash-indexer-5f6-x1");
+        IndexerAvailable(harness, "crash", 1);
+
+        await EventuallyAsync(() => IndexerCondition(harness, "crash") is { Status: "True", Reason: "Available" }, "SearchIndexerReady is True");
+
+        await PatchSpecAsync(harness, "crash", new { indexer = new { mode = "inprocess" } });
+        await EventuallyAsync(() => IndexerCondition(harness, "crash") is null, "in-process, the project has no SearchIndexerReady");
+    }
+
     [Fact]
     public async Task ExternalIndexer_TurningSearchOff_DeletesTheIndexer()
     {
