@@ -80,7 +80,7 @@ public sealed class CustomResourceDefinitionTests
         Assert.Equal(["limits", "requests"], indexer.Properties["resources"].Properties.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(("integer", 0d), (search.Properties["reindex"].Type, search.Properties["reindex"].Minimum));
         var reindex = CrdGenerator.Build().Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["status"].Properties["search"].Properties["reindex"];
-        Assert.Equal(["request", "job", "state", "message", "completionTime"], reindex.Properties.Keys);
+        Assert.Equal(["request", "job", "state", "reason", "message", "completionTime"], reindex.Properties.Keys);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ lines below and fails on any difference, so keep each block plain YAML (no templ
   verbs: ["list", "watch", "create", "patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]

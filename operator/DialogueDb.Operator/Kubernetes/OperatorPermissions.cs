@@ -23,9 +23,9 @@ internal static class OperatorPermissions
         // The indexer Deployment is deleted when a project goes back to the in-process indexer.
         new("apps", "deployments", ["list", "watch", "create", "patch", "delete"]),
         new("batch", "cronjobs", ["list", "watch", "create", "patch"]),
-        // Reindex Jobs are created and watched; deletion stops the project's workloads before its data goes: its Jobs are
-        // deleted, its pods counted.
-        new("batch", "jobs", ["list", "watch", "create", "delete"]),
+        // Reindex Jobs are created and watched (read once when a running one is missing from the watch, to tell "too new"
+        // from "deleted"); deletion stops the project's workloads before its data goes: its Jobs are deleted, its pods counted.
+        new("batch", "jobs", ["get", "list", "watch", "create", "delete"]),
         new("", "pods", ["list"]),
         new("networking.k8s.io", "networkpolicies", ["list", "watch", "create", "patch"]),
         new("policy", "poddisruptionbudgets", ["list", "watch", "create", "patch", "delete"]),

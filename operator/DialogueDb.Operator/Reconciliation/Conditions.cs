@@ -9,6 +9,12 @@ internal static class Conditions
     public const string Progressing = "Progressing";
     public const string Degraded = "Degraded";
 
+    /// <summary>
+    /// The external search indexer's health (absent in the in-process mode). Apart from Ready on purpose: a failing
+    /// indexer delays search results but the API serves, so the project stays Ready and not Degraded.
+    /// </summary>
+    public const string SearchIndexerReady = "SearchIndexerReady";
+
     public static List<ProjectCondition> Set(
         IList<ProjectCondition>? current,
         long? generation,
@@ -35,6 +41,10 @@ internal static class Conditions
 
         return result;
     }
+
+    /// <summary>The project's current condition of <paramref name="type"/>, unchanged (none: empty).</summary>
+    public static IEnumerable<ProjectCondition> Kept(DialogueProject project, string type) =>
+        project.Status?.Conditions?.Where(c => c.Type == type) ?? [];
 
     public static bool IsTrue(DialogueProject project, string type) =>
         project.Status?.Conditions?.Any(c => c.Type == type && c.Status == "True") == true;

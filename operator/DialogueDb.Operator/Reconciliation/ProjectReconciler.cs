@@ -16,7 +16,7 @@ namespace DialogueDb.Operator.Reconciliation;
 /// time, whatever event brought the key here. The steps, in order: deletion and finalizer, suspend, spec check,
 /// the customer's referenced Secrets, generated Secrets (created once, never overwritten; rotation only when a counter
 /// is raised), connections (the database and Redis user), API keys, the child objects (server-side apply), the search
-/// workers (indexer Deployment removal, reindex Jobs), status.
+/// workers (indexer Deployment removal and health, reindex Jobs), status.
 /// </summary>
 internal sealed partial class ProjectReconciler(
     IKubernetes client,
@@ -35,6 +35,7 @@ internal sealed partial class ProjectReconciler(
 {
     private static readonly TimeSpan MissingSecretRetry = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ProgressingRetry = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan IndexerRetry = TimeSpan.FromSeconds(30);
 
     public async Task<ReconcileResult> ReconcileAsync(string ns, string name, CancellationToken cancellationToken)
     {
@@ -164,10 +165,12 @@ internal sealed partial class ProjectReconciler(
         };
 
         V1Deployment? deployment = null;
+        V1Deployment? indexer = null;
         foreach (var desired in DesiredState.Build(inputs))
         {
             var stored = await applier.ApplyAsync(desired, children.Get(desired.Kind, ns, desired.Metadata.Name), cancellationToken);
             deployment = stored is V1Deployment d && d.Metadata.Name == Api(name) ? d : deployment;
+            indexer = stored is V1Deployment i && i.Metadata.Name == Indexer(name) ? i : indexer;
         }
 
         if (replicas <= 1 && children.Get("PodDisruptionBudget", ns, Api(name)) is not null)
@@ -177,15 +180,23 @@ internal sealed partial class ProjectReconciler(
         }
 
         await search.RemoveIndexerUnlessExternalAsync(project, cancellationToken);
+        var indexerHealth = await search.ObserveIndexerAsync(project, indexer, cancellationToken);
         var reindex = await search.EnsureReindexAsync(inputs, cancellationToken);
         var cronJob = children.Get("CronJob", ns, Retention(name)) as V1CronJob;
         var converged = new ConvergedProject(endpoint, replicas, effective, keys, encryption.Secret, connection.Hash, deployment, cronJob)
         {
             Reindex = reindex,
+            Indexer = indexerHealth,
         };
         var rollingOut = await status.ConvergedAsync(project, converged, cancellationToken);
 
         TimeSpan? requeue = rollingOut ? ProgressingRetry : null;
+        if (indexerHealth is { Ready: false })
+        {
+            // The indexer's pods are not watched: look again to follow a crash loop or its recovery.
+            requeue = ReconcileResult.Earliest(requeue, IndexerRetry);
+        }
+
         var graceEnds = keys.Where(k => k.PreviousValidUntil is not null).Select(k => k.PreviousValidUntil!.Value).DefaultIfEmpty().Min();
         if (graceEnds != default)
         {

@@ -15,10 +15,13 @@ internal sealed record ConvergedProject(
 {
     /// <summary>What <c>status.search.reindex</c> says (null: no rebuild was ever asked for).</summary>
     public ReindexStatus? Reindex { get; init; }
+
+    /// <summary>The <c>SearchIndexerReady</c> condition (null: no external indexer, no condition).</summary>
+    public IndexerCondition? Indexer { get; init; }
 }
 
 /// <summary>
-/// The status step: conditions (Ready, Progressing, Degraded) and the facts clients read, written with server-side
+/// The status step: conditions (Ready, Progressing, Degraded; SearchIndexerReady with an external indexer) and the facts clients read, written with server-side
 /// apply on the status subresource and only when they changed. Failures also become a Warning Event.
 /// </summary>
 internal sealed partial class ProjectStatusWriter(
@@ -70,11 +73,16 @@ internal sealed partial class ProjectStatusWriter(
         await events.RecordAsync(project, "Warning", reason, message, cancellationToken);
         await WriteAsync(project, Status(project, s =>
         {
-            s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
-                (Conditions.Ready, Conditions.IsTrue(project, Conditions.Ready) && reason is ReconcileError or ProvisioningFailed,
-                    reason, message),
-                (Conditions.Progressing, false, reason, message),
-                (Conditions.Degraded, true, reason, message));
+            s.Conditions =
+            [
+                .. Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
+                    (Conditions.Ready, Conditions.IsTrue(project, Conditions.Ready) && reason is ReconcileError or ProvisioningFailed,
+                        reason, message),
+                    (Conditions.Progressing, false, reason, message),
+                    (Conditions.Degraded, true, reason, message)),
+                // The indexer was not looked at this time: its last observation stands.
+                .. Conditions.Kept(project, Conditions.SearchIndexerReady),
+            ];
         }), cancellationToken);
     }
 
@@ -107,12 +115,19 @@ internal sealed partial class ProjectStatusWriter(
                 && (cron.LastScheduleTime is not null || cron.LastSuccessfulTime is not null)
                 ? new RetentionRunStatus { LastScheduleTime = cron.LastScheduleTime, LastSuccessfulTime = cron.LastSuccessfulTime }
                 : project.Status?.LastRetentionRun;
-            s.Conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
+            var conditions = Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
                 (Conditions.Ready, available && rolledOut, rolledOut ? "Available" : "RollingOut",
                     string.Create(CultureInfo.InvariantCulture, $"{ready}/{replicas} API pods ready.")),
                 (Conditions.Progressing, !rolledOut, rolledOut ? "RolloutComplete" : "RollingOut",
                     rolledOut ? "Every object is in place." : "Waiting for the API pods."),
                 (Conditions.Degraded, false, "AsExpected", "Reconciled without errors."));
+            if (converged.Indexer is { } indexer)
+            {
+                conditions.AddRange(Conditions.Set(project.Status?.Conditions, project.Metadata.Generation, time.GetUtcNow(),
+                    (Conditions.SearchIndexerReady, indexer.Ready, indexer.Reason, indexer.Message)));
+            }
+
+            s.Conditions = conditions;
         });
         await WriteAsync(project, status, cancellationToken);
         return !rolledOut;

@@ -10,9 +10,11 @@ namespace DialogueDb.Operator.Reconciliation;
 
 /// <summary>
 /// The search step, after the desired objects are applied: the indexer Deployment goes when the project is back to
-/// the in-process indexer (or search is off), and each new value of <c>spec.search.reindex</c> gets one reindex Job.
+/// the in-process indexer (or search is off), its health becomes the <c>SearchIndexerReady</c> condition, and each new value of <c>spec.search.reindex</c> gets one reindex Job.
 /// A Job is created once: the status records the request it was created for, so neither a resync nor the Job's
-/// deletion after its TTL brings it back. Reads come from the watched copies; a resync with nothing new writes nothing.
+/// deletion after its TTL brings it back. A Job that goes while the status still says Running (deleted by hand,
+/// garbage-collected) ends the request as Failed, reason <see cref="JobDeleted"/>; only a higher value runs it again.
+/// Reads come from the watched copies; a resync with nothing new writes nothing.
 /// </summary>
 internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
 {
@@ -20,6 +22,9 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
     public const string Running = "Running";
     public const string Succeeded = "Succeeded";
     public const string Failed = "Failed";
+
+    /// <summary>The reason of a request whose Job disappeared before it finished.</summary>
+    public const string JobDeleted = "JobDeleted";
 
     /// <summary>Deletes the indexer Deployment when the project no longer asks for one.</summary>
     public async Task RemoveIndexerUnlessExternalAsync(DialogueProject project, CancellationToken cancellationToken)
@@ -30,6 +35,30 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
             await KubernetesCalls.IgnoreNotFoundAsync(() =>
                 client.AppsV1.DeleteNamespacedDeploymentAsync(Indexer(name), ns, propagationPolicy: "Background", cancellationToken: cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// The <c>SearchIndexerReady</c> condition of the external indexer (null: the project runs none). Pods are not
+    /// watched: they are listed only while the Deployment is short of available pods, to name why.
+    /// </summary>
+    public async Task<IndexerCondition?> ObserveIndexerAsync(
+        DialogueProject project, V1Deployment? deployment, CancellationToken cancellationToken)
+    {
+        if (!DesiredState.ExternalIndexer(project.Spec))
+        {
+            return null;
+        }
+
+        var health = IndexerHealth.Of(deployment, []);
+        if (health.Ready || deployment is null)
+        {
+            return health;
+        }
+
+        var selector = $"{ProjectLabel}={project.Metadata.Name},{ComponentLabel}={DesiredState.IndexerComponent}";
+        var pods = await client.CoreV1.ListNamespacedPodAsync(
+            project.Metadata.NamespaceProperty, labelSelector: selector, cancellationToken: cancellationToken);
+        return IndexerHealth.Of(deployment, [.. pods.Items]);
     }
 
     /// <summary>Creates the Job of a new reindex request; returns what <c>status.search.reindex</c> should say (null: nothing asked).</summary>
@@ -47,14 +76,27 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
         if (reported is { Job: { } reportedJob, Request: { } reportedRequest } && reportedRequest >= requested)
         {
             // Nothing new: the outcome of the last Job, as reported once Kubernetes has deleted it.
-            return children.Get("Job", ns, reportedJob) is V1Job live ? Outcome(reportedRequest, live) : reported;
+            if (children.Get("Job", ns, reportedJob) is V1Job watched)
+            {
+                return Outcome(reportedRequest, watched);
+            }
+
+            if (reported.State != Running)
+            {
+                return reported;
+            }
+
+            // Not watched, but it may be too new for the watch: only the API server can say it is gone.
+            return await ReadJobOrNullAsync(ns, reportedJob, cancellationToken) is { } live
+                ? Outcome(reportedRequest, live)
+                : Deleted(reportedRequest, reportedJob);
         }
 
         if (!DesiredState.SearchEnabled(project.Spec))
         {
             return new ReindexStatus
             {
-                Request = requested, State = Pending,
+                Request = requested, State = Pending, Reason = "SearchOff",
                 Message = "Search is off (spec.search.enabled: false): the rebuild runs once it is on.",
             };
         }
@@ -74,11 +116,33 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
         }
 
         return existing is null
-            ? new ReindexStatus { Request = requested, Job = job.Metadata.Name, State = Running, Message = RunningMessage }
+            ? new ReindexStatus { Request = requested, Job = job.Metadata.Name, State = Running, Reason = JobRunning, Message = RunningMessage }
             : Outcome(requested, existing);
     }
 
+    private const string JobRunning = "JobRunning";
     private const string RunningMessage = "Rebuilding the search index from the stored data.";
+
+    private async Task<V1Job?> ReadJobOrNullAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.BatchV1.ReadNamespacedJobAsync(name, ns, cancellationToken: cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private static ReindexStatus Deleted(int request, string job) => new()
+    {
+        Request = request,
+        Job = job,
+        State = Failed,
+        Reason = JobDeleted,
+        Message = $"The Job {job} disappeared before the operator saw it finish (deleted by hand or garbage-collected); the rebuild may be incomplete. Raise spec.search.reindex to run it again.",
+    };
 
     private static ReindexStatus Outcome(int request, V1Job job)
     {
@@ -90,6 +154,7 @@ internal sealed class SearchWorkers(IKubernetes client, ChildCache children)
             Request = request,
             Job = job.Metadata.Name,
             State = complete is not null ? Succeeded : failed is not null ? Failed : Running,
+            Reason = complete is not null ? "JobComplete" : failed is not null ? failed.Reason ?? "JobFailed" : JobRunning,
             Message = complete is not null ? "The search index is rebuilt."
                 : failed is not null ? $"The Job failed ({failed.Reason}): {failed.Message}"
                 : RunningMessage,

@@ -19,6 +19,10 @@ internal sealed class ReindexStatus
     [Description("Pending (search is off; it runs once search is on), Running, Succeeded or Failed.")]
     public string? State { get; set; }
 
+    [Description("Why, for machines: SearchOff (Pending), JobRunning, JobComplete, the Job's failure reason (e.g. BackoffLimitExceeded) or " +
+        "JobDeleted (the Job went before it finished).")]
+    public string? Reason { get; set; }
+
     [Description("What happened, for humans.")]
     public string? Message { get; set; }
 

@@ -11,7 +11,8 @@ namespace DialogueDb.Operator.Tests.EndToEnd;
 /// The Helm chart as helm renders it, checked on the real API server: the operator process of the suite runs with the
 /// chart's ServiceAccount token and nothing else (every reconcile of the suite is made with those rules), the rules
 /// allow exactly <see cref="OperatorPermissions"/> (asked of the server's own authorizer), and the chart's Deployment
-/// and a project's pods pass PodSecurity <c>restricted</c> (server-side dry runs in a namespace that enforces it).
+/// and a project's pods (API, search indexer, reindex Job) pass PodSecurity <c>restricted</c> (server-side dry runs
+/// in a namespace that enforces it).
 /// </summary>
 [Collection(OperatorProcessSuite.Name)]
 public sealed class ChartOnEnvtestTests(OperatorProcessFixture fixture)
@@ -106,6 +107,19 @@ public sealed class ChartOnEnvtestTests(OperatorProcessFixture fixture)
         Assert.Empty(await DryRunWarningsAsync(project, ns));
         await DryRunPodAsync(PodOf(project, "project"), ns);
 
+        // The search workers' pods: the external indexer's and the reindex Job's.
+        var indexer = await Eventually(() => Client.AppsV1.ReadNamespacedDeploymentAsync("psa-indexer", ns, cancellationToken: Ct));
+        indexer.Metadata = new V1ObjectMeta { Name = "psa-indexer-dry-run", NamespaceProperty = ns };
+        indexer.Status = null;
+        Assert.Empty(await DryRunWarningsAsync(indexer, ns));
+        await DryRunPodAsync(PodOf(indexer, "indexer"), ns);
+        var reindex = await Eventually(() => Client.BatchV1.ReadNamespacedJobAsync("psa-reindex-1", ns, cancellationToken: Ct));
+        await DryRunPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "reindex", Labels = reindex.Spec.Template.Metadata?.Labels },
+            Spec = reindex.Spec.Template.Spec,
+        }, ns);
+
         // The check can fail: the same pod allowed to escalate privileges is refused.
         var violating = PodOf(project, "violating");
         violating.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = true;
@@ -191,6 +205,7 @@ public sealed class ChartOnEnvtestTests(OperatorProcessFixture fixture)
             {
                 Database = new ConnectionSpec { SecretRef = new SecretKeyReference { Name = "psa-database" } },
                 Redis = new ConnectionSpec { SecretRef = new SecretKeyReference { Name = "psa-redis" } },
+                Search = new SearchSpec { Indexer = new SearchIndexerSpec { Mode = "external" }, Reindex = 1 },
             },
         };
         await Client.CustomObjects.CreateNamespacedCustomObjectAsync(

@@ -97,6 +97,106 @@ public sealed class SearchWorkersEndToEndTests(OperatorProcessFixture fixture)
             DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
     }
 
+    [Fact]
+    public async Task Reindex_JobDeletedBeforeItFinished_ReportedFailed_NotRecreated_ARaisedValueRunsAgain()
+    {
+        if (fixture.SkipReason is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        var ns = await NamespaceWithOwnConnectionsAsync();
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync<DialogueProject>(Project(ns, "mode: inprocess"),
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, cancellationToken: Ct);
+        await PatchSearchAsync(ns, new { reindex = 1 });
+        await UntilAsync(async () => (await ReindexAsync(ns)) is { Request: 1, State: SearchWorkers.Running }, "status.search.reindex says Running");
+
+        await Client.BatchV1.DeleteNamespacedJobAsync(ProjectNaming.Reindex(Name, 1), ns, propagationPolicy: "Background", cancellationToken: Ct);
+
+        await UntilAsync(async () => (await ReindexAsync(ns))?.State == SearchWorkers.Failed, "status.search.reindex says Failed");
+        Assert.Equal((1, SearchWorkers.JobDeleted), ((await ReindexAsync(ns))!.Request, (await ReindexAsync(ns))!.Reason));
+        Assert.Empty(await ReindexJobsAsync(ns));
+
+        await PatchSearchAsync(ns, new { reindex = 2 });
+
+        await UntilAsync(async () => (await ReindexAsync(ns)) is { Request: 2, State: SearchWorkers.Running }, "the raised value runs");
+        Assert.Equal(ProjectNaming.Reindex(Name, 2), Assert.Single(await ReindexJobsAsync(ns)).Metadata.Name);
+        fixture.AssertNeverForbidden();
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
+    }
+
+    [Fact]
+    public async Task ExternalIndexer_CrashLoopingPod_SearchIndexerReadyFalseWithItsReason_ThenTrueOnceAvailable()
+    {
+        if (fixture.SkipReason is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        var ns = await NamespaceWithOwnConnectionsAsync();
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync<DialogueProject>(Project(ns, "mode: external"),
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, cancellationToken: Ct);
+        await UntilAsync(async () => await DeploymentOrNullAsync(ns, ProjectNaming.Indexer(Name)) is not null, "the indexer Deployment exists");
+
+        // No kubelet or controllers on envtest: the test writes what they would, a crash-looping indexer pod and a
+        // Deployment with none available (whose status change brings the project back).
+        var pod = await Client.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = "indexed-indexer-0",
+                Labels = new Dictionary<string, string> { [ProjectNaming.ProjectLabel] = Name, [ProjectNaming.ComponentLabel] = "indexer" },
+            },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "indexer", Image = "registry.example/dialoguedb:1" }] },
+        }, ns, cancellationToken: Ct);
+        await Client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(new
+        {
+            status = new
+            {
+                phase = "Running",
+                containerStatuses = new[]
+                {
+                    new
+                    {
+                        name = "indexer", image = "registry.example/dialoguedb:1", imageID = "", ready = false, restartCount = 3,
+                        state = new { waiting = new { reason = "CrashLoopBackOff", message = "back-off 40s restarting failed container" } },
+                        lastState = new { terminated = new { exitCode = 1, reason = "Error" } },
+                    },
+                },
+            },
+        }, V1Patch.PatchType.MergePatch), pod.Metadata.Name, ns, cancellationToken: Ct);
+        await SetIndexerAvailableAsync(ns, 0);
+
+        await UntilAsync(async () => await IndexerConditionAsync(ns) is { Status: "False", Reason: "CrashLoopBackOff" },
+            "SearchIndexerReady=False, reason CrashLoopBackOff");
+        Assert.Contains("indexed-indexer-0", (await IndexerConditionAsync(ns))!.Message, StringComparison.Ordinal);
+
+        await Client.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, ns, gracePeriodSeconds: 0, cancellationToken: Ct);
+        await SetIndexerAvailableAsync(ns, 1);
+
+        await UntilAsync(async () => await IndexerConditionAsync(ns) is { Status: "True", Reason: "Available" }, "SearchIndexerReady=True");
+        fixture.AssertNeverForbidden();
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
+    }
+
+    private async Task SetIndexerAvailableAsync(string ns, int available)
+    {
+        var indexer = (await DeploymentOrNullAsync(ns, ProjectNaming.Indexer(Name)))!;
+        await Client.AppsV1.PatchNamespacedDeploymentStatusAsync(new V1Patch(new
+        {
+            status = new { observedGeneration = indexer.Metadata.Generation, replicas = 1, availableReplicas = available, readyReplicas = available },
+        }, V1Patch.PatchType.MergePatch), indexer.Metadata.Name, ns, cancellationToken: Ct);
+    }
+
+    private async Task<ProjectCondition?> IndexerConditionAsync(string ns) =>
+        (await Client.CustomObjects.GetNamespacedCustomObjectAsync<DialogueProject>(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct))
+        .Status?.Conditions?.SingleOrDefault(c => c.Type == Conditions.SearchIndexerReady);
+
     private static DialogueProject Project(string ns, string indexer) => KubernetesYaml.Deserialize<DialogueProject>($"""
         apiVersion: dialoguedb.io/v1alpha1
         kind: DialogueProject
