@@ -132,28 +132,18 @@ internal sealed partial class OutboxRelay(
             }
         }
 
-        if (rows.Count == 0)
-        {
-            metrics?.OutboxDepth(0);
-            return false;
-        }
-
-        await PublishAsync(rows, ct);
-        await using (var delete = new NpgsqlCommand("DELETE FROM outbox WHERE id = ANY($1)", connection))
-        {
-            delete.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => r.Id)] });
-            await delete.ExecuteNonQueryAsync(ct);
-        }
-
-        Count(rows);
-        if (metrics is not null)
-        {
-            // A short batch took every visible row; behind a full one, count what is left (the backlog case only).
-            await using var count = new NpgsqlCommand("SELECT count(*) FROM outbox", connection);
-            metrics.OutboxDepth(rows.Count < BatchSize ? 0 : (long)(await count.ExecuteScalarAsync(ct))!);
-        }
-
-        return rows.Count == BatchSize;
+        return await PublishThenDeleteAsync(rows,
+            delete: async (ids, token) =>
+            {
+                await using var delete = new NpgsqlCommand("DELETE FROM outbox WHERE id = ANY($1)", connection);
+                delete.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
+                await delete.ExecuteNonQueryAsync(token);
+            },
+            countLeft: async token =>
+            {
+                await using var count = new NpgsqlCommand("SELECT count(*) FROM outbox", connection);
+                return (long)(await count.ExecuteScalarAsync(token))!;
+            }, ct);
     }
 
     private static readonly string Oldest = $"""
@@ -166,6 +156,22 @@ internal sealed partial class OutboxRelay(
     {
         await using var db = newContext();
         var rows = await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(ct);
+        return await PublishThenDeleteAsync(rows,
+            delete: (ids, token) => db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(token),
+            countLeft: token => db.Outbox.LongCountAsync(token), ct);
+    }
+
+    /// <summary>
+    /// Publishes the batch taken from the outbox, then deletes its rows (never before the sink accepted them) and
+    /// counts it; true when it was a full batch (there may be more).
+    /// </summary>
+    /// <param name="rows">The oldest rows, in publishing order; empty when the outbox is.</param>
+    /// <param name="delete">Deletes the rows of these ids.</param>
+    /// <param name="countLeft">Counts the rows still in the outbox (asked only behind a full batch, for the depth gauge).</param>
+    /// <param name="ct">Stops the relay.</param>
+    private async Task<bool> PublishThenDeleteAsync(List<OutboxRow> rows, Func<long[], CancellationToken, Task> delete,
+        Func<CancellationToken, Task<long>> countLeft, CancellationToken ct)
+    {
         if (rows.Count == 0)
         {
             metrics?.OutboxDepth(0);
@@ -173,13 +179,12 @@ internal sealed partial class OutboxRelay(
         }
 
         await PublishAsync(rows, ct);
-        var ids = rows.Select(r => r.Id).ToList();
-        await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(ct);
+        await delete([.. rows.Select(r => r.Id)], ct);
         Count(rows);
         if (metrics is not null)
         {
             // A short batch took every visible row; behind a full one, count what is left (the backlog case only).
-            metrics.OutboxDepth(rows.Count < BatchSize ? 0 : await db.Outbox.LongCountAsync(ct));
+            metrics.OutboxDepth(rows.Count < BatchSize ? 0 : await countLeft(ct));
         }
 
         return rows.Count == BatchSize;

@@ -126,26 +126,12 @@ public sealed class AuditEventTests
         await using var redis = await TestRedis.StartPrivateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "audit-pg").ReadWrite;
-        var options = new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            Redis = redis.Configuration,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-        };
+        var options = database.ServiceOptions(dataDir, o => o.Redis = redis.Configuration);
         // Two replicas, both able to relay: exactly one is active, so nothing is published twice.
         var replica = ServiceHost.ReplicaOf(dataDir);
 
         await using var first = await ServiceHost.StartAsync(options);
-        await using var second = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = replica, Urls = options.Urls, Postgres = options.Postgres, RelayPostgres = options.RelayPostgres,
-            Redis = options.Redis, EncryptionKeysFile = new ServiceOptions { DataDir = replica }.EncryptionKeysPath,
-            EventsKeyFile = new ServiceOptions { DataDir = replica }.EventsKeyPath,
-        });
+        await using var second = await ServiceHost.StartAsync(database.ServiceOptions(replica, o => o.Redis = redis.Configuration));
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);
         await Ok(a.PostAsJsonAsync("api/v1/dialogue?namespace=pg", new { id = "load" }, Ct));

@@ -40,16 +40,7 @@ public sealed class PostgresRestartTests
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, ProjectId).ReadWrite;
         var redisConfiguration = $"redis://127.0.0.1:{redis.GetMappedPublicPort(RedisBuilder.RedisPort)}";
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            Redis = redisConfiguration,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-        });
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.Redis = redisConfiguration));
         using var client = host.CreateClient(key);
 
         var acknowledged = new ConcurrentBag<string>();

@@ -28,16 +28,7 @@ public sealed class WorkerListenerTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "worker-index").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-            SearchIndexer = "external",
-        });
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
         using var client = host.CreateClient(key);
         var memory = await CreateMemoryAsync(client, "n1", "The invoice INV-5521 was paid by wire transfer.", Ct);
 

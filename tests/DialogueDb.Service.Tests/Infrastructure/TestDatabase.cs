@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Storage;
 using Npgsql;
 
@@ -47,6 +48,26 @@ public sealed class TestDatabase : IAsyncDisposable
 
     /// <summary>Superuser on this database: only for inspecting raw bytes in tests.</summary>
     public string AdminConnectionString { get; }
+
+    /// <summary>
+    /// Settings of a service on this database as production runs it: the API role for requests, the maintenance role for
+    /// the relay and indexer, a key ring and an event key written into <paramref name="dataDir"/> (kept when already
+    /// there, as in a replica's copy), listening on a free loopback port. <paramref name="adjust"/> sets what the test varies.
+    /// </summary>
+    internal ServiceOptions ServiceOptions(string dataDir, Action<ServiceOptions>? adjust = null)
+    {
+        var options = new ServiceOptions
+        {
+            DataDir = dataDir,
+            Urls = "https://127.0.0.1:0",
+            Postgres = AppConnectionString,
+            RelayPostgres = MaintenanceConnectionString,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+            EventsKeyFile = TestProject.WriteEventKey(dataDir),
+        };
+        adjust?.Invoke(options);
+        return options;
+    }
 
     /// <summary>Why PostgreSQL tests cannot run here, or null when they can. Under CI a missing server is a failure, not a skip.</summary>
     public static string? UnavailableReason()

@@ -45,16 +45,7 @@ public sealed class ExternalIndexerTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "search-external-pg").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-            SearchIndexer = "external",
-        });
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
 
         await AssertIndexedByProcessAsync(host, key, async () =>
         {

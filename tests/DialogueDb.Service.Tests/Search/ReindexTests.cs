@@ -37,15 +37,7 @@ public sealed class ReindexTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "search-reindex-pg").ReadWrite;
-        var options = new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-        };
+        var options = database.ServiceOptions(dataDir);
         await AssertReindexAsync(options, key, ["--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
     }
 

@@ -48,16 +48,7 @@ public sealed class SearchDisabledTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "search-off-pg").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-            SearchEnabled = false,
-        });
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchEnabled = false));
 
         await AssertSearchOffAsync(host, key, async () =>
         {

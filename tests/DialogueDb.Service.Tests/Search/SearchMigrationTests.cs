@@ -91,17 +91,8 @@ public sealed class SearchMigrationTests
             WHERE namespace = '{Ns}' AND kind = 'memory' AND model = '{SearchSchemaUpgrade.LegacyIdentity}' AND format = {SearchSchemaUpgrade.LegacyFormat}
             """));
 
-        var options = new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = keysFile,
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-            SearchIndexer = "external",
-        };
-        await using var host = await ServiceHost.StartAsync(options);
+        // The service reads the key ring the rows above were sealed with (the one already in the data dir).
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
         using var client = host.CreateClient(key);
         var reindex = await RunCliAsync(Ct, ["reindex", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
         Assert.True(reindex.ExitCode == 0, reindex.Errors);

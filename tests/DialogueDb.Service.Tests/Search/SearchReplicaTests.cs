@@ -26,21 +26,11 @@ public sealed class SearchReplicaTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "search-replicas").ReadWrite;
-        var options = new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-        };
+        var options = database.ServiceOptions(dataDir);
         var replica = ServiceHost.ReplicaOf(dataDir);
         await using var indexing = await ServiceHost.StartAsync(options);
-        await using var serving = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = replica, Urls = options.Urls, Postgres = options.Postgres,
-            EncryptionKeysFile = new ServiceOptions { DataDir = replica }.EncryptionKeysPath,
-        });
+        // The replica has no maintenance connection: it neither relays nor indexes, it only serves.
+        await using var serving = await ServiceHost.StartAsync(database.ServiceOptions(replica, o => o.RelayPostgres = null));
         using var writer = indexing.CreateClient(key);
         using var reader = serving.CreateClient(key);
 
@@ -69,14 +59,7 @@ public sealed class SearchReplicaTests
         await using var database = await TestDatabase.CreateAsync();
         var dataDir = ServiceHost.NewDataDir();
         var key = TestProject.Write(dataDir, "search-lead-lost").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database.AppConnectionString,
-            RelayPostgres = database.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-        });
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir));
         using var client = host.CreateClient(key);
         var first = await CreateMemoryAsync(client, "The spare key is under the blue flower pot.");
         await WaitAsync(client, ids => ids.Contains(first));

@@ -11,24 +11,26 @@ namespace DialogueDb.Service.Hosting.Commands;
 /// </summary>
 internal static class IndexCommand
 {
-    public static Command Create(CliOptions shared) => WorkerHost.Command(shared, "index",
-        "Run the search indexer alone: index what the API queues (PostgreSQL: connect as the maintenance role)", IndexAsync);
-
-    private static async Task IndexAsync(ServiceOptions options, CancellationToken ct)
-    {
-        await PrepareAsync(options, ct);
-        await WorkerHost.RunAsync(options, hostRelay: false, services => services.AddSearchEmbeddings(options).AddSearchIndexer(options),
-            worker: sp => sp.GetRequiredService<SearchIndexer>(), ct);
-    }
+    public static Command Create(CliOptions shared) => WorkerHost.Command(shared, new WorkerCommand(
+        "index",
+        "Run the search indexer alone: index what the API queues (PostgreSQL: connect as the maintenance role)",
+        Check: RequireSearch,
+        HostsRelay: false,
+        AddServices: (options, services) => services.AddSearchEmbeddings(options).AddSearchIndexer(options),
+        Worker: sp => sp.GetRequiredService<SearchIndexer>()));
 
     /// <summary>Checks that search is on and, on PostgreSQL, that the connection sees every namespace (the maintenance role).</summary>
     public static async Task PrepareAsync(ServiceOptions options, CancellationToken ct)
+    {
+        RequireSearch(options);
+        await WorkerHost.UseMaintenanceConnectionAsync(options, ct);
+    }
+
+    private static void RequireSearch(ServiceOptions options)
     {
         if (!options.SearchEnabled)
         {
             throw new InvalidOperationException("Search is turned off (DIALOGUEDB_SEARCH_ENABLED=false): there is no index to build.");
         }
-
-        await WorkerHost.UseMaintenanceConnectionAsync(options, ct);
     }
 }

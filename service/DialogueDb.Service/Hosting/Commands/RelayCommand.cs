@@ -9,17 +9,19 @@ namespace DialogueDb.Service.Hosting.Commands;
 /// </summary>
 internal static class RelayCommand
 {
-    public static Command Create(CliOptions shared) => WorkerHost.Command(shared, "relay",
-        "Run the audit relay alone: publish the outbox to the event stream (PostgreSQL: connect as the maintenance role)", RelayAsync);
+    public static Command Create(CliOptions shared) => WorkerHost.Command(shared, new WorkerCommand(
+        "relay",
+        "Run the audit relay alone: publish the outbox to the event stream (PostgreSQL: connect as the maintenance role)",
+        Check: RequirePostgres,
+        HostsRelay: true,
+        AddServices: null,
+        Worker: sp => sp.GetRequiredService<OutboxRelay>()));
 
-    private static async Task RelayAsync(ServiceOptions options, CancellationToken ct)
+    private static void RequirePostgres(ServiceOptions options)
     {
         if (!options.UsesPostgres)
         {
             throw new InvalidOperationException("In embedded mode `dialoguedb serve` runs the relay itself; `relay` is for PostgreSQL.");
         }
-
-        await WorkerHost.UseMaintenanceConnectionAsync(options, ct);
-        await WorkerHost.RunAsync(options, hostRelay: true, configure: null, worker: sp => sp.GetRequiredService<OutboxRelay>(), ct);
     }
 }

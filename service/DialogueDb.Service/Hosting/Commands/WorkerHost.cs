@@ -19,15 +19,19 @@ internal static class WorkerHost
     private const int MaxConnections = 32;
 
     /// <summary>
-    /// A worker command: <c>--data-dir</c> and <c>--postgres</c> over the DIALOGUEDB_* environment; <paramref name="run"/>
-    /// runs until the process is stopped.
+    /// A worker command: <c>--data-dir</c> and <c>--postgres</c> over the DIALOGUEDB_* environment. It checks the
+    /// settings, connects as the maintenance role (<see cref="UseMaintenanceConnectionAsync"/>) and runs the worker
+    /// until the process is stopped.
     /// </summary>
-    public static Command Command(CliOptions shared, string name, string description, Func<ServiceOptions, CancellationToken, Task> run)
+    public static Command Command(CliOptions shared, WorkerCommand definition)
     {
-        var command = new Command(name, description) { shared.DataDir, shared.Postgres };
+        var command = new Command(definition.Name, definition.Description) { shared.DataDir, shared.Postgres };
         command.SetAction(async (parse, ct) =>
         {
-            await run(CliOptions.Bind(shared.Overrides(parse, postgres: true)), ct);
+            var options = CliOptions.Bind(shared.Overrides(parse, postgres: true));
+            definition.Check(options);
+            await UseMaintenanceConnectionAsync(options, ct);
+            await RunAsync(options, definition, ct);
             return 0;
         });
         return command;
@@ -48,16 +52,14 @@ internal static class WorkerHost
     }
 
     /// <param name="options">The command's settings (<see cref="ServiceOptions.MetricsUrls"/> names the listener).</param>
-    /// <param name="hostRelay">Whether the audit relay runs in this process.</param>
-    /// <param name="configure">Adds the command's own services (its worker among them).</param>
-    /// <param name="worker">The worker whose running makes the process ready.</param>
+    /// <param name="definition">The command's relay, services and worker.</param>
     /// <param name="ct">Stops the process.</param>
-    public static async Task RunAsync(ServiceOptions options, bool hostRelay, Action<IServiceCollection>? configure,
-        Func<IServiceProvider, BackgroundService> worker, CancellationToken ct)
+    private static async Task RunAsync(ServiceOptions options, WorkerCommand definition, CancellationToken ct)
     {
+        Action<IServiceCollection>? configure = definition.AddServices is { } add ? services => add(options, services) : null;
         if (string.IsNullOrWhiteSpace(options.MetricsUrls))
         {
-            using var host = JobHost.Build(options, hostRelay, configure);
+            using var host = JobHost.Build(options, definition.HostsRelay, configure);
             await host.RunAsync(ct);
             return;
         }
@@ -68,11 +70,11 @@ internal static class WorkerHost
             .UseContentRoot(AppContext.BaseDirectory)
             .ConfigureServices((context, services) =>
             {
-                JobHost.AddServices(services, context.Configuration, options, hostRelay, scraped: true);
+                JobHost.AddServices(services, context.Configuration, options, definition.HostsRelay, scraped: true);
                 configure?.Invoke(services);
                 // The readiness check's own connection, made as the worker's are (the maintenance role on PostgreSQL).
                 services.AddSingleton(_ => MaintenanceDatabase.Open(options));
-                services.AddSingleton(sp => new WorkerHealthCheck(worker(sp)));
+                services.AddSingleton(sp => new WorkerHealthCheck(definition.Worker(sp)));
                 services.AddRouting();
                 services.AddHealthChecks()
                     .AddCheck<WorkerDatabaseHealthCheck>("database")
