@@ -99,15 +99,7 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
             }
             finally
             {
-                lock (_lock)
-                {
-                    if (state.Leasing == lease)
-                    {
-                        state.Leasing = null;
-                    }
-                }
-
-                lease.TrySetResult();
+                EndLease(state, lease);
             }
         }
     }
@@ -166,16 +158,22 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
         }
         finally
         {
-            lock (_lock)
-            {
-                if (state.Leasing == lease)
-                {
-                    state.Leasing = null;
-                }
-            }
-
-            lease.TrySetResult();
+            EndLease(state, lease);
         }
+    }
+
+    /// <summary>The lease is over (stored, refused or failed): the waiters go on and look again.</summary>
+    private void EndLease(KeyState state, TaskCompletionSource lease)
+    {
+        lock (_lock)
+        {
+            if (state.Leasing == lease)
+            {
+                state.Leasing = null;
+            }
+        }
+
+        lease.TrySetResult();
     }
 
     private async ValueTask<RateDecision> SingleAsync(KeyState state, string key, long rate, int cost, int size, DateTimeOffset now,

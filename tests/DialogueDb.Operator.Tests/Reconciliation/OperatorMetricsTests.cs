@@ -27,7 +27,11 @@ public sealed class OperatorMetricsTests
         await EventuallyAsync(() =>
         {
             reconciles = harness.Controller.Reconciles;
-            return harness.Controller.QueueLength == 0 && metrics.Sum("workqueue_work_duration") == reconciles;
+            // At rest: no key queued and every reconcile started so far finished and counted (a watch event of the
+            // controller's own status write can start one more just after a first look).
+            return harness.Controller.QueueLength == 0 && metrics.Sum("workqueue_work_duration") == reconciles
+                && metrics.Sum("controller_runtime_reconcile", ("controller", "dialogueproject")) == reconciles
+                && harness.Controller.Reconciles == reconciles;
         }, "the last reconcile is counted");
 
         Assert.True(reconciles >= 2, $"{reconciles} reconciles");
