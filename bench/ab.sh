@@ -4,8 +4,11 @@
 #
 #   bench/ab.sh /path/to/baseline/dialoguedb [appends|batch|read|list]
 #
-# Environment: ROUNDS=2 DURATION=10s WARMUP=5s CONCURRENCY=16, the ports of bench/run.sh. Prints one line per
-# measurement and the per-round ratios B ÷ A and each side ÷ pgbench.
+# Environment: ROUNDS=2 DURATION=10s WARMUP=5s CONCURRENCY=16, the ports of bench/run.sh; AB_ENV_A / AB_ENV_B: settings
+# for one side's service only, e.g. AB_ENV_A="DIALOGUEDB_SEARCH_ENABLED=false" to compare search off (A) with on (B) on
+# one build (pass this tree's binary as the baseline). Prints one line per measurement, the per-round ratios B ÷ A and
+# each side ÷ pgbench, and each side's messages and search-index rows after each measurement (what the indexer kept up
+# with).
 set -euo pipefail
 
 BASE_DDB="$1"
@@ -35,8 +38,11 @@ DB="$DB_A" "$BASE_DDB" migrate --postgres "$(DB="$DB_A" pg ddb_owner)" --app-rol
 printf 'INSERT INTO pgbench_ab (k, v) VALUES (:client_id, repeat(%s, 200));\n' "'x'" > "$BENCH_DIR/insert.sql"
 "${PG_SUPER[@]}" -c "CREATE TABLE pgbench_ab (id bigserial PRIMARY KEY, k int, v text)"
 
-measure() { # measure LABEL BINARY
+measure() { # measure LABEL BINARY SIDE_SETTINGS
+    local setting
+    for setting in $3; do export "$setting"; done
     DDB="$2" bench_serve_start
+    for setting in $3; do unset "${setting%%=*}"; done
     local extra=()
     case "$SCENARIO" in
         appends) extra=(--scenario appends) ;;
@@ -61,17 +67,19 @@ measure() { # measure LABEL BINARY
     sleep "${DURATION%s}"; t1=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
     wait "$load"
     printf '%s\t%s\n' "$1" "$(( t1 - t0 ))" >> "$BENCH_DIR/cpu.tsv"
+    printf '%s\t%s\n' "$1" "$(psql -X -At "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB" \
+        -c "SELECT (SELECT count(*) FROM messages) || ' messages, ' || (SELECT count(*) FROM search_items) || ' indexed'")" >> "$BENCH_DIR/index.tsv"
     bench_serve_stop
 }
 pgb() {
     PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
         -c "$CONCURRENCY" -j 2 -T "${DURATION%s}" -f "$BENCH_DIR/insert.sql" "$DB" 2>/dev/null | awk '/^tps = / {print $3}'
 }
-rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$BENCH_DIR/cpu.tsv"
+rm -f "$BENCH_DIR/ab.tsv" "$BENCH_DIR/pgbench.tsv" "$BENCH_DIR/cpu.tsv" "$BENCH_DIR/index.tsv"
 for round in $(seq 1 "$ROUNDS"); do
     if (( round % 2 )); then order=(A B); else order=(B A); fi
     for side in "${order[@]}"; do
-        if [[ "$side" == A ]]; then DB="$DB_A" measure "A:$round" "$BASE_DDB"; else measure "B:$round" "$NEW_DDB"; fi
+        if [[ "$side" == A ]]; then DB="$DB_A" measure "A:$round" "$BASE_DDB" "${AB_ENV_A:-}"; else measure "B:$round" "$NEW_DDB" "${AB_ENV_B:-}"; fi
     done
     printf 'pgbench\t%s\t%s\n' "$round" "$(pgb)" >> "$BENCH_DIR/pgbench.tsv"
 done
@@ -100,3 +108,4 @@ for rnd in sorted(by):
 print(f"B/A median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}); rows/s ÷ pgbench: A {statistics.median(ra):.3f}, "
       f"B {statistics.median(rb):.3f}; service CPU per request B/A {statistics.median(cpu):.2f}")
 PY
+cat "$BENCH_DIR/index.tsv"

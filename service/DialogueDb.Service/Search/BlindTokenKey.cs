@@ -14,7 +14,7 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string projectId)
 {
-    public const int TokenLength = 16;
+    public const int TokenLength = BlindToken.Length;
     private static readonly byte[] Label = "dialoguedb/search-token/v1"u8.ToArray();
 
     private (uint KeyId, byte[] Key)? _derived;
@@ -27,11 +27,12 @@ internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string 
     /// <summary>The id of the ring key the tokens are derived from now (not secret: it names the key, it is no key).</summary>
     public uint KeyId => currentRing().KeyIds.Min();
 
-    public byte[] Token(string term)
+    public BlindToken Token(string term)
     {
         var key = CurrentKey();
-        var token = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(term));
-        return token[..TokenLength];
+        Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(term), hash);
+        return BlindToken.Read(hash);
     }
 
     private byte[] CurrentKey()

@@ -15,9 +15,10 @@ internal static class KeywordAnalyzer
     /// <summary>
     /// The version of this analysis, stored with each namespace's index (<see cref="SearchNamespaceRow.Format"/>): a change
     /// that turns a text into other terms must raise it, so indexes built before are rebuilt instead of missing matches.
-    /// 1: the folding table alone; 2: true NFKC first.
+    /// The index's storage counts too (an item's postings stored otherwise are missing until it is indexed again).
+    /// 1: the folding table alone; 2: true NFKC first; 3: postings stored in the item's row (encrypted), not one row per term.
     /// </summary>
-    public const int Format = 2;
+    public const int Format = 3;
 
     /// <summary>Longest term kept; longer runs are cut (they are ids or noise, and an HMAC hides the length anyway).</summary>
     public const int MaxTermLength = 64;

@@ -1,12 +1,20 @@
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// An immutable snapshot of one namespace's index of one kind at one <see cref="Version"/>: the items and their vectors
-/// in one matrix (row → item). Changes make a new snapshot; searches in flight keep the one they started with.
+/// An immutable snapshot of one namespace's index of one kind at one <see cref="Version"/>: the items, their vectors in
+/// one matrix (row → item) and, once searched by keyword, their inverted lists. Changes make a new snapshot; searches in
+/// flight keep the one they started with.
 /// </summary>
 internal sealed class NamespaceIndex
 {
+    /// <summary>
+    /// Memory per posting: the item's own copy (token and frequency, 24 bytes), its place in an inverted list (8) and a
+    /// share of the token map (about 40 bytes per distinct token, counted as 24: texts share most of their terms).
+    /// </summary>
+    private const long BytesPerPosting = 24 + 8 + 24;
+
     private readonly int[] _owner;
+    private readonly Lazy<KeywordPostings> _keywords;
 
     public NamespaceIndex(string ns, string kind, long version, IReadOnlyDictionary<string, IndexedItem> items, int dimensions)
     {
@@ -30,9 +38,11 @@ internal sealed class NamespaceIndex
         _owner = [.. owner];
         Matrix = new VectorMatrix(dimensions, rows);
         TotalLength = list.Sum(i => (long)i.Length);
+        _keywords = new Lazy<KeywordPostings>(() => new KeywordPostings(list));
         // The items keep their own vectors too (a catch-up rebuilds the matrix from them): count both, or the cache's
         // memory budget lets twice its size through (measured: 349 MiB held for 100,000 single-chunk items).
-        Bytes = Matrix.Bytes + (rows.Count * ((dimensions * sizeof(float)) + 24L)) + (list.Length * 200L);
+        Bytes = Matrix.Bytes + (rows.Count * ((dimensions * sizeof(float)) + 24L)) + (list.Length * 200L)
+            + (list.Sum(i => (long)i.Terms.Length) * BytesPerPosting);
     }
 
     public string Namespace { get; }
@@ -48,6 +58,9 @@ internal sealed class NamespaceIndex
     public VectorMatrix Matrix { get; }
 
     public long TotalLength { get; }
+
+    /// <summary>The items' inverted lists (built at the first keyword search of this snapshot).</summary>
+    public KeywordPostings Keywords => _keywords.Value;
 
     public double AverageLength => ItemList.Count == 0 ? 1 : (double)TotalLength / ItemList.Count;
 

@@ -126,8 +126,10 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
         return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
     }
 
+    /// <summary>An item indexed before its postings were stored in its row has none until it is indexed again.</summary>
     private IndexedItem Decrypt(SearchItemRow row) => new(row.ItemId, row.DialogueId, row.Length,
-        SearchVectors.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Vectors!, embedder.Dimensions));
+        SearchVectors.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Vectors!, embedder.Dimensions),
+        row.Terms is null ? [] : SearchPostings.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Terms));
 
     private void Store((string, string) key, NamespaceIndex index)
     {

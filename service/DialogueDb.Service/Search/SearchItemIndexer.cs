@@ -69,7 +69,6 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         var (forgotten, previousVectors) = await ForgetAsync(db, ns,
             [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
 
-        var terms = new List<SearchTermRow>();
         foreach (var document in documents)
         {
             var (kind, itemId, dialogueId, text) = document;
@@ -80,6 +79,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
             var state = await StateAsync(kind);
             var frequencies = KeywordAnalyzer.TermFrequencies(text);
+            var postings = frequencies.Select(f => new ItemTerm(tokens.Token(f.Key), f.Value)).ToArray();
             var length = frequencies.Values.Sum();
             var item = forgotten.GetValueOrDefault((kind, itemId)) ?? db.SearchItems.Add(new SearchItemRow
             {
@@ -90,14 +90,11 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             item.DialogueId = dialogueId;
             item.Version = state.Version;
             item.Length = length;
+            item.Terms = SearchPostings.Protect(protector, ns, kind, itemId, postings);
             // Searchable by keyword now; by meaning with its previous vectors (a changed item) or none yet (a new one).
             item.Vectors = previousVectors.GetValueOrDefault((kind, itemId)) ?? SearchVectors.Protect(protector, ns, kind, itemId, []);
             state.Items++;
             state.TotalLength += length;
-            foreach (var (term, frequency) in frequencies)
-            {
-                terms.Add(new SearchTermRow { Namespace = ns, Kind = kind, Token = tokens.Token(term), ItemId = itemId, Frequency = frequency });
-            }
 
             db.SearchVectorQueue.Add(new SearchVectorQueueRow
             {
@@ -115,7 +112,6 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         }
 
         await db.SaveChangesAsync(ct);
-        await SearchTermInsert.InsertAsync(db, ns, terms, ct);
         foreach (var state in states.Values.Where(s => s.Version - s.Floor >= PurgeEvery))
         {
             await db.SearchItems.IgnoreQueryFilters()
@@ -131,9 +127,9 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
     }
 
     /// <summary>
-    /// Takes items out of the keyword statistics and postings, one query and one delete per kind for the whole batch;
-    /// returns the rows that were indexed (tracked, now removed-item markers) by kind and id, and the vectors they held.
-    /// Their entries in the vector queue go too (an item indexed again is queued anew).
+    /// Takes items out of the keyword statistics, one query per kind for the whole batch (their postings live in their
+    /// rows); returns the rows that were indexed (tracked, now removed-item markers) by kind and id, and the vectors they
+    /// held. Their entries in the vector queue go too (an item indexed again is queued anew).
     /// </summary>
     private static async Task<(Dictionary<(string Kind, string ItemId), SearchItemRow> Rows,
         Dictionary<(string Kind, string ItemId), byte[]> Vectors)> ForgetAsync(DialogueDbContext db, string ns,
@@ -158,17 +154,15 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                 }
 
                 item.Vectors = null;
+                item.Terms = null;
                 item.Length = 0;
                 found[(kind, item.ItemId)] = item;
             }
 
-            // Postings and vector-queue entries exist only beside an item row: a new item (most of them) has none to
-            // delete, and a delete that finds nothing still probed the postings for every id.
+            // Vector-queue entries exist only beside an item row: a new item (most of them) has none to delete.
             var indexed = items.Select(i => i.ItemId).ToList();
             if (indexed.Count > 0)
             {
-                await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind && indexed.Contains(t.ItemId))
-                    .ExecuteDeleteAsync(ct);
                 await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind && indexed.Contains(q.ItemId)).ExecuteDeleteAsync(ct);
             }
         }

@@ -1,6 +1,9 @@
 namespace DialogueDb.Service.Search;
 
-/// <summary>One indexed item: its chunk vectors (encrypted like content) and its length in terms (for BM25).</summary>
+/// <summary>
+/// One indexed item: its chunk vectors and its blind-index postings (both encrypted like content) and its length in terms
+/// (for BM25).
+/// </summary>
 internal sealed class SearchItemRow
 {
     public required string Namespace { get; set; }
@@ -13,5 +16,8 @@ internal sealed class SearchItemRow
 
     /// <summary>Encrypted chunk vectors (see SearchVectors); null marks a removed item until tombstones are purged.</summary>
     public byte[]? Vectors { get; set; }
+    /// <summary>Encrypted blind-index postings (see SearchPostings); null on a removed item's marker.</summary>
+    public byte[]? Terms { get; set; }
+
     public int Length { get; set; }
 }

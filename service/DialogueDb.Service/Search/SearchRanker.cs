@@ -1,8 +1,6 @@
-using System.Globalization;
 using System.Numerics.Tensors;
-using System.Text;
+using System.Runtime.InteropServices;
 using DialogueDb.Service.Storage;
-using Microsoft.EntityFrameworkCore;
 
 namespace DialogueDb.Service.Search;
 
@@ -41,7 +39,7 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
 
         if (mode is "keyword" or "hybrid")
         {
-            keyword = await KeywordAsync(db, index, query, where, ct);
+            keyword = Keyword(index, query, where);
         }
 
         if (mode == "hybrid")
@@ -77,46 +75,32 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
             .Select(n => new RankedItem(n.Item, Math.Clamp(n.Score, 0, 1)))];
     }
 
-    private async Task<List<RankedItem>> KeywordAsync(DialogueDbContext db, NamespaceIndex index, string query,
-        Func<IndexedItem, bool>? where, CancellationToken ct)
+    private List<RankedItem> Keyword(NamespaceIndex index, string query, Func<IndexedItem, bool>? where)
     {
-        var terms = KeywordAnalyzer.TermFrequencies(query).Keys.Take(MaxQueryTerms).ToList();
-        if (terms.Count == 0)
+        var tokenList = KeywordAnalyzer.TermFrequencies(query).Keys.Take(MaxQueryTerms).Select(tokens.Token).ToList();
+        if (tokenList.Count == 0)
         {
             return [];
         }
 
-        var tokenList = terms.Select(tokens.Token).ToList();
-        // Only placeholders are concatenated; every value is a parameter.
-        var sql = new StringBuilder("SELECT namespace, kind, token, item_id, frequency FROM search_terms WHERE namespace = {0} AND kind = {1} AND token IN (");
-        for (var i = 0; i < tokenList.Count; i++)
-        {
-            sql.Append(i == 0 ? "{" : ", {").Append((i + 2).ToString(CultureInfo.InvariantCulture)).Append('}');
-        }
-
-        sql.Append(')');
-        object[] parameters = [index.Namespace, index.Kind, .. tokenList];
-        var postings = await db.SearchTerms.FromSqlRaw(sql.ToString(), parameters).AsNoTracking().ToListAsync(ct);
-
+        var postings = index.Keywords;
         var documents = index.ItemList.Count;
-        var scores = new Dictionary<string, (double Score, double Matched)>(StringComparer.Ordinal);
-        var byToken = postings.GroupBy(p => Convert.ToHexString(p.Token), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList());
+        var scores = new Dictionary<int, (double Score, double Matched)>();
         // A query term no item has weighs as much as the rarest possible term: missing it lowers every item's coverage.
-        var totalWeight = tokenList.Sum(t => Bm25.Idf(documents, byToken.TryGetValue(Convert.ToHexString(t), out var p) ? p.Count : 0));
-        foreach (var group in byToken.Values)
+        var totalWeight = tokenList.Sum(t => Bm25.Idf(documents, postings.Count(t)));
+        foreach (var token in tokenList)
         {
-            var idf = Bm25.Idf(documents, group.Count);
-            foreach (var posting in group)
+            var (items, frequencies) = postings.Of(token);
+            var idf = Bm25.Idf(documents, items.Length);
+            for (var i = 0; i < items.Length; i++)
             {
-                if (index.Items.TryGetValue(posting.ItemId, out var item))
-                {
-                    var (score, matched) = scores.GetValueOrDefault(posting.ItemId);
-                    scores[posting.ItemId] = (score + Bm25.Term(idf, posting.Frequency, item.Length, index.AverageLength), matched + idf);
-                }
+                var item = items.Span[i];
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(scores, item, out _);
+                entry = (entry.Score + Bm25.Term(idf, frequencies.Span[i], index.ItemList[item].Length, index.AverageLength), entry.Matched + idf);
             }
         }
 
-        return [.. scores.Select(s => (Item: index.Items[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
+        return [.. scores.Select(s => (Item: index.ItemList[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
             .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal).Take(MaxCandidates)
             .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score), totalWeight > 0 ? s.Matched / totalWeight : 0))];
     }

@@ -64,7 +64,6 @@ internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider t
     public async Task ResetAsync(DialogueDbContext db, SearchNamespaceRow state, CancellationToken ct)
     {
         var (ns, kind) = (state.Namespace, state.Kind);
-        await db.SearchTerms.IgnoreQueryFilters().Where(t => t.Namespace == ns && t.Kind == kind).ExecuteDeleteAsync(ct);
         await db.SearchItems.IgnoreQueryFilters().Where(i => i.Namespace == ns && i.Kind == kind).ExecuteDeleteAsync(ct);
         await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind).ExecuteDeleteAsync(ct);
         state.Items = 0;

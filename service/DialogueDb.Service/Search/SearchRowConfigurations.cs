@@ -6,11 +6,10 @@ internal static class SearchRowConfigurations
 {
     public const string QueueTable = "search_queue";
     public const string ItemsTable = "search_items";
-    public const string TermsTable = "search_terms";
     public const string NamespacesTable = "search_namespaces";
     public const string VectorQueueTable = "search_vector_queue";
 
-    public static readonly string[] Tables = [QueueTable, ItemsTable, TermsTable, NamespacesTable, VectorQueueTable];
+    public static readonly string[] Tables = [QueueTable, ItemsTable, NamespacesTable, VectorQueueTable];
 
     public static void Configure(ModelBuilder model)
     {
@@ -35,15 +34,6 @@ internal static class SearchRowConfigurations
             // Caches load what changed since their version; a deleted dialogue's messages are found by dialogue.
             item.HasIndex(i => new { i.Namespace, i.Kind, i.Version });
             item.HasIndex(i => new { i.Namespace, i.DialogueId });
-        });
-        model.Entity<SearchTermRow>(term =>
-        {
-            term.ToTable(TermsTable);
-            term.HasKey(t => new { t.Namespace, t.Kind, t.Token, t.ItemId });
-            term.Property(t => t.Namespace).HasMaxLength(128);
-            term.Property(t => t.Kind).HasMaxLength(16);
-            term.Property(t => t.ItemId).HasMaxLength(128);
-            term.HasIndex(t => new { t.Namespace, t.Kind, t.ItemId });
         });
         model.Entity<SearchVectorQueueRow>(queue =>
         {

@@ -7,7 +7,9 @@ namespace DialogueDb.Service.Search;
 /// index identity columns of <c>search_namespaces</c> (the SearchIndexIdentity migration): indexes from then were built
 /// by the in-process model with analysis format 1 under a token key not recorded (<c>k0</c>): the indexer re-indexes
 /// them over themselves (same vectors), and they stay searchable meanwhile. The retry columns of
-/// <c>search_vector_queue</c> (the SearchVectorRetries migration): entries failed before are due at once.
+/// <c>search_vector_queue</c> (the SearchVectorRetries migration): entries failed before are due at once. The postings
+/// column of <c>search_items</c> (the SearchTermsInItems migration), which replaced the <c>search_terms</c> table: the
+/// analysis format went up with it, so the indexer indexes every item again and its postings land in the new column.
 /// </summary>
 internal static class SearchSchemaUpgrade
 {
@@ -43,6 +45,21 @@ internal static class SearchSchemaUpgrade
         await db.Database.ExecuteSqlRawAsync("""
             ALTER TABLE search_vector_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE search_vector_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
+            """, ct);
+    }
+
+    public static async Task MoveTermsIntoItemsAsync(DbContext db, CancellationToken ct)
+    {
+        var columns = await db.Database
+            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_items')").ToListAsync(ct);
+        if (columns.Count == 0 || columns.Contains("terms"))
+        {
+            return;
+        }
+
+        await db.Database.ExecuteSqlRawAsync("""
+            ALTER TABLE search_items ADD COLUMN terms BLOB NULL;
+            DROP TABLE IF EXISTS search_terms;
             """, ct);
     }
 }

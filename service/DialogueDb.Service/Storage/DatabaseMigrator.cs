@@ -36,6 +36,7 @@ internal static partial class DatabaseMigrator
         await db.Database.ExecuteSqlRawAsync(MoveQuotaCountersToStripes, ct);
         await Search.SearchSchemaUpgrade.AddIdentityColumnsAsync(db, ct);
         await Search.SearchSchemaUpgrade.AddRetryColumnsAsync(db, ct);
+        await Search.SearchSchemaUpgrade.MoveTermsIntoItemsAsync(db, ct);
         // WAL lets readers run while one writer commits; the setting is stored in the database file.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
 
@@ -109,7 +110,7 @@ internal static partial class DatabaseMigrator
             // Search: the API appends index work and reads its namespace's index; only the indexer writes the index.
             await ExecuteAsync(connection, $"""
                 GRANT INSERT ON search_queue TO "{appRole}";
-                GRANT SELECT ON search_items, search_terms, search_namespaces TO "{appRole}";
+                GRANT SELECT ON search_items, search_namespaces TO "{appRole}";
                 """, ct);
         }
 
@@ -125,7 +126,7 @@ internal static partial class DatabaseMigrator
             await GrantAsync(connection, maintenanceRole, ct);
             await ExecuteAsync(connection, $"GRANT SELECT, INSERT, DELETE ON outbox TO \"{maintenanceRole}\"", ct);
             await ExecuteAsync(connection,
-                $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_terms, search_namespaces, search_vector_queue TO \"{maintenanceRole}\"", ct);
+                $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_namespaces, search_vector_queue TO \"{maintenanceRole}\"", ct);
         }
     }
 

@@ -57,7 +57,6 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
 
     public DbSet<Search.SearchItemRow> SearchItems => Set<Search.SearchItemRow>();
 
-    public DbSet<Search.SearchTermRow> SearchTerms => Set<Search.SearchTermRow>();
 
     public DbSet<Search.SearchNamespaceRow> SearchNamespaces => Set<Search.SearchNamespaceRow>();
 
@@ -102,7 +101,6 @@ internal sealed class DialogueDbContext(DbContextOptions<DialogueDbContext> opti
         modelBuilder.Entity<MessageRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<MemoryRow>().HasQueryFilter(m => m.Namespace == _namespace);
         modelBuilder.Entity<Search.SearchItemRow>().HasQueryFilter(i => i.Namespace == _namespace);
-        modelBuilder.Entity<Search.SearchTermRow>().HasQueryFilter(t => t.Namespace == _namespace);
         modelBuilder.Entity<Search.SearchNamespaceRow>().HasQueryFilter(n => n.Namespace == _namespace);
         modelBuilder.Entity<SummaryRow>().HasQueryFilter(s => s.Namespace == _namespace);
         modelBuilder.Entity<SummaryJobRow>().HasQueryFilter(j => j.Namespace == _namespace);

@@ -31,8 +31,7 @@ public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
         foreach (var ns in (string[])["tenant-a", "tenant-b"])
         {
             await ExecuteAsync(maintenance, $"""
-                INSERT INTO search_items (namespace, kind, item_id, version, vectors, length) VALUES ('{ns}', 'memory', 'm1', 1, '\x01', 3);
-                INSERT INTO search_terms (namespace, kind, token, item_id, frequency) VALUES ('{ns}', 'memory', '\x0102', 'm1', 1);
+                INSERT INTO search_items (namespace, kind, item_id, version, vectors, terms, length) VALUES ('{ns}', 'memory', 'm1', 1, '\x01', '\x0102', 3);
                 INSERT INTO search_namespaces (namespace, kind, version, floor, items, total_length) VALUES ('{ns}', 'memory', 1, 0, 1, 3);
                 INSERT INTO search_queue (namespace, kind, item_id, enqueued) VALUES ('{ns}', 'memory', 'm1', 1);
                 INSERT INTO search_vector_queue (namespace, kind, item_id, version, enqueued, failed) VALUES ('{ns}', 'memory', 'm1', 1, 1, false);
@@ -117,8 +116,8 @@ public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
         await using var connection = await OpenAsAppAsync("tenant-a");
 
         Assert.Equal(1L, await ScalarAsync(connection, "SELECT count(*) FROM search_items"));
-        Assert.Equal(0L, await ScalarAsync(connection, "SELECT count(*) FROM search_terms WHERE namespace = 'tenant-b'"));
-        Assert.Equal(1L, await ScalarAsync(connection, "SELECT count(*) FROM search_terms"));
+        Assert.Equal(0L, await ScalarAsync(connection, "SELECT count(*) FROM search_items WHERE namespace = 'tenant-b'"));
+        Assert.Equal(1L, await ScalarAsync(connection, "SELECT count(*) FROM search_items WHERE terms IS NOT NULL"));
         Assert.Equal(1L, await ScalarAsync(connection, "SELECT count(*) FROM search_namespaces"));
     }
 
@@ -143,7 +142,7 @@ public sealed class SearchRowLevelSecurityTests : IAsyncLifetime
 
         foreach (var sql in (string[])[
             "UPDATE search_items SET length = 0",
-            "DELETE FROM search_terms",
+            "DELETE FROM search_items",
             "INSERT INTO search_namespaces (namespace, kind, version, floor, items, total_length) VALUES ('tenant-a', 'message', 1, 0, 0, 0)",
         ])
         {

@@ -118,6 +118,34 @@ public sealed class EmbeddedSchemaTests
             "SELECT count(*) FROM search_vector_queue WHERE item_id = 'm1' AND failed = 1 AND version = 3 AND attempts = 0 AND next_attempt = 0"));
     }
 
+    [Fact]
+    public async Task SearchItemsOfAnOlderVersion_GainThePostingsColumn_TheTermsTableGoes()
+    {
+        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var owned = host;
+        await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await Execute(connection, """
+                DROP TABLE search_items;
+                CREATE TABLE search_items (namespace TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, dialogue_id TEXT NULL,
+                    version INTEGER NOT NULL, vectors BLOB NULL, length INTEGER NOT NULL, PRIMARY KEY (namespace, kind, item_id));
+                CREATE TABLE search_terms (namespace TEXT NOT NULL, kind TEXT NOT NULL, token BLOB NOT NULL, item_id TEXT NOT NULL,
+                    frequency INTEGER NOT NULL, PRIMARY KEY (namespace, kind, token, item_id));
+                INSERT INTO search_items VALUES ('n', 'memory', 'm1', NULL, 3, x'01', 4);
+                INSERT INTO search_terms VALUES ('n', 'memory', x'0102', 'm1', 1);
+                """);
+        }
+
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+        await DatabaseMigrator.EnsureEmbeddedSchemaAsync(host.Services, Ct);
+
+        await using var check = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False");
+        await check.OpenAsync(Ct);
+        Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM search_items WHERE item_id = 'm1' AND version = 3 AND terms IS NULL"));
+        Assert.Equal(0L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'search_terms'"));
+    }
+
     /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>
     private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync()
     {

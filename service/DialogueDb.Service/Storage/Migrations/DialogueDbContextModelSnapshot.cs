@@ -50,6 +50,10 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("length");
 
+                    b.Property<byte[]>("Terms")
+                        .HasColumnType("bytea")
+                        .HasColumnName("terms");
+
                     b.Property<byte[]>("Vectors")
                         .HasColumnType("bytea")
                         .HasColumnName("vectors");
@@ -157,40 +161,6 @@ namespace DialogueDb.Service.Storage.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("search_queue", (string)null);
-                });
-
-            modelBuilder.Entity("DialogueDb.Service.Search.SearchTermRow", b =>
-                {
-                    b.Property<string>("Namespace")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("namespace")
-                        .UseCollation("C");
-
-                    b.Property<string>("Kind")
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)")
-                        .HasColumnName("kind");
-
-                    b.Property<byte[]>("Token")
-                        .HasColumnType("bytea")
-                        .HasColumnName("token");
-
-                    b.Property<string>("ItemId")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("item_id")
-                        .UseCollation("C");
-
-                    b.Property<int>("Frequency")
-                        .HasColumnType("integer")
-                        .HasColumnName("frequency");
-
-                    b.HasKey("Namespace", "Kind", "Token", "ItemId");
-
-                    b.HasIndex("Namespace", "Kind", "ItemId");
-
-                    b.ToTable("search_terms", (string)null);
                 });
 
             modelBuilder.Entity("DialogueDb.Service.Search.SearchVectorQueueRow", b =>
