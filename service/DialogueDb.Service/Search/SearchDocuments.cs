@@ -15,8 +15,7 @@ internal sealed class SearchDocuments(ContentProtector protector)
         IReadOnlyCollection<(string ItemId, string DialogueId)> messageKeys, IReadOnlyCollection<string> memoryIds, CancellationToken ct)
     {
         var messages = messageKeys.Count == 0 ? [] : await MessagesAsync(db, ns, messageKeys, ct);
-        var memories = memoryIds.Count == 0 ? [] : await db.Memories.IgnoreQueryFilters().AsNoTracking()
-            .Where(m => m.Namespace == ns && memoryIds.Contains(m.Id)).ToListAsync(ct);
+        var memories = memoryIds.Count == 0 ? [] : await MemoriesAsync(db, ns, memoryIds, ct);
 
         var documents = new List<SearchDocument>(messages.Count + memories.Count);
         foreach (var m in messages)
@@ -40,10 +39,27 @@ internal sealed class SearchDocuments(ContentProtector protector)
         return documents;
     }
 
+    /// <summary>The memories by id; on PostgreSQL one primary-key probe per id whatever the statistics say (see SearchItemLookup).</summary>
+    private static async Task<List<MemoryRow>> MemoriesAsync(DialogueDbContext db, string ns, IReadOnlyCollection<string> ids,
+        CancellationToken ct)
+    {
+        if (!db.Database.IsNpgsql())
+        {
+            return await db.Memories.IgnoreQueryFilters().AsNoTracking().Where(m => m.Namespace == ns && ids.Contains(m.Id)).ToListAsync(ct);
+        }
+
+        var idArray = ids.ToArray();
+        return await db.Memories.FromSql($"""
+            SELECT m.* FROM unnest({idArray}::varchar[]) AS k(id)
+            CROSS JOIN LATERAL (SELECT * FROM memories x WHERE x.namespace = {ns} AND x.id = k.id OFFSET 0) m
+            """).IgnoreQueryFilters().AsNoTracking().ToListAsync(ct);
+    }
+
     /// <summary>
     /// The messages by (dialogue, id) pair. On PostgreSQL the pairs are joined as one array of rows (one index probe per
-    /// message): "dialogue in (…) and id in (…)" probed every dialogue for every id, ~16 times the work for a batch
-    /// spread over 16 dialogues.
+    /// message once the table has statistics): "dialogue in (…) and id in (…)" probed every dialogue for every id. While
+    /// the table is young (not yet analysed) the join is planned over every message of the namespace; a per-pair lookup
+    /// (lateral, not flattened) was worse then: the planner took the primary key and read each message's whole dialogue.
     /// </summary>
     private static async Task<List<MessageRow>> MessagesAsync(DialogueDbContext db, string ns,
         IReadOnlyCollection<(string ItemId, string DialogueId)> keys, CancellationToken ct)

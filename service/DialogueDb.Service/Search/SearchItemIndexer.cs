@@ -142,8 +142,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             var kind = group.Key;
             var ids = group.Select(k => k.ItemId).ToList();
             var state = await stateOf(kind);
-            var items = await db.SearchItems.IgnoreQueryFilters()
-                .Where(i => i.Namespace == ns && i.Kind == kind && ids.Contains(i.ItemId)).ToListAsync(ct);
+            var items = await SearchItemLookup.ByIdsAsync(db, ns, kind, ids, ct);
             foreach (var item in items)
             {
                 if (item.Vectors is not null)

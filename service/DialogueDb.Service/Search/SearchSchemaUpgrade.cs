@@ -9,7 +9,8 @@ namespace DialogueDb.Service.Search;
 /// them over themselves (same vectors), and they stay searchable meanwhile. The retry columns of
 /// <c>search_vector_queue</c> (the SearchVectorRetries migration): entries failed before are due at once. The postings
 /// column of <c>search_items</c> (the SearchTermsInItems migration), which replaced the <c>search_terms</c> table: the
-/// analysis format went up with it, so the indexer indexes every item again and its postings land in the new column.
+/// analysis format went up with it, so the indexer indexes every item again and its postings land in the new column;
+/// the version index lost its kind column then (the new one is created with the schema, the old one dropped here).
 /// </summary>
 internal static class SearchSchemaUpgrade
 {
@@ -60,6 +61,7 @@ internal static class SearchSchemaUpgrade
         await db.Database.ExecuteSqlRawAsync("""
             ALTER TABLE search_items ADD COLUMN terms BLOB NULL;
             DROP TABLE IF EXISTS search_terms;
+            DROP INDEX IF EXISTS IX_search_items_namespace_kind_version;
             """, ct);
     }
 }

@@ -161,8 +161,7 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
         {
             var (ns, kind) = group.Key;
             var ids = group.Select(q => q.ItemId).ToList();
-            var items = await db.SearchItems.IgnoreQueryFilters()
-                .Where(i => i.Namespace == ns && i.Kind == kind && ids.Contains(i.ItemId)).ToDictionaryAsync(i => i.ItemId, StringComparer.Ordinal, ct);
+            var items = (await SearchItemLookup.ByIdsAsync(db, ns, kind, ids, ct)).ToDictionary(i => i.ItemId, StringComparer.Ordinal);
             SearchNamespaceRow? state = null;
             foreach (var entry in group)
             {

@@ -130,6 +130,7 @@ public sealed class EmbeddedSchemaTests
                 DROP TABLE search_items;
                 CREATE TABLE search_items (namespace TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, dialogue_id TEXT NULL,
                     version INTEGER NOT NULL, vectors BLOB NULL, length INTEGER NOT NULL, PRIMARY KEY (namespace, kind, item_id));
+                CREATE INDEX IX_search_items_namespace_kind_version ON search_items (namespace, kind, version);
                 CREATE TABLE search_terms (namespace TEXT NOT NULL, kind TEXT NOT NULL, token BLOB NOT NULL, item_id TEXT NOT NULL,
                     frequency INTEGER NOT NULL, PRIMARY KEY (namespace, kind, token, item_id));
                 INSERT INTO search_items VALUES ('n', 'memory', 'm1', NULL, 3, x'01', 4);
@@ -144,6 +145,8 @@ public sealed class EmbeddedSchemaTests
         await check.OpenAsync(Ct);
         Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM search_items WHERE item_id = 'm1' AND version = 3 AND terms IS NULL"));
         Assert.Equal(0L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'search_terms'"));
+        Assert.Equal(0L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'IX_search_items_namespace_kind_version'"));
+        Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'IX_search_items_namespace_version'"));
     }
 
     /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>

@@ -66,7 +66,7 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasIndex("Namespace", "DialogueId");
 
-                    b.HasIndex("Namespace", "Kind", "Version");
+                    b.HasIndex("Namespace", "Version");
 
                     b.ToTable("search_items", (string)null);
                 });

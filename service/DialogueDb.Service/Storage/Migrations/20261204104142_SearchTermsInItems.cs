@@ -8,8 +8,9 @@ namespace DialogueDb.Service.Storage.Migrations
     /// Issue 13: an item's blind-index postings move from one <c>search_terms</c> row per term into one encrypted column of
     /// its <c>search_items</c> row (a twentieth of the rows and index entries written per indexed message; at rest no token
     /// shows at all). The keyword analysis format went up with it (3), so the indexer indexes every stored item again:
-    /// until then items keep their vectors and are found by meaning, not by keyword. <c>search_items</c> keeps its row-level
-    /// security and grants.
+    /// until then items keep their vectors and are found by meaning, not by keyword. The version index drops the kind, so
+    /// that lookups by item id always take the primary key (with young statistics the planner took the version index and
+    /// read the whole namespace). <c>search_items</c> keeps its row-level security and grants.
     /// </summary>
     public partial class SearchTermsInItems : Migration
     {
@@ -19,16 +20,29 @@ namespace DialogueDb.Service.Storage.Migrations
             migrationBuilder.DropTable(
                 name: "search_terms");
 
+            migrationBuilder.DropIndex(
+                name: "IX_search_items_namespace_kind_version",
+                table: "search_items");
+
             migrationBuilder.AddColumn<byte[]>(
                 name: "terms",
                 table: "search_items",
                 type: "bytea",
                 nullable: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_search_items_namespace_version",
+                table: "search_items",
+                columns: new[] { "namespace", "version" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropIndex(
+                name: "IX_search_items_namespace_version",
+                table: "search_items");
+
             migrationBuilder.DropColumn(
                 name: "terms",
                 table: "search_items");
@@ -47,6 +61,11 @@ namespace DialogueDb.Service.Storage.Migrations
                 {
                     table.PrimaryKey("PK_search_terms", x => new { x.@namespace, x.kind, x.token, x.item_id });
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_search_items_namespace_kind_version",
+                table: "search_items",
+                columns: new[] { "namespace", "kind", "version" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_search_terms_namespace_kind_item_id",

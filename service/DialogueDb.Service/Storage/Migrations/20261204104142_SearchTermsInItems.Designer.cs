@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     [DbContext(typeof(DialogueDbContext))]
-    [Migration("20261204101535_SearchTermsInItems")]
+    [Migration("20261204104142_SearchTermsInItems")]
     partial class SearchTermsInItems
     {
         /// <inheritdoc />
@@ -69,7 +69,7 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasIndex("Namespace", "DialogueId");
 
-                    b.HasIndex("Namespace", "Kind", "Version");
+                    b.HasIndex("Namespace", "Version");
 
                     b.ToTable("search_items", (string)null);
                 });
