@@ -74,7 +74,7 @@ internal static class SearchFigures
         for (var i = 0; i < size; i++)
         {
             var id = $"item{i:D7}";
-            items[id] = new IndexedItem(id, null, 40, [Near(centroids[random.Next(centroids.Length)], random)]);
+            items[id] = new IndexedItem(id, null, 40, [Near(centroids[random.Next(centroids.Length)], random)], []);
         }
 
         return new NamespaceIndex("", "message", 1, items, Dimensions);
