@@ -69,6 +69,9 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         var (forgotten, previousVectors) = await ForgetAsync(db, ns,
             [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
 
+        // New items (nearly all: appended messages) and their vector-queue entries are written in one statement each.
+        var fresh = new List<SearchItemRow>();
+        var vectorQueue = new List<SearchVectorQueueRow>();
         foreach (var document in documents)
         {
             var (kind, itemId, dialogueId, text) = document;
@@ -81,12 +84,12 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             var frequencies = KeywordAnalyzer.TermFrequencies(text);
             var postings = frequencies.Select(f => new ItemTerm(tokens.Token(f.Key), f.Value)).ToArray();
             var length = frequencies.Values.Sum();
-            var item = forgotten.GetValueOrDefault((kind, itemId)) ?? db.SearchItems.Add(new SearchItemRow
+            if (!forgotten.TryGetValue((kind, itemId), out var item))
             {
-                Namespace = ns,
-                Kind = kind,
-                ItemId = itemId,
-            }).Entity;
+                item = new SearchItemRow { Namespace = ns, Kind = kind, ItemId = itemId };
+                fresh.Add(item);
+            }
+
             item.DialogueId = dialogueId;
             item.Version = state.Version;
             item.Length = length;
@@ -96,7 +99,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             state.Items++;
             state.TotalLength += length;
 
-            db.SearchVectorQueue.Add(new SearchVectorQueueRow
+            vectorQueue.Add(new SearchVectorQueueRow
             {
                 Namespace = ns, Kind = kind, ItemId = itemId, DialogueId = dialogueId, Version = state.Version,
                 Enqueued = enqueued.GetValueOrDefault((kind, itemId), time.GetUtcNow().ToUnixTimeMilliseconds()),
@@ -112,6 +115,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         }
 
         await db.SaveChangesAsync(ct);
+        await SearchIndexInsert.InsertAsync(db, ns, fresh, vectorQueue, ct);
         foreach (var state in states.Values.Where(s => s.Version - s.Floor >= PurgeEvery))
         {
             await db.SearchItems.IgnoreQueryFilters()

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using DialogueDb.Service.Storage;
 
 namespace DialogueDb.Service.Search;
@@ -75,33 +74,7 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
             .Select(n => new RankedItem(n.Item, Math.Clamp(n.Score, 0, 1)))];
     }
 
-    private List<RankedItem> Keyword(NamespaceIndex index, string query, Func<IndexedItem, bool>? where)
-    {
-        var tokenList = KeywordAnalyzer.TermFrequencies(query).Keys.Take(MaxQueryTerms).Select(tokens.Token).ToList();
-        if (tokenList.Count == 0)
-        {
-            return [];
-        }
-
-        var postings = index.Keywords;
-        var documents = index.ItemList.Count;
-        var scores = new Dictionary<int, (double Score, double Matched)>();
-        // A query term no item has weighs as much as the rarest possible term: missing it lowers every item's coverage.
-        var totalWeight = tokenList.Sum(t => Bm25.Idf(documents, postings.Count(t)));
-        foreach (var token in tokenList)
-        {
-            var (items, frequencies) = postings.Of(token);
-            var idf = Bm25.Idf(documents, items.Length);
-            for (var i = 0; i < items.Length; i++)
-            {
-                var item = items.Span[i];
-                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(scores, item, out _);
-                entry = (entry.Score + Bm25.Term(idf, frequencies.Span[i], index.ItemList[item].Length, index.AverageLength), entry.Matched + idf);
-            }
-        }
-
-        return [.. scores.Select(s => (Item: index.ItemList[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
-            .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal).Take(MaxCandidates)
-            .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score), totalWeight > 0 ? s.Matched / totalWeight : 0))];
-    }
+    private List<RankedItem> Keyword(NamespaceIndex index, string query, Func<IndexedItem, bool>? where) =>
+        KeywordRanking.Rank(index, [.. KeywordAnalyzer.TermFrequencies(query).Keys.Take(MaxQueryTerms).Select(tokens.Token)], where,
+            MaxCandidates);
 }
