@@ -104,7 +104,8 @@ internal static partial class ApiHost
         builder.Services.AddSingleton<PlanQuotas>();
         builder.Services.AddSingleton(sp => new ItemReads(sp.GetService<NamespaceBatches>()));
         builder.Services.AddSingleton(sp => new MessageAppender(sp.GetService<NamespaceBatches>(), sp.GetRequiredService<ContentProtector>(),
-            sp.GetRequiredService<PlanQuotas>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<PlanQuotas>(), sp.GetRequiredService<AuditOutbox>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<TransactionReplay>()));
         builder.Services.AddAudit(options, AuditSetup.RunsRelay(options));
         builder.Services.AddStorage(options);
         builder.Services.AddSearch(options);

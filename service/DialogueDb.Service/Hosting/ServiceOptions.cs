@@ -8,7 +8,7 @@ namespace DialogueDb.Service.Hosting;
 /// <c>DIALOGUEDB_&lt;KEY&gt;</c>, else appsettings (<c>&lt;KEY&gt;</c> at the root), else the default here.
 /// The README's configuration table lists the same names.
 /// </summary>
-internal sealed class ServiceOptions
+internal sealed partial class ServiceOptions
 {
     public const string EnvironmentPrefix = "DIALOGUEDB_";
 
@@ -155,82 +155,6 @@ internal sealed class ServiceOptions
     [Range(1, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 60;
 
-    /// <summary>
-    /// Search (<c>POST /search</c> and its index). Off: no write queues index work, no indexer runs, the route answers 404;
-    /// turning it on later indexes only what is written from then on.
-    /// </summary>
-    [ConfigurationKeyName("SEARCH_ENABLED")]
-    public bool SearchEnabled { get; set; } = true;
-
-    /// <summary>Memory for decrypted search indexes (vectors) of recently searched namespaces; least recently used go first.</summary>
-    [ConfigurationKeyName("SEARCH_MEMORY_MB")]
-    [Range(16, 1_048_576)]
-    public int SearchMemoryMb { get; set; } = 512;
-
-    /// <summary>
-    /// Where the search indexer runs: <c>inprocess</c> (default: <c>serve</c> hosts it where it runs the relay) or
-    /// <c>external</c> (<c>serve</c> only queues index work; a <c>dialoguedb index</c> process works it off on its own cores).
-    /// </summary>
-    [ConfigurationKeyName("SEARCH_INDEXER")]
-    [RegularExpression("^(inprocess|external)$", ErrorMessage = "SEARCH_INDEXER must be inprocess or external.")]
-    public string SearchIndexer { get; set; } = "inprocess";
-
-    /// <summary>
-    /// An OpenAI-compatible embeddings endpoint's base URL (<c>POST {url}/embeddings</c>); unset: the in-process model.
-    /// Changing it, the model or the dimensions makes the indexer rebuild each namespace's index before it is searched.
-    /// </summary>
-    [ConfigurationKeyName("EMBEDDINGS_URL")]
-    public string? EmbeddingsUrl { get; set; }
-
-    /// <summary>The embeddings endpoint's model name (required with <see cref="EmbeddingsUrl"/>).</summary>
-    [ConfigurationKeyName("EMBEDDINGS_MODEL")]
-    public string? EmbeddingsModel { get; set; }
-
-    /// <summary>
-    /// Length of the endpoint's vectors (required with <see cref="EmbeddingsUrl"/>); an answer of another length is refused.
-    /// </summary>
-    [ConfigurationKeyName("EMBEDDINGS_DIMENSIONS")]
-    [Range(1, 16_384)]
-    public int? EmbeddingsDimensions { get; set; }
-
-    /// <summary>File holding the endpoint's API key (a mounted Secret), read at each request; unset: no Authorization header.</summary>
-    [ConfigurationKeyName("EMBEDDINGS_API_KEY_FILE")]
-    public string? EmbeddingsApiKeyFile { get; set; }
-
-    /// <summary>Texts per embeddings request.</summary>
-    [ConfigurationKeyName("EMBEDDINGS_BATCH_SIZE")]
-    [Range(1, 2048)]
-    public int EmbeddingsBatchSize { get; set; } = 64;
-
-    /// <summary>Seconds one embeddings request may take before it is retried.</summary>
-    [ConfigurationKeyName("EMBEDDINGS_TIMEOUT_SECONDS")]
-    [Range(1, 600)]
-    public int EmbeddingsTimeoutSeconds { get; set; } = 30;
-
-    public bool UsesEmbeddingsEndpoint => !string.IsNullOrWhiteSpace(EmbeddingsUrl);
-
-    public bool RunsSearchIndexerInProcess => SearchIndexer == "inprocess";
-
-    /// <summary>Summary jobs one process runs at once (0: this process runs no summary worker).</summary>
-    [ConfigurationKeyName("SUMMARY_CONCURRENCY")]
-    [Range(0, 256)]
-    public int SummaryConcurrency { get; set; } = 2;
-
-    /// <summary>How long a claimed summary job is a worker's; a job still running then is cancelled and retried, and
-    /// one whose worker died is claimed again.</summary>
-    [ConfigurationKeyName("SUMMARY_LEASE_SECONDS")]
-    [Range(5, 86_400)]
-    public int SummaryLeaseSeconds { get; set; } = 300;
-
-    /// <summary>Attempts (claims) of a summary job before it fails for good.</summary>
-    [ConfigurationKeyName("SUMMARY_MAX_ATTEMPTS")]
-    [Range(1, 100)]
-    public int SummaryMaxAttempts { get; set; } = 5;
-
-    /// <summary>The LLM provider's API key (a mounted Secret); read at each job, so a rotated key applies at once.</summary>
-    [ConfigurationKeyName("SUMMARY_API_KEY_FILE")]
-    public string? SummaryApiKeyFile { get; set; }
-
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(Postgres);
 
     public string FullDataDir => Path.GetFullPath(DataDir);
@@ -285,53 +209,5 @@ internal sealed class ServiceOptions
         }
 
         return options;
-    }
-
-    /// <summary>Fails fast with a message naming the setting, so a misconfigured pod crashes at once.</summary>
-    public void Validate()
-    {
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
-        {
-            throw new InvalidOperationException("Invalid configuration: " + string.Join("; ", results.Select(r => r.ErrorMessage)));
-        }
-
-        if (UsesEmbeddingsEndpoint && (string.IsNullOrWhiteSpace(EmbeddingsModel) || EmbeddingsDimensions is null
-            || !Uri.TryCreate(EmbeddingsUrl, UriKind.Absolute, out var embeddings)
-            || (embeddings.Scheme != "https" && embeddings.Scheme != "http")))
-        {
-            throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}EMBEDDINGS_URL must be an http(s) URL " +
-                $"and needs {EnvironmentPrefix}EMBEDDINGS_MODEL and {EnvironmentPrefix}EMBEDDINGS_DIMENSIONS.");
-        }
-
-        if ((TlsCertificateFile is null) != (TlsKeyFile is null))
-        {
-            throw new InvalidOperationException(
-                $"Invalid configuration: {EnvironmentPrefix}TLS_CERT and {EnvironmentPrefix}TLS_KEY must be set together.");
-        }
-
-        foreach (var url in Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
-                    UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
-            {
-                throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}URLS has an invalid address '{url}'.");
-            }
-        }
-
-        var apiPorts = Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(u => Uri.TryCreate(u.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
-                UriKind.Absolute, out var uri) ? uri.Port : -1)
-            .ToHashSet();
-        foreach (var url in (MetricsUrls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            // The metrics endpoint is told apart by its listener's port: it must be plain HTTP, fixed and not the API's.
-            if (!Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal),
-                    UriKind.Absolute, out var uri) || uri.Scheme != "http" || uri.IsDefaultPort || uri.Port == 0 || apiPorts.Contains(uri.Port))
-            {
-                throw new InvalidOperationException($"Invalid configuration: {EnvironmentPrefix}METRICS_URLS has '{url}'; " +
-                    "give plain http:// addresses with a fixed port that no API address uses.");
-            }
-        }
     }
 }

@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace DialogueDb.Service.RateLimiting;
 
 /// <summary>
@@ -13,7 +15,7 @@ namespace DialogueDb.Service.RateLimiting;
 /// the next slice is leased while a quarter of the current one is left, so under steady load nobody waits for Redis.
 /// </para>
 /// </summary>
-internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time) : IRateLimiter
+internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvider time, ILogger<LeasingRateLimiter> logger) : IRateLimiter
 {
     /// <summary>How long a leased slice may be used: well inside the one-second window the limit is defined over.</summary>
     public static readonly TimeSpan SliceLifetime = TimeSpan.FromMilliseconds(100);
@@ -131,8 +133,10 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
 
     /// <summary>
     /// Leases the next slice while the current one still has a quarter left, so the requests that use it up find the
-    /// next one ready instead of all waiting on Redis. A failure is left to the next request that needs a slice (it
-    /// leases itself and meets the breaker); a refusal switches to per-request checks as a refused lease does.
+    /// next one ready instead of all waiting on Redis. A Redis failure is left to the next request that needs a slice (it
+    /// leases itself and meets the breaker); a refusal switches to per-request checks as a refused lease does. Nobody
+    /// awaits this task, so an unexpected failure (a defect) is logged here, by its type only, and never escapes; either
+    /// way the lease ends and its waiters go on.
     /// </summary>
     private async Task PrefetchAsync(KeyState state, string key, long rate, int size, DateTimeOffset now, TaskCompletionSource lease)
     {
@@ -152,9 +156,13 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
                 }
             }
         }
-        catch (Exception)
+        catch (Exception ex) when (IsSharedLimiterFailure(ex))
         {
             // Nothing leased: nothing to keep.
+        }
+        catch (Exception ex)
+        {
+            LogPrefetchFailed(logger, ex.GetType().Name);
         }
         finally
         {
@@ -191,6 +199,14 @@ internal sealed class LeasingRateLimiter(IRateLimiter shared, TimeProvider time)
 
         return single;
     }
+
+    /// <summary>What the shared limiter throws when Redis is unreachable or slow (the breaker's failures), or at shutdown.</summary>
+    private static bool IsSharedLimiterFailure(Exception ex) => ex is RedisException or TimeoutException or OperationCanceledException;
+
+    // The type only: an exception's message can quote the key, which names the project.
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Leasing the next rate-limit slice failed unexpectedly ({ExceptionType}); the next request leases for itself")]
+    private static partial void LogPrefetchFailed(ILogger logger, string exceptionType);
 
     private static TimeSpan Refill(int size, long rate) => TimeSpan.FromSeconds((double)size / rate);
 

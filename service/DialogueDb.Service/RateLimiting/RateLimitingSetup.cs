@@ -19,7 +19,8 @@ internal static class RateLimitingSetup
         }
 
         services.AddSingleton(sp => new ResilientRateLimiter(
-            new LeasingRateLimiter(new RedisRateLimiter(sp.GetRequiredService<RedisConnection>()), sp.GetRequiredService<TimeProvider>()),
+            new LeasingRateLimiter(new RedisRateLimiter(sp.GetRequiredService<RedisConnection>()), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<LeasingRateLimiter>>()),
             sp.GetRequiredService<InProcessRateLimiter>(),
             options.RateLimitFailureMode,
             sp.GetRequiredService<TimeProvider>(),

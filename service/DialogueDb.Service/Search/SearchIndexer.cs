@@ -28,6 +28,7 @@ internal sealed partial class SearchIndexer(
     SearchRebuild rebuild,
     SearchSignal signal,
     ILogger<SearchIndexer> logger,
+    TimeProvider time,
     Telemetry.ServiceMetrics? metrics = null) : BackgroundService
 {
     public const int BatchSize = 128;
@@ -60,7 +61,7 @@ internal sealed partial class SearchIndexer(
     public static string LockFileOf(Hosting.ServiceOptions options) => Path.Combine(options.FullDataDir, "search-indexer.lock");
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        new LeaderLoop(leaderSource, LeaderLockKey, TimeProvider.System, lockFile).RunAsync(
+        new LeaderLoop(leaderSource, LeaderLockKey, time, lockFile).RunAsync(
             work: RunAsync,
             onLeading: () => LogLeading(logger),
             // Work stays queued; retry after a pause.
@@ -147,7 +148,7 @@ internal sealed partial class SearchIndexer(
     /// <summary>One step of a namespace rebuild when one is due; false when there was none (checked again later).</summary>
     public async Task<bool> RebuildStepAsync(CancellationToken ct)
     {
-        if (TimeProvider.System.GetUtcNow() < _nextRebuildCheck)
+        if (time.GetUtcNow() < _nextRebuildCheck)
         {
             return false;
         }
@@ -166,7 +167,7 @@ internal sealed partial class SearchIndexer(
             _writes.Release();
         }
 
-        _nextRebuildCheck = TimeProvider.System.GetUtcNow() + RebuildCheck;
+        _nextRebuildCheck = time.GetUtcNow() + RebuildCheck;
         return false;
     }
 

@@ -93,6 +93,6 @@ internal static class SearchSetup
             services.GetRequiredService<SearchItemIndexer>(), services.GetRequiredService<SearchVectorIndexer>(),
             services.GetRequiredService<SearchRebuild>(),
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
-            services.GetService<Telemetry.ServiceMetrics>());
+            services.GetRequiredService<TimeProvider>(), services.GetService<Telemetry.ServiceMetrics>());
     }
 }

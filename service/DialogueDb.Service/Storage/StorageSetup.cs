@@ -23,6 +23,8 @@ internal static class StorageSetup
             AddContext(services, db => ConfigureSqlite(db, options));
         }
 
+        services.AddSingleton(sp => new TransactionReplay(sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<TransactionReplay>>(), sp.GetService<Telemetry.ServiceMetrics>()));
         services.AddHostedService(sp => new StorageStartupCheck(options, sp));
         return services;
     }

@@ -24,6 +24,7 @@ internal sealed class ServiceMetrics
     private readonly Counter<long> _searchEmbedded;
     private readonly Counter<long> _searchEmbeddingFailed;
     private readonly Counter<long> _databaseTransientFailures;
+    private readonly Counter<long> _transactionReplays;
     private readonly TimeProvider _time;
     private long _outboxDepth;
     private long _searchQueueDepth;
@@ -61,6 +62,9 @@ internal sealed class ServiceMetrics
         _databaseTransientFailures = meter.CreateCounter<long>("dialoguedb.database.transient_failures", "{request}",
             "Requests answered 503 after a transient database failure, by reason: the SQLSTATE (40P01 deadlock, 40001 " +
             "serialization failure, 55P03 lock not available, 57P01 admin shutdown, ...), connection, or sqlite_busy");
+        _transactionReplays = meter.CreateCounter<long>("dialoguedb.database.transaction_replays", "{transaction}",
+            "Write transactions run again whole after PostgreSQL rolled them back, by reason: the SQLSTATE (40P01 deadlock, " +
+            "40001 serialization failure); a request whose last attempt fails too is also counted in dialoguedb.database.transient_failures");
         _searchIndexed = meter.CreateCounter<long>("dialoguedb.search.indexed", "{item}", "Search queue rows the indexer consumed");
         _searchEmbedded = meter.CreateCounter<long>("dialoguedb.search.embedded", "{item}",
             "Items whose vectors the indexer stored (searchable by meaning from then on)");
@@ -108,6 +112,9 @@ internal sealed class ServiceMetrics
 
     public void DatabaseTransientFailure(string reason) =>
         _databaseTransientFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void TransactionReplayed(string reason) =>
+        _transactionReplays.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RetentionRun(TimeSpan duration) => _retentionDuration.Record(duration.TotalSeconds);
 

@@ -1,5 +1,9 @@
 using DialogueDb.Service.RateLimiting;
+using DialogueDb.Service.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
 
 namespace DialogueDb.Service.Tests.RateLimiting;
 
@@ -19,7 +23,7 @@ public sealed class LeasingRateLimiterTests
         long rate = requestsPerSecond;
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var shared = new CountingLimiter(new InProcessRateLimiter(time));
-        var replicas = new[] { new LeasingRateLimiter(shared, time), new LeasingRateLimiter(shared, time) };
+        var replicas = new[] { Leasing(shared, time), Leasing(shared, time) };
 
         // Three seconds of demand, alternately at the two replicas.
         var step = TimeSpan.FromSeconds(1.0 / demandPerSecond);
@@ -49,7 +53,7 @@ public sealed class LeasingRateLimiterTests
     {
         var time = new FakeTimeProvider();
         var shared = new CountingLimiter(new InProcessRateLimiter(time));
-        var limiter = new LeasingRateLimiter(shared, time);
+        var limiter = Leasing(shared, time);
 
         var decisions = new List<RateDecision>();
         for (var i = 0; i < 7; i++)
@@ -67,7 +71,7 @@ public sealed class LeasingRateLimiterTests
         const long rate = 1_000;
         var time = new FakeTimeProvider();
         var shared = new CountingLimiter(new InProcessRateLimiter(time));
-        var limiter = new LeasingRateLimiter(shared, time);
+        var limiter = Leasing(shared, time);
 
         // Spend all but 3 of the burst directly on the shared limiter (another replica), then ask for 5 one by one.
         Assert.True((await shared.AcquireAsync("k", rate, (int)rate - 3, Ct)).Allowed);
@@ -89,7 +93,7 @@ public sealed class LeasingRateLimiterTests
         const long rate = 1_000_000;
         var time = new FakeTimeProvider();
         var gate = new GatedLimiter(new InProcessRateLimiter(time));
-        var limiter = new LeasingRateLimiter(gate, time);
+        var limiter = Leasing(gate, time);
 
         // 16 requests arrive while the first lease is still on its way to the shared limiter.
         var requests = Enumerable.Range(0, 16).Select(_ => limiter.AcquireAsync("k", rate, 1, Ct).AsTask()).ToArray();
@@ -108,8 +112,8 @@ public sealed class LeasingRateLimiterTests
     public async Task FailedLease_TheWaitersTryThemselves()
     {
         var time = new FakeTimeProvider();
-        var gate = new GatedLimiter(new InProcessRateLimiter(time)) { FailFirst = true };
-        var limiter = new LeasingRateLimiter(gate, time);
+        var gate = new GatedLimiter(new InProcessRateLimiter(time)) { Failure = call => call == 1 ? new TimeoutException("unreachable") : null };
+        var limiter = Leasing(gate, time);
 
         var first = limiter.AcquireAsync("k", 100_000, 1, Ct).AsTask();
         await gate.FirstCall.WaitAsync(TimeSpan.FromSeconds(10), Ct);
@@ -128,7 +132,7 @@ public sealed class LeasingRateLimiterTests
         var time = new FakeTimeProvider();
         var gate = new GatedLimiter(new InProcessRateLimiter(time));
         gate.Open();
-        var limiter = new LeasingRateLimiter(gate, time);
+        var limiter = Leasing(gate, time);
         var size = LeasingRateLimiter.SliceOf(rate);
 
         // Spend three quarters of the first slice and one more: the next slice is being leased (held at the gate) ...
@@ -157,14 +161,89 @@ public sealed class LeasingRateLimiterTests
         Assert.Equal(2, gate.Calls);
     }
 
-    /// <summary>Holds every call until <see cref="Open"/>; optionally fails the first one as an unreachable Redis would.</summary>
+    [Theory]
+    [InlineData("redis-connection")]
+    [InlineData("timeout")]
+    [InlineData("canceled")]
+    public async Task PrefetchMeetsARedisFailure_NothingLogged_TheWaiterLeasesItself(string failure)
+    {
+        var logs = new LogCapture();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var (limiter, gate, next) = await WaitOnAFailingPrefetchAsync(factory.CreateLogger<LeasingRateLimiter>(), failure switch
+        {
+            "redis-connection" => new RedisConnectionException(ConnectionFailureType.SocketFailure, CommandFlags.None, "unreachable", null, CommandStatus.Sent),
+            "timeout" => new TimeoutException("unreachable"),
+            _ => new OperationCanceledException(),
+        });
+
+        Assert.True((await next.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Allowed);
+        Assert.Equal(3, gate.Calls); // the failed prefetch, then the waiter's own lease
+        Assert.Empty(logs.Lines);
+        Assert.True((await limiter.AcquireAsync("k", Rate, 1, Ct)).Allowed);
+    }
+
+    [Fact]
+    public async Task PrefetchFailsUnexpectedly_LoggedByTypeOnly_TheWaiterLeasesItself()
+    {
+        var logs = new LogCapture();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var (limiter, gate, next) = await WaitOnAFailingPrefetchAsync(factory.CreateLogger<LeasingRateLimiter>(), new InvalidOperationException("secret-detail"));
+
+        Assert.True((await next.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Allowed);
+        Assert.Equal(3, gate.Calls);
+        var line = Assert.Single(logs.Lines);
+        Assert.StartsWith("Error ", line, StringComparison.Ordinal);
+        Assert.Contains(nameof(InvalidOperationException), line, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-detail", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", line, StringComparison.Ordinal);
+        Assert.True((await limiter.AcquireAsync("k", Rate, 1, Ct)).Allowed);
+    }
+
+    private const long Rate = 1_000_000;
+
+    /// <summary>
+    /// A limiter whose prefetch of the next slice (the second shared call) fails with <paramref name="failure"/>, and
+    /// the request that found the current slice spent waiting for that prefetch (released by the failure).
+    /// </summary>
+    private static async Task<(LeasingRateLimiter Limiter, GatedLimiter Gate, Task<RateDecision> Next)> WaitOnAFailingPrefetchAsync(
+        ILogger<LeasingRateLimiter> logger, Exception failure)
+    {
+        var time = new FakeTimeProvider();
+        var gate = new GatedLimiter(new InProcessRateLimiter(time)) { Failure = call => call == 2 ? failure : null };
+        gate.Open();
+        var limiter = Leasing(gate, time, logger);
+        var size = LeasingRateLimiter.SliceOf(Rate);
+
+        // Three quarters of the first slice and one more: the prefetch starts (held at the gate); then the rest.
+        for (var i = 0; i < size * 3 / 4; i++)
+        {
+            Assert.True((await limiter.AcquireAsync("k", Rate, 1, Ct)).Allowed);
+        }
+
+        gate.Close();
+        for (var i = size * 3 / 4; i < size; i++)
+        {
+            Assert.True((await limiter.AcquireAsync("k", Rate, 1, Ct)).Allowed);
+        }
+
+        var next = limiter.AcquireAsync("k", Rate, 1, Ct).AsTask();
+        Assert.False(next.IsCompleted);
+        Assert.Equal(2, gate.Calls);
+        gate.Open();
+        return (limiter, gate, next);
+    }
+
+    private static LeasingRateLimiter Leasing(IRateLimiter shared, TimeProvider time, ILogger<LeasingRateLimiter>? logger = null) =>
+        new(shared, time, logger ?? NullLogger<LeasingRateLimiter>.Instance);
+
+    /// <summary>Holds every call until <see cref="Open"/>; optionally fails some (by call number) as an unreachable Redis would.</summary>
     private sealed class GatedLimiter(IRateLimiter inner) : IRateLimiter
     {
         private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _calls;
 
-        public bool FailFirst { get; init; }
+        public Func<int, Exception?> Failure { get; init; } = _ => null;
 
         public int Calls => Volatile.Read(ref _calls);
 
@@ -179,7 +258,7 @@ public sealed class LeasingRateLimiterTests
             var call = Interlocked.Increment(ref _calls);
             _first.TrySetResult();
             await _open.Task;
-            return FailFirst && call == 1 ? throw new TimeoutException("unreachable") : await inner.AcquireAsync(key, ratePerSecond, cost, ct);
+            return Failure(call) is { } failure ? throw failure : await inner.AcquireAsync(key, ratePerSecond, cost, ct);
         }
     }
 

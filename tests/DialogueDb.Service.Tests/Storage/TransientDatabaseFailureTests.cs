@@ -1,8 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using DialogueDb.Service.Tests.Conformance;
 using DialogueDb.Service.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace DialogueDb.Service.Tests.Storage;
@@ -50,7 +48,7 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
             new { messages = new[] { new { role = "user", content = "hi" } } })).Expect(HttpStatusCode.OK).Object["id"]);
         var thread = Str((await PostAsync($"api/v1/dialogue?namespace={ns}", new { threadOf = root }))
             .Expect(HttpStatusCode.OK).Object["id"]);
-        using var failures = new TransientFailureCounter(Api.Services);
+        using var failures = new CounterByReason(Api.Services, CounterByReason.TransientFailures);
 
         await using var other = await OpenAdminAsync();
         await using (var tx = await other.BeginTransactionAsync(Ct))
@@ -86,7 +84,7 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
     {
         var ns = NewNamespace();
         var id = Str((await PostAsync($"api/v1/dialogue?namespace={ns}", new { label = "before" })).Expect(HttpStatusCode.OK).Object["id"]);
-        using var failures = new TransientFailureCounter(Api.Services);
+        using var failures = new CounterByReason(Api.Services, CounterByReason.TransientFailures);
 
         await using var other = await OpenAdminAsync();
         await using (var tx = await other.BeginTransactionAsync(Ct))
@@ -118,7 +116,7 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
             new { messages = new[] { new { role = "user", content = "hi" } } })).Expect(HttpStatusCode.OK).Object["id"]);
         var summary = Str((await PostAsync($"api/v1/summary?namespace={ns}", new { dialogueId = dialogue }))
             .Expect(HttpStatusCode.Accepted).Object["id"]);
-        using var failures = new TransientFailureCounter(Api.Services);
+        using var failures = new CounterByReason(Api.Services, CounterByReason.TransientFailures);
 
         await using var worker = await OpenAdminAsync();
         await using (var tx = await worker.BeginTransactionAsync(Ct))
@@ -147,7 +145,7 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
     public async Task FailureRaisedLateInTheWrite_Answers503_NothingOfItSaved_SentAgainSucceeds(string sqlState)
     {
         var ns = NewNamespace();
-        using var failures = new TransientFailureCounter(Api.Services);
+        using var failures = new CounterByReason(Api.Services, CounterByReason.TransientFailures);
         var trigger = "fail_" + ns.Replace('-', '_');
         await using var admin = await OpenAdminAsync();
         // The outbox row is the last thing a dialogue's creation writes: by then the dialogue, its messages and the
@@ -205,10 +203,11 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
         return connection;
     }
 
-    /// <summary>The backend of the service's transaction once it waits for a lock (polled; bounded by the test's timeout).</summary>
+    /// <summary>The backend of the service's transaction once it waits for a lock (polled; the test fails after 30 s).</summary>
     private static async Task<int> WaitForAWaitingServiceTransactionAsync(NpgsqlConnection other)
     {
-        while (true)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
         {
             if (await ScalarAsync(other, """
                 SELECT coalesce(min(pid), 0)::bigint FROM pg_stat_activity
@@ -220,6 +219,9 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
 
             await Task.Delay(10, Ct);
         }
+
+        Assert.Fail("No transaction of the service waited for a lock within 30 s.");
+        return 0;
     }
 
     /// <summary>Runs <paramref name="sql"/>; the rows it changed.</summary>
@@ -243,39 +245,5 @@ public sealed class TransientDatabaseFailureTests(TransientDatabaseFailureTests.
         }
 
         return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>The host's <c>dialoguedb.database.transient_failures</c> by reason, from now on.</summary>
-    private sealed class TransientFailureCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
-
-        public TransientFailureCounter(IServiceProvider services)
-        {
-            var meters = services.GetRequiredService<IMeterFactory>();
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name == "dialoguedb.database.transient_failures")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "reason")
-                    {
-                        _counts.AddOrUpdate((string)tag.Value!, value, (_, sum) => sum + value);
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        public long Of(string reason) => _counts.GetValueOrDefault(reason);
-
-        public void Dispose() => _listener.Dispose();
     }
 }

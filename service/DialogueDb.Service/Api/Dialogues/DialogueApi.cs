@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 namespace DialogueDb.Service.Api.Dialogues;
 
 /// <summary>Contract §4: dialogues, their state, ending, threads and cascade deletion.</summary>
-internal static class DialogueApi
+internal static partial class DialogueApi
 {
     public const string Active = "active";
     public const string Ended = "ended";
@@ -29,94 +29,6 @@ internal static class DialogueApi
         writes.MapDelete("/dialogue/{id}", DeleteAsync).WithSummary("Delete the dialogue with its messages and threads")
             .WithQuery("namespace");
         return api;
-    }
-
-    private static async Task<IResult> CreateAsync([ObjectBody] ApiRequest request, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, CancellationToken ct)
-    {
-        var (input, error) = DialogueInput.Parse(request.Object);
-        if (input is null)
-        {
-            return error!;
-        }
-
-        var ns = request.Namespace;
-        var (id, threadOf) = (input.Id, input.ThreadOf);
-        var now = Timestamps.Now(time);
-        var dialogueId = id ?? Ulid.NewUlid(time.GetUtcNow()).ToString();
-        await db.UseNamespaceAsync(ns, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (threadOf is not null)
-        {
-            var parents = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == threadOf)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount + 1), ct);
-            if (parents == 0)
-            {
-                return ApiErrors.DialogueNotFound(threadOf);
-            }
-        }
-
-        if (id is not null && await db.Dialogues.AnyAsync(d => d.Namespace == ns && d.Id == id, ct))
-        {
-            return ApiErrors.DuplicateId(id);
-        }
-
-        var duplicate = MessageAppender.FirstDuplicateId(input.Messages);
-        if (duplicate is not null)
-        {
-            return ApiErrors.DuplicateId(duplicate);
-        }
-
-        var messages = input.Messages.Select((m, i) => m.ToRow(ns, dialogueId, i + 1, now, time, protector)).ToList();
-        var dialogue = new DialogueRow
-        {
-            Namespace = ns,
-            Id = dialogueId,
-            Status = Active,
-            Label = protector.EncryptText(input.Label, RowIdentity.DialogueLabel(ns, dialogueId)),
-            ThreadOf = threadOf,
-            Tags = input.Tags,
-            Metadata = input.Metadata,
-            State = protector.Encrypt(input.State ?? "{}", RowIdentity.DialogueState(ns, dialogueId)),
-            Created = input.Created ?? now,
-            Modified = now,
-            TotalMessages = messages.Count,
-            LastSeq = messages.Count,
-            LastMessageCreated = messages.Count > 0 ? messages[^1].Created : null,
-        };
-        db.Dialogues.Add(dialogue);
-        db.Messages.AddRange(messages);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex) when (StorageErrors.IsUniqueViolation(ex))
-        {
-            return ApiErrors.DuplicateId(dialogueId);
-        }
-
-        // Counted last, so the usage row is locked only for the commit; over the quota the whole write rolls back.
-        if (await quotas.ConsumeAsync(db, QuotaKind.Dialogues, 1, ct) is { } overDialogues)
-        {
-            return overDialogues;
-        }
-
-        if (await quotas.ConsumeAsync(db, QuotaKind.Messages, messages.Count, ct) is { } overMessages)
-        {
-            return overMessages;
-        }
-
-        var actor = request.Actor;
-        await audit.AddAsync(db, actor, "dialogue.created", "dialogue", ns, dialogueId, dialogueId,
-            w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
-        foreach (var message in messages)
-        {
-            await audit.AddAsync(db, actor, "message.created", "message", ns, message.Id, dialogueId,
-                w => MessageJson.Write(w, message, protector), ct);
-        }
-
-        await tx.CommitAsync(ct);
-        return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector, messages));
     }
 
     private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ApiKeyRing project, ContentProtector protector,
@@ -258,68 +170,4 @@ internal static class DialogueApi
         await tx.CommitAsync(ct);
         return new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector));
     }
-
-    private static async Task<IResult> DeleteAsync(string id, ApiRequest request, DialogueDbContext db, TimeProvider time,
-        ApiKeyRing project, ContentProtector protector, AuditOutbox audit, CancellationToken ct)
-    {
-        var ns = request.Namespace;
-        var now = Timestamps.Now(time);
-        await db.UseNamespaceAsync(ns, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-
-        // Lock the dialogue and then each generation of threads before deleting anything: a concurrent append or
-        // thread creation waits for this transaction and then finds the dialogue gone, so nothing is orphaned.
-        var root = await LockAsync(db, ns, [id], now, ct);
-        if (root == 0)
-        {
-            return ApiErrors.DialogueNotFound(id);
-        }
-
-        var parent = await db.Dialogues.Where(d => d.Namespace == ns && d.Id == id).Select(d => d.ThreadOf).FirstAsync(ct);
-        var all = new List<string> { id };
-        List<string> generation = [id];
-        while (generation.Count > 0)
-        {
-            generation = await db.Dialogues.Where(d => d.Namespace == ns && d.ThreadOf != null && generation.Contains(d.ThreadOf))
-                .Select(d => d.Id).ToListAsync(ct);
-            generation.RemoveAll(all.Contains);
-            if (generation.Count > 0)
-            {
-                await LockAsync(db, ns, generation, now, ct);
-                all.AddRange(generation);
-            }
-        }
-
-        var actor = request.Actor;
-        foreach (var chunk in all.Chunk(500))
-        {
-            // One dialogue.deleted event per dialogue (the root and each thread), carrying its last state; it stands
-            // for the dialogue's messages and state, which go with it.
-            foreach (var last in await db.Dialogues.AsNoTracking().Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ToListAsync(ct))
-            {
-                await audit.AddAsync(db, actor, "dialogue.deleted", "dialogue", ns, last.Id, last.Id,
-                    w => DialogueJson.Write(w, last, project.ProjectId, request.Http.TraceIdentifier, protector), ct);
-            }
-
-            await db.Messages.Where(m => m.Namespace == ns && chunk.Contains(m.DialogueId)).ExecuteDeleteAsync(ct);
-            // Summaries go with their dialogue (its dialogue.deleted event stands for them), pending jobs too: jobs
-            // first, in the order the summary worker locks them (job, then summary), or the two deadlock.
-            await db.SummaryJobs.Where(j => j.Namespace == ns && chunk.Contains(j.DialogueId)).ExecuteDeleteAsync(ct);
-            await db.Summaries.Where(s => s.Namespace == ns && chunk.Contains(s.DialogueId)).ExecuteDeleteAsync(ct);
-            await db.Dialogues.Where(d => d.Namespace == ns && chunk.Contains(d.Id)).ExecuteDeleteAsync(ct);
-        }
-
-        if (parent is not null)
-        {
-            await db.Dialogues.Where(d => d.Namespace == ns && d.Id == parent && d.ThreadCount > 0)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.ThreadCount, d => d.ThreadCount - 1), ct);
-        }
-
-        await tx.CommitAsync(ct);
-        return JsonPayload.Deleted(id);
-    }
-
-    private static Task<int> LockAsync(DialogueDbContext db, string ns, List<string> ids, long now, CancellationToken ct) =>
-        db.Dialogues.Where(d => d.Namespace == ns && ids.Contains(d.Id))
-            .ExecuteUpdateAsync(s => s.SetProperty(d => d.Modified, now), ct);
 }

@@ -16,8 +16,8 @@ internal sealed record AppendedMessage(MessageRow Row, string Content, string? N
 /// (<c>MessageAppender.Postgres.cs</c>); SQLite, which has a single writer, goes through EF Core
 /// (<c>MessageAppender.Context.cs</c>).
 /// </summary>
-internal sealed partial class MessageAppender(
-    NamespaceBatches? batches, ContentProtector protector, PlanQuotas quotas, AuditOutbox audit, TimeProvider time)
+internal sealed partial class MessageAppender(NamespaceBatches? batches, ContentProtector protector, PlanQuotas quotas,
+    AuditOutbox audit, TimeProvider time, TransactionReplay replay)
 {
     public const string EventType = "message.created";
 
@@ -32,7 +32,8 @@ internal sealed partial class MessageAppender(
 
         var result = batches is null
             ? await AppendWithContextAsync(services.GetRequiredService<DialogueDbContext>(), actor, ns, dialogueId, inputs, ct)
-            : await AppendInBatchAsync(batches, actor, ns, dialogueId, inputs, ct);
+            // Replayable: the append writes only inside its one transaction, and nudges the relay after the commit.
+            : await replay.RunAsync(attempt => AppendInBatchAsync(batches, actor, ns, dialogueId, inputs, attempt), ct);
         if (result.Messages is not null)
         {
             audit.Nudge();
