@@ -59,7 +59,8 @@ internal sealed partial class ProjectController : IAsyncDisposable
         metrics?.Meter.CreateObservableGauge("workqueue_depth", () => new Measurement<int>(_queue.Count,
             new KeyValuePair<string, object?>("name", OperatorMetrics.ControllerName)), "{item}", "Keys waiting in the work queue");
         metrics?.Meter.CreateObservableGauge("dialoguedb_operator_projects", ObserveProjects, "{project}",
-            "DialogueProjects by condition (Ready, Progressing, Degraded) and its status (True, False, Unknown)");
+            "DialogueProjects by condition (Ready, Progressing, Degraded; SearchIndexerReady of those with an external indexer) "
+            + "and its status (True, False, Unknown)");
         var watchLogger = loggers.CreateLogger("DialogueDb.Operator.Watch");
         var scopes = options.WatchNamespaces.Count == 0 ? [null] : options.WatchNamespaces.Cast<string?>().ToList();
         foreach (var ns in scopes)
@@ -322,10 +323,19 @@ internal sealed partial class ProjectController : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Conditions every project has (one without it yet counts as Unknown), then the one only a project with an external
+    /// indexer has: a project without <c>SearchIndexerReady</c> (in-process indexing) is not counted for it, or every
+    /// such project would look like an indexer of unknown health.
+    /// </summary>
+    private static readonly string[] AlwaysCounted = [Conditions.Ready, Conditions.Progressing, Conditions.Degraded];
+
+    private static readonly string[] CountedWhenPresent = [Conditions.SearchIndexerReady];
+
     private IEnumerable<Measurement<int>> ObserveProjects()
     {
         var counts = new Dictionary<(string Condition, string Status), int>();
-        foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
+        foreach (var condition in AlwaysCounted.Concat(CountedWhenPresent))
         {
             foreach (var status in (string[])["True", "False", "Unknown"])
             {
@@ -335,10 +345,15 @@ internal sealed partial class ProjectController : IAsyncDisposable
 
         foreach (var project in Projects)
         {
-            foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
+            foreach (var condition in AlwaysCounted.Concat(CountedWhenPresent))
             {
-                var status = project.Status?.Conditions?.FirstOrDefault(c => c.Type == condition)?.Status ?? "Unknown";
-                var key = (condition, counts.ContainsKey((condition, status)) ? status : "Unknown");
+                var status = project.Status?.Conditions?.FirstOrDefault(c => c.Type == condition)?.Status;
+                if (status is null && CountedWhenPresent.Contains(condition))
+                {
+                    continue;
+                }
+
+                var key = (condition, status is not null && counts.ContainsKey((condition, status)) ? status : "Unknown");
                 counts[key]++;
             }
         }
