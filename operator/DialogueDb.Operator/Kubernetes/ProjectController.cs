@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using DialogueDb.Operator.Hosting;
 using DialogueDb.Operator.Reconciliation;
 using DialogueDb.Operator.Resources;
 using k8s;
-using k8s.Autorest;
-using k8s.Models;
 
 namespace DialogueDb.Operator.Kubernetes;
 
@@ -56,10 +53,11 @@ internal sealed partial class ProjectController : IAsyncDisposable
         _time = time;
         _logger = loggers.CreateLogger<ProjectController>();
         _queue = new WorkQueue<(string, string)>(time, metrics);
-        metrics?.Meter.CreateObservableGauge("workqueue_depth", () => new Measurement<int>(_queue.Count,
-            new KeyValuePair<string, object?>("name", OperatorMetrics.ControllerName)), "{item}", "Keys waiting in the work queue");
-        metrics?.Meter.CreateObservableGauge("dialoguedb_operator_projects", ObserveProjects, "{project}",
-            "DialogueProjects by condition (Ready, Progressing, Degraded) and its status (True, False, Unknown)");
+        if (metrics is not null)
+        {
+            ObserveGauges(metrics.Meter);
+        }
+
         var watchLogger = loggers.CreateLogger("DialogueDb.Operator.Watch");
         var scopes = options.WatchNamespaces.Count == 0 ? [null] : options.WatchNamespaces.Cast<string?>().ToList();
         foreach (var ns in scopes)
@@ -83,77 +81,7 @@ internal sealed partial class ProjectController : IAsyncDisposable
             _projects.Add(projects);
             _runs.Add(projects.RunAsync);
 
-            Child<V1Deployment, V1DeploymentList>("Deployment", ns, watchLogger,
-                (rv, w, t, ct) => client.AppsV1.ListDeploymentForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.AppsV1.ListNamespacedDeploymentWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1Service, V1ServiceList>("Service", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListServiceForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1Secret, V1SecretList>("Secret", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListSecretForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedSecretWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1ServiceAccount, V1ServiceAccountList>("ServiceAccount", ns, watchLogger,
-                (rv, w, t, ct) => client.CoreV1.ListServiceAccountForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.CoreV1.ListNamespacedServiceAccountWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1CronJob, V1CronJobList>("CronJob", ns, watchLogger,
-                (rv, w, t, ct) => client.BatchV1.ListCronJobForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedCronJobWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            // Only the reindex Jobs the operator creates (the retention CronJob's Jobs are its own business).
-            Child<V1Job, V1JobList>("Job", ns, watchLogger,
-                (rv, w, t, ct) => client.BatchV1.ListJobForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ReindexJobSelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.BatchV1.ListNamespacedJobWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ReindexJobSelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1NetworkPolicy, V1NetworkPolicyList>("NetworkPolicy", ns, watchLogger,
-                (rv, w, t, ct) => client.NetworkingV1.ListNetworkPolicyForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.NetworkingV1.ListNamespacedNetworkPolicyWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1PodDisruptionBudget, V1PodDisruptionBudgetList>("PodDisruptionBudget", ns, watchLogger,
-                (rv, w, t, ct) => client.PolicyV1.ListPodDisruptionBudgetForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.PolicyV1.ListNamespacedPodDisruptionBudgetWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1Role, V1RoleList>("Role", ns, watchLogger,
-                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
-            Child<V1RoleBinding, V1RoleBindingList>("RoleBinding", ns, watchLogger,
-                (rv, w, t, ct) => client.RbacAuthorizationV1.ListRoleBindingForAllNamespacesWithHttpMessagesAsync(
-                    allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct),
-                (n, rv, w, t, ct) => client.RbacAuthorizationV1.ListNamespacedRoleBindingWithHttpMessagesAsync(
-                    n, allowWatchBookmarks: true, labelSelector: ManagedBySelector, resourceVersion: rv, timeoutSeconds: t, watch: w,
-                    cancellationToken: ct));
+            WatchChildren(ns, watchLogger);
         }
     }
 
@@ -201,109 +129,12 @@ internal sealed partial class ProjectController : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private void Child<T, TList>(string kind, string? ns, ILogger logger,
-        Func<string?, bool, int?, CancellationToken, Task<HttpOperationResponse<TList>>> all,
-        Func<string, string?, bool, int?, CancellationToken, Task<HttpOperationResponse<TList>>> inNamespace)
-        where T : class, IKubernetesObject<V1ObjectMeta>
-        where TList : class, IKubernetesObject<V1ListMeta>, IItems<T>
+    /// <summary>Queues every known project, whether or not anything happened to it.</summary>
+    public void Resync()
     {
-        var watcher = new ResourceWatcher<T, TList>(
-            kind + (ns is null ? "" : " in " + ns),
-            ns is null ? new ListCall<TList>(all) : (rv, w, t, ct) => inNamespace(ns, rv, w, t, ct),
-            (_, child) => OnChildEvent(child), _time, logger)
+        foreach (var project in Projects)
         {
-            Metrics = _metrics,
-            Kind = kind,
-            WatchTimeout = TimeSpan.FromSeconds(_options.WatchTimeoutSeconds),
-            WatchGrace = TimeSpan.FromSeconds(Math.Max(1, _options.WatchTimeoutSeconds / 10)),
-        };
-        _children.Add(kind, watcher);
-        _runs.Add(watcher.RunAsync);
-    }
-
-    private void OnProjectEvent(WatchEventType type, DialogueProject project)
-    {
-        var key = project.Metadata.Uid ?? $"{project.Metadata.NamespaceProperty}/{project.Metadata.Name}";
-        if (type == WatchEventType.Deleted)
-        {
-            _seen.TryRemove(key, out _);
-            return;
-        }
-
-        var reconcileAt = project.Metadata.Annotations?.TryGetValue(ProjectNaming.ReconcileAtAnnotation, out var at) == true ? at : null;
-        var now = (project.Metadata.Generation, project.Metadata.DeletionTimestamp, project.Metadata.Finalizers?.Count ?? 0, reconcileAt);
-        if (_seen.TryGetValue(key, out var before) && before == now)
-        {
-            return; // Only status or metadata changed: nothing to converge.
-        }
-
-        _seen[key] = now;
-        var item = (project.Metadata.NamespaceProperty, project.Metadata.Name);
-        if (before.ReconcileAt != reconcileAt && reconcileAt is not null)
-        {
-            _queue.Forget(item); // Someone fixed the infrastructure: retry now, and from the shortest backoff again.
-        }
-
-        _queue.Add(item);
-    }
-
-    private void OnChildEvent(IKubernetesObject<V1ObjectMeta> child)
-    {
-        var owner = child.Metadata.OwnerReferences?.FirstOrDefault(o => o.Controller == true && o.Kind == DialogueProject.KindName);
-        if (owner is not null)
-        {
-            _queue.Add((child.Metadata.NamespaceProperty, owner.Name));
-        }
-    }
-
-    private async Task WorkAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            (string Namespace, string Name) key;
-            try
-            {
-                key = await _queue.TakeAsync(cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-
-            var started = _time.GetTimestamp();
-            try
-            {
-                var result = await _reconciler.ReconcileAsync(key.Namespace, key.Name, cancellationToken);
-                _queue.Forget(key);
-                if (result.RequeueAfter is { } after)
-                {
-                    _queue.AddAfter(key, after);
-                }
-
-                _metrics?.Reconciled(result.RequeueAfter is null ? OperatorMetrics.ReconcileResults.Success
-                    : OperatorMetrics.ReconcileResults.RequeueAfter, _time.GetElapsedTime(started));
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                _metrics?.Reconciled(OperatorMetrics.ReconcileResults.Error, _time.GetElapsedTime(started));
-                var delay = _queue.AddRateLimited(key);
-                LogReconcileFailed(_logger, key.Namespace, key.Name, delay.TotalSeconds, ProjectReconciler.Describe(ex));
-                await _reconciler.ReportErrorAsync(key.Namespace, key.Name, ex, cancellationToken);
-            }
-            finally
-            {
-                _metrics?.Worked(_time.GetElapsedTime(started));
-                Interlocked.Increment(ref _reconciles);
-                _queue.Done(key);
-            }
+            _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
         }
     }
 
@@ -321,41 +152,4 @@ internal sealed partial class ProjectController : IAsyncDisposable
         {
         }
     }
-
-    private IEnumerable<Measurement<int>> ObserveProjects()
-    {
-        var counts = new Dictionary<(string Condition, string Status), int>();
-        foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
-        {
-            foreach (var status in (string[])["True", "False", "Unknown"])
-            {
-                counts[(condition, status)] = 0;
-            }
-        }
-
-        foreach (var project in Projects)
-        {
-            foreach (var condition in (string[])[Conditions.Ready, Conditions.Progressing, Conditions.Degraded])
-            {
-                var status = project.Status?.Conditions?.FirstOrDefault(c => c.Type == condition)?.Status ?? "Unknown";
-                var key = (condition, counts.ContainsKey((condition, status)) ? status : "Unknown");
-                counts[key]++;
-            }
-        }
-
-        return counts.Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("condition", c.Key.Condition),
-            new KeyValuePair<string, object?>("status", c.Key.Status)));
-    }
-
-    /// <summary>Queues every known project, whether or not anything happened to it.</summary>
-    public void Resync()
-    {
-        foreach (var project in Projects)
-        {
-            _queue.Add((project.Metadata.NamespaceProperty, project.Metadata.Name));
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconcile of {Namespace}/{Name} failed; retrying in {Seconds:F1} s: {Error}")]
-    private static partial void LogReconcileFailed(ILogger logger, string @namespace, string name, double seconds, string error);
 }

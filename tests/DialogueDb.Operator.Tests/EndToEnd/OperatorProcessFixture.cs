@@ -43,6 +43,9 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
 
     internal EnvtestControlPlane Plane => _plane!;
 
+    /// <summary>The operator's health port, which also serves <c>/metrics</c>.</summary>
+    internal Uri HealthEndpoint { get; private set; } = null!;
+
     public async ValueTask InitializeAsync()
     {
         SkipReason = EnvtestControlPlane.Unavailable();
@@ -94,6 +97,7 @@ public sealed class OperatorProcessFixture : IAsyncLifetime
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(config), ct);
 
         var health = EnvtestControlPlane.FreePort();
+        HealthEndpoint = new Uri($"http://127.0.0.1:{health}/");
         _operator = _plane.StartWithEnvironment(
             Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", "operator",
             new Dictionary<string, string> { ["KUBECONFIG"] = operatorKubeconfig },

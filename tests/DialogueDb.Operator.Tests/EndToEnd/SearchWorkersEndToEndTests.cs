@@ -183,6 +183,69 @@ public sealed class SearchWorkersEndToEndTests(OperatorProcessFixture fixture)
             DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
     }
 
+    [Fact]
+    public async Task ProjectsGauge_SearchIndexerReadyFlips_CountedUnderItsStatus_NotCountedOnceInProcess()
+    {
+        if (fixture.SkipReason is { } reason)
+        {
+            Assert.Skip(reason);
+        }
+
+        var ns = await NamespaceWithOwnConnectionsAsync();
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync<DialogueProject>(Project(ns, "mode: external"),
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, cancellationToken: Ct);
+        await UntilAsync(async () => await DeploymentOrNullAsync(ns, ProjectNaming.Indexer(Name)) is not null, "the indexer Deployment exists");
+
+        // None available: the condition is False and the operator's /metrics counts the project there.
+        await SetIndexerAvailableAsync(ns, 0);
+        await UntilAsync(async () => await GaugeMatchesAsync(ns, "False"), "the gauge counts the project as SearchIndexerReady=False");
+
+        await SetIndexerAvailableAsync(ns, 1);
+        await UntilAsync(async () => await GaugeMatchesAsync(ns, "True"), "the gauge counts the project as SearchIndexerReady=True");
+
+        // In-process indexing: no condition, so the project leaves the SearchIndexerReady series (it is no Unknown indexer).
+        await PatchSearchAsync(ns, new { indexer = new { mode = "inprocess" } });
+        await UntilAsync(async () => await GaugeMatchesAsync(ns, null), "the gauge no longer counts the project's indexer");
+        fixture.AssertNeverForbidden();
+
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(
+            DialogueProject.Group, DialogueProject.Version, ns, DialogueProject.Plural, Name, cancellationToken: Ct);
+    }
+
+    /// <summary>
+    /// The project's SearchIndexerReady status is <paramref name="expected"/> (null: absent) on the API server, and the
+    /// operator's gauge counts, for each status, exactly the projects of the whole cluster that have it (the suite's
+    /// other tests may leave projects of their own behind; their share comes from the same list).
+    /// </summary>
+    private async Task<bool> GaugeMatchesAsync(string ns, string? expected)
+    {
+        var projects = (await Client.CustomObjects.ListClusterCustomObjectAsync<DialogueProjectList>(
+            DialogueProject.Group, DialogueProject.Version, DialogueProject.Plural, cancellationToken: Ct)).Items;
+        var mine = projects.Single(p => p.Metadata.NamespaceProperty == ns);
+        if (IndexerStatus(mine) != expected)
+        {
+            return false;
+        }
+
+        using var http = new HttpClient { BaseAddress = fixture.HealthEndpoint, Timeout = TimeSpan.FromSeconds(5) };
+        var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative), Ct);
+        foreach (var status in (string[])["True", "False", "Unknown"])
+        {
+            var onServer = projects.Count(p => IndexerStatus(p) == status);
+            var counted = Metrics.OperatorMetricsEndpointTests.Sample(metrics, "dialoguedb_operator_projects",
+                $"condition=\"{Conditions.SearchIndexerReady}\"", $"status=\"{status}\"");
+            if (counted != onServer)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string? IndexerStatus(DialogueProject project) =>
+        project.Status?.Conditions?.SingleOrDefault(c => c.Type == Conditions.SearchIndexerReady)?.Status;
+
     private async Task SetIndexerAvailableAsync(string ns, int available)
     {
         var indexer = (await DeploymentOrNullAsync(ns, ProjectNaming.Indexer(Name)))!;

@@ -52,7 +52,7 @@ public sealed class OperatorMetricsEndpointTests
     }
 
     /// <summary>The value of the one sample of <paramref name="name"/> whose labels include all of <paramref name="labels"/>.</summary>
-    private static double? Sample(string text, string name, params string[] labels)
+    internal static double? Sample(string text, string name, params string[] labels)
     {
         var line = text.Split('\n').SingleOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal)
             && labels.All(label => l.Contains(label, StringComparison.Ordinal)));

@@ -47,8 +47,11 @@ public sealed class OperatorMetricsTests
             ("operation", "ensure"), ("result", "success")));
         Assert.True(harness.Infrastructure.Ensured.Count >= 1);
 
+        // The gauge counts the operator's watch cache, which sees the Ready status a moment after the API server (the
+        // controller can be at rest before the watch event of its own status write arrived; failed once that way).
+        await EventuallyAsync(() => metrics.Observe().Sum("dialoguedb_operator_projects", ("condition", "Ready"), ("status", "True")) == 1,
+            "the projects gauge counts the project as Ready");
         var gauges = metrics.Observe();
-        Assert.Equal(1, gauges.Sum("dialoguedb_operator_projects", ("condition", "Ready"), ("status", "True")));
         Assert.Equal(0, gauges.Sum("dialoguedb_operator_projects", ("condition", "Degraded"), ("status", "True")));
         Assert.Equal(0, gauges.Sum("workqueue_depth", ("name", "dialogueproject")));
 
