@@ -7,7 +7,8 @@
 # trace: dotnet-trace CPU sampling during the load (speedscope + nettrace under $BENCH_DIR/trace; top frames printed
 # by `dotnet-trace report … topN`); counters: dotnet-counters (System.Runtime, Kestrel, Npgsql) every second into
 # $BENCH_DIR/counters.csv; perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
-# `perf report --no-children --sort symbol`). CPU time of the service, PostgreSQL and the load generator over the measured window comes
+# `perf report --no-children --sort symbol`); statements: pg_stat_statements reset at the window's start and its top
+# statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service, PostgreSQL and the load generator over the measured window comes
 # from /proc, so the report shows the split per request.
 # Environment: DURATION=15s WARMUP=5s CONCURRENCY=16 KEEP_INFRA=1 (default here: leave the servers up for the next run)
 # DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553.
@@ -103,13 +104,24 @@ case "$TOOL" in
         perf record -e cpu-clock -F 499 -g -p "$SERVE_PID" -o "$BENCH_DIR/perf/$SCENARIO.data" -- sleep "$((secs - 2))" \
             > "$BENCH_DIR/perf/record.log" 2>&1 &
         TOOL_PID=$! ;;
+    statements)
+        "${PG_SUPER[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+        TOOL_PID="" ;;
     *) TOOL_PID="" ;;
 esac
 sleep "$WINDOW"
+if [[ "$TOOL" == statements ]]; then
+    "${PG_SUPER[@]}" -A -F $'\t' -c "
+        SELECT calls, round(total_exec_time::numeric, 0) AS exec_ms, round((total_exec_time / calls)::numeric, 3) AS ms_per_call,
+               rows, wal_bytes, left(regexp_replace(query, '\s+', ' ', 'g'), 140) AS query
+        FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = current_database() ORDER BY total_exec_time DESC LIMIT 30" > "$BENCH_DIR/statements.txt"
+fi
 S1=$(cpu_ticks "$SERVE_PID"); P1=$(cpu_ticks $PGS); L1=$(cpu_ticks "$LOAD_PID_CPU")
 wait "$LOAD_PID" || true
 [[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
 cat "$BENCH_DIR/load.md"
+[[ "$TOOL" != statements ]] || cat "$BENCH_DIR/statements.txt"
 RPS=$(awk -F'\t' 'END {print $0}' "$BENCH_DIR/load.tsv")
 log "load result: $RPS"
 TICK=$(getconf CLK_TCK)
