@@ -40,6 +40,7 @@ internal sealed partial class OutboxRelay(
 
     internal static readonly TimeSpan SinkRetryMax = TimeSpan.FromSeconds(5);
 
+    private readonly Telemetry.BacklogCount _depth = new(time);
     private bool _failing;
 
     public long Published { get; private set; }
@@ -174,7 +175,7 @@ internal sealed partial class OutboxRelay(
     {
         if (rows.Count == 0)
         {
-            metrics?.OutboxDepth(0);
+            metrics?.OutboxDepth(_depth.Drained());
             return false;
         }
 
@@ -184,7 +185,7 @@ internal sealed partial class OutboxRelay(
         if (metrics is not null)
         {
             // A short batch took every visible row; behind a full one, count what is left (the backlog case only).
-            metrics.OutboxDepth(rows.Count < BatchSize ? 0 : await countLeft(ct));
+            metrics.OutboxDepth(await _depth.AfterBatchAsync(rows.Count == BatchSize, countLeft, ct));
         }
 
         return rows.Count == BatchSize;

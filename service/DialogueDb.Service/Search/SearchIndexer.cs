@@ -54,6 +54,7 @@ internal sealed partial class SearchIndexer(
     /// <summary>Wakes the second step when the first queued vectors.</summary>
     private readonly SemaphoreSlim _vectorsQueued = new(0);
 
+    private readonly Telemetry.BacklogCount _depth = new(time);
     private DateTimeOffset _nextRebuildCheck;
     private TimeSpan _endpointBackoff = TimeSpan.FromSeconds(1);
 
@@ -181,7 +182,7 @@ internal sealed partial class SearchIndexer(
         var queued = await db.SearchQueue.AsNoTracking().OrderBy(q => q.Id).Take(BatchSize).ToListAsync(ct);
         if (queued.Count == 0)
         {
-            metrics?.SearchIndexed(0, 0);
+            metrics?.SearchIndexed(0, _depth.Drained());
             return 0;
         }
 
@@ -204,7 +205,10 @@ internal sealed partial class SearchIndexer(
         }
 
         // A short batch took the whole queue; behind a full one, count what is left (the backlog case only).
-        metrics?.SearchIndexed(queued.Count, queued.Count < BatchSize ? 0 : await db.SearchQueue.LongCountAsync(ct));
+        if (metrics is not null)
+        {
+            metrics.SearchIndexed(queued.Count, await _depth.AfterBatchAsync(queued.Count == BatchSize, db.SearchQueue.LongCountAsync, ct));
+        }
 
         return queued.Count;
     }

@@ -32,6 +32,7 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
 
     private readonly SearchDocuments _documents = new(protector);
     private readonly IsolatingEmbedder _embedder = new(embedder);
+    private readonly Telemetry.BacklogCount _depth = new(time);
     private DateTimeOffset _nextRetryCheck = DateTimeOffset.MinValue;
 
     /// <summary>
@@ -51,7 +52,7 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
                 await CountFailedAsync(db, ct);
             }
 
-            metrics?.SearchEmbedded(0, 0, 0);
+            metrics?.SearchEmbedded(0, 0, _depth.Drained());
             return 0;
         }
 
@@ -91,8 +92,12 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
             await CountFailedAsync(db, ct);
         }
 
-        metrics?.SearchEmbedded(batch.Vectors.Count, batch.Failed.Count,
-            waiting.Count < BatchSize ? 0 : await db.SearchVectorQueue.LongCountAsync(q => !q.Failed, ct));
+        if (metrics is not null)
+        {
+            metrics.SearchEmbedded(batch.Vectors.Count, batch.Failed.Count, await _depth.AfterBatchAsync(waiting.Count == BatchSize,
+                token => db.SearchVectorQueue.LongCountAsync(q => !q.Failed, token), ct));
+        }
+
         if (batch.Outage is { } outage)
         {
             throw outage;
