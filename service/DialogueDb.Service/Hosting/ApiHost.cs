@@ -48,6 +48,7 @@ internal static partial class ApiHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new BodyMemoryBudget(options.MaxBufferedBodyBytes, TimeProvider.System, options.MaxRequestBodyBytes));
+        builder.Services.AddSingleton(new RequestsInFlight());
         builder.Services.AddSingleton(new UnauthenticatedConnections(TimeSpan.FromSeconds(options.UnauthenticatedConnectionSeconds),
             TimeProvider.System));
         builder.Services.AddSingleton(new KestrelRejections(TimeProvider.System));
@@ -131,6 +132,7 @@ internal static partial class ApiHost
             .Subscribe(app.Services.GetRequiredService<KestrelRejections>(), name => name == KestrelRejections.BadRequestEvent);
         app.Lifetime.ApplicationStopped.Register(rejections.Dispose);
 
+        app.Use(app.Services.GetRequiredService<RequestsInFlight>().TrackAsync);
         app.UseRequestIds();
         app.UseRequestTelemetry(jsonLogs: app.Services.GetRequiredService<ServiceOptions>().LogFormat == "json");
         app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace DialogueDb.Service.Search;
 
@@ -7,6 +8,14 @@ namespace DialogueDb.Service.Search;
 /// gigaflop per 100-token message, tens of milliseconds of a core) only uses CPU that requests leave idle: under load
 /// the API keeps its cores and indexing lags instead; when load drops, the queue drains at full speed. Search queries
 /// embed their text on the request path with the plain embedder and are not delayed by this queue.
+/// <para>
+/// A thread's priority only orders it against the threads of its own process (and, with the kernel's autogroups, of its
+/// own session): beside PostgreSQL on the same cores the model still took a share of them under a saturating write load
+/// (measured: appends with the model on ÷ unreachable 0.83). So beside the API the thread also waits, before each batch,
+/// while the API is busy (<c>busy</c>: as many requests in flight as cores), up to <see cref="MaxYield"/>: under a
+/// saturating load the vectors follow at one batch per <see cref="MaxYield"/> and catch up when the load eases; keyword
+/// search stays current throughout.
+/// </para>
 /// </summary>
 internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 {
@@ -14,11 +23,21 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
     private readonly ILogger<LowPriorityEmbedder> _logger;
     private readonly BlockingCollection<Work> _work = new();
     private readonly BlockingCollection<Action> _answers = new();
+    private readonly Func<bool>? _busy;
+    private readonly TimeSpan _maxYield;
 
-    public LowPriorityEmbedder(IEmbedder inner, ILogger<LowPriorityEmbedder> logger)
+    /// <summary>The longest a batch waits for the API to be less busy.</summary>
+    public static readonly TimeSpan MaxYield = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a waiting batch looks again.</summary>
+    private static readonly TimeSpan YieldPoll = TimeSpan.FromMilliseconds(20);
+
+    public LowPriorityEmbedder(IEmbedder inner, ILogger<LowPriorityEmbedder> logger, Func<bool>? busy = null, TimeSpan? maxYield = null)
     {
         _inner = inner;
         _logger = logger;
+        _busy = busy;
+        _maxYield = maxYield ?? MaxYield;
         new Thread(Run) { IsBackground = true, Name = "search embedder" }.Start();
         new Thread(Answer) { IsBackground = true, Name = "search answers" }.Start();
     }
@@ -61,6 +80,7 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
             Action answer;
             try
             {
+                YieldWhileBusy(work.Cancellation);
                 work.Cancellation.ThrowIfCancellationRequested();
                 var vectors = _inner.EmbedAsync(work.Texts, work.Cancellation).AsTask().GetAwaiter().GetResult();
                 answer = () => work.Done.TrySetResult(vectors);
@@ -79,6 +99,21 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
         }
 
         _answers.CompleteAdding();
+    }
+
+    /// <summary>Waits (on this thread, which has nothing else to do) while the API is busy, up to the longest yield.</summary>
+    private void YieldWhileBusy(CancellationToken ct)
+    {
+        if (_busy is null)
+        {
+            return;
+        }
+
+        var since = Stopwatch.GetTimestamp();
+        while (_busy() && Stopwatch.GetElapsedTime(since) < _maxYield && !ct.IsCancellationRequested)
+        {
+            Thread.Sleep(YieldPoll);
+        }
     }
 
     /// <summary>

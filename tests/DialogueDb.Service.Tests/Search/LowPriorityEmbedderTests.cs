@@ -49,6 +49,36 @@ public sealed class LowPriorityEmbedderTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await embedder.EmbedAsync(["x"], cancelled.Token));
     }
 
+    [Fact]
+    public async Task EmbedAsync_WhileTheApiIsBusy_WaitsForItToEase()
+    {
+        var busy = true;
+        using var embedder = new LowPriorityEmbedder(new RecordingEmbedder(), NullLogger<LowPriorityEmbedder>.Instance,
+            () => Volatile.Read(ref busy), maxYield: TimeSpan.FromMinutes(5));
+
+        var embedding = embedder.EmbedAsync(["hello"], TestContext.Current.CancellationToken).AsTask();
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.False(embedding.IsCompleted);
+
+        Volatile.Write(ref busy, false);
+        var vectors = await embedding.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.Equal(5f, vectors[0][0][0]);
+    }
+
+    [Fact]
+    public async Task EmbedAsync_TheApiStaysBusy_RunsAfterTheLongestYield()
+    {
+        var yield = TimeSpan.FromMilliseconds(300);
+        using var embedder = new LowPriorityEmbedder(new RecordingEmbedder(), NullLogger<LowPriorityEmbedder>.Instance, () => true, yield);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var vectors = await embedder.EmbedAsync(["hello"], TestContext.Current.CancellationToken).AsTask()
+            .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.Equal(5f, vectors[0][0][0]);
+        Assert.True(started.Elapsed >= yield, $"answered after {started.Elapsed.TotalMilliseconds} ms");
+    }
+
     /// <summary>Names of this process's threads at the given nice value (runtime threads are named ".NET …").</summary>
     private static List<string> ThreadsAtNiceness(int nice)
     {

@@ -1,0 +1,30 @@
+namespace DialogueDb.Service.Hosting;
+
+/// <summary>
+/// How many HTTP requests this process is serving right now. Background CPU work (the in-process embedding model) yields
+/// while requests keep the cores busy: the model's thread runs at the lowest priority, but that only orders it against
+/// this process's own threads, not against PostgreSQL or another process on the same cores.
+/// </summary>
+internal sealed class RequestsInFlight
+{
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>True while at least as many requests are in flight as the process has cores.</summary>
+    public bool Busy => Count >= Environment.ProcessorCount;
+
+    /// <summary>The middleware that counts them.</summary>
+    public async Task TrackAsync(HttpContext context, RequestDelegate next)
+    {
+        Interlocked.Increment(ref _count);
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
+}
