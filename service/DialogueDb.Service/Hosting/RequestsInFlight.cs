@@ -11,8 +11,14 @@ internal sealed class RequestsInFlight
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>True while at least as many requests are in flight as the process has cores.</summary>
-    public bool Busy => Count >= Environment.ProcessorCount;
+    /// <summary>
+    /// Requests in flight from which the API counts as busy: as many as the process has cores, at least 2 (one request
+    /// alone spends much of its time waiting for the database).
+    /// </summary>
+    public static int BusyAt { get; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>True while at least <see cref="BusyAt"/> requests are in flight.</summary>
+    public bool Busy => Count >= BusyAt;
 
     /// <summary>The middleware that counts them.</summary>
     public async Task TrackAsync(HttpContext context, RequestDelegate next)
