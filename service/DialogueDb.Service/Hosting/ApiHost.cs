@@ -132,7 +132,6 @@ internal static partial class ApiHost
             .Subscribe(app.Services.GetRequiredService<KestrelRejections>(), name => name == KestrelRejections.BadRequestEvent);
         app.Lifetime.ApplicationStopped.Register(rejections.Dispose);
 
-        app.Use(app.Services.GetRequiredService<RequestsInFlight>().TrackAsync);
         app.UseRequestIds();
         app.UseRequestTelemetry(jsonLogs: app.Services.GetRequiredService<ServiceOptions>().LogFormat == "json");
         app.Use(app.Services.GetRequiredService<UnauthenticatedConnections>().TrackRequestAsync);
@@ -146,6 +145,8 @@ internal static partial class ApiHost
         app.Use(gate.Authenticate);
         app.UseMiddleware<RateLimitingMiddleware>();
         app.Use(ApiKeyGate.Authorize);
+        // Counted once authorized: a client without a key cannot hold the background model back.
+        app.Use(app.Services.GetRequiredService<RequestsInFlight>().TrackAsync);
 
         app.MapHealthChecks("/healthz/live", new() { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/healthz/ready", new() { ResponseWriter = WriteHealthAsync });

@@ -1,7 +1,8 @@
 namespace DialogueDb.Service.Hosting;
 
 /// <summary>
-/// How many HTTP requests this process is serving right now. Background CPU work (the in-process embedding model) yields
+/// How many HTTP requests this process is serving right now, counted once they passed authorization (anonymous
+/// endpoints such as the health checks included). Background CPU work (the in-process embedding model) yields
 /// while requests keep the cores busy: the model's thread runs at the lowest priority, but that only orders it against
 /// this process's own threads, not against PostgreSQL or another process on the same cores.
 /// </summary>
