@@ -8,8 +8,8 @@
 # by `dotnet-trace report … topN`); counters: dotnet-counters (System.Runtime, Kestrel, Npgsql) every second into
 # $BENCH_DIR/counters.csv; perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
 # `perf report --no-children --sort symbol`); statements: pg_stat_statements reset at the window's start and its top
-# statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service, PostgreSQL and the load generator over the measured window comes
-# from /proc, so the report shows the split per request.
+# statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service,
+# PostgreSQL and the load generator over the measured window comes from /proc, so the report shows the split per request.
 # Environment: DURATION=15s WARMUP=5s CONCURRENCY=16 KEEP_INFRA=1 (default here: leave the servers up for the next run)
 # DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553.
 set -euo pipefail

@@ -101,7 +101,10 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
         _answers.CompleteAdding();
     }
 
-    /// <summary>Waits (on this thread, which has nothing else to do) while the API is busy, up to the longest yield.</summary>
+    /// <summary>
+    /// Waits while the API is busy, up to the longest yield or until the work is cancelled. This dedicated thread blocks
+    /// on purpose: it has nothing else to run, and it must not hand the wait to the thread pool (see <see cref="Answer"/>).
+    /// </summary>
     private void YieldWhileBusy(CancellationToken ct)
     {
         if (_busy is null)
@@ -110,9 +113,12 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
         }
 
         var since = Stopwatch.GetTimestamp();
-        while (_busy() && Stopwatch.GetElapsedTime(since) < _maxYield && !ct.IsCancellationRequested)
+        while (_busy() && Stopwatch.GetElapsedTime(since) < _maxYield)
         {
-            Thread.Sleep(YieldPoll);
+            if (ct.WaitHandle.WaitOne(YieldPoll))
+            {
+                return;
+            }
         }
     }
 
