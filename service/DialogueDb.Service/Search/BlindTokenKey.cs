@@ -35,6 +35,9 @@ internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string 
         return BlindToken.Read(hash);
     }
 
+    /// <summary>Tokens for one batch of texts under the current key (see <see cref="BlindTokenizer"/>).</summary>
+    public BlindTokenizer Tokenizer() => new(CurrentKey());
+
     private byte[] CurrentKey()
     {
         var ring = currentRing();

@@ -72,6 +72,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         // New items (nearly all: appended messages) and their vector-queue entries are written in one statement each.
         var fresh = new List<SearchItemRow>();
         var vectorQueue = new List<SearchVectorQueueRow>();
+        using var tokenizer = tokens.Tokenizer();
         foreach (var document in documents)
         {
             var (kind, itemId, dialogueId, text) = document;
@@ -82,7 +83,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
             var state = await StateAsync(kind);
             var frequencies = KeywordAnalyzer.TermFrequencies(text);
-            var postings = frequencies.Select(f => new ItemTerm(tokens.Token(f.Key), f.Value)).ToArray();
+            var postings = frequencies.Select(f => new ItemTerm(tokenizer.Token(f.Key), f.Value)).ToArray();
             var length = frequencies.Values.Sum();
             if (!forgotten.TryGetValue((kind, itemId), out var item))
             {

@@ -46,4 +46,27 @@ public sealed class BlindTokenKeyTests
 
         Assert.Equal(before, key.Token("invoice"));
     }
+
+    [Fact]
+    public void Tokenizer_GivesTheKeysTokens_ForRepeatedLongAndNonAsciiTerms()
+    {
+        var ring = EncryptionKeyRing.NewRing();
+        var key = new BlindTokenKey(() => ring, "p1");
+        string[] terms = ["invoice", "straße", "invoice", "日本語", new string('x', 300), "", "inv-2024-0042", "straße"];
+
+        using var tokenizer = key.Tokenizer();
+
+        Assert.Equal(terms.Select(key.Token), terms.Select(tokenizer.Token));
+    }
+
+    [Fact]
+    public void Tokenizer_OtherProject_Differs()
+    {
+        var ring = EncryptionKeyRing.NewRing();
+        using var p1 = new BlindTokenKey(() => ring, "p1").Tokenizer();
+        using var p2 = new BlindTokenKey(() => ring, "p2").Tokenizer();
+
+        Assert.NotEqual(p1.Token("invoice"), p2.Token("invoice"));
+        Assert.NotEqual(p1.Token("invoice"), p1.Token("invoices"));
+    }
 }
