@@ -60,15 +60,15 @@ internal static class SearchSetup
     /// The indexer, hosted: by <c>serve</c> (in-process, <paramref name="besideTheApi"/>) or by <c>dialoguedb index</c>.
     /// The in-process model runs on a thread at the lowest CPU priority, on half the cores beside the API and on all of
     /// them in a process that only indexes (measured: 80 and 158 items/s on 1 and 2 cores); an endpoint is called
-    /// directly (its work is elsewhere). Beside the API the model also waits while requests keep the cores busy (up to
-    /// <see cref="LowPriorityEmbedder.MaxYield"/> per batch).
+    /// directly (its work is elsewhere). Beside the API the model also waits while the API is busy (up to
+    /// <see cref="LowPriorityEmbedder.MaxYield"/> per batch): see <see cref="ApiBusy"/>.
     /// </summary>
     public static IServiceCollection AddSearchIndexer(this IServiceCollection services, ServiceOptions options, bool besideTheApi = false)
     {
         services.AddSingleton(sp => new LowPriorityEmbedder(
             besideTheApi ? sp.GetRequiredService<IEmbedder>() : new MiniLmEmbedder(Environment.ProcessorCount),
             sp.GetRequiredService<ILogger<LowPriorityEmbedder>>(),
-            sp.GetService<RequestsInFlight>() is { } requests ? () => requests.Busy : null));
+            sp.GetService<RequestsInFlight>() is { } requests ? ApiBusy(requests, new CpuPressure(sp.GetRequiredService<TimeProvider>())) : null));
         services.AddSingleton(sp =>
         {
             var (embedder, tokens) = (sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<BlindTokenKey>());
@@ -97,4 +97,10 @@ internal static class SearchSetup
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
             services.GetRequiredService<TimeProvider>(), services.GetService<Telemetry.ServiceMetrics>());
     }
+
+    /// <summary>
+    /// Busy for the model beside the API: requests in flight, or the CPU nearly all taken (a saturated machine queues its
+    /// requests before the pipeline counts them; PostgreSQL on the same cores counts too).
+    /// </summary>
+    private static Func<bool> ApiBusy(RequestsInFlight requests, CpuPressure cpu) => () => requests.Busy || cpu.Busy;
 }
