@@ -65,10 +65,15 @@ internal static class SearchSetup
     /// </summary>
     public static IServiceCollection AddSearchIndexer(this IServiceCollection services, ServiceOptions options, bool besideTheApi = false)
     {
-        services.AddSingleton(sp => new LowPriorityEmbedder(
-            besideTheApi ? sp.GetRequiredService<IEmbedder>() : new MiniLmEmbedder(Environment.ProcessorCount),
-            sp.GetRequiredService<ILogger<LowPriorityEmbedder>>(),
-            sp.GetService<RequestsInFlight>() is { } requests ? ApiBusy(requests, new CpuPressure(sp.GetRequiredService<TimeProvider>())) : null));
+        services.AddSingleton(sp =>
+        {
+            var model = besideTheApi ? sp.GetRequiredService<IEmbedder>() : new MiniLmEmbedder(Environment.ProcessorCount);
+            // The in-process model's inference is the CPU the API would miss; CPU counters are read in real time.
+            var busy = besideTheApi && model is MiniLmEmbedder && sp.GetService<RequestsInFlight>() is { } requests
+                ? ApiBusy(requests, new CpuPressure(TimeProvider.System))
+                : null;
+            return new LowPriorityEmbedder(model, sp.GetRequiredService<ILogger<LowPriorityEmbedder>>(), busy);
+        });
         services.AddSingleton(sp =>
         {
             var (embedder, tokens) = (sp.GetRequiredService<IEmbedder>(), sp.GetRequiredService<BlindTokenKey>());
