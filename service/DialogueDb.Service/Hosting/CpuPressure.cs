@@ -9,10 +9,12 @@ namespace DialogueDb.Service.Hosting;
 /// work (the in-process embedding model) waits while it is: the requests counted in flight
 /// (<see cref="RequestsInFlight"/>) miss a saturated machine, where requests spend their time queued for a core before
 /// the pipeline sees them (measured under the appends load: 0–1 in flight while the cores were saturated). Counters are
-/// read at most once per <see cref="Interval"/>; a platform without them is never under pressure.
+/// read at most once per <see cref="Interval"/>; a platform without them is never under pressure. The waiting work's own
+/// CPU (<c>ownWork</c>) counts as idle: the model's last batch must not hold back its next one.
 /// </summary>
 /// <param name="read">Reads a counter file (a path), or null when it does not exist; the files by default.</param>
-internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read = null)
+/// <param name="ownWork">The CPU time the waiting work has used so far (cumulative); none by default.</param>
+internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read = null, Func<TimeSpan>? ownWork = null)
 {
     public const double IdleFloor = 0.2;
     public const double QuotaCeiling = 0.8;
@@ -22,11 +24,15 @@ internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read
     private const string CgroupMax = "/sys/fs/cgroup/cpu.max";
     private const string CgroupStat = "/sys/fs/cgroup/cpu.stat";
 
+    /// <summary>The unit of <c>/proc/stat</c> (USER_HZ, 100 on Linux whatever the kernel's own tick rate).</summary>
+    private const double TicksPerSecond = 100;
+
     private readonly Func<string, string?> _read = read ?? ReadFile;
     private readonly Lock _lock = new();
     private long _sampledAt = long.MinValue;
     private (long Idle, long Total)? _machine;
     private long? _cgroupUsageMicros;
+    private TimeSpan _own;
     private bool _busy;
 
     /// <summary>True while the last interval left the machine (or the container's limit) nearly no idle CPU.</summary>
@@ -44,13 +50,16 @@ internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read
 
                 var elapsed = _sampledAt == long.MinValue ? TimeSpan.Zero : time.GetElapsedTime(_sampledAt, now);
                 _sampledAt = now;
-                _busy = MachineBusy() | CgroupBusy(elapsed);
+                var own = ownWork?.Invoke() ?? TimeSpan.Zero;
+                var ownSince = own - _own;
+                _own = own;
+                _busy = MachineBusy(ownSince) | CgroupBusy(elapsed, ownSince);
                 return _busy;
             }
         }
     }
 
-    private bool MachineBusy()
+    private bool MachineBusy(TimeSpan ownSince)
     {
         if (Machine(_read(MachineStat)) is not { } sample)
         {
@@ -64,10 +73,11 @@ internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read
             return false;
         }
 
-        return (double)(sample.Idle - before.Idle) / (sample.Total - before.Total) < IdleFloor;
+        var idle = sample.Idle - before.Idle + (ownSince.TotalSeconds * TicksPerSecond);
+        return idle / (sample.Total - before.Total) < IdleFloor;
     }
 
-    private bool CgroupBusy(TimeSpan elapsed)
+    private bool CgroupBusy(TimeSpan elapsed, TimeSpan ownSince)
     {
         var cores = CgroupCores(_read(CgroupMax));
         var usage = cores is null ? null : CgroupUsageMicros(_read(CgroupStat));
@@ -78,7 +88,7 @@ internal sealed class CpuPressure(TimeProvider time, Func<string, string?>? read
             return false;
         }
 
-        return (used - before) / (elapsed.TotalMicroseconds * allowed) > QuotaCeiling;
+        return (used - before - ownSince.TotalMicroseconds) / (elapsed.TotalMicroseconds * allowed) > QuotaCeiling;
     }
 
     /// <summary>Idle and total ticks of the machine's first line (<c>cpu user nice system idle iowait …</c>).</summary>

@@ -47,6 +47,11 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 
     public string Model => _inner.Model;
 
+    /// <summary>Wall time spent embedding so far (cumulative): with the model's threads, the CPU it has used.</summary>
+    public TimeSpan Working => TimeSpan.FromTicks(Interlocked.Read(ref _workingTicks));
+
+    private long _workingTicks;
+
     /// <summary>The thread's nice value once it has lowered itself (Linux), for tests and diagnostics.</summary>
     public int? Niceness { get; private set; }
 
@@ -83,7 +88,17 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
             {
                 YieldWhileBusy(work.Cancellation);
                 work.Cancellation.ThrowIfCancellationRequested();
-                var vectors = _inner.EmbedAsync(work.Texts, work.Cancellation).AsTask().GetAwaiter().GetResult();
+                var started = Stopwatch.GetTimestamp();
+                float[][][] vectors;
+                try
+                {
+                    vectors = _inner.EmbedAsync(work.Texts, work.Cancellation).AsTask().GetAwaiter().GetResult();
+                }
+                finally
+                {
+                    Interlocked.Add(ref _workingTicks, Stopwatch.GetElapsedTime(started).Ticks);
+                }
+
                 answer = () => work.Done.TrySetResult(vectors);
             }
             catch (OperationCanceledException ex)

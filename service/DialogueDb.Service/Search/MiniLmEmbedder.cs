@@ -31,6 +31,9 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 
     private readonly int _threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, Environment.ProcessorCount / 2);
 
+    /// <summary>Cores one model run uses.</summary>
+    public int Threads => _threads;
+
     public int Dimensions => 384;
 
     public string Model => "all-MiniLM-L6-v2";

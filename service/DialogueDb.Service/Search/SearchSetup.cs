@@ -68,11 +68,14 @@ internal static class SearchSetup
         services.AddSingleton(sp =>
         {
             var model = besideTheApi ? sp.GetRequiredService<IEmbedder>() : new MiniLmEmbedder(Environment.ProcessorCount);
-            // The in-process model's inference is the CPU the API would miss; CPU counters are read in real time.
-            var busy = besideTheApi && model is MiniLmEmbedder && sp.GetService<RequestsInFlight>() is { } requests
-                ? ApiBusy(requests, new CpuPressure(TimeProvider.System))
+            // The in-process model's inference is the CPU the API would miss; CPU counters are read in real time, and
+            // what the model itself used (its wall time on its threads) does not count against it.
+            LowPriorityEmbedder? embedder = null;
+            var busy = besideTheApi && model is MiniLmEmbedder mini && sp.GetService<RequestsInFlight>() is { } requests
+                ? ApiBusy(requests, new CpuPressure(TimeProvider.System, ownWork: () => (embedder?.Working ?? TimeSpan.Zero) * mini.Threads))
                 : null;
-            return new LowPriorityEmbedder(model, sp.GetRequiredService<ILogger<LowPriorityEmbedder>>(), busy);
+            embedder = new LowPriorityEmbedder(model, sp.GetRequiredService<ILogger<LowPriorityEmbedder>>(), busy);
+            return embedder;
         });
         services.AddSingleton(sp =>
         {

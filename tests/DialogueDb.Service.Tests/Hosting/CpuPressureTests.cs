@@ -9,11 +9,13 @@ public sealed class CpuPressureTests
     private readonly Dictionary<string, string> _files = [];
     private int _reads;
 
+    private TimeSpan _ownWork;
+
     private CpuPressure NewPressure() => new(_time, path =>
     {
         _reads++;
         return _files.GetValueOrDefault(path);
-    });
+    }, () => _ownWork);
 
     /// <summary>A /proc/stat whose first line adds up to <paramref name="total"/> ticks, <paramref name="idle"/> of them idle or waiting.</summary>
     private void Machine(long total, long idle) =>
@@ -99,5 +101,28 @@ public sealed class CpuPressureTests
         Assert.False(pressure.Busy);
         _time.Advance(CpuPressure.Interval);
         Assert.False(pressure.Busy);
+    }
+
+    [Fact]
+    public void Busy_NotFromTheWaitingWorksOwnCpu()
+    {
+        var pressure = NewPressure();
+        Machine(total: 1_000, idle: 500);
+        _files["/sys/fs/cgroup/cpu.max"] = "200000 100000\n";
+        _files["/sys/fs/cgroup/cpu.stat"] = "usage_usec 5000000\n";
+        _ = pressure.Busy;
+
+        // One of the two cores ran the model for the whole second; the rest of the machine left 10 of 200 ticks idle.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Machine(total: 1_200, idle: 510);
+        _files["/sys/fs/cgroup/cpu.stat"] = "usage_usec 6900000\n"; // 1.9 s of 2: 95% of the limit, half of it the model
+        _ownWork += TimeSpan.FromSeconds(1);
+        Assert.False(pressure.Busy);
+
+        // The same load without the model: busy.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Machine(total: 1_400, idle: 520);
+        _files["/sys/fs/cgroup/cpu.stat"] = "usage_usec 8800000\n";
+        Assert.True(pressure.Busy);
     }
 }

@@ -95,11 +95,30 @@ public sealed class LowPriorityEmbedderTests
         return names;
     }
 
+    [Fact]
+    public async Task Working_AddsUpTheTimeSpentInTheModel_FailuresIncluded()
+    {
+        using var embedder = new LowPriorityEmbedder(new RecordingEmbedder { Takes = TimeSpan.FromMilliseconds(60) },
+            NullLogger<LowPriorityEmbedder>.Instance);
+        using var failing = new LowPriorityEmbedder(new RecordingEmbedder { Fail = true, Takes = TimeSpan.FromMilliseconds(60) },
+            NullLogger<LowPriorityEmbedder>.Instance);
+        Assert.Equal(TimeSpan.Zero, embedder.Working);
+
+        await embedder.EmbedAsync(["a"], TestContext.Current.CancellationToken);
+        await embedder.EmbedAsync(["b"], TestContext.Current.CancellationToken);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await failing.EmbedAsync(["x"], TestContext.Current.CancellationToken));
+
+        Assert.InRange(embedder.Working, TimeSpan.FromMilliseconds(120), TimeSpan.FromSeconds(30));
+        Assert.InRange(failing.Working, TimeSpan.FromMilliseconds(60), TimeSpan.FromSeconds(30));
+    }
+
     private sealed class RecordingEmbedder : IEmbedder
     {
         public List<int?> Niceness { get; } = [];
 
         public bool Fail { get; init; }
+
+        public TimeSpan Takes { get; init; }
 
         public int Dimensions => 1;
 
@@ -107,6 +126,7 @@ public sealed class LowPriorityEmbedderTests
 
         public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
         {
+            Thread.Sleep(Takes);
             if (Fail)
             {
                 throw new InvalidOperationException("model failed");
