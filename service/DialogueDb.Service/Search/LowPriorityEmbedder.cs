@@ -13,9 +13,8 @@ namespace DialogueDb.Service.Search;
 /// own session): beside PostgreSQL on the same cores the model still took a share of them under a saturating write load
 /// (measured: appends with the model on ÷ unreachable 0.83). So beside the API the thread also waits, before each batch,
 /// while the API is busy (<c>busy</c>: requests in flight or the CPU nearly all taken, <see cref="Hosting.CpuPressure"/>),
-/// up to <see cref="MaxYield"/>: under a
-/// saturating load the vectors follow at one batch per <see cref="MaxYield"/> and catch up when the load eases; keyword
-/// search stays current throughout.
+/// up to <see cref="MaxYield"/>: under a saturating load the vectors follow at one batch per <see cref="MaxYield"/> and
+/// catch up when the load eases; keyword search stays current throughout.
 /// </para>
 /// </summary>
 internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
