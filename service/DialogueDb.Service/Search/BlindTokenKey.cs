@@ -27,12 +27,11 @@ internal sealed class BlindTokenKey(Func<EncryptionKeyRing> currentRing, string 
     /// <summary>The id of the ring key the tokens are derived from now (not secret: it names the key, it is no key).</summary>
     public uint KeyId => currentRing().KeyIds.Min();
 
+    /// <summary>One term's token (a query's few terms); an indexing batch takes a <see cref="Tokenizer"/>.</summary>
     public BlindToken Token(string term)
     {
-        var key = CurrentKey();
-        Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(term), hash);
-        return BlindToken.Read(hash);
+        using var tokenizer = Tokenizer();
+        return tokenizer.Token(term);
     }
 
     /// <summary>Tokens for one batch of texts under the current key (see <see cref="BlindTokenizer"/>).</summary>

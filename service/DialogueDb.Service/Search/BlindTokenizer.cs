@@ -4,10 +4,11 @@ using System.Text;
 namespace DialogueDb.Service.Search;
 
 /// <summary>
-/// The blind tokens of one indexing batch: the same tokens as <see cref="BlindTokenKey.Token"/>, with one HMAC context
-/// reused for every term (a one-shot HMAC sets up and tears down its context each time, 2.4 times the cost of the hash
-/// itself for a word) and each distinct term of the batch hashed once. The terms it remembers are the batch's own and
-/// go with it: dispose it when the batch is indexed. Not thread-safe: one batch, one thread at a time.
+/// Where a term becomes its blind token (HMAC-SHA-256 of its UTF-8 under the token key, cut to
+/// <see cref="BlindToken.Length"/> bytes), for one indexing batch or one query. One HMAC context is reused for every
+/// term (a one-shot HMAC sets up and tears down its context each time, 2.4 times the cost of the hash itself for a
+/// word) and each distinct term is hashed once. The terms it remembers are the batch's own and go with it: dispose it
+/// when the batch is indexed. Not thread-safe: one batch, one thread at a time.
 /// </summary>
 internal sealed class BlindTokenizer(byte[] key) : IDisposable
 {
