@@ -7,7 +7,8 @@ namespace DialogueDb.Service.Storage;
 /// <summary>
 /// The reads every client makes most: one dialogue, one message, a page of a dialogue's messages. On PostgreSQL each
 /// is one round trip (<see cref="NamespaceBatches"/>: the namespace bound for the batch's own transaction, statements
-/// prepared); on SQLite they go through EF Core.
+/// prepared); on SQLite they go through the request's EF Core context, taken from its services only there (building a
+/// context the PostgreSQL path never uses cost ~8 µs of a ~200 µs read).
 /// </summary>
 internal sealed class ItemReads(NamespaceBatches? batches)
 {
@@ -31,10 +32,11 @@ internal sealed class ItemReads(NamespaceBatches? batches)
     private const string MessagePageDescending =
         $"SELECT {MessageColumns} {MessagePageFilter} AND seq < COALESCE($5, 9223372036854775807) ORDER BY seq DESC LIMIT $6";
 
-    public async Task<DialogueRow?> DialogueAsync(DialogueDbContext db, string ns, string id, CancellationToken ct)
+    public async Task<DialogueRow?> DialogueAsync(IServiceProvider services, string ns, string id, CancellationToken ct)
     {
         if (batches is null)
         {
+            var db = services.GetRequiredService<DialogueDbContext>();
             await db.UseNamespaceAsync(ns, ct);
             return await db.Dialogues.AsNoTracking().FirstOrDefaultAsync(d => d.Namespace == ns && d.Id == id, ct);
         }
@@ -48,10 +50,11 @@ internal sealed class ItemReads(NamespaceBatches? batches)
         return await reader.ReadAsync(ct) ? ReadDialogue(reader) : null;
     }
 
-    public async Task<MessageRow?> MessageAsync(DialogueDbContext db, string ns, string dialogueId, string id, CancellationToken ct)
+    public async Task<MessageRow?> MessageAsync(IServiceProvider services, string ns, string dialogueId, string id, CancellationToken ct)
     {
         if (batches is null)
         {
+            var db = services.GetRequiredService<DialogueDbContext>();
             await db.UseNamespaceAsync(ns, ct);
             return await db.Messages.AsNoTracking()
                 .FirstOrDefaultAsync(m => m.Namespace == ns && m.DialogueId == dialogueId && m.Id == id, ct);
@@ -68,12 +71,12 @@ internal sealed class ItemReads(NamespaceBatches? batches)
     }
 
     /// <summary>One page of a dialogue's messages by sequence, with one extra row; null when the dialogue does not exist.</summary>
-    public async Task<List<MessageRow>?> MessagePageAsync(DialogueDbContext db, string ns, string dialogueId, ListQuery query,
+    public async Task<List<MessageRow>?> MessagePageAsync(IServiceProvider services, string ns, string dialogueId, ListQuery query,
         CancellationToken ct)
     {
         if (batches is null)
         {
-            return await MessagePageWithContextAsync(db, ns, dialogueId, query, ct);
+            return await MessagePageWithContextAsync(services.GetRequiredService<DialogueDbContext>(), ns, dialogueId, query, ct);
         }
 
         await using var connection = await batches.OpenAsync(ct);

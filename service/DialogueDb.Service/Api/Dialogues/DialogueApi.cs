@@ -59,11 +59,11 @@ internal static partial class DialogueApi
             d => DialogueJson.Write(w, d, project.ProjectId, request.Http.TraceIdentifier, protector, withState: false)));
     }
 
-    private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ItemReads reads, ApiKeyRing project,
+    private static async Task<IResult> GetAsync(string id, ApiRequest request, ItemReads reads, ApiKeyRing project,
         ContentProtector protector, CancellationToken ct)
     {
         var ns = request.Namespace;
-        var dialogue = await reads.DialogueAsync(db, ns, id, ct);
+        var dialogue = await reads.DialogueAsync(request.Http.RequestServices, ns, id, ct);
         return dialogue is null
             ? ApiErrors.DialogueNotFound(id)
             : new JsonPayload(w => DialogueJson.Write(w, dialogue, project.ProjectId, request.Http.TraceIdentifier, protector));

@@ -61,19 +61,19 @@ internal static partial class MessageApi
         return value;
     }
 
-    private static async Task<IResult> ListAsync(ApiRequest request, DialogueDbContext db, ItemReads reads, ContentProtector protector,
+    private static async Task<IResult> ListAsync(ApiRequest request, ItemReads reads, ContentProtector protector,
         CancellationToken ct)
     {
         var rules = new InputRules();
         var dialogueId = DialogueIdFrom(request.Query, null, rules);
-        return dialogueId is null ? rules.ToError() : await ListCoreAsync(request, db, reads, protector, dialogueId, ct);
+        return dialogueId is null ? rules.ToError() : await ListCoreAsync(request, reads, protector, dialogueId, ct);
     }
 
-    private static Task<IResult> ListLegacyAsync(string dialogueId, ApiRequest request, DialogueDbContext db, ItemReads reads,
+    private static Task<IResult> ListLegacyAsync(string dialogueId, ApiRequest request, ItemReads reads,
         ContentProtector protector, CancellationToken ct) =>
-        ListCoreAsync(request, db, reads, protector, dialogueId, ct);
+        ListCoreAsync(request, reads, protector, dialogueId, ct);
 
-    private static async Task<IResult> ListCoreAsync(ApiRequest request, DialogueDbContext db, ItemReads reads,
+    private static async Task<IResult> ListCoreAsync(ApiRequest request, ItemReads reads,
         ContentProtector protector, string dialogueId, CancellationToken ct)
     {
         var (query, error) = ListQuery.Parse(request.Query, descendingByDefault: false);
@@ -82,14 +82,14 @@ internal static partial class MessageApi
             return error!;
         }
 
-        var page = await reads.MessagePageAsync(db, request.Namespace, dialogueId, query, ct);
+        var page = await reads.MessagePageAsync(request.Http.RequestServices, request.Namespace, dialogueId, query, ct);
         return page is null
             ? ApiErrors.DialogueNotFound(dialogueId)
             : new JsonPayload(w => Pages.Write(w, page, query, m => new Cursor(query.Descending, m.Seq, ""),
                 m => MessageJson.Write(w, m, protector)));
     }
 
-    private static async Task<IResult> GetAsync(string id, ApiRequest request, DialogueDbContext db, ItemReads reads,
+    private static async Task<IResult> GetAsync(string id, ApiRequest request, ItemReads reads,
         ContentProtector protector, CancellationToken ct)
     {
         var rules = new InputRules();
@@ -98,7 +98,7 @@ internal static partial class MessageApi
             return rules.ToError();
         }
 
-        var message = await reads.MessageAsync(db, request.Namespace, dialogueId, id, ct);
+        var message = await reads.MessageAsync(request.Http.RequestServices, request.Namespace, dialogueId, id, ct);
         return message is null ? ApiErrors.MessageNotFound(id) : new JsonPayload(w => MessageJson.Write(w, message, protector));
     }
 
