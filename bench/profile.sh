@@ -2,11 +2,11 @@
 # Profiles `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) under a closed-loop load and
 # prints the figures beside pgbench on the same cluster: what the profiles in bench/profiles/ were made with.
 #
-#   bench/profile.sh [appends|batch|read] [trace|counters|none]
+#   bench/profile.sh [appends|batch|read|noop] [trace|counters|perf|syscalls|statements|none]
 #
 # trace: dotnet-trace CPU sampling during the load (speedscope + nettrace under $BENCH_DIR/trace; top frames printed
 # by `dotnet-trace report … topN`); counters: dotnet-counters (System.Runtime, Kestrel, Npgsql) every second into
-# $BENCH_DIR/counters.csv; perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
+# $BENCH_DIR/counters.csv; syscalls: `strace -c` of every service thread (system calls per request); perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
 # `perf report --no-children --sort symbol`); statements: pg_stat_statements reset at the window's start and its top
 # statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service,
 # PostgreSQL and the load generator over the measured window comes from /proc, so the report shows the split per request.
@@ -66,6 +66,7 @@ case "$SCENARIO" in
     appends) ARGS+=(--scenario appends) ;;
     batch) ARGS+=(--scenario batch --batch 50) ;;
     read) ARGS+=(--scenario read) ;;
+    noop) ARGS+=(--scenario noop) ;;
     *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
 
@@ -104,6 +105,20 @@ case "$TOOL" in
         perf record -e cpu-clock -F 499 -g -p "$SERVE_PID" -o "$BENCH_DIR/perf/$SCENARIO.data" -- sleep "$((secs - 2))" \
             > "$BENCH_DIR/perf/record.log" 2>&1 &
         TOOL_PID=$! ;;
+    allocations)
+        # The runtime's allocation samples (an event per ~100 KB allocated, with the type) for a per-type summary.
+        mkdir -p "$BENCH_DIR/trace"
+        dotnet-trace collect -p "$SERVE_PID" --providers Microsoft-Windows-DotNETRuntime:0x1:5 \
+            --duration "00:00:$(printf '%02d' $((secs - 2)))" -o "$BENCH_DIR/trace/$SCENARIO-allocations.nettrace" \
+            > "$BENCH_DIR/trace/collect.log" 2>&1 &
+        TOOL_PID=$! ;;
+    syscalls)
+        # System calls of every service thread over the window (strace slows the service: read the counts per request,
+        # not the rate).
+        mkdir -p "$BENCH_DIR/syscalls"
+        timeout -s INT "$((secs - 1))" strace -c -f -p "$SERVE_PID" -o "$BENCH_DIR/syscalls/$SCENARIO.txt" \
+            > "$BENCH_DIR/syscalls/strace.log" 2>&1 &
+        TOOL_PID=$! ;;
     statements)
         "${PG_SUPER[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
         TOOL_PID="" ;;
@@ -122,6 +137,18 @@ wait "$LOAD_PID" || true
 [[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
 cat "$BENCH_DIR/load.md"
 [[ "$TOOL" != statements ]] || cat "$BENCH_DIR/statements.txt"
+if [[ "$TOOL" == syscalls ]]; then
+    # Calls per request: strace's counts over the requests the load generator measured in the same window.
+    awk -F'\t' 'END {print $5}' "$BENCH_DIR/load.tsv" | python3 -c '
+import sys, re
+rps = float(sys.stdin.read() or 0); n = rps * float(sys.argv[2])
+print(f"system calls per request ({n:.0f} requests in the window under strace):")
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[3].isdigit() and n:
+        print(f"  {f[-1]:<18} {int(f[3]) / n:6.2f}" + (f"  ({int(f[4]) / n:.2f} failed)" if len(f) == 6 else ""))
+' "$BENCH_DIR/syscalls/$SCENARIO.txt" "$WINDOW"
+fi
 RPS=$(awk -F'\t' 'END {print $0}' "$BENCH_DIR/load.tsv")
 log "load result: $RPS"
 TICK=$(getconf CLK_TCK)

@@ -5,11 +5,14 @@ internal sealed class ApiRequestFilter : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        foreach (var argument in context.Arguments)
+        // By index and only up to the request: enumerating the arguments allocated an enumerator per request, and each
+        // value-type argument read is boxed (the cancellation token comes last).
+        var arguments = context.Arguments;
+        for (var i = 0; i < arguments.Count; i++)
         {
-            if (argument is ApiRequest { Error: { } error })
+            if (arguments[i] is ApiRequest request)
             {
-                return ValueTask.FromResult<object?>(error);
+                return request.Error is { } error ? ValueTask.FromResult<object?>(error) : next(context);
             }
         }
 

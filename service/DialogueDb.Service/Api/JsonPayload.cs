@@ -1,17 +1,18 @@
-using System.Buffers;
 using System.Text.Json;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace DialogueDb.Service.Api;
 
 /// <summary>
 /// A 2xx answer built with a <see cref="Utf8JsonWriter"/>. The document is completed in memory before a byte is sent,
-/// so a failure while writing it (e.g. a row that does not decrypt) still becomes a clean error envelope.
+/// so a failure while writing it (e.g. a row that does not decrypt) still becomes a clean error envelope. The document's
+/// buffer is rented from the shared array pool: a fresh 4 KiB array per answer was a third of the bytes a read allocated.
 /// </summary>
 internal sealed class JsonPayload(Action<Utf8JsonWriter> write, int status = StatusCodes.Status200OK) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        using var buffer = new ArrayPoolBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(buffer, ApiJson.WriterOptions))
         {
             write(writer);
