@@ -2,12 +2,14 @@
 # Profiles `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) under a closed-loop load and
 # prints the figures beside pgbench on the same cluster: what the profiles in bench/profiles/ were made with.
 #
-#   bench/profile.sh [appends|batch|read|noop] [trace|counters|perf|syscalls|statements|none]
+#   bench/profile.sh [appends|batch|read|noop] [trace|counters|perf|allocations|syscalls|statements|none]
 #
 # trace: dotnet-trace CPU sampling during the load (speedscope + nettrace under $BENCH_DIR/trace; top frames printed
 # by `dotnet-trace report … topN`); counters: dotnet-counters (System.Runtime, Kestrel, Npgsql) every second into
-# $BENCH_DIR/counters.csv; syscalls: `strace -c` of every service thread (system calls per request); perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
-# `perf report --no-children --sort symbol`); statements: pg_stat_statements reset at the window's start and its top
+# $BENCH_DIR/counters.csv; perf: `perf record` on-CPU samples with the JIT's perf map (summarised by
+# `perf report --no-children --sort symbol`); allocations: the runtime's allocation samples (dotnet-trace) summarised
+# as bytes per request by type (bench/DialogueDb.AllocationTicks); syscalls: `strace -c` of every service thread,
+# printed as system calls per request; statements: pg_stat_statements reset at the window's start and its top
 # statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service,
 # PostgreSQL and the load generator over the measured window comes from /proc, so the report shows the split per request.
 # Environment: DURATION=15s WARMUP=5s CONCURRENCY=16 KEEP_INFRA=1 (default here: leave the servers up for the next run)
@@ -39,7 +41,7 @@ trap cleanup EXIT
 
 [[ "$TOOL" != perf ]] || export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 bench_infra_up
-bench_build
+if [[ "$TOOL" == allocations ]]; then bench_build bench/DialogueDb.AllocationTicks; else bench_build; fi
 bench_project_setup unlimited
 "${PG_SUPER[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null 2>&1 || true
 bench_serve_start
@@ -83,7 +85,7 @@ else
     "$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
     LOAD_PID=$!
     LOAD_PID_CPU=$LOAD_PID
-    WINDOW=$secs
+    WINDOW=$((secs - 1)) # the load generator exits at the end of its window: read its CPU a second before
     sleep "$warm"
 fi
 PGS=$(pg_pids | sort -u | tr '\n' ' ')
@@ -137,6 +139,10 @@ wait "$LOAD_PID" || true
 [[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
 cat "$BENCH_DIR/load.md"
 [[ "$TOOL" != statements ]] || cat "$BENCH_DIR/statements.txt"
+if [[ "$TOOL" == allocations ]]; then
+    "$REPO/bench/DialogueDb.AllocationTicks/bin/Release/net10.0/dialoguedb-allocation-ticks" \
+        "$BENCH_DIR/trace/$SCENARIO-allocations.nettrace" "$(awk -F'\t' -v w="$secs" 'END {print $5 * (w - 2)}' "$BENCH_DIR/load.tsv")"
+fi
 if [[ "$TOOL" == syscalls ]]; then
     # Calls per request: strace's counts over the requests the load generator measured in the same window.
     awk -F'\t' 'END {print $5}' "$BENCH_DIR/load.tsv" | python3 -c '
