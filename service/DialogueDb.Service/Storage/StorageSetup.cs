@@ -14,7 +14,7 @@ internal static class StorageSetup
         {
             var dataSource = new NpgsqlDataSourceBuilder(options.Postgres).Build();
             services.AddSingleton(dataSource);
-            services.AddSingleton(_ => NamespaceBatches.Create(options.Postgres!));
+            services.AddSingleton(_ => NamespaceBatches.Create(options.Postgres!, options.PostgresMultiplexedReads));
             AddContext(services, db => Configure(db, dataSource));
         }
         else

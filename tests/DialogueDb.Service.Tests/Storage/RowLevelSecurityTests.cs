@@ -128,7 +128,7 @@ public sealed class RowLevelSecurityTests : IAsyncLifetime
     {
         // The hot paths' pool skips the reset on reuse: the namespace must live only as long as the batch's transaction.
         await using var batches = NamespaceBatches.Create(
-            new NpgsqlConnectionStringBuilder(_database.AppConnectionString) { MaxPoolSize = 1 }.ConnectionString);
+            new NpgsqlConnectionStringBuilder(_database.AppConnectionString) { MaxPoolSize = 1 }.ConnectionString, multiplexedReads: false);
         int pid;
         await using (var first = await batches.OpenAsync(Ct))
         {
@@ -145,6 +145,43 @@ public sealed class RowLevelSecurityTests : IAsyncLifetime
         Assert.Equal(pid, second.ProcessID);
         Assert.Equal(0L, await ScalarAsync(second, "SELECT count(*) FROM dialogues"));
         Assert.Equal(0, await ExecuteAsync(second, "UPDATE dialogues SET label = 'stolen'"));
+    }
+
+    [Fact]
+    public async Task MultiplexedReads_ManyNamespacesInterleavedOnOneConnection_EachSeesOnlyItsOwn()
+    {
+        // One physical connection for the read pool: every batch is written behind others' on it, each with its own Sync.
+        // A namespace bound by one batch must end with that batch, never reach the next one in the pipe.
+        await using var batches = NamespaceBatches.Create(
+            new NpgsqlConnectionStringBuilder(_database.AppConnectionString) { MaxPoolSize = 1 }.ConnectionString, multiplexedReads: true);
+        string[] namespaces = ["tenant-a", "tenant-b", "", "tenant-none"];
+        var expected = new Dictionary<string, string>
+        {
+            ["tenant-a"] = "a-1", ["tenant-b"] = "b-1,shared-name", [""] = "default-1", ["tenant-none"] = "",
+        };
+
+        var appRole = new NpgsqlConnectionStringBuilder(_database.AppConnectionString).Username;
+        var sessions = $"SELECT count(*) FROM pg_stat_activity WHERE usename = '{appRole}' AND datname = current_database()";
+        await using var check = await _maintenance.OpenConnectionAsync(Ct);
+        var before = await ScalarAsync(check, sessions);
+
+        var reads = Enumerable.Range(0, 400).Select(async i =>
+        {
+            var ns = namespaces[i % namespaces.Length];
+            await using var batch = batches.Read(ns);
+            batch.BatchCommands.Add(NamespaceBatches.Command("SELECT coalesce(string_agg(id, ',' ORDER BY id), '') FROM dialogues"));
+            await using var reader = await batch.ExecuteReaderAsync(Ct);
+            await reader.NextResultAsync(Ct);
+            Assert.True(await reader.ReadAsync(Ct));
+            return (ns, ids: reader.GetString(0));
+        });
+
+        var results = await Task.WhenAll(reads);
+
+        Assert.Equal(400, results.Length);
+        Assert.All(results, r => Assert.Equal(expected[r.ns], r.ids));
+        // They did share one connection: the read pool added exactly one session of the API role.
+        Assert.Equal(before + 1, await ScalarAsync(check, sessions));
     }
 
     [Fact]
