@@ -6,9 +6,9 @@ namespace DialogueDb.Service.Storage;
 
 /// <summary>
 /// The reads every client makes most: one dialogue, one message, a page of a dialogue's messages. On PostgreSQL each
-/// is one round trip (<see cref="NamespaceBatches.Read"/>: the namespace bound for the batch's own transaction, statements
-/// prepared, multiplexed); on SQLite they go through the request's EF Core context, taken from its services only there (building a
-/// context the PostgreSQL path never uses cost ~8 µs of a ~200 µs read).
+/// is one round trip (<see cref="NamespaceBatches.Read"/>: the namespace bound for the batch's own transaction,
+/// statements prepared, connections multiplexed); on SQLite they go through the request's EF Core context, taken from
+/// its services only there (building a context the PostgreSQL path never uses cost ~8 µs of a ~200 µs read).
 /// </summary>
 internal sealed class ItemReads(NamespaceBatches? batches)
 {

@@ -19,8 +19,9 @@ namespace DialogueDb.Service.Storage;
 /// several reads per wake-up and the service sends and receives them in fewer system calls. Safe for the namespace
 /// because every batch is its own implicit transaction: its <c>set_config</c> ends at its own Sync, before the next
 /// batch on that connection begins. Appends keep a connection each (they gained nothing from multiplexing, and their
-/// slow path holds an explicit transaction). Multiplexing is experimental in Npgsql 10 and gone from its next major
-/// version; without it reads fall back to the exclusive pool.
+/// slow path holds an explicit transaction). Multiplexing is experimental in Npgsql 10 and removed upstream for its next
+/// major version (bench/profiles/2026-12-04-reads.md says what that means here); turned off, reads use the exclusive
+/// pool.
 /// </para>
 /// </summary>
 internal sealed class NamespaceBatches(NpgsqlDataSource dataSource, NpgsqlDataSource reads) : IAsyncDisposable
