@@ -146,7 +146,7 @@ fi
 if [[ "$TOOL" == syscalls ]]; then
     # Calls per request: strace's counts over the requests the load generator measured in the same window.
     awk -F'\t' 'END {print $5}' "$BENCH_DIR/load.tsv" | python3 -c '
-import sys, re
+import sys
 rps = float(sys.stdin.read() or 0); n = rps * float(sys.argv[2])
 print(f"system calls per request ({n:.0f} requests in the window under strace):")
 for line in open(sys.argv[1]):
