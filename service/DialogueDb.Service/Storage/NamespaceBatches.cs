@@ -54,24 +54,22 @@ internal sealed class NamespaceBatches(NpgsqlDataSource dataSource, NpgsqlDataSo
     public ValueTask<NpgsqlConnection> OpenAsync(CancellationToken ct) => dataSource.OpenConnectionAsync(ct);
 
     /// <summary>A read batch (no connection of its own when multiplexed) whose first command binds <paramref name="ns"/>.</summary>
-    public NpgsqlBatch Read(string ns)
-    {
-        var batch = reads.CreateBatch();
-        batch.BatchCommands.Add(Bind(ns));
-        return batch;
-    }
+    public NpgsqlBatch Read(string ns) => BoundTo(reads.CreateBatch(), ns);
 
     /// <summary>A batch on <paramref name="connection"/> whose first command binds <paramref name="ns"/> for its transaction.</summary>
-    public static NpgsqlBatch Create(NpgsqlConnection connection, string ns, NpgsqlTransaction? transaction = null)
-    {
-        var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(Bind(ns));
-        return batch;
-    }
+    public static NpgsqlBatch Create(NpgsqlConnection connection, string ns, NpgsqlTransaction? transaction = null) =>
+        BoundTo(new NpgsqlBatch(connection, transaction), ns);
 
     /// <summary>The command that binds <paramref name="ns"/> until the end of the current transaction.</summary>
     public static NpgsqlBatchCommand Bind(string ns) =>
         new(BindNamespace) { Parameters = { new NpgsqlParameter<string> { TypedValue = DialogueDbContext.NamespacePrefix + ns } } };
+
+    /// <summary>Every batch of these pools starts by binding its namespace: one place that makes sure of it.</summary>
+    private static NpgsqlBatch BoundTo(NpgsqlBatch batch, string ns)
+    {
+        batch.BatchCommands.Add(Bind(ns));
+        return batch;
+    }
 
     /// <summary>A command of a batch with positional parameters ($1, $2, …).</summary>
     public static NpgsqlBatchCommand Command(string sql, params NpgsqlParameter[] parameters)
