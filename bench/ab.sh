@@ -8,7 +8,10 @@
 # for one side's service only, e.g. AB_ENV_A="DIALOGUEDB_SEARCH_ENABLED=false" to compare search off (A) with on (B) on
 # one build (pass this tree's binary as the baseline). Prints one line per measurement, the per-round ratios B ÷ A and
 # each side ÷ pgbench, and each side's messages and search-index rows after each measurement (what the indexer kept up
-# with).
+# with). The plan's rate (1,000,000,000 requests/s, so the Redis limiter is in the path and never refuses) is in
+# $BENCH_DIR/data/project.json; $BENCH_DIR/data/project-unlimited.json is the same project without a rate (the limiter
+# skipped): AB_ENV_A="DIALOGUEDB_PROJECT_FILE=/tmp/dialoguedb-ab/data/project-unlimited.json" measures limiter off (A)
+# against on (B) on one build.
 set -euo pipefail
 
 BASE_DDB="$1"
@@ -29,6 +32,7 @@ trap bench_serve_stop EXIT
 bench_infra_up
 bench_build
 bench_project_setup unlimited
+cp "$BENCH_DIR/data/project.json" "$BENCH_DIR/data/project-unlimited.json"
 bench_project_json 1000000000
 # Each side runs on a database of its own, migrated by its own binary: a schema change can be measured, and neither
 # side inherits the other's dead rows or queue backlog. pgbench runs in B's database.

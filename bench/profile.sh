@@ -13,6 +13,7 @@
 # statements over the window (executor time, calls, rows, WAL) into $BENCH_DIR/statements.txt. CPU time of the service,
 # PostgreSQL and the load generator over the measured window comes from /proc, so the report shows the split per request.
 # Environment: DURATION=15s WARMUP=5s CONCURRENCY=16 KEEP_INFRA=1 (default here: leave the servers up for the next run)
+# RATE=unlimited (the plan's requests/s: a number puts the Redis limiter in the path, as bench/run.sh's limiter pair)
 # DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553.
 set -euo pipefail
 
@@ -42,7 +43,7 @@ trap cleanup EXIT
 [[ "$TOOL" != perf ]] || export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 bench_infra_up
 if [[ "$TOOL" == allocations ]]; then bench_build bench/DialogueDb.AllocationTicks; else bench_build; fi
-bench_project_setup unlimited
+bench_project_setup "${RATE:-unlimited}"
 "${PG_SUPER[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null 2>&1 || true
 bench_serve_start
 log "serve ready in ${SERVE_READY_MS} ms (pid $SERVE_PID)"

@@ -8,13 +8,19 @@ internal sealed class InProcessRateLimiter(TimeProvider time) : IRateLimiter
 
     public ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
     {
+        TryAcquireNow(key, ratePerSecond, cost, out var decision);
+        return ValueTask.FromResult(decision);
+    }
+
+    public bool TryAcquireNow(string key, long ratePerSecond, int cost, out RateDecision decision)
+    {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (_lock)
         {
             var stored = _tats.GetValueOrDefault(key, now);
-            var (decision, tat) = Gcra.Evaluate(stored, now, ratePerSecond, cost);
+            (decision, var tat) = Gcra.Evaluate(stored, now, ratePerSecond, cost);
             _tats[key] = tat;
-            return ValueTask.FromResult(decision);
+            return true;
         }
     }
 }

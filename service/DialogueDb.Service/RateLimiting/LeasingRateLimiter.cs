@@ -31,6 +31,31 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
     public static int SliceOf(long ratePerSecond) => (int)Math.Clamp(ratePerSecond / 100, 1, MaxSlice);
 
+    /// <summary>From the slice this process holds (or a refusal it keeps), without waiting; false when Redis must be asked.</summary>
+    public bool TryAcquireNow(string key, long ratePerSecond, int cost, out RateDecision decision)
+    {
+        decision = default;
+        var size = SliceOf(ratePerSecond);
+        if (cost == 0 || size <= cost)
+        {
+            return false;
+        }
+
+        var now = time.GetUtcNow();
+        KeyState? state;
+        TaskCompletionSource? lease;
+        lock (_lock)
+        {
+            if (!_keys.TryGetValue(key, out state) || !Take(state, ratePerSecond, cost, size, now, out decision, out lease))
+            {
+                return false;
+            }
+        }
+
+        StartPrefetch(state, key, ratePerSecond, size, now, lease);
+        return true;
+    }
+
     public async ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
     {
         var size = SliceOf(ratePerSecond);
@@ -53,13 +78,9 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
                     _keys[key] = state = new KeyState();
                 }
 
-                if (state.TryTake(ratePerSecond, cost, now, out var decision))
+                if (Take(state, ratePerSecond, cost, size, now, out var decision, out lease))
                 {
                     taken = decision;
-                    if (state.NeedsNext(size))
-                    {
-                        lease = state.Leasing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    }
                 }
                 else if (!state.PerRequest(ratePerSecond, now))
                 {
@@ -76,11 +97,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
             if (taken is { } answer)
             {
-                if (lease is not null)
-                {
-                    _ = PrefetchAsync(state, key, ratePerSecond, size, now, lease);
-                }
-
+                StartPrefetch(state, key, ratePerSecond, size, now, lease);
                 return answer;
             }
 
@@ -103,6 +120,35 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
             {
                 EndLease(state, lease);
             }
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: takes <paramref name="cost"/> from the held slice (or answers the held refusal) and, when that left the
+    /// slice in its last quarter, claims the lease of the next one (<paramref name="prefetch"/>, for <see cref="StartPrefetch"/>).
+    /// </summary>
+    private static bool Take(KeyState state, long rate, int cost, int size, DateTimeOffset now, out RateDecision decision,
+        out TaskCompletionSource? prefetch)
+    {
+        prefetch = null;
+        if (!state.TryTake(rate, cost, now, out decision))
+        {
+            return false;
+        }
+
+        if (state.NeedsNext(size))
+        {
+            prefetch = state.Leasing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        return true;
+    }
+
+    private void StartPrefetch(KeyState state, string key, long rate, int size, DateTimeOffset now, TaskCompletionSource? lease)
+    {
+        if (lease is not null)
+        {
+            _ = PrefetchAsync(state, key, rate, size, now, lease);
         }
     }
 

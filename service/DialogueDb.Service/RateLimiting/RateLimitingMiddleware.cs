@@ -41,16 +41,18 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, IRateLimiter 
             return;
         }
 
-        RateDecision decision;
-        try
+        if (!limiter.TryAcquireNow(keys.Rate, rate, cost, out var decision))
         {
-            decision = await limiter.AcquireAsync(keys.Rate, rate, cost, context.RequestAborted);
-        }
-        catch (RateLimiterUnavailableException)
-        {
-            metrics.RateLimitDecision(ServiceMetrics.RateLimitDecisions.Unavailable);
-            await ApiErrors.Unavailable("Rate limiting is unavailable; retry shortly").ExecuteAsync(context);
-            return;
+            try
+            {
+                decision = await limiter.AcquireAsync(keys.Rate, rate, cost, context.RequestAborted);
+            }
+            catch (RateLimiterUnavailableException)
+            {
+                metrics.RateLimitDecision(ServiceMetrics.RateLimitDecisions.Unavailable);
+                await ApiErrors.Unavailable("Rate limiting is unavailable; retry shortly").ExecuteAsync(context);
+                return;
+            }
         }
 
         var headers = context.Response.Headers;

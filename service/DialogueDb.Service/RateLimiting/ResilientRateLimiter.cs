@@ -57,6 +57,17 @@ internal sealed partial class ResilientRateLimiter(
             : await local.AcquireAsync(key, ratePerSecond, cost, ct);
     }
 
+    /// <summary>
+    /// The shared limiter's immediate answer (a leased slice) while the breaker is closed and nothing is degraded; otherwise
+    /// false, and <see cref="AcquireAsync"/> decides (and logs a recovery or a failure) as before.
+    /// </summary>
+    public bool TryAcquireNow(string key, long ratePerSecond, int cost, out RateDecision decision)
+    {
+        decision = default;
+        return Volatile.Read(ref _degraded) == 0 && time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _openUntilTicks)
+            && shared.TryAcquireNow(key, ratePerSecond, cost, out decision);
+    }
+
     /// <summary>Redis answered a probe (<see cref="RedisRecoveryProbe"/>): back to the shared limiter without waiting for a request.</summary>
     public void MarkRecovered()
     {

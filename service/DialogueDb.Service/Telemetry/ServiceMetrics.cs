@@ -5,13 +5,18 @@ namespace DialogueDb.Service.Telemetry;
 /// <summary>
 /// The service's own instruments, on one meter per host (from the host's <see cref="IMeterFactory"/>). Every label value
 /// is one of a fixed set named here: never content, a key, a namespace or an id. Recording is a lock-free add on a
-/// pre-created instrument with at most two constant tags (no allocation on the request path).
+/// pre-created instrument with at most two constant tags (no allocation on the request path); the rate-limit decisions,
+/// counted on every API request, are plain counters read when the metrics are collected (no per-request tag lookup in
+/// the exporter).
 /// </summary>
 internal sealed class ServiceMetrics
 {
     public const string MeterName = "DialogueDb.Service";
 
-    private readonly Counter<long> _rateLimitDecisions;
+    private static readonly string[] RateLimitDecisionNames =
+        [RateLimitDecisions.Allowed, RateLimitDecisions.Limited, RateLimitDecisions.Degraded, RateLimitDecisions.Unavailable];
+
+    private readonly long[] _rateLimitDecisions = new long[RateLimitDecisionNames.Length];
     private readonly Counter<long> _planLimitExceeded;
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _reloads;
@@ -35,7 +40,7 @@ internal sealed class ServiceMetrics
     {
         _time = time;
         var meter = meters.Create(MeterName);
-        _rateLimitDecisions = meter.CreateCounter<long>("dialoguedb.ratelimit.decisions", "{request}",
+        meter.CreateObservableCounter("dialoguedb.ratelimit.decisions", ObserveRateLimitDecisions, "{request}",
             "Rate-limit decisions on API requests by decision: allowed, limited (429), degraded (allowed by the in-process " +
             "fallback while Redis is unreachable), unavailable (503, fail-closed)");
         _planLimitExceeded = meter.CreateCounter<long>("dialoguedb.plan.limit_exceeded", "{request}",
@@ -79,7 +84,26 @@ internal sealed class ServiceMetrics
             "Items waiting in the search queue at the indexer's last cycle");
     }
 
-    public void RateLimitDecision(string decision) => _rateLimitDecisions.Add(1, new KeyValuePair<string, object?>("decision", decision));
+    public void RateLimitDecision(string decision) => Interlocked.Increment(ref _rateLimitDecisions[decision switch
+    {
+        RateLimitDecisions.Allowed => 0,
+        RateLimitDecisions.Limited => 1,
+        RateLimitDecisions.Degraded => 2,
+        RateLimitDecisions.Unavailable => 3,
+        _ => throw new ArgumentOutOfRangeException(nameof(decision), decision, "not a rate-limit decision"),
+    }]);
+
+    /// <summary>The decisions counted so far, one measurement per decision that occurred (as a counter's series appear).</summary>
+    private IEnumerable<Measurement<long>> ObserveRateLimitDecisions()
+    {
+        for (var i = 0; i < RateLimitDecisionNames.Length; i++)
+        {
+            if (Volatile.Read(ref _rateLimitDecisions[i]) is var count and > 0)
+            {
+                yield return new Measurement<long>(count, new KeyValuePair<string, object?>("decision", RateLimitDecisionNames[i]));
+            }
+        }
+    }
 
     public void PlanLimitExceeded(string kind) => _planLimitExceeded.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

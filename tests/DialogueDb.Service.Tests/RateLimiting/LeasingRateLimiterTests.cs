@@ -31,7 +31,7 @@ public sealed class LeasingRateLimiterTests
         var admitted = 0;
         for (var i = 0; i < requests; i++)
         {
-            if ((await replicas[i % 2].AcquireAsync("k", rate, 1, Ct)).Allowed)
+            if ((await CheckAsync(replicas[i % 2], rate)).Allowed)
             {
                 admitted++;
             }
@@ -46,6 +46,63 @@ public sealed class LeasingRateLimiterTests
             Assert.Equal(requests, admitted);
             Assert.True(shared.Calls * LeasingRateLimiter.SliceOf(rate) / 2 <= requests, $"{shared.Calls} shared calls for {requests} requests");
         }
+    }
+
+    [Fact]
+    public async Task TryAcquireNow_AnswersFromTheHeldSliceOnly()
+    {
+        const long rate = 10_000; // slices of 100
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var limiter = Leasing(shared, time);
+
+        // Nothing held yet: no answer, nothing taken, nobody asked.
+        Assert.False(limiter.TryAcquireNow("k", rate, 1, out _));
+        Assert.Equal(0, shared.Calls);
+
+        Assert.True((await limiter.AcquireAsync("k", rate, 1, Ct)).Allowed);
+        Assert.Equal(1, shared.Calls);
+        var remaining = new List<long>();
+        for (var i = 0; i < 74; i++)
+        {
+            Assert.True(limiter.TryAcquireNow("k", rate, 1, out var decision));
+            Assert.True(decision.Allowed);
+            remaining.Add(decision.Remaining);
+        }
+
+        // 75 of the slice's 100 taken without a round trip, each answer's remainder counted down by one.
+        Assert.Equal(1, shared.Calls);
+        Assert.Equal(remaining.OrderByDescending(r => r), remaining);
+        Assert.Equal(74, remaining.Distinct().Count());
+
+        // Into the last quarter: the next slice is leased ahead, still without keeping this request waiting.
+        Assert.True(limiter.TryAcquireNow("k", rate, 1, out _));
+        Assert.Equal(2, shared.Calls);
+
+        // A held slice past its lifetime is not used: the request goes to the shared limiter.
+        time.Advance(LeasingRateLimiter.SliceLifetime + TimeSpan.FromMilliseconds(1));
+        Assert.False(limiter.TryAcquireNow("k", rate, 1, out _));
+        Assert.Equal(2, shared.Calls);
+    }
+
+    [Fact]
+    public async Task TryAcquireNow_KeepsAHeldRefusal_AndNeverTakesPerRequestChecks()
+    {
+        const long rate = 1_000; // slices of 10
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var limiter = Leasing(shared, time);
+
+        // Another replica spent the whole burst: this replica's request is refused, and the refusal is held.
+        Assert.True((await shared.AcquireAsync("k", rate, (int)rate, Ct)).Allowed);
+        Assert.False((await limiter.AcquireAsync("k", rate, 1, Ct)).Allowed);
+        Assert.True(limiter.TryAcquireNow("k", rate, 1, out var held));
+        Assert.False(held.Allowed);
+        Assert.True(held.RetryAfterSeconds >= 1);
+
+        // Cost 0 (unauthenticated answers) and one-request slices are always the shared limiter's to answer.
+        Assert.False(limiter.TryAcquireNow("k", rate, 0, out _));
+        Assert.False(limiter.TryAcquireNow("low", 50, 1, out _));
     }
 
     [Fact]
@@ -232,6 +289,10 @@ public sealed class LeasingRateLimiterTests
         gate.Open();
         return (limiter, gate, next);
     }
+
+    /// <summary>As the middleware asks: the immediate answer when the limiter holds one, else the asynchronous check.</summary>
+    private static async ValueTask<RateDecision> CheckAsync(IRateLimiter limiter, long rate) =>
+        limiter.TryAcquireNow("k", rate, 1, out var decision) ? decision : await limiter.AcquireAsync("k", rate, 1, Ct);
 
     private static LeasingRateLimiter Leasing(IRateLimiter shared, TimeProvider time, ILogger<LeasingRateLimiter>? logger = null) =>
         new(shared, time, logger ?? NullLogger<LeasingRateLimiter>.Instance);
