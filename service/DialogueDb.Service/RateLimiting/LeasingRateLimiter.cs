@@ -6,9 +6,13 @@ namespace DialogueDb.Service.RateLimiting;
 /// Takes a slice of the per-second allowance from the shared (Redis) limiter in one round trip and hands it out in this
 /// process, so a busy replica asks Redis once per slice instead of once per request. Exact in total: a slice is counted
 /// in Redis before any of it is used, so all replicas together never admit more than the limit; a slice not used within
-/// <see cref="SliceLifetime"/> is dropped (a replica can at most refuse slightly early, never admit late). At low rates
-/// the slice is one request, which is the exact per-request check; at the boundary (a slice refused) it falls back to it,
-/// and a refused request is answered locally until a slice could have refilled.
+/// <see cref="SliceLifetime"/> is dropped (a replica can at most refuse slightly early, never admit late). A slice is
+/// sized to what this replica took per second from the one before, for <see cref="LeaseHorizon"/> (at most a hundredth
+/// of the rate, at most <see cref="MaxSlice"/>): a quiet replica leases one request at a time, the exact per-request
+/// check, instead of dropping most of every slice (with many quiet replicas that waste alone would fill the window, and
+/// every request would then cost two round trips: a refused slice, then its own check). At the boundary (a slice
+/// refused) it falls back to single requests, and a refused request is answered locally until a slice could have
+/// refilled.
 /// <para>
 /// One lease per key is in flight at a time: the requests that find the slice used up while another request is already
 /// leasing the next one wait for that lease instead of each asking Redis (and each overwriting the others' slices); and
@@ -20,8 +24,14 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
     /// <summary>How long a leased slice may be used: well inside the one-second window the limit is defined over.</summary>
     public static readonly TimeSpan SliceLifetime = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>A slice is a hundredth of the per-second rate, at most this many requests.</summary>
-    public const int MaxSlice = 100;
+    /// <summary>A slice is at most a hundredth of the per-second rate, and at most this many requests.</summary>
+    public const int MaxSlice = 1_000;
+
+    /// <summary>How much of this replica's recent demand a slice covers: half its lifetime, so a steady load uses it up in time.</summary>
+    public static readonly TimeSpan LeaseHorizon = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Smaller slices are not leased ahead: a replica this quiet asks when it needs to, as per-request checks do.</summary>
+    private const int MinPrefetchedSlice = 4;
 
     /// <summary>How many leases a request waits for before it leases for itself (each lease may be used up by others).</summary>
     private const int MaxWaits = 3;
@@ -29,6 +39,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    /// <summary>The largest slice at this rate; at or below the cost of a request, every request is checked on its own.</summary>
     public static int SliceOf(long ratePerSecond) => (int)Math.Clamp(ratePerSecond / 100, 1, MaxSlice);
 
     /// <summary>From the slice this process holds (or a refusal it keeps), without waiting; false when Redis must be asked.</summary>
@@ -44,15 +55,16 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
         var now = time.GetUtcNow();
         KeyState? state;
         TaskCompletionSource? lease;
+        int next;
         lock (_lock)
         {
-            if (!_keys.TryGetValue(key, out state) || !Take(state, ratePerSecond, cost, size, now, out decision, out lease))
+            if (!_keys.TryGetValue(key, out state) || !Take(state, ratePerSecond, cost, size, now, out decision, out lease, out next))
             {
                 return false;
             }
         }
 
-        StartPrefetch(state, key, ratePerSecond, size, now, lease);
+        StartPrefetch(state, key, ratePerSecond, next, now, lease);
         return true;
     }
 
@@ -71,6 +83,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
             Task? inFlight = null;
             TaskCompletionSource? lease = null;
             RateDecision? taken = null;
+            var leaseSize = size;
             lock (_lock)
             {
                 if (!_keys.TryGetValue(key, out state!))
@@ -78,7 +91,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
                     _keys[key] = state = new KeyState();
                 }
 
-                if (Take(state, ratePerSecond, cost, size, now, out var decision, out lease))
+                if (Take(state, ratePerSecond, cost, size, now, out var decision, out lease, out leaseSize))
                 {
                     taken = decision;
                 }
@@ -91,13 +104,14 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
                     else
                     {
                         lease = state.Leasing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        leaseSize = Math.Max(cost, state.NextSize(ratePerSecond, size, now));
                     }
                 }
             }
 
             if (taken is { } answer)
             {
-                StartPrefetch(state, key, ratePerSecond, size, now, lease);
+                StartPrefetch(state, key, ratePerSecond, leaseSize, now, lease);
                 return answer;
             }
 
@@ -114,7 +128,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
             try
             {
-                return await LeaseAsync(state, key, ratePerSecond, cost, size, now, ct);
+                return await LeaseAsync(state, key, ratePerSecond, cost, leaseSize, now, ct);
             }
             finally
             {
@@ -125,20 +139,23 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
     /// <summary>
     /// Under the lock: takes <paramref name="cost"/> from the held slice (or answers the held refusal) and, when that left the
-    /// slice in its last quarter, claims the lease of the next one (<paramref name="prefetch"/>, for <see cref="StartPrefetch"/>).
+    /// slice in its last quarter, claims the lease of the next one (<paramref name="prefetch"/> of <paramref name="nextSize"/>,
+    /// for <see cref="StartPrefetch"/>).
     /// </summary>
-    private static bool Take(KeyState state, long rate, int cost, int size, DateTimeOffset now, out RateDecision decision,
-        out TaskCompletionSource? prefetch)
+    private static bool Take(KeyState state, long rate, int cost, int maxSize, DateTimeOffset now, out RateDecision decision,
+        out TaskCompletionSource? prefetch, out int nextSize)
     {
         prefetch = null;
+        nextSize = maxSize;
         if (!state.TryTake(rate, cost, now, out decision))
         {
             return false;
         }
 
-        if (state.NeedsNext(size))
+        if (state.NeedsNext())
         {
             prefetch = state.Leasing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            nextSize = state.NextSize(rate, maxSize, now);
         }
 
         return true;
@@ -160,7 +177,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
         {
             lock (_lock)
             {
-                state.Current = new Slice(rate, now + SliceLifetime, leased) { Left = size - cost };
+                state.Current = new Slice(rate, now + SliceLifetime, leased, size) { Left = size - cost, StartedAt = now };
             }
 
             return leased with { Remaining = leased.Remaining + size - cost };
@@ -193,7 +210,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
             {
                 if (leased.Allowed)
                 {
-                    state.Next = new Slice(rate, now + SliceLifetime, leased) { Left = size };
+                    state.Next = new Slice(rate, now + SliceLifetime, leased, size) { Left = size };
                 }
                 else
                 {
@@ -239,7 +256,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
             // Kept for the time one slice takes to refill, so an overloaded replica does not ask once per refused request.
             lock (_lock)
             {
-                state.Current = new Slice(rate, now + Refill(size, rate), single);
+                state.Current = new Slice(rate, now + Refill(size, rate), single, 0);
             }
         }
 
@@ -271,9 +288,29 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
         public DateTimeOffset PerRequestUntil { get; set; }
 
-        /// <summary>The current slice is down to its last quarter and nothing is leased or being leased after it.</summary>
-        public bool NeedsNext(int size) =>
-            Leasing is null && Next is null && Current is { Decision.Allowed: true } slice && slice.Left < Math.Max(1, size / 4);
+        /// <summary>
+        /// The current slice (one worth leasing ahead) is down to its last quarter and nothing is leased or being leased
+        /// after it.
+        /// </summary>
+        public bool NeedsNext() => Leasing is null && Next is null
+            && Current is { Decision.Allowed: true } slice && slice.Size >= MinPrefetchedSlice && slice.Left < slice.Size / 4;
+
+        /// <summary>
+        /// The next lease's size: the rate at which this replica took from the current slice since it began, over
+        /// <see cref="LeaseHorizon"/>, between 1 and <paramref name="maxSize"/>; the largest before anything was taken at this
+        /// rate (the first lease, or after a refusal or a change of plan).
+        /// </summary>
+        public int NextSize(long rate, int maxSize, DateTimeOffset now)
+        {
+            if (Current is not { Decision.Allowed: true } slice || slice.Rate != rate)
+            {
+                return maxSize;
+            }
+
+            var taken = slice.Size - slice.Left;
+            var seconds = Math.Max((now - slice.StartedAt).TotalSeconds, 0.001);
+            return (int)Math.Clamp(Math.Ceiling(taken / seconds * LeaseHorizon.TotalSeconds), 1, maxSize);
+        }
 
         private static bool Live(Slice? slice, long rate, DateTimeOffset now) => slice is not null && slice.Rate == rate && slice.ExpiresAt > now;
 
@@ -291,6 +328,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
                 }
 
                 Current = Next;
+                Current!.StartedAt = now;
                 Next = null;
             }
 
@@ -313,9 +351,15 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
         }
     }
 
-    private sealed class Slice(long rate, DateTimeOffset expiresAt, RateDecision decision)
+    private sealed class Slice(long rate, DateTimeOffset expiresAt, RateDecision decision, int size)
     {
         public long Rate { get; } = rate;
+
+        /// <summary>How many requests were leased (0 for a held refusal).</summary>
+        public int Size { get; } = size;
+
+        /// <summary>When this process began to take from it (its demand since then sizes the next lease).</summary>
+        public DateTimeOffset StartedAt { get; set; }
 
         public DateTimeOffset ExpiresAt { get; } = expiresAt;
 

@@ -106,6 +106,54 @@ public sealed class LeasingRateLimiterTests
     }
 
     [Fact]
+    public async Task ManyQuietReplicas_LeaseWhatTheyUse_AllAdmittedFarBelowTheLimit()
+    {
+        // 40 replicas, each asked about 9 times a second (a request every 110 ms: every slice has expired by the next), 360
+        // requests/s in all against a limit of 10,000/s. Slices of a hundred each time would try to spend 36,000 a second of
+        // the allowance: the window fills, slices are refused and each request costs two shared calls (a refused slice, then
+        // its own check). Slices sized to each replica's demand spend about what is used, in one call per request.
+        const long rate = 10_000;
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var replicas = Enumerable.Range(0, 40).Select(_ => Leasing(shared, time)).ToArray();
+
+        var requests = 0;
+        var admitted = 0;
+        for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromSeconds(3); elapsed += TimeSpan.FromMilliseconds(110.0 / replicas.Length))
+        {
+            if ((await CheckAsync(replicas[requests++ % replicas.Length], rate)).Allowed)
+            {
+                admitted++;
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(110.0 / replicas.Length));
+        }
+
+        Assert.Equal(requests, admitted);
+        // The first lease of each replica is a full slice (nothing known yet); after that, one request per lease.
+        Assert.InRange(shared.Units, requests, requests + replicas.Length * LeasingRateLimiter.SliceOf(rate));
+        Assert.InRange(shared.Calls, requests / 2, requests);
+    }
+
+    [Fact]
+    public async Task BusyReplica_SlicesGrowToItsDemand_FewSharedCalls()
+    {
+        const long rate = 1_000_000; // slices of up to 1,000
+        var time = new FakeTimeProvider();
+        var shared = new CountingLimiter(new InProcessRateLimiter(time));
+        var limiter = Leasing(shared, time);
+
+        // 10,000 requests/s for two seconds: a slice covers 50 ms of that demand, 500 requests.
+        for (var i = 0; i < 20_000; i++)
+        {
+            Assert.True((await CheckAsync(limiter, rate)).Allowed);
+            time.Advance(TimeSpan.FromMilliseconds(0.1));
+        }
+
+        Assert.InRange(shared.Calls, 20_000 / 1_000, 20_000 / 250);
+    }
+
+    [Fact]
     public async Task LowRate_EveryRequestIsCheckedExactly()
     {
         var time = new FakeTimeProvider();
@@ -327,9 +375,13 @@ public sealed class LeasingRateLimiterTests
     {
         public int Calls { get; private set; }
 
+        /// <summary>The requests' worth asked for in all (a slice counts its size).</summary>
+        public long Units { get; private set; }
+
         public ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
         {
             Calls++;
+            Units += cost;
             return inner.AcquireAsync(key, ratePerSecond, cost, ct);
         }
     }
