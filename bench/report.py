@@ -182,8 +182,8 @@ out.append("## Figures\n")
 out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} warm-up, {a.concurrency} keep-alive"
            f" connections at a fixed concurrency (closed loop), latency percentiles exact over every request"
            f" (`bench/DialogueDb.LoadGen`; the single appends and the soak: {a.appends_loadgen}; when that is wrk, the limiter's"
-           f" on/off slices and the read ÷ no-op pair are driven by wrk too, on a process warmed on the route with the"
-           f" limiter on and off for half of that warm-up each). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
+           f" on/off slices, the read ÷ no-op pair and the metrics on/off pair are driven by wrk too, on processes warmed"
+           f" on the route for half of that warm-up per side). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
            f" per run, then median (min–max).\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")
@@ -192,8 +192,9 @@ out.append("\nRequests that failed, per scenario (all runs): " + ", ".join(f"{k}
 out.append("Rate limiter on = enterprise plan with 1,000,000 requests/s (the Redis limiter runs on every request, never"
            " rejects); off = the same plan without a requests/s limit, which skips the limiter (no Redis round trip, no"
            " X-RateLimit-* headers) while the Redis connection, relay and everything else stay the same. Both on one"
-           " warm process, switched through the project file in ABBA slices (on, off, off, on) per run; a run's figure"
-           " per side is the mean of its two slices.\n")
+           " warm process, switched through the project file in eight slices per run (on, off, off, on, twice; with wrk"
+           " each half the duration); a run's figure per side is the mean of its four slices. Metrics on = the default Prometheus listener, scraped every 5 s; off = no listener (no exporter);"
+           " each side is a fresh process, in alternating order.\n")
 profile = os.path.join(a.raw, "profile.txt")
 if os.path.exists(profile):
     out.append("### Profile of the last appends run (pg_stat_statements)\n")

@@ -160,7 +160,10 @@ start_and_measure() {
 
 # Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
 # warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
-# as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled).
+# as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled). With wrk (the default)
+# both the warm-up (half of APPENDS_WARMUP, as the limiter's process gets per side) and the measurement are wrk's: the
+# .NET generator takes about as much of the two cores as the service and caps the rate, which buried a few per cent
+# of difference in its own noise (0.847-1.024 between runs in the session-12 report).
 metrics_pair() {
     variants=(on off)
     [[ $((run % 2)) == 0 ]] && variants=(off on)
@@ -168,15 +171,24 @@ metrics_pair() {
         if [[ "$variant" == off ]]; then BENCH_METRICS_URLS=""; else unset BENCH_METRICS_URLS; fi
         export BENCH_METRICS_URLS
         start_and_measure "metrics-$variant" "$run"
-        "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
-            --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+        if bench_uses_wrk; then
+            DURATION="$(( $(seconds "$APPENDS_WARMUP") / 2 ))s" bench_wrk_get "warm-metrics:$run" "$BENCH_DIR/warm.tsv" \
+                "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
+        else
+            "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+                --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
+        fi
         scraper=""
         if [[ "$variant" == on ]]; then
             (while kill -0 "$SERVE_PID" 2>/dev/null; do curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics"; sleep 5; done) &
             scraper=$!
         fi
         log "run $run: read (GET /dialogue/{id}), metrics $variant"
-        loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
+        if bench_uses_wrk; then
+            bench_wrk_get "read-metrics-$variant:$run" "$RAW/load.tsv" "/api/v1/dialogue/$SMALL_ID" || log "read-metrics-$variant:$run failed"
+        else
+            loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
+        fi
         [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null
         bench_serve_stop
     done
@@ -300,13 +312,16 @@ for run in $(seq 1 "$RUNS"); do
         "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
             --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
     fi
+    # Eight slices of half the duration (on off off on, twice) rather than four whole ones: the same time, interleaved
+    # twice as finely, so the machine's drift within a run (the neighbours' load changes over seconds here) cancels better.
     slice=0
-    for variant in on off off on; do
+    for variant in on off off on on off off on; do
         slice=$((slice + 1))
         set_limiter "$variant"
-        log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/4)"
+        log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/8)"
         if bench_uses_wrk; then
-            bench_wrk_get "read-$variant:$run.$slice" "$RAW/load.tsv" "/api/v1/dialogue/$SMALL_ID" || log "read-$variant:$run.$slice failed"
+            DURATION="$(( ($(seconds "$DURATION") + 1) / 2 ))s" bench_wrk_get "read-$variant:$run.$slice" "$RAW/load.tsv" \
+                "/api/v1/dialogue/$SMALL_ID" || log "read-$variant:$run.$slice failed"
         else
             loadgen "read-$variant" --scenario read --dialogue "$SMALL_ID" --label "read-$variant:$run.$slice"
         fi
