@@ -74,6 +74,21 @@ bench_project_setup() {
         || printf '[bench] pg_stat_statements unavailable (no profiling)\n' >&2
 }
 
+# Switches the Redis rate limiter on (1,000,000 requests/s) or off (no requests/s limit) in the running service and
+# waits until its answers for dialogue $2 carry (on) or lack (off) the X-RateLimit-Limit header.
+bench_set_limiter() {
+    if [[ "$1" == on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
+    local headers
+    for _ in $(seq 1 100); do
+        headers="$(curl -sk -D - -o /dev/null -H "Authorization: Bearer $(head -n1 "$DATA/bench-api-key")" \
+            "https://127.0.0.1:$API_PORT/api/v1/dialogue/$2")"
+        if grep -qi '^x-ratelimit-limit' <<<"$headers"; then [[ "$1" == on ]] && return 0; else [[ "$1" == off ]] && return 0; fi
+        sleep 0.1
+    done
+    printf '[bench] the limiter did not switch %s within 10 s\n' "$1" >&2
+    return 1
+}
+
 # Starts `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) and waits for /healthz/ready.
 # Sets SERVE_PID and SERVE_READY_MS (spawn to the first ready answer, polled every 20 ms).
 bench_serve_start() {

@@ -134,21 +134,6 @@ SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal;
 SQL
 }
 
-# Switches the Redis rate limiter on (1,000,000 requests/s) or off (no requests/s limit) in the running service and
-# waits until its answers carry (on) or lack (off) the X-RateLimit-Limit header.
-set_limiter() {
-    if [[ "$1" == on ]]; then bench_project_json 1000000; else bench_project_json unlimited; fi
-    local headers
-    for _ in $(seq 1 100); do
-        headers="$(curl -sk -D - -o /dev/null -H "Authorization: Bearer $(cat "$DATA/bench-api-key")" \
-            "https://127.0.0.1:$API_PORT/api/v1/dialogue/$SMALL_ID")"
-        if grep -qi '^x-ratelimit-limit' <<<"$headers"; then [[ "$1" == on ]] && return 0; else [[ "$1" == off ]] && return 0; fi
-        sleep 0.1
-    done
-    log "the limiter did not switch $1 within 10 s"
-    return 1
-}
-
 # Start to ready (spawn of the process to the first 200 of /healthz/ready) and the idle RSS 3 s later.
 start_and_measure() {
     local variant="$1" run="$2" rss
@@ -290,7 +275,7 @@ for run in $(seq 1 "$RUNS"); do
     fi
 
     # The limiter figure, on the warm service: the project file is switched between on and off (the service applies a
-    # change within about a second; set_limiter waits until the answers show it) in short ABBA slices, so a drift of
+    # change within about a second; bench_set_limiter waits until the answers show it) in short ABBA slices, so a drift of
     # the machine's load hits both sides alike. Each side's figure per run is the mean of its two slices.
     # The read pairs (limiter, read ÷ no-op, metrics) run with search off: a process with search on spends these minutes
     # working off the appends' index backlog, unevenly between slices, which measured the indexer instead of the
@@ -304,7 +289,7 @@ for run in $(seq 1 "$RUNS"); do
     # process tiering up the route (perf), which lands on whichever slice comes first.
     if bench_uses_wrk; then
         for variant in off on; do
-            set_limiter "$variant"
+            bench_set_limiter "$variant" "$SMALL_ID"
             DURATION="$(( $(seconds "$APPENDS_WARMUP") / 2 ))s" bench_wrk_get "warm-read:$run" "$BENCH_DIR/warm.tsv" \
                 "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
         done
@@ -317,7 +302,7 @@ for run in $(seq 1 "$RUNS"); do
     slice=0
     for variant in on off off on on off off on; do
         slice=$((slice + 1))
-        set_limiter "$variant"
+        bench_set_limiter "$variant" "$SMALL_ID"
         log "run $run: read (GET /dialogue/{id}), limiter $variant (slice $slice/8)"
         if bench_uses_wrk; then
             DURATION="$(( ($(seconds "$DURATION") + 1) / 2 ))s" bench_wrk_get "read-$variant:$run.$slice" "$RAW/load.tsv" \
