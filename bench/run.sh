@@ -276,7 +276,7 @@ for run in $(seq 1 "$RUNS"); do
 
     # The limiter figure, on the warm service: the project file is switched between on and off (the service applies a
     # change within about a second; bench_set_limiter waits until the answers show it) in short ABBA slices, so a drift of
-    # the machine's load hits both sides alike. Each side's figure per run is the mean of its two slices.
+    # the machine's load hits both sides alike. Each side's figure per run is the mean of its four slices.
     # The read pairs (limiter, read ÷ no-op, metrics) run with search off: a process with search on spends these minutes
     # working off the appends' index backlog, unevenly between slices, which measured the indexer instead of the
     # limiter (0.944 in the session-7 report). Reads do not touch the index; its cost is the search on ÷ off pair above.
