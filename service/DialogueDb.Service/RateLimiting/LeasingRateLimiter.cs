@@ -42,12 +42,21 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
     /// <summary>The largest slice at this rate; at or below the cost of a request, every request is checked on its own.</summary>
     public static int SliceOf(long ratePerSecond) => (int)Math.Clamp(ratePerSecond / 100, 1, MaxSlice);
 
+    /// <summary>
+    /// Whether a check at this rate and cost goes by slices (of at most <paramref name="size"/>); if not, every one is the
+    /// shared limiter's to answer (cost 0 only reports; a slice no larger than the cost saves nothing).
+    /// </summary>
+    private static bool Sliced(long ratePerSecond, int cost, out int size)
+    {
+        size = SliceOf(ratePerSecond);
+        return cost > 0 && size > cost;
+    }
+
     /// <summary>From the slice this process holds (or a refusal it keeps), without waiting; false when Redis must be asked.</summary>
     public bool TryAcquireNow(string key, long ratePerSecond, int cost, out RateDecision decision)
     {
         decision = default;
-        var size = SliceOf(ratePerSecond);
-        if (cost == 0 || size <= cost)
+        if (!Sliced(ratePerSecond, cost, out var size))
         {
             return false;
         }
@@ -70,8 +79,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
 
     public async ValueTask<RateDecision> AcquireAsync(string key, long ratePerSecond, int cost, CancellationToken ct)
     {
-        var size = SliceOf(ratePerSecond);
-        if (cost == 0 || size <= cost)
+        if (!Sliced(ratePerSecond, cost, out var size))
         {
             return await shared.AcquireAsync(key, ratePerSecond, cost, ct);
         }
@@ -83,7 +91,7 @@ internal sealed partial class LeasingRateLimiter(IRateLimiter shared, TimeProvid
             Task? inFlight = null;
             TaskCompletionSource? lease = null;
             RateDecision? taken = null;
-            var leaseSize = size;
+            int leaseSize;
             lock (_lock)
             {
                 if (!_keys.TryGetValue(key, out state!))

@@ -84,14 +84,16 @@ internal sealed class ServiceMetrics
             "Items waiting in the search queue at the indexer's last cycle");
     }
 
-    public void RateLimitDecision(string decision) => Interlocked.Increment(ref _rateLimitDecisions[decision switch
+    public void RateLimitDecision(string decision)
     {
-        RateLimitDecisions.Allowed => 0,
-        RateLimitDecisions.Limited => 1,
-        RateLimitDecisions.Degraded => 2,
-        RateLimitDecisions.Unavailable => 3,
-        _ => throw new ArgumentOutOfRangeException(nameof(decision), decision, "not a rate-limit decision"),
-    }]);
+        var index = Array.IndexOf(RateLimitDecisionNames, decision);
+        if (index < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(decision), decision, "not a rate-limit decision");
+        }
+
+        Interlocked.Increment(ref _rateLimitDecisions[index]);
+    }
 
     /// <summary>The decisions counted so far, one measurement per decision that occurred (as a counter's series appear).</summary>
     private IEnumerable<Measurement<long>> ObserveRateLimitDecisions()
