@@ -123,6 +123,16 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
             ("http_route", "/api/v1/message"), ("http_response_status_code", "429"), ("http_response_status_class", "4xx")));
         Assert.Equal(2, after.Value("dialoguedb_quota_used", ("kind", "messages")));
         Assert.Equal(2, after.Value("dialoguedb_quota_limit", ("kind", "messages")));
+        // Per-request instruments that nothing reads are not even recorded (TelemetrySetup.PerOperationNoise); the
+        // request duration above carries every request's route and status.
+        Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("aspnetcore_routing_", StringComparison.Ordinal));
+        Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("db_client_commands_", StringComparison.Ordinal));
+        if (_postgres is not null)
+        {
+            // The pool's instruments stay.
+            Assert.Contains(after.Samples, s => s.Name.StartsWith("db_client_connection", StringComparison.Ordinal));
+        }
+
         // Unlimited kinds are not counted and have no gauge.
         Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("dialoguedb_quota_", StringComparison.Ordinal) && s.Labels["kind"] == "dialogues");
 
