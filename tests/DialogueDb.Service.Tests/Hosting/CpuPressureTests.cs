@@ -125,4 +125,41 @@ public sealed class CpuPressureTests
         _files["/sys/fs/cgroup/cpu.stat"] = "usage_usec 8800000\n";
         Assert.True(pressure.Busy);
     }
+
+    [Theory]
+    [InlineData("some avg10=0.46 avg60=32.06 avg300=49.52 total=22641495947\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 22641495947L)]
+    [InlineData("full avg10=0.00 avg60=0.00 avg300=0.00 total=7\nsome avg10=1.00 avg60=0.00 avg300=0.00 total=12\n", 12L)]
+    [InlineData("some avg10=0.46 total=x\n", null)]
+    [InlineData("garbage", null)]
+    [InlineData(null, null)]
+    public void StallMicros_TheSomeLinesTotal(string? pressure, long? micros)
+    {
+        Assert.Equal(micros, CpuPressure.StallMicros(pressure));
+    }
+
+    [Theory]
+    [InlineData("/proc/pressure/cpu")]
+    [InlineData("/sys/fs/cgroup/cpu.pressure")]
+    public void Busy_WhenTasksWaitedForACoreMoreThanATenthOfTheTime_ThoughTheMachineIdles(string stalls)
+    {
+        var pressure = NewPressure();
+        Machine(total: 1_000, idle: 500);
+        _files[stalls] = Stalls(1_000_000);
+        Assert.False(pressure.Busy);
+
+        // Half the machine idle, yet for 20 of the last 100 ms something ready to run waited (the model's displaced work).
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        Machine(total: 1_020, idle: 510);
+        _files[stalls] = Stalls(1_020_000);
+        Assert.True(pressure.Busy);
+
+        // 5 ms of 100: a few wake-ups that waited briefly, not a machine that is short of cores.
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        Machine(total: 1_040, idle: 520);
+        _files[stalls] = Stalls(1_025_000);
+        Assert.False(pressure.Busy);
+    }
+
+    private static string Stalls(long totalMicros) =>
+        $"some avg10=0.00 avg60=0.00 avg300=0.00 total={totalMicros}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
 }
