@@ -90,7 +90,8 @@ bench_set_limiter() {
 }
 
 # Starts `dialoguedb serve` (production mode: PostgreSQL + Redis, relay in-process) and waits for /healthz/ready.
-# Sets SERVE_PID and SERVE_READY_MS (spawn to the first ready answer, polled every 20 ms).
+# Sets SERVE_PID and SERVE_READY_MS (spawn to the first ready answer, polled every 20 ms). The tiering worker's timeout
+# is the image's, which lets the search model run at the lowest priority (service/Dockerfile).
 bench_serve_start() {
     local start now
     start=$(date +%s%N)
@@ -101,6 +102,7 @@ bench_serve_start() {
     DIALOGUEDB_RELAY_POSTGRES="$(pg ddb_maint)" \
     DIALOGUEDB_REDIS="127.0.0.1:$DIALOGUEDB_REDIS_PORT" \
     DIALOGUEDB_ENCRYPTION_KEYS_FILE="$DATA/keys.json" \
+    DOTNET_TC_BackgroundWorkerTimeoutMs=ffffffff \
     Logging__LogLevel__Default=Warning DOTNET_PerfMapEnabled="${DOTNET_PerfMapEnabled:-0}" DOTNET_EnableWriteXorExecute="${DOTNET_EnableWriteXorExecute:-1}" \
         "$DDB" serve >> "$BENCH_DIR/serve.log" 2>&1 &
     SERVE_PID=$!

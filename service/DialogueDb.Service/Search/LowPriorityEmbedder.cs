@@ -16,6 +16,11 @@ namespace DialogueDb.Service.Search;
 /// up to <see cref="MaxYield"/>: under a saturating load the vectors follow at one batch per <see cref="MaxYield"/> and
 /// catch up when the load eases; keyword search stays current throughout.
 /// </para>
+/// <para>
+/// The thread lowers itself only where the runtime's own threads cannot inherit its priority from it (server GC, and
+/// the tiered-compilation worker kept for good, as in the service image: <see cref="Hosting.ThreadNiceness.ReasonNotToLower"/>);
+/// elsewhere it runs at normal priority, says why in the log, and relies on the wait alone.
+/// </para>
 /// </summary>
 internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 {
@@ -51,7 +56,10 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 
     private long _workingTicks;
 
-    /// <summary>The thread's nice value once it has lowered itself (Linux), for tests and diagnostics.</summary>
+    /// <summary>
+    /// The thread's nice value once it has lowered itself (Linux), for tests and diagnostics; null while it has not, or
+    /// when it did not (see the class remarks).
+    /// </summary>
     public int? Niceness { get; private set; }
 
     public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
@@ -74,10 +82,11 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 
     private void Run()
     {
-        Niceness = Hosting.ThreadNiceness.LowerCurrentThread();
+        var reason = Hosting.ThreadNiceness.ReasonNotToLower();
+        Niceness = reason is null ? Hosting.ThreadNiceness.LowerCurrentThread() : null;
         if (Niceness is null)
         {
-            LogNotLowered(_logger);
+            LogNotLowered(_logger, reason ?? "this platform does not let the thread lower its own");
         }
 
         foreach (var work in _work.GetConsumingEnumerable())
@@ -152,7 +161,6 @@ internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable
 
     private sealed record Work(IReadOnlyList<string> Texts, TaskCompletionSource<float[][][]> Done, CancellationToken Cancellation);
 
-    [LoggerMessage(Level = LogLevel.Information,
-        Message = "Search embeddings run at normal thread priority (this platform does not let the thread lower its own)")]
-    private static partial void LogNotLowered(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Search embeddings run at normal thread priority: {Reason}")]
+    private static partial void LogNotLowered(ILogger logger, string reason);
 }

@@ -15,6 +15,18 @@ namespace DialogueDb.Operator.Tests.Reconciliation;
 internal sealed class RecordingInfrastructure : IProjectInfrastructure
 {
     public List<string> Ensured { get; } = [];
+
+    /// <summary>The ensures so far, read under the lock the reconciler's workers add them with.</summary>
+    public int EnsuredCount
+    {
+        get
+        {
+            lock (Ensured)
+            {
+                return Ensured.Count;
+            }
+        }
+    }
     public List<string> Dropped { get; } = [];
 
     public bool ManagesPostgres => true;

@@ -6,12 +6,18 @@ namespace DialogueDb.Service.Tests.Search;
 
 public sealed class LowPriorityEmbedderTests
 {
+    /// <summary>
+    /// Lowest priority where the runtime's threads cannot inherit it (<see cref="ThreadNiceness.ReasonNotToLower"/>;
+    /// this test process runs workstation GC, so normally not here: the lowered case runs in
+    /// <see cref="EmbedderRuntimeThreadsTests"/>), and the answers on normal threads either way.
+    /// </summary>
     [Fact]
-    public async Task EmbedAsync_RunsTheModelAtTheLowestPriority_AndAnswersOnNormalThreads()
+    public async Task EmbedAsync_RunsTheModelAtTheLowestPriorityWhereSafe_AndAnswersOnNormalThreads()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "thread nice values are a Linux notion");
         var normal = ThreadNiceness.CurrentNiceness();
         Assert.SkipWhen(normal == 19, "the test process itself runs at the lowest priority");
+        var lowered = ThreadNiceness.ReasonNotToLower() is null;
         var inner = new RecordingEmbedder();
         using var embedder = new LowPriorityEmbedder(inner, NullLogger<LowPriorityEmbedder>.Instance);
 
@@ -24,10 +30,20 @@ public sealed class LowPriorityEmbedderTests
             Assert.Equal(normal, ThreadNiceness.CurrentNiceness());
         }
 
-        Assert.Equal(19, embedder.Niceness);
-        Assert.Equal([19], inner.Niceness.Distinct());
+        Assert.Equal(lowered ? 19 : null, embedder.Niceness);
+        Assert.Equal([lowered ? 19 : normal], inner.Niceness.Distinct());
         Assert.DoesNotContain(ThreadsAtNiceness(19), name => name.StartsWith(".NET", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("ffffffff", true)]
+    [InlineData("FFFFFFFF", true)]
+    [InlineData("0xffffffff", true)]
+    [InlineData("36EE80", false)] // an hour: the worker still idles out, and comes back on whichever thread needs it
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void TieringWorkerIsKept_OnlyAnInfiniteTimeout(string? timeout, bool kept) =>
+        Assert.Equal(kept, ThreadNiceness.TieringWorkerIsKept(timeout));
 
     [Fact]
     public async Task EmbedAsync_ModelFails_TheCallerGetsTheException()
