@@ -19,7 +19,9 @@ namespace DialogueDb.Service.Search;
 /// <para>
 /// The thread lowers itself only where the runtime's own threads cannot inherit its priority from it (server GC, and
 /// the tiered-compilation worker kept for good, as in the service image: <see cref="Hosting.ThreadNiceness.ReasonNotToLower"/>);
-/// elsewhere it runs at normal priority, says why in the log, and relies on the wait alone.
+/// elsewhere it runs at normal priority, says why in the log, and relies on the wait alone. Only the work the inner
+/// embedder does on this thread runs at its priority: a model with threads of its own must not share them with callers
+/// of another priority (see <see cref="SearchSetup.IndexingModel"/>).
 /// </para>
 /// </summary>
 internal sealed partial class LowPriorityEmbedder : IEmbedder, IDisposable

@@ -13,11 +13,16 @@ namespace DialogueDb.Service.Search;
 /// are cut into overlapping windows of <see cref="WindowTokens"/> word pieces, at most <see cref="MaxChunks"/> per
 /// text (the keyword index still covers the rest). The model loads once per process and thread count, at the first use.
 /// A text's inputs are padded to the longest one of its run, so similar lengths share runs (see <see cref="EmbedAsync"/>).
+/// <para>
+/// A session of n threads has a pool of n − 1 threads that ONNX Runtime starts when the session is created, on the
+/// thread that loads it; on Linux they take that thread's nice value and keep it. So a session with a pool runs every
+/// caller's inference partly at the priority of whichever thread loaded it, and must be loaded and used by threads of
+/// one priority: the search queries' (<c>serve</c>), or the indexer's alone (<c>dialoguedb index</c>). A thread of
+/// lowered priority beside the API uses <see cref="SingleThreaded"/>, which has no pool. (Measured with ONNX Runtime
+/// 1.32 on Linux: 2 threads started one pool thread at session creation, 1 thread none; 3 threads loaded from a nice-19
+/// thread started two pool threads at 19, and a later run from a nice-0 thread started no others.)
+/// </para>
 /// </summary>
-/// <param name="intraOpThreads">
-/// Cores one model run may use: by default half of them where the API shares the cores (<c>serve</c>); all of them
-/// for a process that only indexes (<c>dialoguedb index</c>).
-/// </param>
 internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 {
     /// <summary>Word pieces per chunk, without [CLS] and [SEP] (the model was trained on 256-token inputs).</summary>
@@ -37,6 +42,17 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
     public int Dimensions => 384;
 
     public string Model => "all-MiniLM-L6-v2";
+
+    /// <summary>
+    /// The model on one thread: ONNX Runtime starts no pool for it, so its inference runs only on its caller's thread,
+    /// at that thread's priority, whichever thread loaded it. For the indexer's thread of lowered priority beside the
+    /// API. Where the queries also run one thread (up to three cores) both share one session; otherwise it is a second
+    /// session, which costs a second copy of the weights: about 90 MB of memory (measured: RSS 46 → 151 → 241 MB for
+    /// sessions of 2 and then 1 thread; the model file is 87 MiB). ONNX Runtime cannot simply share them: a shared
+    /// <see cref="PrePackedWeightsContainer"/> saved nothing here (measured), and initializers supplied with
+    /// <see cref="Microsoft.ML.OnnxRuntime.SessionOptions.AddInitializer"/> would have to be cut out of the model first.
+    /// </summary>
+    public static MiniLmEmbedder SingleThreaded() => new(1);
 
     public ValueTask<float[][][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
     {
@@ -152,12 +168,15 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
         var options = new Microsoft.ML.OnnxRuntime.SessionOptions
         {
             IntraOpNumThreads = threads,
+            // Operators one after another: no inter-op pool (it exists only in parallel execution mode).
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            InterOpNumThreads = 1,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         // The intra-op pool's threads spin a while between operators by default, burning CPU the API needs beside the
-        // indexer; "0" makes them block when they find no work. (The inter-op pool exists only in parallel execution
-        // mode, which this session does not use.)
+        // indexer; "0" makes them block when they find no work.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
         var session = new InferenceSession(buffer.ToArray(), options);
         using var vocabulary = Resource(assembly, "vocab.txt");
         // Folding (UnicodeFolding) already removed accents: invariant globalization cannot decompose them here.

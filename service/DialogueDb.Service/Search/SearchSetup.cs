@@ -58,16 +58,16 @@ internal static class SearchSetup
 
     /// <summary>
     /// The indexer, hosted: by <c>serve</c> (in-process, <paramref name="besideTheApi"/>) or by <c>dialoguedb index</c>.
-    /// The in-process model runs on a thread at the lowest CPU priority, on half the cores beside the API and on all of
-    /// them in a process that only indexes (measured: 80 and 158 items/s on 1 and 2 cores); an endpoint is called
-    /// directly (its work is elsewhere). Beside the API the model also waits while the API is busy (up to
-    /// <see cref="LowPriorityEmbedder.MaxYield"/> per batch): see <see cref="ApiBusy"/>.
+    /// The in-process model runs on a thread at the lowest CPU priority, on one core beside the API and on all of them in
+    /// a process that only indexes (measured: 80 and 158 items/s on 1 and 2 cores); see <see cref="IndexingModel"/>. An
+    /// endpoint is called directly (its work is elsewhere). Beside the API the model also waits while the API is busy
+    /// (up to <see cref="LowPriorityEmbedder.MaxYield"/> per batch): see <see cref="ApiBusy"/>.
     /// </summary>
     public static IServiceCollection AddSearchIndexer(this IServiceCollection services, ServiceOptions options, bool besideTheApi = false)
     {
         services.AddSingleton(sp =>
         {
-            var model = besideTheApi ? sp.GetRequiredService<IEmbedder>() : new MiniLmEmbedder(Environment.ProcessorCount);
+            var model = IndexingModel(sp.GetRequiredService<IEmbedder>(), besideTheApi);
             // The in-process model's inference is the CPU the API would miss; CPU counters are read in real time, and
             // what the model itself used (its wall time on its threads) does not count against it.
             LowPriorityEmbedder? embedder = null;
@@ -95,6 +95,21 @@ internal static class SearchSetup
         services.AddHostedService(sp => sp.GetRequiredService<SearchIndexer>());
         return services;
     }
+
+    /// <summary>
+    /// The model the indexer's low-priority thread runs. Beside the API, not the queries' <see cref="MiniLmEmbedder"/>:
+    /// its pool threads take the nice value of whichever thread loads its session first, so sharing it would run the
+    /// queries partly at nice 19 when the indexer loaded it, or the indexer partly at normal priority when a query did.
+    /// The indexer runs <see cref="MiniLmEmbedder.SingleThreaded"/> instead (no pool: all its inference on its own
+    /// thread). A process that only indexes runs the model alone, on all the cores (its pool starts on the lowered
+    /// thread). Any other embedder (an endpoint, a test's) is used as it is beside the API.
+    /// </summary>
+    internal static IEmbedder IndexingModel(IEmbedder embedder, bool besideTheApi) => (embedder, besideTheApi) switch
+    {
+        (MiniLmEmbedder, true) => MiniLmEmbedder.SingleThreaded(),
+        (_, true) => embedder,
+        _ => new MiniLmEmbedder(Environment.ProcessorCount),
+    };
 
     private static SearchIndexer Indexer(IServiceProvider services, ServiceOptions options)
     {
