@@ -34,6 +34,13 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<(InferenceSession, BertTokenizer)>> Shared = new();
 
+    /// <summary>
+    /// Creates ONNX Runtime's environment with the first embedder: its first use in the process starts a thread of its
+    /// own (measured: one, idle, for the life of the process) at the nice value of the thread that uses it, which must
+    /// not be the indexer's lowered thread.
+    /// </summary>
+    static MiniLmEmbedder() => _ = OrtEnv.Instance();
+
     private readonly int _threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Cores one model run uses.</summary>

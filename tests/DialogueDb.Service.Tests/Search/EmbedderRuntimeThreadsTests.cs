@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Search;
+using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DialogueDb.Service.Tests.Search;
@@ -29,49 +30,17 @@ public sealed class EmbedderRuntimeThreadsTests
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "thread nice values are a Linux notion");
         Assert.SkipWhen(ThreadNiceness.CurrentNiceness() == 19, "the test process itself runs at the lowest priority");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(typeof(EmbedderRuntimeThreadsTests).Assembly.Location);
-        start.ArgumentList.Add("-method");
-        start.ArgumentList.Add($"{typeof(EmbedderRuntimeThreadsTests).FullName}.{nameof(ChildProcess_EmbedderThreadStartsTheRuntimesThreads)}");
-        start.ArgumentList.Add("-explicit");
-        start.ArgumentList.Add("only");
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal)
-            || k.StartsWith("COMPlus_", StringComparison.Ordinal)).ToList())
-        {
-            if (name is not "DOTNET_ROOT" and not "DOTNET_HOST_PATH")
+        await ChildTestRun.AssertPassesAsync(typeof(EmbedderRuntimeThreadsTests), nameof(ChildProcess_EmbedderThreadStartsTheRuntimesThreads),
+            new Dictionary<string, string>
             {
-                start.Environment.Remove(name);
-            }
-        }
-
-        start.Environment["DOTNET_gcServer"] = gc == "server" ? "1" : "0";
-        // Not kept: 100 ms instead of the default 4 s, so the worker idles out within the test (any finite timeout lets
-        // it go and come back on whichever thread needs it next; in the child's runner 4 s of quiet can take long).
-        start.Environment[ThreadNiceness.TieringWorkerTimeoutVariable] = tieringWorkerKept ? "ffffffff" : "64";
-        start.Environment[ChildVariable] = lowered ? "lowered" : "normal";
-
-        using var child = Process.Start(start)!;
-        var output = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var errors = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        try
-        {
-            await child.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            if (!child.HasExited)
-            {
-                child.Kill(entireProcessTree: true);
-            }
-        }
-
-        var said = await output + await errors;
-        Assert.True(child.ExitCode == 0 && said.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", StringComparison.Ordinal),
-            $"child process (gc {gc}, tiering worker kept: {tieringWorkerKept}) exited with {child.ExitCode}:\n{said}");
+                ["DOTNET_gcServer"] = gc == "server" ? "1" : "0",
+                // Not kept: 100 ms instead of the default 4 s, so the worker idles out within the test (any finite
+                // timeout lets it go and come back on whichever thread needs it next; in the child's runner 4 s of quiet
+                // can take long).
+                [ThreadNiceness.TieringWorkerTimeoutVariable] = tieringWorkerKept ? "ffffffff" : "64",
+                [ChildVariable] = lowered ? "lowered" : "normal",
+            },
+            TestContext.Current.CancellationToken);
     }
 
     [Fact(Explicit = true)]
