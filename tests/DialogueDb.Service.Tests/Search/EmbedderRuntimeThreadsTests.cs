@@ -71,30 +71,8 @@ public sealed class EmbedderRuntimeThreadsTests
     }
 
     /// <summary>This process's runtime threads (named ".NET …", cut to 15 characters) and their nice values.</summary>
-    private static List<(string Name, int? Nice)> RuntimeThreads()
-    {
-        var threads = new List<(string, int?)>();
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(task, "stat"));
-            }
-            catch (IOException)
-            {
-                continue; // the thread ended
-            }
-
-            var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-            if (name.StartsWith(".NET", StringComparison.Ordinal))
-            {
-                threads.Add((name, ThreadNiceness.NicenessOf(stat)));
-            }
-        }
-
-        return threads;
-    }
+    private static List<(string Name, int? Nice)> RuntimeThreads() =>
+        [.. ProcessThreads.Read().Values.Where(t => ProcessThreads.IsRuntimeThread(t.Name))];
 
     /// <summary>
     /// An embedder whose work, on the embedder's thread, makes the runtime start its threads there if they are not

@@ -83,28 +83,6 @@ public sealed class EmbedderSessionThreadsTests
     /// (named ".NET …"): managed threads the test starts, and native ones such as ONNX Runtime's pool, which take the
     /// name of the thread that started them.
     /// </summary>
-    private static Dictionary<string, (string Name, int? Nice)> NonRuntimeThreads()
-    {
-        var threads = new Dictionary<string, (string, int?)>();
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(task, "stat"));
-            }
-            catch (IOException)
-            {
-                continue; // the thread ended
-            }
-
-            var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-            if (!name.StartsWith(".NET", StringComparison.Ordinal))
-            {
-                threads[Path.GetFileName(task)] = (name, ThreadNiceness.NicenessOf(stat));
-            }
-        }
-
-        return threads;
-    }
+    private static Dictionary<string, (string Name, int? Nice)> NonRuntimeThreads() =>
+        ProcessThreads.Read().Where(t => !ProcessThreads.IsRuntimeThread(t.Value.Name)).ToDictionary();
 }

@@ -1,5 +1,6 @@
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Search;
+using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DialogueDb.Service.Tests.Search;
@@ -96,20 +97,8 @@ public sealed class LowPriorityEmbedderTests
     }
 
     /// <summary>Names of this process's threads at the given nice value (runtime threads are named ".NET …").</summary>
-    private static List<string> ThreadsAtNiceness(int nice)
-    {
-        var names = new List<string>();
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            var stat = File.ReadAllText(Path.Combine(task, "stat"));
-            if (ThreadNiceness.NicenessOf(stat) == nice)
-            {
-                names.Add(stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')]);
-            }
-        }
-
-        return names;
-    }
+    private static List<string> ThreadsAtNiceness(int nice) =>
+        [.. ProcessThreads.Read().Values.Where(t => t.Nice == nice).Select(t => t.Name)];
 
     [Fact]
     public async Task Working_AddsUpTheTimeSpentInTheModel_FailuresIncluded()
