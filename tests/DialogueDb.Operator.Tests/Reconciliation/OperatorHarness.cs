@@ -27,6 +27,7 @@ internal sealed class RecordingInfrastructure : IProjectInfrastructure
             }
         }
     }
+
     public List<string> Dropped { get; } = [];
 
     public bool ManagesPostgres => true;
