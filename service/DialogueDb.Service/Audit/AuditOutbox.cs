@@ -67,10 +67,6 @@ internal sealed class AuditOutbox(ContentProtector protector, TimeProvider time,
         searchQueue.Nudge();
     }
 
-    /// <summary>The search index work of one change, as a command of the change's own batch (PostgreSQL), or null.</summary>
-    public NpgsqlBatchCommand? SearchQueueCommand(string type, string ns, string subject, IEnumerable<string> itemIds) =>
-        searchQueue.InsertCommand(type, ns, subject, itemIds);
-
     /// <param name="subject">The dialogue the event belongs to (for dialogues, state and messages) or the memory id.</param>
     public async Task AddAsync(DialogueDbContext db, Actor actor, string type, string entityType, string ns, string itemId,
         string subject, Action<Utf8JsonWriter>? writeItem, CancellationToken ct)

@@ -20,9 +20,9 @@ internal sealed class SearchDocuments(ContentProtector protector)
         var documents = new List<SearchDocument>(messages.Count + memories.Count);
         foreach (var m in messages)
         {
-            if (Readable(() => SearchText.OfMessage(protector.DecryptString(m.Content, RowIdentity.MessageContent(ns, m.DialogueId, m.Id)))) is { } text)
+            if (OfMessage(ns, m.DialogueId, m.Id, m.Content) is { } document)
             {
-                documents.Add(new SearchDocument("message", m.Id, m.DialogueId, text));
+                documents.Add(document);
             }
         }
 
@@ -38,6 +38,12 @@ internal sealed class SearchDocuments(ContentProtector protector)
 
         return documents;
     }
+
+    /// <summary>A stored message's searchable text, or null when its content cannot be decrypted.</summary>
+    public SearchDocument? OfMessage(string ns, string dialogueId, string id, byte[] content) =>
+        Readable(() => SearchText.OfMessage(protector.DecryptString(content, RowIdentity.MessageContent(ns, dialogueId, id)))) is { } text
+            ? new SearchDocument("message", id, dialogueId, text)
+            : null;
 
     /// <summary>The memories by id; on PostgreSQL one primary-key probe per id whatever the statistics say (see SearchItemLookup).</summary>
     private static async Task<List<MemoryRow>> MemoriesAsync(DialogueDbContext db, string ns, IReadOnlyCollection<string> ids,

@@ -26,6 +26,7 @@ internal sealed partial class SearchIndexer(
     SearchItemIndexer items,
     SearchVectorIndexer vectors,
     SearchRebuild rebuild,
+    SearchMessageFollower? newMessages,
     SearchSignal signal,
     ILogger<SearchIndexer> logger,
     TimeProvider time,
@@ -175,12 +176,16 @@ internal sealed partial class SearchIndexer(
     /// <summary>Looks for namespaces to rebuild at the next chance (after <c>dialoguedb reindex</c> asked for some).</summary>
     public void CheckRebuildsSoon() => _nextRebuildCheck = DateTimeOffset.MinValue;
 
-    /// <summary>Indexes the oldest queued batch; returns how many queue rows it consumed.</summary>
+    /// <summary>
+    /// Indexes the oldest queued batch and, on PostgreSQL, the next batch of new messages (<see cref="SearchMessageFollower"/>);
+    /// returns how many queue rows and messages it took (<see cref="BatchSize"/> or more: there may be more waiting).
+    /// </summary>
     public async Task<int> IndexBatchAsync(CancellationToken ct)
     {
         await using var db = newContext();
         var queued = await db.SearchQueue.AsNoTracking().OrderBy(q => q.Id).Take(BatchSize).ToListAsync(ct);
-        if (queued.Count == 0)
+        var followed = newMessages is null ? FollowedMessages.None : await newMessages.ReadAsync(db, ct);
+        if (queued.Count == 0 && followed.Read == 0)
         {
             metrics?.SearchIndexed(0, _depth.Drained());
             return 0;
@@ -193,6 +198,16 @@ internal sealed partial class SearchIndexer(
             {
                 await items.IndexAsync(db, group.Key, [.. group], ct);
             }
+
+            foreach (var group in followed.Items.GroupBy(m => m.Namespace, StringComparer.Ordinal))
+            {
+                await items.IndexNewMessagesAsync(db, group.Key, [.. group], ct);
+            }
+
+            if (followed.Read > 0)
+            {
+                await SearchMessageFollower.AdvanceAsync(db, followed.NextXid, ct);
+            }
         }
         finally
         {
@@ -204,13 +219,16 @@ internal sealed partial class SearchIndexer(
             _vectorsQueued.Release();
         }
 
-        // A short batch took the whole queue; behind a full one, count what is left (the backlog case only).
+        // Short batches took all the work; behind a full one, count what is left (the backlog case only).
+        var full = queued.Count == BatchSize || followed.Full;
         if (metrics is not null)
         {
-            metrics.SearchIndexed(queued.Count, await _depth.AfterBatchAsync(queued.Count == BatchSize, db.SearchQueue.LongCountAsync, ct));
+            metrics.SearchIndexed(queued.Count + followed.Items.Count, await _depth.AfterBatchAsync(full,
+                async token => await db.SearchQueue.LongCountAsync(token)
+                    + (newMessages is null ? 0 : await SearchMessageFollower.CountAheadAsync(db, token)), ct));
         }
 
-        return queued.Count;
+        return full ? Math.Max(BatchSize, queued.Count + followed.Read) : queued.Count + followed.Read;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Search indexer active")]

@@ -18,6 +18,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
     private readonly SearchDocuments _documents = new(protector);
 
+    /// <summary>Queued changes of one namespace: reads what is stored now, indexes it, and deletes the queue rows.</summary>
     public async Task IndexAsync(DialogueDbContext db, string ns, IReadOnlyList<SearchQueueRow> queued, CancellationToken ct)
     {
         var messageKeys = queued.Where(q => q.Kind == "message").Select(q => (q.ItemId, q.DialogueId!)).Distinct().ToList();
@@ -27,12 +28,26 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
         var documents = await _documents.ReadAsync(db, ns, messageKeys, memoryIds, ct);
         var enqueued = queued.GroupBy(q => (q.Kind, q.ItemId)).ToDictionary(g => g.Key, g => g.Min(q => q.Enqueued));
-        var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
-            .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
-
         var present = documents.Select(d => (d.Kind, d.ItemId)).ToHashSet();
         var removed = messageIds.Select(id => ("message", id)).Concat(memoryIds.Select(id => ("memory", id)))
             .Where(k => !present.Contains(k)).ToList();
+        await WriteAsync(db, ns, documents, removed, deletedDialogues, enqueued, [.. queued.Select(q => q.Id)], ct);
+    }
+
+    /// <summary>New messages of one namespace that <see cref="SearchMessageFollower"/> read (nothing to dequeue).</summary>
+    public Task IndexNewMessagesAsync(DialogueDbContext db, string ns, IReadOnlyList<FollowedMessage> messages, CancellationToken ct) =>
+        WriteAsync(db, ns, [.. messages.Select(m => m.Document)], [], [],
+            messages.GroupBy(m => (m.Document.Kind, m.Document.ItemId)).ToDictionary(g => g.Key, g => g.Min(m => m.Created)), [], ct);
+
+    /// <summary>
+    /// One transaction: the documents indexed (again), the removed items and the messages of deleted dialogues taken out,
+    /// the changed items queued for their vectors, and the queue rows that asked for it deleted.
+    /// </summary>
+    private async Task WriteAsync(DialogueDbContext db, string ns, List<SearchDocument> documents, List<(string, string)> removed,
+        List<string> deletedDialogues, Dictionary<(string Kind, string ItemId), long> enqueued, List<long> queueIds, CancellationToken ct)
+    {
+        var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
+            .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
         var goneDialogues = deletedDialogues.Except(liveDialogues, StringComparer.Ordinal).ToList();
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -124,8 +139,11 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             state.Floor = state.Version;
         }
 
-        var queueIds = queued.Select(q => q.Id).ToList();
-        await db.SearchQueue.Where(q => queueIds.Contains(q.Id)).ExecuteDeleteAsync(ct);
+        if (queueIds.Count > 0)
+        {
+            await db.SearchQueue.Where(q => queueIds.Contains(q.Id)).ExecuteDeleteAsync(ct);
+        }
+
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         db.ChangeTracker.Clear();

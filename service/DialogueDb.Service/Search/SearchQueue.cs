@@ -2,45 +2,30 @@ using System.Globalization;
 using System.Text;
 using DialogueDb.Service.Storage;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace DialogueDb.Service.Search;
 
 /// <summary>
 /// Writes index work into the writing transaction (called where the change's audit events are added, so every change
 /// that can alter search results queues its item). Changes that leave the searchable text alone (message tags,
-/// dialogue fields, state) queue nothing: filters read the items themselves at search time.
+/// dialogue fields, state) queue nothing: filters read the items themselves at search time. On PostgreSQL an appended
+/// message queues nothing either: the indexer follows new messages by their writing transaction
+/// (<see cref="SearchMessageFollower"/>), so the append's own transaction writes one row fewer.
 /// </summary>
 internal sealed class SearchQueue(TimeProvider time, SearchSignal signal, bool enabled = true)
 {
-    /// <summary>The queue row an audit event type needs, or null (always null with search turned off).</summary>
-    public (string Kind, string? DialogueId)? WorkFor(string eventType, string subject) => !enabled ? null : eventType switch
+    /// <summary>
+    /// The queue row an audit event type needs, or null (always null with search turned off); on PostgreSQL
+    /// (<paramref name="messagesFollowed"/>) none for a new message.
+    /// </summary>
+    private (string Kind, string? DialogueId)? WorkFor(string eventType, string subject, bool messagesFollowed) => !enabled ? null : eventType switch
     {
+        "message.created" when messagesFollowed => null,
         "message.created" or "message.deleted" => ("message", subject),
         "memory.created" or "memory.updated" or "memory.deleted" => ("memory", null),
         "dialogue.deleted" => ("dialogue", subject),
         _ => null,
     };
-
-    /// <summary>The same rows as a command of the change's own batch (the PostgreSQL append path), or null when none.</summary>
-    public NpgsqlBatchCommand? InsertCommand(string eventType, string ns, string subject, IEnumerable<string> itemIds)
-    {
-        if (WorkFor(eventType, subject) is not { } work)
-        {
-            return null;
-        }
-
-        var ids = itemIds.ToArray();
-        return NamespaceBatches.Command(ids.Length == 1
-            ? "INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued) VALUES ($1, $2, $5, $3, $4)"
-            : """
-                INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued)
-                SELECT $1, $2, i.item_id, $3, $4 FROM unnest($5::varchar[]) AS i(item_id)
-                """,
-            NamespaceBatches.Value(ns), NamespaceBatches.Value(work.Kind), NamespaceBatches.Value(work.DialogueId),
-            NamespaceBatches.Value(time.GetUtcNow().ToUnixTimeMilliseconds()),
-            ids.Length == 1 ? NamespaceBatches.Value(ids[0]) : (NpgsqlParameter)NamespaceBatches.Value(ids));
-    }
 
     /// <summary>Wakes the local indexer after a commit that queued work.</summary>
     public void Nudge() => signal.Nudge();
@@ -48,7 +33,7 @@ internal sealed class SearchQueue(TimeProvider time, SearchSignal signal, bool e
     public async Task EnqueueAsync(DialogueDbContext db, string eventType, string ns, string subject, IReadOnlyList<string> itemIds,
         CancellationToken ct)
     {
-        if (WorkFor(eventType, subject) is not { } work || itemIds.Count == 0)
+        if (WorkFor(eventType, subject, messagesFollowed: db.Database.IsNpgsql()) is not { } work || itemIds.Count == 0)
         {
             return;
         }

@@ -127,6 +127,8 @@ internal static partial class DatabaseMigrator
             await ExecuteAsync(connection, $"GRANT SELECT, INSERT, DELETE ON outbox TO \"{maintenanceRole}\"", ct);
             await ExecuteAsync(connection,
                 $"GRANT SELECT, INSERT, UPDATE, DELETE ON search_queue, search_items, search_namespaces, search_vector_queue TO \"{maintenanceRole}\"", ct);
+            // The indexer's place in the stream of new messages (SearchMessageFollower); the API role has no access.
+            await ExecuteAsync(connection, $"GRANT SELECT, UPDATE ON search_message_cursor TO \"{maintenanceRole}\"", ct);
         }
     }
 

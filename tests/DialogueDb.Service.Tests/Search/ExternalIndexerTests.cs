@@ -51,7 +51,11 @@ public sealed class ExternalIndexerTests
         {
             await using var connection = new Npgsql.NpgsqlConnection(database.MaintenanceConnectionString);
             await connection.OpenAsync(Ct);
-            await using var command = new Npgsql.NpgsqlCommand("SELECT count(*) FROM search_queue", connection);
+            // Work waiting: queued changes, and messages the indexer has not followed yet (PostgreSQL queues no appends).
+            await using var command = new Npgsql.NpgsqlCommand("""
+                SELECT (SELECT count(*) FROM search_queue)
+                    + (SELECT count(*) FROM messages m, search_message_cursor c WHERE m.xid >= c.next_xid)
+                """, connection);
             return (long)(await command.ExecuteScalarAsync(Ct))!;
         }, ["index", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
     }

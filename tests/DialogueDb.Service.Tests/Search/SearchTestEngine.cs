@@ -26,6 +26,10 @@ internal sealed class SearchTestEngine : IAsyncDisposable
 
     public string Key { get; }
 
+    /// <summary>Superuser on the PostgreSQL database (a test that writes rows as an older version or another writer would).</summary>
+    public string AdminConnectionString => _database?.AdminConnectionString
+        ?? throw new InvalidOperationException("The embedded engine has no PostgreSQL database.");
+
     public static async Task<SearchTestEngine> CreateAsync(bool postgres, string project)
     {
         var dataDir = ServiceHost.NewDataDir();
@@ -74,9 +78,16 @@ internal sealed class SearchTestEngine : IAsyncDisposable
             r => (Convert.ToInt32(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture),
                 Convert.ToInt64(r.GetValue(1), System.Globalization.CultureInfo.InvariantCulture)), ct);
 
-    /// <summary>The namespace's entries in <c>search_queue</c> (keyword work not yet done).</summary>
-    public async Task<long> KeywordQueueAsync(string ns, CancellationToken ct) =>
-        (await RowsAsync("SELECT count(*) FROM search_queue WHERE namespace = @ns", ns, r => r.GetInt64(0), ct)).Single();
+    /// <summary>
+    /// The namespace's keyword work not yet done: its entries in <c>search_queue</c>, and on PostgreSQL its messages the
+    /// indexer has not followed yet (past <c>search_message_cursor</c>).
+    /// </summary>
+    public async Task<long> KeywordQueueAsync(string ns, CancellationToken ct) => (await RowsAsync(_database is null
+        ? "SELECT count(*) FROM search_queue WHERE namespace = @ns"
+        : """
+            SELECT (SELECT count(*) FROM search_queue WHERE namespace = @ns)
+                + (SELECT count(*) FROM messages m, search_message_cursor c WHERE m.namespace = @ns AND m.xid >= c.next_xid)
+            """, ns, r => Convert.ToInt64(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture), ct)).Single();
 
     /// <summary>Every row of the named table as text, as someone holding the database reads it.</summary>
     public Task<List<string>> RawRowsAsync(string table, CancellationToken ct) => _database is null

@@ -94,10 +94,6 @@ internal sealed partial class MessageAppender
 
             batch.BatchCommands.Add(append);
             batch.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
-            if (audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id)) is { } queued)
-            {
-                batch.BatchCommands.Add(queued);
-            }
 
             try
             {
@@ -171,10 +167,6 @@ internal sealed partial class MessageAppender
             insert.Parameters.Add(NamespaceBatches.Value(lastSeq + 1));
             write.BatchCommands.Add(insert);
             write.BatchCommands.Add(AuditOutbox.InsertCommand(ns, dialogueId, Events(actor, ns, messages)));
-            if (audit.SearchQueueCommand(EventType, ns, dialogueId, messages.Select(m => m.Row.Id)) is { } queued)
-            {
-                write.BatchCommands.Add(queued);
-            }
 
             await write.ExecuteNonQueryAsync(ct);
         }
