@@ -3,7 +3,8 @@
 --seconds (open loop: request i is due at start + i/rate, spread over --writers keep-alive connections, loopback only)
 to a running `dialoguedb serve`, while sampling the index every 200 ms until both queues drain:
 
-  keyword lag   age of the oldest write not yet searchable by keyword (oldest row of search_queue)
+  keyword lag   age of the oldest write not yet searchable by keyword (oldest row of search_queue; on PostgreSQL also
+                the oldest message past the indexer's cursor: appends are not queued there)
   semantic lag  age of the oldest write searchable by keyword whose vectors are not stored yet (oldest row of
                 search_vector_queue, not counting items the embedder refused), or still in search_queue
 
@@ -63,6 +64,14 @@ class Database:
              f"(SELECT count(*) FROM search_queue WHERE namespace = '{ns}'), "
              f"(SELECT count(*) FROM search_vector_queue WHERE namespace = '{ns}' AND NOT failed), "
              f"(SELECT coalesce(sum(items), 0) FROM search_namespaces WHERE namespace = '{ns}' AND kind = 'message')")
+    # PostgreSQL queues no appended message: the indexer follows them past search_message_cursor, and those are keyword
+    # work too (written at their created time).
+    AHEAD = f"FROM messages m, search_message_cursor c WHERE m.namespace = '{ns}' AND m.xid >= c.next_xid"
+    PG_QUERY = (f"SELECT coalesce(least((SELECT min(enqueued) FROM search_queue WHERE namespace = '{ns}'), (SELECT min(created) {AHEAD})), 0), "
+                f"(SELECT coalesce(min(enqueued), 0) FROM search_vector_queue WHERE namespace = '{ns}' AND NOT failed), "
+                f"(SELECT count(*) FROM search_queue WHERE namespace = '{ns}') + (SELECT count(*) {AHEAD}), "
+                f"(SELECT count(*) FROM search_vector_queue WHERE namespace = '{ns}' AND NOT failed), "
+                f"(SELECT coalesce(sum(items), 0) FROM search_namespaces WHERE namespace = '{ns}' AND kind = 'message')")
 
     def __init__(self):
         if a.sqlite:
@@ -75,7 +84,7 @@ class Database:
         if a.sqlite:
             row = self.db.execute(self.QUERY).fetchone()
         else:
-            self.psql.stdin.write(self.QUERY + ";\n")
+            self.psql.stdin.write(self.PG_QUERY + ";\n")
             row = self.psql.stdout.readline().split()
         return [int(v) for v in row]
 

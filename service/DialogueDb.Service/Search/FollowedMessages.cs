@@ -4,10 +4,10 @@ namespace DialogueDb.Service.Search;
 internal sealed record FollowedMessage(string Namespace, SearchDocument Document, long Created);
 
 /// <summary>
-/// A batch of new messages (<see cref="Read"/> rows, the readable ones in <see cref="Items"/>), where the cursor goes once
-/// they are indexed, and whether more may be waiting.
+/// The new messages of a window of transactions (<see cref="Read"/> rows, the readable ones in <see cref="Items"/>), where
+/// the cursor goes once they are indexed (0: nowhere, nothing was read), and whether ended transactions past the window wait.
 /// </summary>
-internal sealed record FollowedMessages(IReadOnlyList<FollowedMessage> Items, int Read, long NextXid, bool Full)
+internal sealed record FollowedMessages(IReadOnlyList<FollowedMessage> Items, int Read, long NextXid, bool More)
 {
     public static readonly FollowedMessages None = new([], 0, 0, false);
 }

@@ -185,7 +185,7 @@ internal sealed partial class SearchIndexer(
         await using var db = newContext();
         var queued = await db.SearchQueue.AsNoTracking().OrderBy(q => q.Id).Take(BatchSize).ToListAsync(ct);
         var followed = newMessages is null ? FollowedMessages.None : await newMessages.ReadAsync(db, ct);
-        if (queued.Count == 0 && followed.Read == 0)
+        if (queued.Count == 0 && followed.NextXid == 0)
         {
             metrics?.SearchIndexed(0, _depth.Drained());
             return 0;
@@ -204,7 +204,7 @@ internal sealed partial class SearchIndexer(
                 await items.IndexNewMessagesAsync(db, group.Key, [.. group], ct);
             }
 
-            if (followed.Read > 0)
+            if (followed.NextXid > 0)
             {
                 await SearchMessageFollower.AdvanceAsync(db, followed.NextXid, ct);
             }
@@ -220,7 +220,7 @@ internal sealed partial class SearchIndexer(
         }
 
         // Short batches took all the work; behind a full one, count what is left (the backlog case only).
-        var full = queued.Count == BatchSize || followed.Full;
+        var full = queued.Count == BatchSize || followed.More;
         if (metrics is not null)
         {
             metrics.SearchIndexed(queued.Count + followed.Items.Count, await _depth.AfterBatchAsync(full,

@@ -8,62 +8,74 @@ namespace DialogueDb.Service.Search;
 /// <summary>
 /// PostgreSQL: how the indexer finds appended messages without a <c>search_queue</c> row per append. Every message row
 /// records the transaction that wrote it (<c>messages.xid</c>, filled in by the database), and the indexer follows new
-/// rows in transaction order past its cursor (<c>search_message_cursor.next_xid</c>: every message of a lower transaction
-/// is indexed), as the outbox relay follows events: it reads only rows of transactions older than every transaction still
-/// running (<c>pg_snapshot_xmin</c>), so no message can commit behind the cursor later. A long-running writing transaction
-/// holds new messages back from search until it ends (as it holds back events). The cursor moves after the batch's index
-/// writes committed: a crash in between indexes the batch again, which is harmless. Deletions, memories and rebuilds still
-/// go through the queue; the embedded database (one writer at a time) queues appends too.
+/// rows past its cursor (<c>search_message_cursor.next_xid</c>: every message of a lower transaction is indexed), as the
+/// outbox relay follows events: it reads only rows of transactions older than every transaction still running
+/// (<c>pg_snapshot_xmin</c>), so no message can commit behind the cursor later. It reads a window of transactions at a
+/// time, whole transactions only, sized to about a batch of messages. A long-running writing transaction holds new
+/// messages back from search until it ends (as it holds back events). The cursor moves after the window's index writes
+/// committed: a crash in between indexes the window again, which is harmless. Deletions, memories and rebuilds still go
+/// through the queue; the embedded database (one writer at a time) queues appends too.
 /// </summary>
 internal sealed class SearchMessageFollower(SearchDocuments documents)
 {
-    public const int BatchSize = SearchIndexer.BatchSize;
+    /// <summary>A window that read more rows than this shrinks; one that read fewer than a quarter of it grows.</summary>
+    public const int TargetRows = SearchIndexer.BatchSize;
 
-    private static readonly string Next = $"""
-        SELECT m.xid::text, m.namespace, m.dialogue_id, m.id, m.content, m.created
-        FROM search_message_cursor c
-        CROSS JOIN LATERAL (
-            SELECT * FROM messages x
-            WHERE x.xid >= c.next_xid AND x.xid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY x.xid LIMIT {BatchSize}) m
-        """;
+    private const long MaxWindow = 1 << 20;
 
-    /// <summary>All of one transaction's messages, when one transaction wrote more than a batch.</summary>
-    private const string AllOf = """
-        SELECT m.xid::text, m.namespace, m.dialogue_id, m.id, m.content, m.created
-        FROM messages m WHERE m.xid = $1::text::xid8
-        """;
+    /// <summary>Where the cursor is and below which every transaction has ended.</summary>
+    private const string Bounds = "SELECT next_xid::text, pg_snapshot_xmin(pg_current_snapshot())::text FROM search_message_cursor";
 
     /// <summary>
-    /// The next messages to index, whole transactions only, and where the cursor goes once they are indexed. A batch cut
-    /// short by its size leaves its last transaction's rows to the next batch, unless the whole batch is that transaction's
-    /// (a large batch append): then all of its rows are read.
+    /// The messages of a window of transactions: two constant bounds, no LIMIT or ORDER BY, so whichever plan the
+    /// statistics suggest reads only the window's rows. (Joined to the cursor table, with LIMIT and ORDER BY, the
+    /// planner sorted every row past the cursor and compiled the query with JIT: 57 ms a batch under load.)
+    /// </summary>
+    private const string Window = """
+        SELECT m.xid::text, m.namespace, m.dialogue_id, m.id, m.content, m.created
+        FROM messages m WHERE m.xid >= $1::text::xid8 AND m.xid < $2::text::xid8
+        """;
+
+    /// <summary>How many transactions the next window spans (transactions that wrote no message count too).</summary>
+    private long _window = TargetRows;
+
+    /// <summary>
+    /// The messages of the next window of ended transactions past the cursor, whole transactions only, and where the cursor
+    /// goes once they are indexed; none when no transaction past the cursor has ended.
     /// </summary>
     public async Task<FollowedMessages> ReadAsync(DialogueDbContext db, CancellationToken ct)
     {
         await db.Database.OpenConnectionAsync(ct);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        var rows = await ReadRowsAsync(new NpgsqlCommand(Next, connection), ct);
-        if (rows.Count == 0)
+        long next, ended;
+        await using (var bounds = new NpgsqlCommand(Bounds, connection))
+        await using (var reader = await bounds.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            (next, ended) = (ParseXid(reader.GetString(0)), ParseXid(reader.GetString(1)));
+        }
+
+        if (next >= ended)
         {
             return FollowedMessages.None;
         }
 
-        var last = rows[^1].Xid;
-        var full = rows.Count == BatchSize;
-        if (full && rows[0].Xid == last)
+        var upTo = Math.Min(ended, next + _window);
+        List<Row> rows;
+        await using (var window = new NpgsqlCommand(Window, connection))
         {
-            var all = new NpgsqlCommand(AllOf, connection);
-            all.Parameters.Add(new NpgsqlParameter<string> { TypedValue = last.ToString(CultureInfo.InvariantCulture) });
-            rows = await ReadRowsAsync(all, ct);
-        }
-        else if (full)
-        {
-            rows.RemoveAll(r => r.Xid == last);
-            return Followed(rows, nextXid: last, full: true);
+            window.Parameters.Add(new NpgsqlParameter<string> { TypedValue = next.ToString(CultureInfo.InvariantCulture) });
+            window.Parameters.Add(new NpgsqlParameter<string> { TypedValue = upTo.ToString(CultureInfo.InvariantCulture) });
+            rows = await ReadRowsAsync(window, ct);
         }
 
-        return Followed(rows, nextXid: last + 1, full);
+        var more = upTo < ended;
+        _window = rows.Count > TargetRows ? Math.Max(1, _window / 2)
+            : rows.Count < TargetRows / 4 && more ? Math.Min(MaxWindow, _window * 2)
+            : _window;
+
+        // An empty window at the end of the ended transactions leaves the cursor where it is (no write while idle).
+        return rows.Count == 0 && !more ? FollowedMessages.None : Followed(rows, upTo, more);
     }
 
     /// <summary>Moves the cursor past a batch whose index writes committed (never back).</summary>
@@ -74,12 +86,12 @@ internal sealed class SearchMessageFollower(SearchDocuments documents)
             $"UPDATE search_message_cursor SET next_xid = {value}::text::xid8 WHERE next_xid < {value}::text::xid8", ct);
     }
 
-    /// <summary>Messages written past the cursor (the backlog gauge, read behind a full batch only).</summary>
+    /// <summary>Messages written past the cursor (the backlog gauge, read behind a full window only).</summary>
     public static async Task<long> CountAheadAsync(DialogueDbContext db, CancellationToken ct) =>
         await db.Database.SqlQuery<long>(
-            $"SELECT count(*) AS \"Value\" FROM messages m, search_message_cursor c WHERE m.xid >= c.next_xid").SingleAsync(ct);
+            $"SELECT count(*) AS \"Value\" FROM messages WHERE xid >= (SELECT next_xid FROM search_message_cursor)").SingleAsync(ct);
 
-    private FollowedMessages Followed(List<Row> rows, long nextXid, bool full)
+    private FollowedMessages Followed(List<Row> rows, long nextXid, bool more)
     {
         var items = new List<FollowedMessage>(rows.Count);
         foreach (var row in rows)
@@ -91,24 +103,24 @@ internal sealed class SearchMessageFollower(SearchDocuments documents)
             }
         }
 
-        return new FollowedMessages(items, rows.Count, nextXid, full);
+        return new FollowedMessages(items, rows.Count, nextXid, more);
     }
 
     private static async Task<List<Row>> ReadRowsAsync(NpgsqlCommand command, CancellationToken ct)
     {
-        await using (command)
+        var rows = new List<Row>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
         {
-            var rows = new List<Row>();
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                rows.Add(new Row(long.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetString(1), reader.GetString(2),
-                    reader.GetString(3), reader.GetFieldValue<byte[]>(4), reader.GetInt64(5)));
-            }
-
-            return rows;
+            rows.Add(new Row(ParseXid(reader.GetString(0)), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<byte[]>(4), reader.GetInt64(5)));
         }
+
+        return rows;
     }
+
+    /// <summary>A 64-bit transaction id (<c>xid8</c>) as PostgreSQL writes it; below 2^63 for any database that will ever run.</summary>
+    private static long ParseXid(string text) => long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
 
     private sealed record Row(long Xid, string Namespace, string DialogueId, string Id, byte[] Content, long Created);
 }

@@ -100,7 +100,7 @@ public sealed class SearchMessageFollowerTests
             }
         }
 
-        // All of it waits ahead of the cursor; an indexer then takes it in batches that cut between transactions.
+        // All of it waits ahead of the cursor; an indexer then takes it in windows of whole transactions.
         Assert.Equal(1 + InOneTransaction + OneEach, await engine.KeywordQueueAsync(Ns, Ct));
         await using var host = await engine.StartAsync(new ScriptedEmbedder());
         var deadline = DateTime.UtcNow + Deadline;

@@ -31,6 +31,7 @@ namespace DialogueDb.Service.Storage.Migrations
                     single boolean PRIMARY KEY DEFAULT true CHECK (single),
                     next_xid xid8 NOT NULL);
                 INSERT INTO search_message_cursor (next_xid) VALUES (pg_snapshot_xmin(pg_current_snapshot()));
+                ANALYZE search_message_cursor;
                 """);
         }
 
