@@ -225,7 +225,7 @@ internal sealed partial class SearchIndexer(
         {
             metrics.SearchIndexed(queued.Count + followed.Items.Count, await _depth.AfterBatchAsync(full,
                 async token => await db.SearchQueue.LongCountAsync(token)
-                    + (newMessages is null ? 0 : await SearchMessageFollower.CountAheadAsync(db, token)), ct));
+                    + (newMessages is null ? 0 : await newMessages.CountAheadAsync(db, token)), ct));
         }
 
         return full ? Math.Max(BatchSize, queued.Count + followed.Read) : queued.Count + followed.Read;
