@@ -1,4 +1,5 @@
 using DialogueDb.Operator.Hosting;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Operator.Tests;
 
@@ -16,41 +17,31 @@ public sealed class OperatorOptionsTests
     [Fact]
     public void Load_ListsEveryProblem_AndNeverEchoesValues()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"operator-{Guid.NewGuid():N}.json");
+        using var folder = new TestFolder();
+        var path = Path.Combine(folder.Path, "operator.json");
         File.WriteAllText(path, """
             { "defaultPlan": "gold", "plans": { "Free!": { "requestsPerSecond": 0 } },
               "postgres": { "host": "", "adminConnectionFile": "" }, "workers": 0, "operatorNamespace": "ops" }
             """);
-        try
-        {
-            var error = Assert.Throws<InvalidOperationException>(() => OperatorOptions.Load(path));
 
-            Assert.Contains("defaultPlan 'gold' is not in plans", error.Message, StringComparison.Ordinal);
-            Assert.Contains("'Free!' is not a lowercase DNS label", error.Message, StringComparison.Ordinal);
-            Assert.Contains("requestsPerSecond must be at least 1", error.Message, StringComparison.Ordinal);
-            Assert.Contains("postgres: host is empty", error.Message, StringComparison.Ordinal);
-            Assert.Contains("workers must be between 1 and 64", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var error = Assert.Throws<InvalidOperationException>(() => OperatorOptions.Load(path));
+
+        Assert.Contains("defaultPlan 'gold' is not in plans", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Free!' is not a lowercase DNS label", error.Message, StringComparison.Ordinal);
+        Assert.Contains("requestsPerSecond must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("postgres: host is empty", error.Message, StringComparison.Ordinal);
+        Assert.Contains("workers must be between 1 and 64", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Load_UnknownField_IsRejected()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"operator-{Guid.NewGuid():N}.json");
+        using var folder = new TestFolder();
+        var path = Path.Combine(folder.Path, "operator.json");
         File.WriteAllText(path, """{ "defaultImagee": "x", "operatorNamespace": "ops" }""");
-        try
-        {
-            var error = Assert.Throws<InvalidOperationException>(() => OperatorOptions.Load(path));
 
-            Assert.Contains("defaultImagee", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var error = Assert.Throws<InvalidOperationException>(() => OperatorOptions.Load(path));
+
+        Assert.Contains("defaultImagee", error.Message, StringComparison.Ordinal);
     }
 }

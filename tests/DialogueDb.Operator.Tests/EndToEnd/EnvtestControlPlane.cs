@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Operator.Tests.EndToEnd;
 
@@ -17,13 +18,16 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
     public const string AssetsVariable = "KUBEBUILDER_ASSETS";
 
     private readonly List<Process> _processes = [];
+    private readonly TestFolder _folder = new("envtest-");
     private string _server = "";
     private string _caPem = "";
 
-    private EnvtestControlPlane(string directory) => Directory = directory;
+    private EnvtestControlPlane()
+    {
+    }
 
     /// <summary>The run folder: PKI, etcd data, logs and the kubeconfig.</summary>
-    public string Directory { get; }
+    public string Directory => _folder.Path;
 
     public string KubeconfigPath => Path.Combine(Directory, "kubeconfig");
 
@@ -48,7 +52,7 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
     public static async Task<EnvtestControlPlane> StartAsync(CancellationToken cancellationToken, string serviceIpRange = "127.0.100.0/24")
     {
         var assets = Environment.GetEnvironmentVariable(AssetsVariable)!;
-        var plane = new EnvtestControlPlane(System.IO.Directory.CreateTempSubdirectory("ddb-envtest-").FullName);
+        var plane = new EnvtestControlPlane();
         try
         {
             await plane.RunAsync(assets, serviceIpRange, cancellationToken);
@@ -217,13 +221,7 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
             process.Dispose();
         }
 
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _folder.Dispose();
     }
 
     /// <summary>A CA, the API server's certificate (loopback names), a service-account key pair and an admin token.</summary>

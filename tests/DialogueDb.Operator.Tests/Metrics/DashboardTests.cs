@@ -5,6 +5,7 @@ using DialogueDb.Operator.Kubernetes;
 using DialogueDb.Operator.Tests.Fakes;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Telemetry;
+using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 
 namespace DialogueDb.Operator.Tests.Metrics;
@@ -40,7 +41,8 @@ public sealed partial class DashboardTests
     /// <summary>Both binaries built and started in this process (embedded service, operator on the fake API server).</summary>
     private static async Task<HashSet<string>> ExportedAsync()
     {
-        var dataDir = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+        using var folder = new TestFolder();
+        var dataDir = Path.Combine(folder.Path, "data"); // created by the service, as on a first start
         WebApplication? service = null;
         WebApplication? operatorHost = null;
         var api = new FakeKubeApi();
@@ -70,8 +72,6 @@ public sealed partial class DashboardTests
                 await operatorHost.StopAsync(Ct);
                 await operatorHost.DisposeAsync();
             }
-
-            Directory.Delete(dataDir, recursive: true);
         }
     }
 

@@ -20,10 +20,10 @@ public sealed class AuditEventTests
     [Fact]
     public async Task Embedded_EveryChange_OneEventInOrderWithActorRequestAndItem()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "audit").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "audit").ReadWrite;
         var keyId = key.Split('_')[1];
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient(key);
 
         using var created = await client.PostAsJsonAsync("api/v1/dialogue?namespace=a1", new
@@ -53,7 +53,7 @@ public sealed class AuditEventTests
             "dialogue.created", "message.created", "message.created", "dialogue.updated", "state.updated", "message.updated",
             "message.deleted", "dialogue.ended", "memory.created", "memory.updated", "memory.deleted", "dialogue.deleted",
         ];
-        var events = await EventsFileAsync(dataDir, expected.Length);
+        var events = await EventsFileAsync(dataDir.Path, expected.Length);
 
         Assert.Equal(expected, events.Select(e => (string)e["type"]!));
         Assert.Equal(events.Count, events.Select(e => (string)e["eventId"]!).Distinct().Count());
@@ -75,9 +75,9 @@ public sealed class AuditEventTests
     [Fact]
     public async Task Embedded_BatchAppend_OneEventPerMessage_InRequestOrder()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "audit-batch").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "audit-batch").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient(key);
         await Ok(client.PostAsJsonAsync("api/v1/dialogue", new { id = "b1" }, Ct));
 
@@ -86,7 +86,7 @@ public sealed class AuditEventTests
         Assert.Equal(HttpStatusCode.OK, appended.StatusCode); // creates answer 200 (contract §1)
         var ids = JsonNode.Parse(await appended.Content.ReadAsStringAsync(Ct))!.AsArray().Select(m => (string)m!["id"]!).ToArray();
 
-        var events = await EventsFileAsync(dataDir, 1 + batch.Length);
+        var events = await EventsFileAsync(dataDir.Path, 1 + batch.Length);
         var created = events.Skip(1).ToList();
         Assert.All(created, e => Assert.Equal("message.created", (string)e["type"]!));
         Assert.Equal(ids, created.Select(e => (string)e["itemId"]!));
@@ -97,9 +97,9 @@ public sealed class AuditEventTests
     [Fact]
     public async Task RolledBackWrite_OverQuota_LeavesNoEvent()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "audit-quota", p => p with { Limits = new LimitOverrides { DialoguesPerMonth = 1 } }).ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "audit-quota", p => p with { Limits = new LimitOverrides { DialoguesPerMonth = 1 } }).ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient(key);
 
         await Ok(client.PostAsJsonAsync("api/v1/dialogue", new { id = "first" }, Ct));
@@ -109,7 +109,7 @@ public sealed class AuditEventTests
         }
 
         await Ok(client.PostAsJsonAsync("api/v1/memory", new { value = 1 }, Ct));
-        var events = await EventsFileAsync(dataDir, 2);
+        var events = await EventsFileAsync(dataDir.Path, 2);
         Assert.Equal(["dialogue.created", "memory.created"], events.Select(e => (string)e["type"]!));
         Assert.Equal("first", (string)events[0]["itemId"]!);
     }
@@ -124,14 +124,14 @@ public sealed class AuditEventTests
 
         await using var database = await TestDatabase.CreateAsync();
         await using var redis = await TestRedis.StartPrivateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "audit-pg").ReadWrite;
-        var options = database.ServiceOptions(dataDir, o => o.Redis = redis.Configuration);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "audit-pg").ReadWrite;
+        var options = database.ServiceOptions(dataDir.Path, o => o.Redis = redis.Configuration);
         // Two replicas, both able to relay: exactly one is active, so nothing is published twice.
-        var replica = ServiceHost.ReplicaOf(dataDir);
+        using var replica = ServiceHost.ReplicaOf(dataDir.Path);
 
         await using var first = await ServiceHost.StartAsync(options);
-        await using var second = await ServiceHost.StartAsync(database.ServiceOptions(replica, o => o.Redis = redis.Configuration));
+        await using var second = await ServiceHost.StartAsync(database.ServiceOptions(replica.Path, o => o.Redis = redis.Configuration));
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);
         await Ok(a.PostAsJsonAsync("api/v1/dialogue?namespace=pg", new { id = "load" }, Ct));

@@ -77,9 +77,9 @@ public sealed class EventSealingTests
     {
         var ring = EventKeyRing.New(TimeProvider.System);
         var sealedEvent = Encoding.UTF8.GetString(new EventSealer(() => ring).Seal(Event("01A", "secret-content")));
-        var dir = ServiceHost.NewDataDir();
-        var keyFile = Path.Combine(dir, "events-key.json");
-        var otherKeyFile = Path.Combine(dir, "other-key.json");
+        using var dir = new TestFolder();
+        var keyFile = Path.Combine(dir.Path, "events-key.json");
+        var otherKeyFile = Path.Combine(dir.Path, "other-key.json");
         File.WriteAllText(keyFile, ring.ToJson());
         File.WriteAllText(otherKeyFile, EventKeyRing.New(TimeProvider.System).ToJson());
         var withKeyNotes = new StringWriter();
@@ -87,7 +87,7 @@ public sealed class EventSealingTests
         var wrongNotes = new StringWriter();
 
         var opened = SealedEventReader.Open(keyFile, withKeyNotes).Format(sealedEvent);
-        var withoutKey = SealedEventReader.Open(Path.Combine(dir, "absent.json"), missingNotes).Format(sealedEvent);
+        var withoutKey = SealedEventReader.Open(Path.Combine(dir.Path, "absent.json"), missingNotes).Format(sealedEvent);
         var wrongKey = SealedEventReader.Open(otherKeyFile, wrongNotes);
         var wrong = (wrongKey.Format(sealedEvent), wrongKey.Format(sealedEvent));
 
@@ -165,8 +165,8 @@ public sealed class EventSealingTests
     [Fact]
     public async Task EventsFile_OwnerOnly_RotatedBySize_RotatedFilesPastTheWindowDeleted()
     {
-        var dir = ServiceHost.NewDataDir();
-        var path = Path.Combine(dir, "events.jsonl");
+        using var dir = new TestFolder();
+        var path = Path.Combine(dir.Path, "events.jsonl");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var sink = new FileSink(path, maxBytes: 4096, maxAge: TimeSpan.FromHours(24), retention: () => TimeSpan.FromDays(30), time);
         var filler = new string('x', 1000);
@@ -209,8 +209,8 @@ public sealed class EventSealingTests
     [Fact]
     public async Task EventsFile_FirstEventOlderThanMaxAge_Rotated()
     {
-        var dir = ServiceHost.NewDataDir();
-        var path = Path.Combine(dir, "events.jsonl");
+        using var dir = new TestFolder();
+        var path = Path.Combine(dir.Path, "events.jsonl");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var sink = new FileSink(path, maxBytes: 1 << 20, maxAge: TimeSpan.FromHours(24), retention: () => null, time);
 

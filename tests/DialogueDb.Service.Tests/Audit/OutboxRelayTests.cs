@@ -33,7 +33,8 @@ public sealed class OutboxRelayTests
     [Fact]
     public async Task SinkDown_RelayWaitsTheGrowingPauseBetweenTries_ThenPublishesAndDeletesTheRow()
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        using var dataDir = new TestFolder();
+        var options = new ServiceOptions { DataDir = dataDir.Path };
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddStorage(options);
         using var host = builder.Build();

@@ -21,16 +21,16 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", "readme-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly TestFolder _folder = new("readme-");
 
     /// <summary>Each event of the file as the service itself opens it (sealed item replaced by the plain one).</summary>
     private List<JsonObject> _opened = [];
 
     public async ValueTask InitializeAsync()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "readme").ReadWrite;
-        await using (var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" }))
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "readme").ReadWrite;
+        await using (var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" }))
         {
             using var client = host.CreateClient(key);
             using var created = await client.PostAsJsonAsync("api/v1/dialogue?namespace=readme",
@@ -40,9 +40,8 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
             Assert.True(deleted.IsSuccessStatusCode);
             var options = host.Services.GetRequiredService<ServiceOptions>();
             var lines = await EventLinesAsync(options.EventsFilePath, 3);
-            Directory.CreateDirectory(_folder);
-            await File.WriteAllLinesAsync(Path.Combine(_folder, "events.jsonl"), lines, Ct);
-            File.Copy(options.EventsKeyPath, Path.Combine(_folder, "events-key.json"));
+            await File.WriteAllLinesAsync(Path.Combine(_folder.Path, "events.jsonl"), lines, Ct);
+            File.Copy(options.EventsKeyPath, Path.Combine(_folder.Path, "events-key.json"));
             var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(options.EventsKeyPath, Ct), options.EventsKeyPath);
             _opened = [.. lines.Select(l => JsonNode.Parse(EventSealer.Open(Encoding.UTF8.GetBytes(l), ring)!)!.AsObject())];
         }
@@ -57,7 +56,7 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
         var python = Which("python3")
             ?? throw SkipException.ForSkip("python3 is not installed: the README's Python snippet cannot run here (.ci/run installs it).");
 
-        var snippet = Path.Combine(_folder, "open_events.py");
+        var snippet = Path.Combine(_folder.Path, "open_events.py");
         await File.WriteAllTextAsync(snippet, Block("python", "Opening an event in Python"), Ct);
         // The snippet runs unchanged; only its print is given one that writes each opened event as JSON, for comparing.
         const string Harness = """
@@ -75,7 +74,7 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
     [Fact]
     public async Task CSharp_OpensEveryEventTheServiceSealed()
     {
-        var snippet = Path.Combine(_folder, "open-events.cs");
+        var snippet = Path.Combine(_folder.Path, "open-events.cs");
         await File.WriteAllTextAsync(snippet, Block("csharp", "And in C#"), Ct);
 
         // A file-based program (`dotnet run file.cs`, .NET 10 SDK): built and run as a consumer would.
@@ -146,7 +145,7 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
     {
         var start = new ProcessStartInfo(program)
         {
-            WorkingDirectory = _folder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = _folder.Path, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
         };
         foreach (var argument in arguments)
@@ -160,28 +159,35 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
             start.Environment.Remove(name);
         }
 
+        // `dotnet run file.cs` keeps its build in $XDG_DATA_HOME/dotnet/runfile/<file>-<hash of its path>: by default one
+        // more folder under ~/.local/share for every run of this test (each has its own path). Here it goes with the folder
+        // (which must exist: the SDK finds no cache folder otherwise).
+        start.Environment["XDG_DATA_HOME"] = Directory.CreateDirectory(Path.Combine(_folder.Path, "data")).FullName;
         start.Environment["PYTHONIOENCODING"] = "utf-8";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
         var output = process.StandardOutput.ReadToEndAsync(Ct);
         var errors = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(Ct);
+        try
+        {
+            await process.WaitForExitAsync(Ct);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true); // cancelled: it must not write on into the folder being deleted
+            }
+        }
+
         Assert.True(process.ExitCode == 0, $"{program} exited with {process.ExitCode}:\n{await errors}\n{await output}");
         return await output;
     }
 
     public ValueTask DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless.
-        }
-
+        _folder.Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -11,6 +11,7 @@ namespace DialogueDb.Service.Tests.Conformance;
 /// </summary>
 public sealed class KestrelRejectionsPlainHttp : IAsyncLifetime
 {
+    private readonly TestFolder _dataDir = new();
     private ServiceHost? _host;
     private Uri _plain = null!;
 
@@ -18,22 +19,28 @@ public sealed class KestrelRejectionsPlainHttp : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "plain");
+        TestProject.Write(_dataDir.Path, "plain");
         var port = ServiceHost.FreePort();
         // The header timeout is the unauthenticated grace (at most 30 s): 2 s here.
         _host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", MetricsUrls = $"http://127.0.0.1:{port}", UnauthenticatedConnectionSeconds = 2,
+            DataDir = _dataDir.Path, Urls = "https://127.0.0.1:0", MetricsUrls = $"http://127.0.0.1:{port}", UnauthenticatedConnectionSeconds = 2,
         });
         _plain = new Uri($"http://127.0.0.1:{port}/");
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_host is not null)
+        try
         {
-            await _host.DisposeAsync();
+            if (_host is not null)
+            {
+                await _host.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _dataDir.Dispose();
         }
     }
 

@@ -37,10 +37,10 @@ public sealed class PostgresRestartTests
         await Task.WhenAll(postgres.StartAsync(Ct), redis.StartAsync(Ct));
         await using var database = await TestDatabase.CreateAsync(admin: postgres.GetConnectionString());
 
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, ProjectId).ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, ProjectId).ReadWrite;
         var redisConfiguration = $"redis://127.0.0.1:{redis.GetMappedPublicPort(RedisBuilder.RedisPort)}";
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.Redis = redisConfiguration));
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path, o => o.Redis = redisConfiguration));
         using var client = host.CreateClient(key);
 
         var acknowledged = new ConcurrentBag<string>();

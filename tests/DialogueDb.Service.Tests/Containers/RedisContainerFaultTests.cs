@@ -26,10 +26,11 @@ public sealed class RedisContainerFaultTests
     {
         await ContainerEngine.RequireAsync(ContainerEngine.RedisImage);
         await using var redis = await StartRedisAsync(ContainerEngine.FreeHostPort());
-        var (dataDir, key) = Project("paused-open", 4);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "paused-open", 4);
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
         });
         using var client = host.CreateClient(key);
         var limiter = host.Services.GetRequiredService<ResilientRateLimiter>();
@@ -65,10 +66,11 @@ public sealed class RedisContainerFaultTests
     {
         await ContainerEngine.RequireAsync(ContainerEngine.RedisImage);
         await using var redis = await StartRedisAsync(ContainerEngine.FreeHostPort());
-        var (dataDir, key) = Project("paused-closed", 50);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "paused-closed", 50);
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
             RateLimitFailureMode = RateLimitFailureMode.Closed,
         });
         using var client = host.CreateClient(key);
@@ -96,10 +98,11 @@ public sealed class RedisContainerFaultTests
         await ContainerEngine.RequireAsync(ContainerEngine.RedisImage);
         var port = ContainerEngine.FreeHostPort();
         await using var redis = await StartRedisAsync(port);
-        var (dataDir, key) = Project("restarted", 4);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "restarted", 4);
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = Configuration(redis),
         });
         using var client = host.CreateClient(key);
         var limiter = host.Services.GetRequiredService<ResilientRateLimiter>();
@@ -160,10 +163,6 @@ public sealed class RedisContainerFaultTests
         Assert.False(limiter.Degraded, "the limiter did not return to Redis");
     }
 
-    private static (string DataDir, string Key) Project(string projectId, long rate)
-    {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, projectId, p => p with { Limits = new LimitOverrides { RequestsPerSecond = rate } }).ReadWrite;
-        return (dataDir, key);
-    }
+    private static string Project(string dataDir, string projectId, long rate) =>
+        TestProject.Write(dataDir, projectId, p => p with { Limits = new LimitOverrides { RequestsPerSecond = rate } }).ReadWrite;
 }

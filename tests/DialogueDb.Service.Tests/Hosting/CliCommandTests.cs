@@ -21,13 +21,13 @@ public sealed class CliCommandTests
     [Fact]
     public async Task Retention_EmbeddedDataFolder_SweepsAndTrimsTheEventsWithExitCodeZero()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "cli-retention");
-        TestProject.WriteEncryptionKeys(dataDir);
-        var migrated = await RunAsync("migrate", "--data-dir", dataDir);
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "cli-retention");
+        TestProject.WriteEncryptionKeys(dataDir.Path);
+        var migrated = await RunAsync("migrate", "--data-dir", dataDir.Path);
         Assert.True(migrated.ExitCode == 0, migrated.Errors);
 
-        var (exitCode, output, errors) = await RunAsync("retention", "--data-dir", dataDir);
+        var (exitCode, output, errors) = await RunAsync("retention", "--data-dir", dataDir.Path);
 
         Assert.True(exitCode == 0, errors);
         Assert.Contains("Events older than the retention window trimmed from", output, StringComparison.Ordinal);
@@ -36,14 +36,14 @@ public sealed class CliCommandTests
     [Fact]
     public async Task Keys_CreateListRevoke_KeyPrintedOnceListedByNameOnlyAndRevokedOnce()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "cli-keys");
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "cli-keys");
 
-        var created = await RunAsync("keys", "create", "--data-dir", dataDir, "--name", "reporting", "--scope", "read-only");
+        var created = await RunAsync("keys", "create", "--data-dir", dataDir.Path, "--name", "reporting", "--scope", "read-only");
         var key = created.Output.Trim();
-        var listed = await RunAsync("keys", "list", "--data-dir", dataDir);
-        var revoked = await RunAsync("keys", "revoke", "reporting", "--data-dir", dataDir);
-        var again = await RunAsync("keys", "revoke", "reporting", "--data-dir", dataDir);
+        var listed = await RunAsync("keys", "list", "--data-dir", dataDir.Path);
+        var revoked = await RunAsync("keys", "revoke", "reporting", "--data-dir", dataDir.Path);
+        var again = await RunAsync("keys", "revoke", "reporting", "--data-dir", dataDir.Path);
 
         Assert.True(created.ExitCode == 0, created.Errors);
         Assert.StartsWith("ddb_", key, StringComparison.Ordinal);
@@ -53,6 +53,6 @@ public sealed class CliCommandTests
         Assert.Equal(0, revoked.ExitCode);
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("No API key 'reporting'.", again.Errors, StringComparison.Ordinal);
-        Assert.DoesNotContain("reporting", (await RunAsync("keys", "list", "--data-dir", dataDir)).Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("reporting", (await RunAsync("keys", "list", "--data-dir", dataDir.Path)).Output, StringComparison.Ordinal);
     }
 }

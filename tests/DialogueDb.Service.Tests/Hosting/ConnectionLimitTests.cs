@@ -16,11 +16,11 @@ public sealed class ConnectionLimitTests
     [Fact]
     public async Task Connection_WithoutAnAuthenticatedRequest_ClosedAfterTheGrace_AuthenticatedOneKept()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "idle").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "idle").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", UnauthenticatedConnectionSeconds = 5, KeepAliveSeconds = 120,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", UnauthenticatedConnectionSeconds = 5, KeepAliveSeconds = 120,
         });
         await WarmUpAsync(host, key);
 
@@ -47,11 +47,11 @@ public sealed class ConnectionLimitTests
     public async Task Connections_OverTheLimit_ClosedAtOnce_AnAuthenticatedClientServedAfterTheyGo()
     {
         const int Limit = 16; // the smallest MAX_CONNECTIONS the settings accept
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "limit").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "limit").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", MaxConnections = Limit, UnauthenticatedConnectionSeconds = 120,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", MaxConnections = Limit, UnauthenticatedConnectionSeconds = 120,
         });
         await WarmUpAsync(host, key);
 

@@ -9,9 +9,13 @@ namespace DialogueDb.Service.Tests.Hosting;
 /// <summary>`make run` on a fresh folder: a development project with one key, kept only as a hash; a CA clients can trust.</summary>
 public sealed class EmbeddedFirstStartTests : IAsyncLifetime
 {
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+    private readonly TestFolder _folder = new();
+    private readonly string _dataDir;
     private readonly StringWriter _console = new();
     private WebApplication _app = null!;
+
+    // The data folder does not exist yet, as on a first `make run`.
+    public EmbeddedFirstStartTests() => _dataDir = Path.Combine(_folder.Path, "data");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -35,9 +39,15 @@ public sealed class EmbeddedFirstStartTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Directory.Delete(_dataDir, recursive: true);
+        try
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        finally
+        {
+            _folder.Dispose();
+        }
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text;
 using DialogueDb.Service.Audit;
 using DialogueDb.Service.Hosting;
 using DialogueDb.Service.Security;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Service.Tests.Hosting;
 
@@ -12,14 +13,14 @@ namespace DialogueDb.Service.Tests.Hosting;
 /// </summary>
 public sealed class KeyRotationCommandTests : IDisposable
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("ddb-rotate-").FullName;
+    private readonly TestFolder _folder = new("rotate-");
 
     private static int Run(params string[] args) => Cli.Build().Parse(args).Invoke();
 
     [Fact]
     public void EventsRotateKey_AddOnlyThenActivate_AConsumerWithTheFirstPhaseFileOpensEventsSealedAfterTheSecond()
     {
-        var file = Path.Combine(_folder, "events-key.json");
+        var file = Path.Combine(_folder.Path, "events-key.json");
         Assert.Equal(0, Run("events", "rotate-key", "--file", file));
         var original = EventRing(file);
         var before = Seal(original, "before");
@@ -54,7 +55,7 @@ public sealed class KeyRotationCommandTests : IDisposable
     [Fact]
     public void EncryptionRotate_AddOnlyThenActivate_AReplicaWithTheFirstPhaseFileDecryptsWhatIsWrittenAfterTheSecond()
     {
-        var file = Path.Combine(_folder, "keys.json");
+        var file = Path.Combine(_folder.Path, "keys.json");
         Assert.Equal(0, Run("encryption", "rotate", "--file", file));
         Assert.Equal(0, Run("encryption", "rotate", "--file", file, "--add-only"));
         var lagging = new ContentProtector(DataRing(file), "p1");
@@ -79,5 +80,5 @@ public sealed class KeyRotationCommandTests : IDisposable
     private static byte[] Seal(EventKeyRing ring, string text) => new EventSealer(() => ring).Seal(Encoding.UTF8.GetBytes(
         $$$"""{"eventId":"{{{Guid.NewGuid()}}}","type":"message.created","item":{"text":"{{{text}}}"}}"""));
 
-    public void Dispose() => Directory.Delete(_folder, recursive: true);
+    public void Dispose() => _folder.Dispose();
 }

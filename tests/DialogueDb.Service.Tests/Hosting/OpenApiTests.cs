@@ -11,9 +11,9 @@ public sealed class OpenApiTests
     public async Task Document_ListsEveryRouteOnceUnderApiV1WithSummaries()
     {
         var ct = TestContext.Current.CancellationToken;
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "openapi");
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "openapi");
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient();
 
         using var response = await client.GetAsync("openapi/v1.json", ct);

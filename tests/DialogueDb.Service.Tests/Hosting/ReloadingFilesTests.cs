@@ -1,4 +1,5 @@
 using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -7,9 +8,12 @@ namespace DialogueDb.Service.Tests.Hosting;
 /// <summary>The reload timer on fake time: a changed file takes effect at the next poll, half a second at most.</summary>
 public sealed class ReloadingFilesTests : IDisposable
 {
-    private readonly string _path = Path.Combine(Path.GetTempPath(), $"reloading-{Guid.NewGuid():N}.txt");
+    private readonly TestFolder _folder = new();
+    private readonly string _path;
 
-    public void Dispose() => File.Delete(_path);
+    public ReloadingFilesTests() => _path = Path.Combine(_folder.Path, "reloading.txt");
+
+    public void Dispose() => _folder.Dispose();
 
     [Fact]
     public void ChangedFile_TakesEffectWithinHalfASecond_AndABadOneLeavesTheLastGoodInForce()

@@ -9,30 +9,30 @@ public sealed class StartupErrorTests
     [Fact]
     public void PostgresMode_NoEncryptionKeyRing_RefusesToStartNamingTheSettings()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "no-keys");
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "no-keys");
 
         var ex = Assert.Throws<InvalidOperationException>(() => ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = dataDir.Path,
             Urls = "https://127.0.0.1:0",
             Postgres = "Host=127.0.0.1;Database=unused",
         }));
 
         Assert.Contains("DIALOGUEDB_ENCRYPTION_KEYS", ex.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dataDir, "secrets", "encryption-keys.json")), "a server must not invent a key");
+        Assert.False(File.Exists(Path.Combine(dataDir.Path, "secrets", "encryption-keys.json")), "a server must not invent a key");
     }
 
     [Fact]
     public void ConfiguredKeyRingFile_Missing_RefusesToStart()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "no-keys");
-        var missing = Path.Combine(dataDir, "mounted", "keys.json");
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "no-keys");
+        var missing = Path.Combine(dataDir.Path, "mounted", "keys.json");
 
         var ex = Assert.Throws<InvalidOperationException>(() => ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = dataDir.Path,
             Urls = "https://127.0.0.1:0",
             EncryptionKeysFile = missing,
         }));
@@ -43,13 +43,13 @@ public sealed class StartupErrorTests
     [Fact]
     public void KeyRingFromEnvironment_ActiveKeyMissing_RefusesToStartWithoutEchoingKeys()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "bad-ring");
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "bad-ring");
         const string material = "c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhISE=";
 
         var ex = Assert.Throws<InvalidOperationException>(() => ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = dataDir.Path,
             Urls = "https://127.0.0.1:0",
             EncryptionKeys = $$"""{"active":7,"keys":[{"id":1,"key":"{{material}}"}]}""",
         }));
@@ -61,12 +61,12 @@ public sealed class StartupErrorTests
     [Fact]
     public void ProjectFile_Configured_ButMissing_RefusesToStart()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var missing = Path.Combine(dataDir, "policy", "project.json");
+        using var dataDir = new TestFolder();
+        var missing = Path.Combine(dataDir.Path, "policy", "project.json");
 
         var ex = Assert.Throws<InvalidOperationException>(() => ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = dataDir.Path,
             Urls = "https://127.0.0.1:0",
             ProjectFile = missing,
         }));

@@ -17,7 +17,8 @@ public sealed class TlsReloadTests
     [Fact]
     public async Task CertificateFiles_ReplacedWhileServing_NewHandshakesUseTheNewCertificate()
     {
-        var (dataDir, certPath, keyPath) = MountedFiles();
+        using var folder = new TestFolder();
+        var (dataDir, certPath, keyPath) = MountedFiles(folder);
         using var first = WriteCertificate(certPath, keyPath, "first");
         await using var host = await StartAsync(dataDir, certPath, keyPath);
 
@@ -41,7 +42,8 @@ public sealed class TlsReloadTests
     [Fact]
     public async Task CertificateFiles_ReplacedWithGarbage_KeepsServingTheLastGoodOne()
     {
-        var (dataDir, certPath, keyPath) = MountedFiles();
+        using var folder = new TestFolder();
+        var (dataDir, certPath, keyPath) = MountedFiles(folder);
         using var good = WriteCertificate(certPath, keyPath, "good");
         await using var host = await StartAsync(dataDir, certPath, keyPath);
 
@@ -56,11 +58,10 @@ public sealed class TlsReloadTests
         Assert.Equal(good.Thumbprint, await PresentedThumbprintAsync(host.BaseAddress.Port));
     }
 
-    private static (string DataDir, string CertPath, string KeyPath) MountedFiles()
+    private static (string DataDir, string CertPath, string KeyPath) MountedFiles(TestFolder folder)
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "tls");
-        return (dataDir, Path.Combine(dataDir, "mounted.crt"), Path.Combine(dataDir, "mounted.key"));
+        TestProject.Write(folder.Path, "tls");
+        return (folder.Path, Path.Combine(folder.Path, "mounted.crt"), Path.Combine(folder.Path, "mounted.key"));
     }
 
     private static Task<ServiceHost> StartAsync(string dataDir, string certPath, string keyPath) =>

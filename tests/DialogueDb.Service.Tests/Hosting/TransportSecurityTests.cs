@@ -14,7 +14,7 @@ namespace DialogueDb.Service.Tests.Hosting;
 /// <summary>§1: HTTPS only, TLS 1.2 or newer; a plain-HTTP listener never serves API data.</summary>
 public sealed class TransportSecurityTests : IAsyncLifetime
 {
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+    private readonly TestFolder _folder = new();
     private WebApplication _app = null!;
     private string _apiKey = null!;
     private Uri _https = null!;
@@ -25,11 +25,10 @@ public sealed class TransportSecurityTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Directory.CreateDirectory(_dataDir);
-        _apiKey = TestProject.Write(_dataDir, "transport").ReadWrite;
+        _apiKey = TestProject.Write(_folder.Path, "transport").ReadWrite;
         var builder = ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = _dataDir,
+            DataDir = _folder.Path,
             Urls = "https://127.0.0.1:0;http://127.0.0.1:0",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -37,15 +36,21 @@ public sealed class TransportSecurityTests : IAsyncLifetime
         await _app.StartAsync();
         _https = new Uri(_app.Urls.Single(u => u.StartsWith("https", StringComparison.Ordinal)));
         _http = new Uri(_app.Urls.Single(u => u.StartsWith("http:", StringComparison.Ordinal)));
-        _ca = LocalCa.Load(_dataDir);
+        _ca = LocalCa.Load(_folder.Path);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _ca.Dispose();
-        Directory.Delete(_dataDir, recursive: true);
+        try
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _ca.Dispose();
+        }
+        finally
+        {
+            _folder.Dispose();
+        }
     }
 
     [Theory]

@@ -26,13 +26,13 @@ public sealed class WorkerListenerTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "worker-index").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "worker-index").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path, o => o.SearchIndexer = "external"));
         using var client = host.CreateClient(key);
         var memory = await CreateMemoryAsync(client, "n1", "The invoice INV-5521 was paid by wire transfer.", Ct);
 
-        var args = new[] { "index", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString };
+        var args = new[] { "index", "--data-dir", dataDir.Path, "--postgres", database.MaintenanceConnectionString };
         var (firstPort, secondPort) = (ServiceHost.FreePort(), ServiceHost.FreePort());
         await using var first = CliProcess.Start(args, Listening(firstPort));
         await using var second = CliProcess.Start(args, Listening(secondPort));
@@ -69,17 +69,17 @@ public sealed class WorkerListenerTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "worker-relay").ReadWrite;
-        TestProject.WriteEncryptionKeys(dataDir);
-        TestProject.WriteEventKey(dataDir);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "worker-relay").ReadWrite;
+        TestProject.WriteEncryptionKeys(dataDir.Path);
+        TestProject.WriteEventKey(dataDir.Path);
         var port = ServiceHost.FreePort();
         var environment = new Dictionary<string, string>(Listening(port))
         {
             ["DIALOGUEDB_REDIS"] = TestRedis.Shared(),
             ["DIALOGUEDB_REDIS_KEY_PREFIX"] = $"ddb:{{relay-{Guid.NewGuid():N}}}:",
         };
-        await using var relay = CliProcess.Start(["relay", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString],
+        await using var relay = CliProcess.Start(["relay", "--data-dir", dataDir.Path, "--postgres", database.MaintenanceConnectionString],
             environment);
         using var probe = Plain(port);
 

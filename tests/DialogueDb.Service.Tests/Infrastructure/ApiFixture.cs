@@ -17,13 +17,14 @@ namespace DialogueDb.Service.Tests.Infrastructure;
 /// </summary>
 public abstract class ApiFixture : IAsyncLifetime
 {
+    private readonly TestFolder _folder = new();
     private WebApplication? _app;
     private X509Certificate2? _ca;
 
     /// <summary>Which storage engine this fixture runs on: "sqlite" or "postgres".</summary>
     public abstract string Engine { get; }
 
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
+    public string DataDir => _folder.Path;
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -70,7 +71,6 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Directory.CreateDirectory(DataDir);
         var postgres = await PrepareStorageAsync();
         if (SkipReason is not null)
         {
@@ -109,22 +109,21 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        Client?.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        _ca?.Dispose();
-        await CleanupStorageAsync();
         try
         {
-            Directory.Delete(DataDir, recursive: true);
+            Client?.Dispose();
+            if (_app is not null)
+            {
+                await _app.StopAsync();
+                await _app.DisposeAsync();
+            }
+
+            _ca?.Dispose();
+            await CleanupStorageAsync();
         }
-        catch (IOException)
+        finally
         {
-            // A leftover temp folder is harmless.
+            _folder.Dispose();
         }
 
         GC.SuppressFinalize(this);

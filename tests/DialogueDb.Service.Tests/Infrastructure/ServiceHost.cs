@@ -78,12 +78,12 @@ public sealed class ServiceHost : IAsyncDisposable
     /// A second replica's data folder: the same project, keys and certificates (as the operator mounts the same Secrets
     /// into every pod), without the embedded database file.
     /// </summary>
-    public static string ReplicaOf(string dataDir)
+    internal static TestFolder ReplicaOf(string dataDir)
     {
-        var copy = NewDataDir();
+        var copy = new TestFolder();
         foreach (var file in Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".sqlite", StringComparison.Ordinal)))
         {
-            var target = Path.Combine(copy, Path.GetRelativePath(dataDir, file));
+            var target = Path.Combine(copy.Path, Path.GetRelativePath(dataDir, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target);
         }
@@ -100,14 +100,6 @@ public sealed class ServiceHost : IAsyncDisposable
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         probe.Start();
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    /// <summary>A new empty data folder under the temp directory.</summary>
-    public static string NewDataDir()
-    {
-        var path = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(path);
-        return path;
     }
 }
 

@@ -12,7 +12,7 @@ public sealed class TestRedis : IAsyncDisposable
 {
     public const string SharedVariable = "DIALOGUEDB_TEST_REDIS";
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dialoguedb-tests", "redis-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly TestFolder _folder = new("redis-");
     private Process? _process;
 
     private TestRedis(int port) => Port = port;
@@ -22,7 +22,7 @@ public sealed class TestRedis : IAsyncDisposable
     public string Configuration => $"redis://127.0.0.1:{Port}";
 
     /// <summary>Where this server keeps its append-only file (what a stolen Redis disk would hold).</summary>
-    public string DataDirectory => _dir;
+    public string DataDirectory => _folder.Path;
 
     /// <summary>The shared server's configuration string, or a skip (a failure under CI) when there is none.</summary>
     public static string Shared()
@@ -46,18 +46,25 @@ public sealed class TestRedis : IAsyncDisposable
         }
 
         var redis = new TestRedis(FreePort());
-        await redis.StartAsync();
-        return redis;
+        try
+        {
+            await redis.StartAsync();
+            return redis;
+        }
+        catch
+        {
+            await redis.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task StartAsync()
     {
         // Durable like a production Redis (every acknowledged write is in the append-only file), so a stop and restart
         // loses nothing that Redis accepted: what the tests measure is the service, not Redis's persistence.
-        Directory.CreateDirectory(_dir);
         _process = Process.Start(new ProcessStartInfo("/usr/bin/redis-server",
             ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", _dir])
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", _folder.Path])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -94,7 +101,18 @@ public sealed class TestRedis : IAsyncDisposable
         _process = null;
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>Stops the server, then deletes its folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        finally
+        {
+            _folder.Dispose();
+        }
+    }
 
     private static int FreePort()
     {

@@ -11,6 +11,7 @@ namespace DialogueDb.Service.Tests.RateLimiting;
 public abstract class PlanQuotas : IAsyncLifetime
 {
     private readonly List<ServiceHost> _hosts = [];
+    private readonly List<TestFolder> _folders = [];
     private string? _postgres;
 
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -23,18 +24,28 @@ public abstract class PlanQuotas : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in _hosts)
+        try
         {
-            await host.DisposeAsync();
+            foreach (var host in _hosts)
+            {
+                await host.DisposeAsync();
+            }
+
+            await CleanupAsync();
+        }
+        finally
+        {
+            _folders.ForEach(f => f.Dispose());
         }
 
-        await CleanupAsync();
         GC.SuppressFinalize(this);
     }
 
-    private static string NewProject(LimitOverrides limits, out string key)
+    private string NewProject(LimitOverrides limits, out string key)
     {
-        var dataDir = ServiceHost.NewDataDir();
+        var folder = new TestFolder();
+        _folders.Add(folder);
+        var dataDir = folder.Path;
         key = TestProject.Write(dataDir, "quota", p => p with { Plan = PlanCatalog.Enterprise, Limits = limits }).ReadWrite;
         TestProject.WriteEncryptionKeys(dataDir);
         return dataDir;
@@ -245,7 +256,9 @@ public abstract class PlanQuotas : IAsyncLifetime
     {
         var dataDir = NewProject(new LimitOverrides { DialoguesPerMonth = 7 }, out var key);
         var first = await StartAsync(dataDir);
-        var second = await StartAsync(ServiceHost.ReplicaOf(dataDir));
+        var replica = ServiceHost.ReplicaOf(dataDir);
+        _folders.Add(replica);
+        var second = await StartAsync(replica.Path);
 
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);

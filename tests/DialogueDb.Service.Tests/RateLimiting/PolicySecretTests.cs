@@ -18,6 +18,7 @@ public sealed class PolicySecretTests : IAsyncLifetime
     private const string SecretName = "acme-policy";
 
     private readonly FakeKubernetesSecrets _kubernetes = new();
+    private readonly TestFolder _dataDir = new();
     private ServiceHost _host = null!;
     private ApiKeyHasher _hasher = null!;
     private ProjectDocument _policy = null!;
@@ -27,11 +28,10 @@ public sealed class PolicySecretTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "acme");
+        TestProject.Write(_dataDir.Path, "acme");
         var options = new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = _dataDir.Path,
             Urls = "https://127.0.0.1:0",
             PolicySecret = $"{Namespace}/{SecretName}",
         };
@@ -48,9 +48,16 @@ public sealed class PolicySecretTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        await _kubernetes.CloseWatchesAsync();
-        await _host.DisposeAsync();
-        _kubernetes.Dispose();
+        try
+        {
+            await _kubernetes.CloseWatchesAsync();
+            await _host.DisposeAsync();
+            _kubernetes.Dispose();
+        }
+        finally
+        {
+            _dataDir.Dispose();
+        }
     }
 
     [Fact]
@@ -99,12 +106,12 @@ public sealed class PolicySecretTests : IAsyncLifetime
     [Fact]
     public void MissingSecret_AtStart_ClearError()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        TestProject.Write(dataDir, "acme");
+        using var dataDir = new TestFolder();
+        TestProject.Write(dataDir.Path, "acme");
 
         var ex = Assert.Throws<InvalidOperationException>(() => ApiHost.CreateBuilder([], new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = dataDir.Path,
             Urls = "https://127.0.0.1:0",
             PolicySecret = $"{Namespace}/does-not-exist",
         }, kubernetes: _kubernetes.Client()));

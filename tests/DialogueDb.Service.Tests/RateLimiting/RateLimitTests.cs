@@ -63,18 +63,15 @@ public sealed class RateLimitTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static (string DataDir, string Key) Project(string projectId, long rate)
-    {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, projectId, p => p with { Limits = new LimitOverrides { RequestsPerSecond = rate } }).ReadWrite;
-        return (dataDir, key);
-    }
+    private static string Project(string dataDir, string projectId, long rate) =>
+        TestProject.Write(dataDir, projectId, p => p with { Limits = new LimitOverrides { RequestsPerSecond = rate } }).ReadWrite;
 
     [Fact]
     public async Task Embedded_OverTheRate_429WithRetryAfterAndHeadersOnEveryAnswer()
     {
-        var (dataDir, key) = Project("embedded-rate", 3);
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "embedded-rate", 3);
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient(key);
         using var anonymous = host.CreateClient();
 
@@ -123,11 +120,12 @@ public sealed class RateLimitTests
         const long rate = 5;
         var redis = TestRedis.Shared();
         var projectId = "shared-" + Guid.NewGuid().ToString("N")[..8];
-        var (dataDir, key) = Project(projectId, rate);
-        var secondDir = ServiceHost.ReplicaOf(dataDir);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, projectId, rate);
+        using var secondDir = ServiceHost.ReplicaOf(dataDir.Path);
 
-        await using var first = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = redis });
-        await using var second = await ServiceHost.StartAsync(new ServiceOptions { DataDir = secondDir, Urls = "https://127.0.0.1:0", Redis = redis });
+        await using var first = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = redis });
+        await using var second = await ServiceHost.StartAsync(new ServiceOptions { DataDir = secondDir.Path, Urls = "https://127.0.0.1:0", Redis = redis });
         using var a = first.CreateClient(key);
         using var b = second.CreateClient(key);
         using (var warm = await a.GetAsync("healthz/ready", Ct))
@@ -171,10 +169,11 @@ public sealed class RateLimitTests
     public async Task RedisDown_FailOpen_ServesWithoutHangingEnforcesLocallyAndRecovers()
     {
         await using var redis = await TestRedis.StartPrivateAsync();
-        var (dataDir, key) = Project("outage", 4);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "outage", 4);
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = redis.Configuration,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = redis.Configuration,
         });
         using var client = host.CreateClient(key);
         var limiter = host.Services.GetRequiredService<ResilientRateLimiter>();
@@ -220,10 +219,11 @@ public sealed class RateLimitTests
     public async Task RedisDown_FailClosed_503WithRetryAfter()
     {
         await using var redis = await TestRedis.StartPrivateAsync();
-        var (dataDir, key) = Project("closed", 50);
+        using var dataDir = new TestFolder();
+        var key = Project(dataDir.Path, "closed", 50);
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Redis = redis.Configuration,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Redis = redis.Configuration,
             RateLimitFailureMode = RateLimitFailureMode.Closed,
         });
         using var client = host.CreateClient(key);

@@ -32,12 +32,12 @@ public sealed class RetentionCommandStreamTests
 
         var redisConfiguration = TestRedis.Shared();
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "retention-stream", p => p with { Retention = Periods }).ReadWrite;
-        var encryptionKeys = TestProject.WriteEncryptionKeys(dataDir);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "retention-stream", p => p with { Retention = Periods }).ReadWrite;
+        var encryptionKeys = TestProject.WriteEncryptionKeys(dataDir.Path);
         await using (var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Postgres = database.AppConnectionString, EncryptionKeysFile = encryptionKeys,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Postgres = database.AppConnectionString, EncryptionKeysFile = encryptionKeys,
         }))
         {
             using var client = host.CreateClient(key);
@@ -68,7 +68,7 @@ public sealed class RetentionCommandStreamTests
             await db.StreamAddAsync(stream, RedisStreamSink.Fields(sealer.Seal(Event("dialogue.created", "just-now", 0))));
             Assert.Equal(5, await db.StreamLengthAsync(stream));
 
-            var (exitCode, output) = await RunRetentionAsync(dataDir, database.MaintenanceConnectionString, redisConfiguration, prefix,
+            var (exitCode, output) = await RunRetentionAsync(dataDir.Path, database.MaintenanceConnectionString, redisConfiguration, prefix,
                 encryptionKeys);
 
             Assert.True(exitCode == 0, output);

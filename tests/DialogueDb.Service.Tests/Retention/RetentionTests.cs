@@ -29,13 +29,20 @@ public sealed class RetentionTests
 
     private static readonly RetentionOverrides Periods = new() { DialogueDays = 30, ShortTermMemoryDays = 30, LongTermMemoryDays = 60 };
 
-    private sealed record Running(ServiceHost Host, HttpClient Client, FakeTimeProvider Clock, ServiceOptions Options, string? Admin)
-        : IAsyncDisposable
+    private sealed record Running(ServiceHost Host, HttpClient Client, FakeTimeProvider Clock, ServiceOptions Options, string? Admin,
+        TestFolder DataDir) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
-            Client.Dispose();
-            await Host.DisposeAsync();
+            try
+            {
+                Client.Dispose();
+                await Host.DisposeAsync();
+            }
+            finally
+            {
+                DataDir.Dispose();
+            }
         }
 
         public RetentionSweeper Sweeper(TextWriter progress, string? postgres = null, EffectivePolicy? policy = null)
@@ -97,21 +104,30 @@ public sealed class RetentionTests
     /// </summary>
     private static async Task<Running> StartAsync(TestDatabase? database = null, bool withIndexer = false)
     {
-        var postgres = database?.AppConnectionString;
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "retention", p => p with { Retention = Periods }).ReadWrite;
-        var options = new ServiceOptions
+        var dataDir = new TestFolder();
+        try
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", Postgres = postgres, EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-        };
-        if (database is not null && withIndexer)
-        {
-            options.RelayPostgres = database.MaintenanceConnectionString;
-            options.EventsKeyFile = TestProject.WriteEventKey(dataDir);
-        }
+            var key = TestProject.Write(dataDir.Path, "retention", p => p with { Retention = Periods }).ReadWrite;
+            var options = new ServiceOptions
+            {
+                DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", Postgres = database?.AppConnectionString,
+                EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir.Path),
+            };
+            if (database is not null && withIndexer)
+            {
+                options.RelayPostgres = database.MaintenanceConnectionString;
+                options.EventsKeyFile = TestProject.WriteEventKey(dataDir.Path);
+            }
 
-        var host = await ServiceHost.StartAsync(options);
-        return new Running(host, host.CreateClient(key), new FakeTimeProvider(Now.AddDays(-1)), options, database?.AdminConnectionString);
+            var host = await ServiceHost.StartAsync(options);
+            return new Running(host, host.CreateClient(key), new FakeTimeProvider(Now.AddDays(-1)), options, database?.AdminConnectionString,
+                dataDir);
+        }
+        catch
+        {
+            dataDir.Dispose();
+            throw;
+        }
     }
 
     private static async Task Ok(Task<HttpResponseMessage> request)
@@ -292,7 +308,8 @@ public sealed class RetentionTests
     [Fact]
     public async Task Lock_SecondRunAtOnce_Refused()
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        using var dataDir = new TestFolder();
+        var options = new ServiceOptions { DataDir = dataDir.Path };
         await using (var first = await RetentionLock.TryAcquireAsync(options, null, Ct))
         {
             Assert.NotNull(first);

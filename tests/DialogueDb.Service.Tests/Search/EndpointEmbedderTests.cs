@@ -20,7 +20,8 @@ public sealed class EndpointEmbedderTests
     public async Task Embed_BatchesInputs_PlacesVectorsByIndex_SendsModelAndKeyFromFile()
     {
         await using var server = await LoopbackEmbeddingsServer.StartAsync(Dimensions);
-        var keyFile = Path.Combine(Infrastructure.ServiceHost.NewDataDir(), "key");
+        using var folder = new Infrastructure.TestFolder();
+        var keyFile = Path.Combine(folder.Path, "key");
         await File.WriteAllTextAsync(keyFile, "sk-test-123\n", Ct);
         string[] texts = ["red apples", "green pears", "", "blue sky", "red wine"];
 

@@ -20,18 +20,18 @@ public sealed class ExternalIndexerTests
     [Fact]
     public async Task Sqlite_ExternalIndexer_QueueHoldsWorkUntilIndexProcessRuns()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-external").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-external").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", SearchIndexer = "external",
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", SearchIndexer = "external",
         });
 
         await AssertIndexedByProcessAsync(host, key, async () =>
         {
             await using var scope = host.Services.CreateAsyncScope();
             return await scope.ServiceProvider.GetRequiredService<DialogueDbContext>().SearchQueue.IgnoreQueryFilters().LongCountAsync(Ct);
-        }, ["index", "--data-dir", dataDir]);
+        }, ["index", "--data-dir", dataDir.Path]);
     }
 
     [Fact]
@@ -43,9 +43,9 @@ public sealed class ExternalIndexerTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-external-pg").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-external-pg").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path, o => o.SearchIndexer = "external"));
 
         await AssertIndexedByProcessAsync(host, key, async () =>
         {
@@ -57,13 +57,14 @@ public sealed class ExternalIndexerTests
                     + (SELECT count(*) FROM messages m, search_message_cursor c WHERE m.xid >= c.next_xid)
                 """, connection);
             return (long)(await command.ExecuteScalarAsync(Ct))!;
-        }, ["index", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
+        }, ["index", "--data-dir", dataDir.Path, "--postgres", database.MaintenanceConnectionString]);
     }
 
     [Fact]
     public void IndexerLockFile_HeldByOneOpenerAtATime()
     {
-        var path = Path.Combine(ServiceHost.NewDataDir(), "search-indexer.lock");
+        using var folder = new TestFolder();
+        var path = Path.Combine(folder.Path, "search-indexer.lock");
 
         var first = LeaderLoop.TryLockFile(path);
         var second = LeaderLoop.TryLockFile(path);

@@ -20,10 +20,10 @@ public sealed class ReindexTests
     [Fact]
     public async Task Sqlite_Reindex_IndexesDataWrittenWhileSearchWasOff()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-reindex").ReadWrite;
-        var options = new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" };
-        await AssertReindexAsync(options, key, ["--data-dir", dataDir]);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-reindex").ReadWrite;
+        var options = new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" };
+        await AssertReindexAsync(options, key, ["--data-dir", dataDir.Path]);
     }
 
     [Fact]
@@ -35,21 +35,21 @@ public sealed class ReindexTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-reindex-pg").ReadWrite;
-        var options = database.ServiceOptions(dataDir);
-        await AssertReindexAsync(options, key, ["--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-reindex-pg").ReadWrite;
+        var options = database.ServiceOptions(dataDir.Path);
+        await AssertReindexAsync(options, key, ["--data-dir", dataDir.Path, "--postgres", database.MaintenanceConnectionString]);
     }
 
     [Fact]
     public async Task Sqlite_EmbedderChanged_IndexRebuiltNeverMixed()
     {
         await using var embeddings = await LoopbackEmbeddingsServer.StartAsync(32);
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-embedder-change").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-embedder-change").ReadWrite;
         var endpoint = new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0",
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0",
             EmbeddingsUrl = embeddings.BaseUrl.AbsoluteUri, EmbeddingsModel = "loopback-bag-of-words", EmbeddingsDimensions = 32,
         };
         string memory;
@@ -65,7 +65,7 @@ public sealed class ReindexTests
 
         // The same data with the in-process model: its 384-dimension queries never meet the stored 32-dimension vectors;
         // the indexer empties the namespace's index, queues its items again and indexes them with the new model.
-        await using (var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" }))
+        await using (var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" }))
         {
             using var client = host.CreateClient(key);
             await WaitFoundAsync(client, "n1", "memory", "where is the spare key", "semantic", [memory], Ct);
@@ -82,11 +82,11 @@ public sealed class ReindexTests
     {
         await using var first = await LoopbackEmbeddingsServer.StartAsync(32);
         await using var second = await LoopbackEmbeddingsServer.StartAsync(32);
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-endpoint-moved").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-endpoint-moved").ReadWrite;
         ServiceOptions Using(LoopbackEmbeddingsServer server) => new()
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0",
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0",
             EmbeddingsUrl = server.BaseUrl.AbsoluteUri, EmbeddingsModel = "loopback-bag-of-words", EmbeddingsDimensions = 32,
         };
         string memory;
@@ -114,9 +114,9 @@ public sealed class ReindexTests
     [Fact]
     public async Task Sqlite_OlderKeywordAnalysis_ReindexedOverTheIndexWhichStaysSearchable()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-format-upgrade").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-format-upgrade").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
         using var client = host.CreateClient(key);
         var memory = await CreateMemoryAsync(client, "n1", "Invoice ＩＮＶ－４４０２ is overdue", Ct);
         await WaitFoundAsync(client, "n1", "memory", "INV-4402", "keyword", [memory], Ct);

@@ -22,11 +22,11 @@ public sealed class SearchDisabledTests
     [Fact]
     public async Task Sqlite_SearchOff_NothingQueuedAndRouteAbsent()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-off").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-off").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", SearchEnabled = false,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", SearchEnabled = false,
         });
 
         await AssertSearchOffAsync(host, key, async () =>
@@ -46,9 +46,9 @@ public sealed class SearchDisabledTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-off-pg").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchEnabled = false));
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-off-pg").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path, o => o.SearchEnabled = false));
 
         await AssertSearchOffAsync(host, key, async () =>
         {

@@ -38,9 +38,9 @@ public sealed class SearchMigrationTests
         }
 
         await using var database = await TestDatabase.CreateAsync(migrate: false);
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-migration").ReadWrite;
-        var keysFile = TestProject.WriteEncryptionKeys(dataDir);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-migration").ReadWrite;
+        var keysFile = TestProject.WriteEncryptionKeys(dataDir.Path);
         var protector = new ContentProtector(EncryptionKeyRing.Parse(await File.ReadAllTextAsync(keysFile, Ct), keysFile), "search-migration");
         await MigrateToAsync(database, BeforeSearch);
         await using var admin = new NpgsqlConnection(database.AdminConnectionString);
@@ -92,9 +92,9 @@ public sealed class SearchMigrationTests
             """));
 
         // The service reads the key ring the rows above were sealed with (the one already in the data dir).
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir, o => o.SearchIndexer = "external"));
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path, o => o.SearchIndexer = "external"));
         using var client = host.CreateClient(key);
-        var reindex = await RunCliAsync(Ct, ["reindex", "--data-dir", dataDir, "--postgres", database.MaintenanceConnectionString]);
+        var reindex = await RunCliAsync(Ct, ["reindex", "--data-dir", dataDir.Path, "--postgres", database.MaintenanceConnectionString]);
         Assert.True(reindex.ExitCode == 0, reindex.Errors);
 
         // The old rows read as they were written, and all of them are found by words and by meaning.

@@ -24,13 +24,13 @@ public sealed class SearchReplicaTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-replicas").ReadWrite;
-        var options = database.ServiceOptions(dataDir);
-        var replica = ServiceHost.ReplicaOf(dataDir);
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-replicas").ReadWrite;
+        var options = database.ServiceOptions(dataDir.Path);
+        using var replica = ServiceHost.ReplicaOf(dataDir.Path);
         await using var indexing = await ServiceHost.StartAsync(options);
         // The replica has no maintenance connection: it neither relays nor indexes, it only serves.
-        await using var serving = await ServiceHost.StartAsync(database.ServiceOptions(replica, o => o.RelayPostgres = null));
+        await using var serving = await ServiceHost.StartAsync(database.ServiceOptions(replica.Path, o => o.RelayPostgres = null));
         using var writer = indexing.CreateClient(key);
         using var reader = serving.CreateClient(key);
 
@@ -57,9 +57,9 @@ public sealed class SearchReplicaTests
         }
 
         await using var database = await TestDatabase.CreateAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "search-lead-lost").ReadWrite;
-        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir));
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "search-lead-lost").ReadWrite;
+        await using var host = await ServiceHost.StartAsync(database.ServiceOptions(dataDir.Path));
         using var client = host.CreateClient(key);
         var first = await CreateMemoryAsync(client, "The spare key is under the blue flower pot.");
         await WaitAsync(client, ids => ids.Contains(first));

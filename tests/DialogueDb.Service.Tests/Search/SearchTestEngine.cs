@@ -13,16 +13,17 @@ namespace DialogueDb.Service.Tests.Search;
 /// </summary>
 internal sealed class SearchTestEngine : IAsyncDisposable
 {
+    private readonly TestFolder _dataDir;
     private readonly TestDatabase? _database;
 
-    private SearchTestEngine(string dataDir, string key, TestDatabase? database)
+    private SearchTestEngine(TestFolder dataDir, string key, TestDatabase? database)
     {
-        DataDir = dataDir;
+        _dataDir = dataDir;
         Key = key;
         _database = database;
     }
 
-    public string DataDir { get; }
+    public string DataDir => _dataDir.Path;
 
     public string Key { get; }
 
@@ -32,19 +33,22 @@ internal sealed class SearchTestEngine : IAsyncDisposable
 
     public static async Task<SearchTestEngine> CreateAsync(bool postgres, string project)
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, project).ReadWrite;
-        if (!postgres)
-        {
-            return new SearchTestEngine(dataDir, key, null);
-        }
-
-        if (TestDatabase.UnavailableReason() is { } reason)
+        if (postgres && TestDatabase.UnavailableReason() is { } reason)
         {
             Assert.Skip(reason);
         }
 
-        return new SearchTestEngine(dataDir, key, await TestDatabase.CreateAsync());
+        var dataDir = new TestFolder();
+        try
+        {
+            var key = TestProject.Write(dataDir.Path, project).ReadWrite;
+            return new SearchTestEngine(dataDir, key, postgres ? await TestDatabase.CreateAsync() : null);
+        }
+        catch
+        {
+            dataDir.Dispose();
+            throw;
+        }
     }
 
     public ServiceOptions Options() => _database is null
@@ -124,11 +128,19 @@ internal sealed class SearchTestEngine : IAsyncDisposable
         return rows;
     }
 
+    /// <summary>Drops the database and deletes the data folder: dispose every host started from this engine first.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_database is not null)
+        try
         {
-            await _database.DisposeAsync();
+            if (_database is not null)
+            {
+                await _database.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _dataDir.Dispose();
         }
     }
 }

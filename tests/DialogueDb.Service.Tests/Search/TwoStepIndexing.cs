@@ -299,11 +299,11 @@ public sealed class TwoStepIndexingSqlite : TwoStepIndexing
         await using var server = await LoopbackEmbeddingsServer.StartAsync(32);
         var poison = Word("poisonword");
         server.Refuse(poison);
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "two-step-endpoint").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "two-step-endpoint").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0",
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0",
             EmbeddingsUrl = server.BaseUrl.AbsoluteUri, EmbeddingsModel = "loopback-bag-of-words", EmbeddingsDimensions = 32,
         });
         using var client = host.CreateClient(key);

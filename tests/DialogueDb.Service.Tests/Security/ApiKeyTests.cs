@@ -62,6 +62,7 @@ public sealed class ApiKeyFormatTests
 /// <summary>Keys added or revoked in the project file take effect on a running server within 2 seconds, and never leak.</summary>
 public sealed class ApiKeyLifecycleTests : IAsyncLifetime
 {
+    private readonly TestFolder _dataDir = new();
     private ServiceHost _host = null!;
     private ServiceOptions _options = null!;
     private ApiKeyHasher _hasher = null!;
@@ -71,14 +72,26 @@ public sealed class ApiKeyLifecycleTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        _key = TestProject.Write(dataDir, "lifecycle").ReadWrite;
-        _options = new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" };
+        _key = TestProject.Write(_dataDir.Path, "lifecycle").ReadWrite;
+        _options = new ServiceOptions { DataDir = _dataDir.Path, Urls = "https://127.0.0.1:0" };
         _hasher = new ApiKeyHasher(DevProject.LoadOrCreateHashSecret(_options.ApiKeyHashSecretPath));
         _host = await ServiceHost.StartAsync(_options);
     }
 
-    public async ValueTask DisposeAsync() => await _host.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_host is not null)
+            {
+                await _host.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _dataDir.Dispose();
+        }
+    }
 
     /// <summary>
     /// A key added to or removed from the project file takes effect at the reloader's next poll (every 500 ms; the poll

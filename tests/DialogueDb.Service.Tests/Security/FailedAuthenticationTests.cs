@@ -52,11 +52,11 @@ public sealed class FailedAuthenticationTests
     [Fact]
     public async Task Api_OverTheBudget_429EnvelopeForEveryKeyFromThatAddress_AndNoLinePerFailure()
     {
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "failed-auth").ReadWrite;
+        using var dataDir = new TestFolder();
+        var key = TestProject.Write(dataDir.Path, "failed-auth").ReadWrite;
         await using var host = await ServiceHost.StartAsync(new ServiceOptions
         {
-            DataDir = dataDir, Urls = "https://127.0.0.1:0", AuthFailuresPerMinute = 5,
+            DataDir = dataDir.Path, Urls = "https://127.0.0.1:0", AuthFailuresPerMinute = 5,
         });
         using var wrong = host.CreateClient("ddb_wrong");
         using var right = host.CreateClient(key);

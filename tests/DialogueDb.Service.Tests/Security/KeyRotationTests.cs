@@ -19,6 +19,7 @@ namespace DialogueDb.Service.Tests.Security;
 /// </summary>
 public abstract class KeyRotation : IAsyncLifetime
 {
+    private readonly TestFolder _dataDir = new();
     private ServiceHost _host = null!;
     private string _key = null!;
 
@@ -34,21 +35,31 @@ public abstract class KeyRotation : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var postgres = await PrepareDatabaseAsync();
-        var dataDir = ServiceHost.NewDataDir();
-        _key = TestProject.Write(dataDir, "rotation").ReadWrite;
+        _key = TestProject.Write(_dataDir.Path, "rotation").ReadWrite;
         Options = new ServiceOptions
         {
-            DataDir = dataDir,
+            DataDir = _dataDir.Path,
             Urls = "https://127.0.0.1:0",
             Postgres = postgres,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(_dataDir.Path),
         };
         _host = await ServiceHost.StartAsync(Options);
     }
 
     public virtual async ValueTask DisposeAsync()
     {
-        await _host.DisposeAsync();
+        try
+        {
+            if (_host is not null)
+            {
+                await _host.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _dataDir.Dispose();
+        }
+
         GC.SuppressFinalize(this);
     }
 

@@ -14,7 +14,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task DataFolderFromAnOlderVersion_MissingTableAndIndex_AddedAndRowsKept()
     {
-        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var dataDir = new TestFolder();
+        var (host, options) = await NewEmbeddedDatabaseAsync(dataDir.Path);
         using var owned = host;
 
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
@@ -41,7 +42,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task QuotaCountsOfAnOlderVersion_MoveToStripeZero_OnceAndKeepTheirUsage()
     {
-        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var dataDir = new TestFolder();
+        var (host, options) = await NewEmbeddedDatabaseAsync(dataDir.Path);
         using var owned = host;
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
@@ -64,7 +66,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task SearchNamespacesOfAnOlderVersion_GainTheIndexIdentityColumns_MarkedAsTheFirstAnalysis()
     {
-        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var dataDir = new TestFolder();
+        var (host, options) = await NewEmbeddedDatabaseAsync(dataDir.Path);
         using var owned = host;
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
@@ -95,7 +98,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task VectorQueueOfAnOlderVersion_GainsTheRetryColumns_FailedEntriesDueAtOnce()
     {
-        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var dataDir = new TestFolder();
+        var (host, options) = await NewEmbeddedDatabaseAsync(dataDir.Path);
         using var owned = host;
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
@@ -121,7 +125,8 @@ public sealed class EmbeddedSchemaTests
     [Fact]
     public async Task SearchItemsOfAnOlderVersion_GainThePostingsColumn_TheTermsTableGoes()
     {
-        var (host, options) = await NewEmbeddedDatabaseAsync();
+        using var dataDir = new TestFolder();
+        var (host, options) = await NewEmbeddedDatabaseAsync(dataDir.Path);
         using var owned = host;
         await using (var connection = new SqliteConnection($"Data Source={options.SqlitePath};Pooling=False"))
         {
@@ -149,10 +154,10 @@ public sealed class EmbeddedSchemaTests
         Assert.Equal(1L, await Scalar(check, "SELECT count(*) FROM sqlite_master WHERE name = 'IX_search_items_namespace_version'"));
     }
 
-    /// <summary>A host with the embedded storage of a new data folder, its schema created once.</summary>
-    private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync()
+    /// <summary>A host with the embedded storage of an empty data folder, its schema created once.</summary>
+    private static async Task<(IHost Host, ServiceOptions Options)> NewEmbeddedDatabaseAsync(string dataDir)
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        var options = new ServiceOptions { DataDir = dataDir };
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddStorage(options);
         var host = builder.Build();

@@ -111,7 +111,8 @@ public sealed class FreeTextSealingTests
     [Fact]
     public async Task Sqlite_TextStoredByAnOlderVersion_EncryptedAtStart()
     {
-        var options = new ServiceOptions { DataDir = ServiceHost.NewDataDir() };
+        using var dataDir = new TestFolder();
+        var options = new ServiceOptions { DataDir = dataDir.Path };
         var protector = new ContentProtector(EncryptionKeyRing.NewRing(), Project);
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddStorage(options);

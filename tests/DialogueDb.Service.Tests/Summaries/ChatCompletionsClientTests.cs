@@ -1,5 +1,6 @@
 using DialogueDb.Service.Policy;
 using DialogueDb.Service.Summaries;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Service.Tests.Summaries;
 
@@ -11,6 +12,7 @@ namespace DialogueDb.Service.Tests.Summaries;
 public sealed class ChatCompletionsClientTests : IAsyncLifetime
 {
     private const string Key = "sk-test-7b1e0c0f5d";
+    private readonly TestFolder _folder = new();
     private FakeLlmServer _server = null!;
     private string _keyFile = null!;
 
@@ -19,14 +21,20 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _server = await FakeLlmServer.StartAsync();
-        _keyFile = Path.GetTempFileName();
+        _keyFile = Path.Combine(_folder.Path, "api-key");
         await File.WriteAllTextAsync(_keyFile, Key + "\n", Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _server.DisposeAsync();
-        File.Delete(_keyFile);
+        try
+        {
+            await _server.DisposeAsync();
+        }
+        finally
+        {
+            _folder.Dispose();
+        }
     }
 
     [Fact]
@@ -135,7 +143,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal(SummaryFailure.ProviderBadResponse, bad.Code);
 
         var missing = await Assert.ThrowsAsync<SummaryFailure>(() =>
-            new OpenAiCompatibleSummarizer(Client(), Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"))).SummarizeAsync(Input(), Ct));
+            new OpenAiCompatibleSummarizer(Client(), Path.Combine(_folder.Path, "absent")).SummarizeAsync(Input(), Ct));
         Assert.Equal(SummaryFailure.ProviderKeyMissing, missing.Code);
         Assert.False(missing.Transient);
         Assert.DoesNotContain(Key, missing.Message, StringComparison.Ordinal);

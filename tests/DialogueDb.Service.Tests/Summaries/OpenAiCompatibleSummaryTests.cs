@@ -1,5 +1,6 @@
 using System.Net;
 using DialogueDb.Service.Policy;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Service.Tests.Summaries;
 
@@ -19,7 +20,8 @@ public abstract class OpenAiCompatibleSummaryTests(string engine)
     {
         await using var llm = await FakeLlmServer.StartAsync();
         llm.Respond = (_, _) => (200, FakeLlmServer.Completion("The customer wants a refund for order 1182."), null, TimeSpan.Zero);
-        var keyFile = Path.GetTempFileName();
+        using var keyFolder = new TestFolder();
+        var keyFile = Path.Combine(keyFolder.Path, "summary-api-key");
         await File.WriteAllTextAsync(keyFile, Key, Ct);
         await using var host = await SummaryTestHost.StartAsync(engine,
             p => p with
@@ -56,7 +58,6 @@ public abstract class OpenAiCompatibleSummaryTests(string engine)
             request.User);
         Assert.DoesNotContain(Key, host.Host.Logs.All, StringComparison.Ordinal);
         Assert.DoesNotContain(Key, await File.ReadAllTextAsync(host.Options.ProjectFilePath, Ct), StringComparison.Ordinal);
-        File.Delete(keyFile);
     }
 
     [Fact]
@@ -64,7 +65,8 @@ public abstract class OpenAiCompatibleSummaryTests(string engine)
     {
         await using var llm = await FakeLlmServer.StartAsync();
         llm.Respond = (_, _) => (401, """{"error":{"message":"invalid key"}}""", null, TimeSpan.Zero);
-        var keyFile = Path.GetTempFileName();
+        using var keyFolder = new TestFolder();
+        var keyFile = Path.Combine(keyFolder.Path, "summary-api-key");
         await File.WriteAllTextAsync(keyFile, Key, Ct);
         await using var host = await SummaryTestHost.StartAsync(engine,
             p => p with
@@ -80,7 +82,6 @@ public abstract class OpenAiCompatibleSummaryTests(string engine)
         Assert.Null(done["content"]);
         Assert.Single(llm.Requests);
         Assert.DoesNotContain(Key, host.Host.Logs.All, StringComparison.Ordinal);
-        File.Delete(keyFile);
     }
 }
 

@@ -15,11 +15,13 @@ internal sealed class SummaryTestHost : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
     private readonly TestDatabase? _database;
+    private readonly TestFolder _dataDir;
 
-    private SummaryTestHost(ServiceHost host, TestDatabase? database, ServiceOptions options, string apiKey)
+    private SummaryTestHost(ServiceHost host, TestDatabase? database, TestFolder dataDir, ServiceOptions options, string apiKey)
     {
         Host = host;
         _database = database;
+        _dataDir = dataDir;
         Options = options;
         Client = host.CreateClient(apiKey);
     }
@@ -46,22 +48,35 @@ internal sealed class SummaryTestHost : IAsyncDisposable
             database = await TestDatabase.CreateAsync();
         }
 
-        var dataDir = ServiceHost.NewDataDir();
-        var key = TestProject.Write(dataDir, "summaries", policy).ReadWrite;
-        var options = new ServiceOptions
+        var dataDir = new TestFolder();
+        try
         {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = database?.AppConnectionString,
-            RelayPostgres = database?.MaintenanceConnectionString,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
-            EventsKeyFile = TestProject.WriteEventKey(dataDir),
-            // These tests start many services on a loaded machine; the early close of slow unauthenticated connections
-            // (10 s by default, tested in ConnectionLimitTests) must not cut a first request that waited for the CPU.
-            UnauthenticatedConnectionSeconds = 120,
-        };
-        configure?.Invoke(options);
-        return new SummaryTestHost(await ServiceHost.StartAsync(options), database, options, key);
+            var key = TestProject.Write(dataDir.Path, "summaries", policy).ReadWrite;
+            var options = new ServiceOptions
+            {
+                DataDir = dataDir.Path,
+                Urls = "https://127.0.0.1:0",
+                Postgres = database?.AppConnectionString,
+                RelayPostgres = database?.MaintenanceConnectionString,
+                EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir.Path),
+                EventsKeyFile = TestProject.WriteEventKey(dataDir.Path),
+                // These tests start many services on a loaded machine; the early close of slow unauthenticated connections
+                // (10 s by default, tested in ConnectionLimitTests) must not cut a first request that waited for the CPU.
+                UnauthenticatedConnectionSeconds = 120,
+            };
+            configure?.Invoke(options);
+            return new SummaryTestHost(await ServiceHost.StartAsync(options), database, dataDir, options, key);
+        }
+        catch
+        {
+            dataDir.Dispose();
+            if (database is not null)
+            {
+                await database.DisposeAsync();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>A dialogue with <paramref name="texts"/> as alternating user/assistant messages; returns its id.</summary>
@@ -110,11 +125,18 @@ internal sealed class SummaryTestHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
-        await Host.DisposeAsync();
-        if (_database is not null)
+        try
         {
-            await _database.DisposeAsync();
+            Client.Dispose();
+            await Host.DisposeAsync();
+            if (_database is not null)
+            {
+                await _database.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _dataDir.Dispose();
         }
     }
 }

@@ -24,19 +24,19 @@ public sealed class JsonLogTests
     [Fact]
     public async Task Serve_JsonFormat_OneObjectPerLine_WithRequestAndTraceIds_NoContentOrKey()
     {
-        var dataDir = ServiceHost.NewDataDir();
+        using var dataDir = new TestFolder();
         // The project exists before the start: a first start in embedded mode prints the new key for a person (not JSON).
-        var key = TestProject.Write(dataDir, "json-logs", p => p with { Plan = PlanCatalog.Enterprise }).ReadWrite;
-        TestProject.WriteEncryptionKeys(dataDir);
+        var key = TestProject.Write(dataDir.Path, "json-logs", p => p with { Plan = PlanCatalog.Enterprise }).ReadWrite;
+        TestProject.WriteEncryptionKeys(dataDir.Path);
         var port = ServiceHost.FreePort();
         var wrongKey = "ddb_sk_" + new string('q', 40);
         var lines = new ConcurrentQueue<string>();
-        using var process = Start(dataDir, port, lines);
+        using var process = Start(dataDir.Path, port, lines);
         try
         {
-            await UntilAsync(() => File.Exists(Path.Combine(dataDir, "tls", "ca.crt")) && lines.Any(l => l.Contains("Now listening", StringComparison.Ordinal)),
+            await UntilAsync(() => File.Exists(Path.Combine(dataDir.Path, "tls", "ca.crt")) && lines.Any(l => l.Contains("Now listening", StringComparison.Ordinal)),
                 process, lines, "the service listens");
-            using var ca = LocalCa.Load(dataDir);
+            using var ca = LocalCa.Load(dataDir.Path);
             using var client = LocalCa.CreateClient(new Uri($"https://127.0.0.1:{port}"), ca);
             client.DefaultRequestHeaders.Authorization = new("Bearer", key);
             using (var created = await client.PostAsJsonAsync($"api/v1/dialogue?namespace={NamespaceMarker}", new { }, Ct))

@@ -19,6 +19,7 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
     private const string ContentMarker = "zebra-content-7f3a";
     private const string NamespaceMarker = "ns-okapi-91c2";
     private readonly List<ServiceHost> _hosts = [];
+    private readonly List<TestFolder> _folders = [];
     private string? _postgres;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -31,19 +32,29 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in _hosts)
+        try
         {
-            await host.DisposeAsync();
+            foreach (var host in _hosts)
+            {
+                await host.DisposeAsync();
+            }
+
+            await CleanupAsync();
+        }
+        finally
+        {
+            _folders.ForEach(f => f.Dispose());
         }
 
-        await CleanupAsync();
         GC.SuppressFinalize(this);
     }
 
     private async Task<(ServiceHost Host, string Key, Uri Metrics)> StartAsync(LimitOverrides limits,
         Action<TracerProviderBuilder>? traces = null)
     {
-        var dataDir = ServiceHost.NewDataDir();
+        var folder = new TestFolder();
+        _folders.Add(folder);
+        var dataDir = folder.Path;
         var key = TestProject.Write(dataDir, "metrics", p => p with { Plan = PlanCatalog.Enterprise, Limits = limits }).ReadWrite;
         TestProject.WriteEncryptionKeys(dataDir);
         var port = ServiceHost.FreePort();
