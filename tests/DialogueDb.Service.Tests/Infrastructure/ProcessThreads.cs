@@ -1,3 +1,4 @@
+using System.Globalization;
 using DialogueDb.Service.Hosting;
 
 namespace DialogueDb.Service.Tests.Infrastructure;
@@ -31,5 +32,22 @@ internal static class ProcessThreads
         }
 
         return threads;
+    }
+
+    /// <summary>
+    /// The time the thread has run on a CPU (the first field of its <c>schedstat</c>, in nanoseconds), or null once it
+    /// has ended.
+    /// </summary>
+    public static TimeSpan? TimeOnCpu(string id)
+    {
+        try
+        {
+            var nanoseconds = long.Parse(File.ReadAllText($"/proc/self/task/{id}/schedstat").Split(' ')[0], CultureInfo.InvariantCulture);
+            return TimeSpan.FromTicks(nanoseconds / 100);
+        }
+        catch (IOException)
+        {
+            return null; // the thread ended
+        }
     }
 }
