@@ -32,24 +32,17 @@ public sealed class OnnxRuntimeStartTests
         Assert.SkipWhen(Environment.GetEnvironmentVariable(ChildVariable) is null,
             $"runs in the process {nameof(ServiceStart_LeavesOnnxRuntimeToTheFirstEmbedding)} starts");
         Assert.False(OrtEnv.IsCreated, "ONNX Runtime's environment existed before the service started");
-        var dataDir = ServiceHost.NewDataDir();
-        try
-        {
-            await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir, Urls = "https://127.0.0.1:0" });
-            using var client = host.CreateClient();
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("healthz/ready", Ct)).StatusCode);
-            // The in-process model for the queries, and the indexer beside the API (embedded mode) with its own.
-            var queries = Assert.IsType<MiniLmEmbedder>(host.Services.GetRequiredService<IEmbedder>());
-            Assert.NotNull(host.Services.GetService<LowPriorityEmbedder>());
+        using var dataDir = new TestFolder();
+        await using var host = await ServiceHost.StartAsync(new ServiceOptions { DataDir = dataDir.Path, Urls = "https://127.0.0.1:0" });
+        using var client = host.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("healthz/ready", Ct)).StatusCode);
+        // The in-process model for the queries, and the indexer beside the API (embedded mode) with its own.
+        var queries = Assert.IsType<MiniLmEmbedder>(host.Services.GetRequiredService<IEmbedder>());
+        Assert.NotNull(host.Services.GetService<LowPriorityEmbedder>());
 
-            Assert.False(OrtEnv.IsCreated, "the service created ONNX Runtime's environment before its first embedding");
+        Assert.False(OrtEnv.IsCreated, "the service created ONNX Runtime's environment before its first embedding");
 
-            await queries.EmbedAsync(["the first embedding"], Ct);
-            Assert.True(OrtEnv.IsCreated, "the first embedding ran without ONNX Runtime's environment");
-        }
-        finally
-        {
-            Directory.Delete(dataDir, recursive: true);
-        }
+        await queries.EmbedAsync(["the first embedding"], Ct);
+        Assert.True(OrtEnv.IsCreated, "the first embedding ran without ONNX Runtime's environment");
     }
 }
