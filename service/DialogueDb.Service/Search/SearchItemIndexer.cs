@@ -46,6 +46,10 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
     private async Task WriteAsync(DialogueDbContext db, string ns, List<SearchDocument> documents, List<(string, string)> removed,
         List<string> deletedDialogues, Dictionary<(string Kind, string ItemId), long> enqueued, List<long> queueIds, CancellationToken ct)
     {
+        // Index rows are keyed by item id within the namespace, and two dialogues may each hold a message of the same
+        // (client-chosen) id: one row is kept, the last read. Two rows of one key in a batch failed its insert on every
+        // retry, and with it all keyword indexing of the project.
+        documents = [.. documents.GroupBy(d => (d.Kind, d.ItemId)).Select(g => g.Last())];
         var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
             .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
         var goneDialogues = deletedDialogues.Except(liveDialogues, StringComparer.Ordinal).ToList();
