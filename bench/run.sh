@@ -88,6 +88,8 @@ values = {
     "content": f"'\\x{content_hex}'::bytea", "content_length": "202", "tags": "'[]'", "metadata": "'{}'",
     "created": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
     "modified": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    # The writing transaction, filled in by the column's default as for the API's rows (and indexed the same way).
+    "xid": "DEFAULT",
 }
 # Whatever the column naming convention (snake_case or quoted PascalCase), map by the bare lower-case name.
 key = lambda c: c.strip('"').lower().replace("_", "")
