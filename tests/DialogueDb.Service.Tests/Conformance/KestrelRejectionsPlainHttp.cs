@@ -29,20 +29,7 @@ public sealed class KestrelRejectionsPlainHttp : IAsyncLifetime
         _plain = new Uri($"http://127.0.0.1:{port}/");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (_host is not null)
-            {
-                await _host.DisposeAsync();
-            }
-        }
-        finally
-        {
-            _dataDir.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _dataDir.DeleteAfterAsync(_host);
 
     [Theory]
     [MemberData(nameof(KestrelRejections.Requests), MemberType = typeof(KestrelRejections))]

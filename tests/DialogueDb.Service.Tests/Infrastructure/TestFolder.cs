@@ -17,6 +17,22 @@ internal sealed class TestFolder : IDisposable
 
     public override string ToString() => Path;
 
+    /// <summary>Stops what writes into the folder (a host, a server; none when it never started), then deletes the folder, also when stopping throws.</summary>
+    public async ValueTask DeleteAfterAsync(IAsyncDisposable? writer)
+    {
+        try
+        {
+            if (writer is not null)
+            {
+                await writer.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
+
     /// <summary>
     /// Best effort: a folder that cannot be deleted is left behind rather than failing the test or hiding its failure.
     /// A second try covers a writer that had not quite stopped (a journal file created while the folder was emptied).

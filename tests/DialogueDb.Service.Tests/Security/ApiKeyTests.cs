@@ -78,20 +78,7 @@ public sealed class ApiKeyLifecycleTests : IAsyncLifetime
         _host = await ServiceHost.StartAsync(_options);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (_host is not null)
-            {
-                await _host.DisposeAsync();
-            }
-        }
-        finally
-        {
-            _dataDir.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _dataDir.DeleteAfterAsync(_host);
 
     /// <summary>
     /// A key added to or removed from the project file takes effect at the reloader's next poll (every 500 ms; the poll

@@ -25,17 +25,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         await File.WriteAllTextAsync(_keyFile, Key + "\n", Ct);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await _server.DisposeAsync();
-        }
-        finally
-        {
-            _folder.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _folder.DeleteAfterAsync(_server);
 
     [Fact]
     public async Task Summarize_OneChunk_PromptHasTemplateAndMessagesInOrder_KeyInHeaderOnly()
