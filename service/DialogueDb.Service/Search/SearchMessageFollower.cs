@@ -13,18 +13,25 @@ namespace DialogueDb.Service.Search;
 /// (<c>pg_snapshot_xmin</c>), so no message can commit behind the cursor later. It reads a window of transactions at a
 /// time, whole transactions only, sized to about a batch of messages. A long-running writing transaction holds new
 /// messages back from search until it ends (as it holds back events). The cursor moves after the window's index writes
-/// committed: a crash in between indexes the window again, which is harmless. Deletions, memories and rebuilds still go
-/// through the queue; the embedded database (one writer at a time) queues appends too.
+/// committed: a crash in between indexes the window again, which is harmless. A cursor ahead of every transaction the
+/// cluster has started (a dump restored into another cluster) starts again from the beginning. Deletions, memories and
+/// rebuilds still go through the queue; the embedded database (one writer at a time) queues appends too.
 /// </summary>
-internal sealed class SearchMessageFollower(SearchDocuments documents)
+internal sealed partial class SearchMessageFollower(SearchDocuments documents, ILogger<SearchMessageFollower> logger)
 {
+    /// <summary>The lowest normal transaction id: a cursor set back here follows every message of the cluster again.</summary>
+    private const long FirstTransaction = 3;
+
     /// <summary>A window that read more rows than this shrinks; one that read fewer than a quarter of it grows.</summary>
     public const int TargetRows = SearchIndexer.BatchSize;
 
     private const long MaxWindow = 1 << 20;
 
-    /// <summary>Where the cursor is and below which every transaction has ended.</summary>
-    private const string Bounds = "SELECT next_xid::text, pg_snapshot_xmin(pg_current_snapshot())::text FROM search_message_cursor";
+    /// <summary>Where the cursor is, below which every transaction has ended, and the next transaction id to be assigned.</summary>
+    private const string Bounds = """
+        SELECT next_xid::text, pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text
+        FROM search_message_cursor
+        """;
 
     /// <summary>
     /// The messages of a window of transactions: two constant bounds, no LIMIT or ORDER BY, so whichever plan the
@@ -50,12 +57,22 @@ internal sealed class SearchMessageFollower(SearchDocuments documents)
     {
         await db.Database.OpenConnectionAsync(ct);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        long next, ended;
+        long next, ended, unassigned;
         await using (var bounds = new NpgsqlCommand(Bounds, connection))
         await using (var reader = await bounds.ExecuteReaderAsync(ct))
         {
             await reader.ReadAsync(ct);
-            (next, ended) = (ParseXid(reader.GetString(0)), ParseXid(reader.GetString(1)));
+            (next, ended, unassigned) = (ParseXid(reader.GetString(0)), ParseXid(reader.GetString(1)), ParseXid(reader.GetString(2)));
+        }
+
+        if (next > unassigned)
+        {
+            // Ahead of every transaction this cluster has started: the cursor came with a dump restored into another
+            // cluster, whose new messages would all fall behind it. Following everything again from the start only
+            // indexes some items a second time.
+            LogCursorAhead(logger, next, unassigned);
+            await db.Database.ExecuteSqlAsync($"UPDATE search_message_cursor SET next_xid = {FirstTransaction.ToString(CultureInfo.InvariantCulture)}::text::xid8", ct);
+            next = FirstTransaction;
         }
 
         _cursor = next;
@@ -132,4 +149,9 @@ internal sealed class SearchMessageFollower(SearchDocuments documents)
     private static long ParseXid(string text) => long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
 
     private sealed record Row(long Xid, string Namespace, string DialogueId, string Id, byte[] Content, long Created);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Search: the indexer's place among new messages ({Cursor}) is ahead of this " +
+        "database's transactions ({Next}), as after restoring a dump into another cluster; it follows every message again " +
+        "from the start (items already indexed are indexed again)")]
+    private static partial void LogCursorAhead(ILogger logger, long cursor, long next);
 }

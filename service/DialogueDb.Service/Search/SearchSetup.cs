@@ -117,7 +117,10 @@ internal static class SearchSetup
         return new SearchIndexer(database.NewContext, database.DataSource, options.UsesPostgres ? null : SearchIndexer.LockFileOf(options),
             services.GetRequiredService<SearchItemIndexer>(), services.GetRequiredService<SearchVectorIndexer>(),
             services.GetRequiredService<SearchRebuild>(),
-            options.UsesPostgres ? new SearchMessageFollower(new SearchDocuments(services.GetRequiredService<ContentProtector>())) : null,
+            options.UsesPostgres
+                ? new SearchMessageFollower(new SearchDocuments(services.GetRequiredService<ContentProtector>()),
+                    services.GetRequiredService<ILogger<SearchMessageFollower>>())
+                : null,
             services.GetRequiredService<SearchSignal>(), services.GetRequiredService<ILogger<SearchIndexer>>(),
             services.GetRequiredService<TimeProvider>(), services.GetService<Telemetry.ServiceMetrics>());
     }

@@ -114,6 +114,30 @@ public sealed class SearchMessageFollowerTests
         Assert.Equal(1 + InOneTransaction + OneEach, indexed.Count(row => row.Contains($",{dialogue},", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task Postgres_CursorAheadOfTheClustersTransactions_AsAfterARestore_FollowsFromTheStart()
+    {
+        await using var engine = await SearchTestEngine.CreateAsync(postgres: true, "follow-restored");
+        string dialogue;
+        await using (var writer = await engine.StartAsync(new ScriptedEmbedder(), o => o.SearchIndexer = "external"))
+        {
+            using var client = writer.CreateClient(engine.Key);
+            dialogue = await CreateDialogueAsync(client, Ns, "A note about kumquats", Ct);
+        }
+
+        // A dump of a busier cluster restored here: its cursor is far beyond this cluster's transaction ids.
+        await using (var admin = new NpgsqlConnection(engine.AdminConnectionString))
+        {
+            await admin.OpenAsync(Ct);
+            await using var ahead = new NpgsqlCommand("UPDATE search_message_cursor SET next_xid = '987654321098'", admin);
+            Assert.Equal(1, await ahead.ExecuteNonQueryAsync(Ct));
+        }
+
+        await using var host = await engine.StartAsync(new ScriptedEmbedder());
+        using var indexed = host.CreateClient(engine.Key);
+        await WaitFoundAsync(indexed, Ns, "message", "kumquats", "keyword", [dialogue], Ct);
+    }
+
     /// <summary>A message row as the API stores it (its content sealed for its row), written on the given connection.</summary>
     private static async Task InsertMessageAsync(NpgsqlConnection connection, ContentProtector protector, string dialogue, long seq,
         string id, string text)
