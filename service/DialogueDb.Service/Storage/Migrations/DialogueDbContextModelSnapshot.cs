@@ -68,6 +68,9 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasIndex("Namespace", "Version");
 
+                    b.HasIndex(new[] { "Namespace", "Kind", "Version" }, "IX_search_items_markers")
+                        .HasFilter("vectors IS NULL");
+
                     b.ToTable("search_items", (string)null);
                 });
 
