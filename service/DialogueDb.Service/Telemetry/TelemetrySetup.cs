@@ -47,8 +47,8 @@ internal static class TelemetrySetup
             telemetry.WithMetrics(metrics =>
             {
                 metrics.AddMeter(ServiceMetrics.MeterName, ResilientRateLimiterMeter)
+                    .AddMeter(AspNetCoreMeters)
                     .OwnHostsMetersOnly()
-                    .AddAspNetCoreInstrumentation()
                     .AddRuntimeInstrumentation()
                     .AddNpgsqlInstrumentation();
                 if (options.MetricsPorts().Count > 0)
@@ -173,6 +173,16 @@ internal static class TelemetrySetup
         || instrument.Meter.Name is "Microsoft.AspNetCore.MemoryPool" or "Microsoft.AspNetCore.Routing";
 
     private const string ResilientRateLimiterMeter = "DialogueDb.RateLimiting";
+
+    /// <summary>
+    /// ASP.NET Core's own meters that this service records on: requests (<c>http.server.*</c>), Kestrel's connections and
+    /// TLS handshakes, and exceptions the error handler answered. Named here rather than through the OpenTelemetry
+    /// package's <c>AddAspNetCoreInstrumentation</c>, which also puts a middleware in front of every request to tag
+    /// exceptions that escape the pipeline (the service's error handler answers them all inside it): an extra async step
+    /// per request that measured work, for a tag that never fires here.
+    /// </summary>
+    private static readonly string[] AspNetCoreMeters =
+        ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics"];
 
     private static bool OtlpConfigured(IConfiguration configuration) =>
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])

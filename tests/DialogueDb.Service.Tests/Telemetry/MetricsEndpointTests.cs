@@ -138,6 +138,12 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
         // request duration above carries every request's route and status.
         Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("aspnetcore_routing_", StringComparison.Ordinal));
         Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("db_client_commands_", StringComparison.Ordinal));
+        // ASP.NET Core's meters are named, not added through the OpenTelemetry package's instrumentation: Kestrel's and the
+        // request histogram are exported, and no middleware of that package runs in front of every request.
+        Assert.Contains(after.Samples, s => s.Name.StartsWith("kestrel_active_connections", StringComparison.Ordinal));
+        Assert.Contains(after.Samples, s => s.Name.StartsWith("http_server_active_requests", StringComparison.Ordinal));
+        Assert.DoesNotContain(host.Services.GetServices<Microsoft.AspNetCore.Hosting.IStartupFilter>(),
+            f => f.GetType().Assembly.GetName().Name!.StartsWith("OpenTelemetry", StringComparison.Ordinal));
         if (_postgres is not null)
         {
             // The pool's instruments stay.
