@@ -183,7 +183,7 @@ out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} 
            f" connections at a fixed concurrency (closed loop), latency percentiles exact over every request"
            f" (`bench/DialogueDb.LoadGen`; the single appends and the soak: {a.appends_loadgen}; when that is wrk, the limiter's"
            f" on/off slices, the read ÷ no-op pair and the metrics on/off pair are driven by wrk too, on processes warmed"
-           f" on the route for half of that warm-up per side). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
+           f" on the route for half of that warm-up per side, for all of it on each side of the metrics pair). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
            f" per run, then median (min–max).\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")

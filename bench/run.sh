@@ -148,7 +148,8 @@ start_and_measure() {
 # Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
 # warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
 # as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled). With wrk (the default)
-# both the warm-up (half of APPENDS_WARMUP, as the limiter's process gets per side) and the measurement are wrk's: the
+# both the warm-up (all of APPENDS_WARMUP: each side is a fresh process, and the JIT tiers a fresh process's request
+# path up over about that long; with half of it the pair swung 0.84-1.01 in session 15) and the measurement are wrk's: the
 # .NET generator takes about as much of the two cores as the service and caps the rate, which buried a few per cent
 # of difference in its own noise (0.847-1.024 between runs in the session-12 report).
 metrics_pair() {
@@ -159,7 +160,7 @@ metrics_pair() {
         export BENCH_METRICS_URLS
         start_and_measure "metrics-$variant" "$run"
         if bench_uses_wrk; then
-            DURATION="$(( $(seconds "$APPENDS_WARMUP") / 2 ))s" bench_wrk_get "warm-metrics:$run" "$BENCH_DIR/warm.tsv" \
+            DURATION="$APPENDS_WARMUP" bench_wrk_get "warm-metrics:$run" "$BENCH_DIR/warm.tsv" \
                 "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
         else
             "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
