@@ -46,12 +46,15 @@ services: ## Start PostgreSQL 15 and Redis on loopback for tests (installs them 
 services-stop: ## Stop the test PostgreSQL and Redis
 	bash tests/infra/stop-services.sh
 
+# The checkout's own (ignored) folder: runs in two worktrees at once must not write, and then count, one shared file.
+TEST_LOG ?= $(CURDIR)/TestResults/make-test.log
+
 .PHONY: test
-test: services ## Run every test project against SQLite and the real PostgreSQL/Redis
-	@set -o pipefail; source "$(INFRA_DIR)/env" && \
-	  $(DOTNET) test --solution DialogueDb.sln -c Release 2>&1 | tee /tmp/dialoguedb-test.log; \
+test: services ## Run every test project against SQLite and the real PostgreSQL/Redis (output also in TestResults/make-test.log)
+	@set -o pipefail; source "$(INFRA_DIR)/env" && mkdir -p "$(dir $(TEST_LOG))" && \
+	  $(DOTNET) test --solution DialogueDb.sln -c Release 2>&1 | tee "$(TEST_LOG)"; \
 	  rc=$$?; \
-	  awk '/^ +failed: /{f+=$$2} /^ +succeeded: /{p+=$$2} /^ +skipped: /{s+=$$2} END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' /tmp/dialoguedb-test.log; \
+	  awk '/^ +failed: /{f+=$$2} /^ +succeeded: /{p+=$$2} /^ +skipped: /{s+=$$2} END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$(TEST_LOG)"; \
 	  exit $$rc
 
 .PHONY: search-eval

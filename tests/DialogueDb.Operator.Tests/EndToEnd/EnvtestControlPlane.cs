@@ -184,6 +184,8 @@ internal sealed class EnvtestControlPlane : IAsyncDisposable
         }
 
         start.Environment["LOG_FILE"] = Path.Combine(logs, name + ".log");
+        // The operator is a .NET process (etcd and kube-apiserver ignore the setting).
+        DotnetChild.DisableDiagnostics(start.Environment);
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

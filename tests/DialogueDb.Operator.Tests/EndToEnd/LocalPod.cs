@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using DialogueDb.Service.Tests.Infrastructure;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -273,6 +274,7 @@ internal sealed class LocalPod : IAsyncDisposable
         }
 
         start.Environment["LOG_FILE"] = LogPath(container.Name);
+        DotnetChild.DisableDiagnostics(start.Environment);
         return Process.Start(start) ?? throw new InvalidOperationException("Could not start container " + container.Name);
     }
 

@@ -166,6 +166,7 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
         start.Environment["PYTHONIOENCODING"] = "utf-8";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        DotnetChild.DisableDiagnostics(start.Environment);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
         var output = process.StandardOutput.ReadToEndAsync(Ct);
         var errors = process.StandardError.ReadToEndAsync(Ct);

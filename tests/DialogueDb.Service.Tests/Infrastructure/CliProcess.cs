@@ -29,7 +29,11 @@ public sealed class CliProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    /// <summary>
+    /// How to start <c>dialoguedb</c> with <paramref name="args"/>: output redirected, no DIALOGUEDB_* variable of the test's,
+    /// diagnostics off (<see cref="DotnetChild.DisableDiagnostics"/>).
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -46,6 +50,13 @@ public sealed class CliProcess : IAsyncDisposable
             start.Environment.Remove(name);
         }
 
+        DotnetChild.DisableDiagnostics(start.Environment);
+        return start;
+    }
+
+    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    {
+        var start = StartInfo(args);
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;

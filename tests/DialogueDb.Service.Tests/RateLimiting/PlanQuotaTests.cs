@@ -8,61 +8,23 @@ using DialogueDb.Service.Tests.Infrastructure;
 namespace DialogueDb.Service.Tests.RateLimiting;
 
 /// <summary>§7 monthly plan quotas: exact at the boundary under concurrency, writes blocked, reads and deletes still work.</summary>
-public abstract class PlanQuotas : IAsyncLifetime
+public abstract class PlanQuotas(TestStore store) : HostsOnTestStore(store)
 {
-    private readonly List<ServiceHost> _hosts = [];
-    private readonly List<TestFolder> _folders = [];
-    private string? _postgres;
-
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<string?> PrepareDatabaseAsync();
-
-    protected virtual ValueTask CleanupAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask InitializeAsync() => _postgres = await PrepareDatabaseAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            foreach (var host in _hosts)
-            {
-                await host.DisposeAsync();
-            }
-
-            await CleanupAsync();
-        }
-        finally
-        {
-            _folders.ForEach(f => f.Dispose());
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
     private string NewProject(LimitOverrides limits, out string key)
     {
-        var folder = new TestFolder();
-        _folders.Add(folder);
-        var dataDir = folder.Path;
+        var dataDir = NewFolder().Path;
         key = TestProject.Write(dataDir, "quota", p => p with { Plan = PlanCatalog.Enterprise, Limits = limits }).ReadWrite;
         TestProject.WriteEncryptionKeys(dataDir);
         return dataDir;
     }
 
-    private async Task<ServiceHost> StartAsync(string dataDir)
+    private Task<ServiceHost> StartAsync(string dataDir) => StartHostAsync(new ServiceOptions
     {
-        var host = await ServiceHost.StartAsync(new ServiceOptions
-        {
-            DataDir = dataDir,
-            Urls = "https://127.0.0.1:0",
-            Postgres = _postgres,
-            EncryptionKeysFile = new ServiceOptions { DataDir = dataDir }.EncryptionKeysPath,
-        });
-        _hosts.Add(host);
-        return host;
-    }
+        DataDir = dataDir,
+        Urls = "https://127.0.0.1:0",
+        Postgres = Postgres,
+        EncryptionKeysFile = new ServiceOptions { DataDir = dataDir }.EncryptionKeysPath,
+    });
 
     [Fact]
     public async Task Messages_ConcurrentWritersAtTheBoundary_ExactlyTheQuotaSucceeds()
@@ -218,8 +180,7 @@ public abstract class PlanQuotas : IAsyncLifetime
         }
 
         // Restart: the count is durable (flushed to the database on shutdown), so writes stay blocked.
-        await host.DisposeAsync();
-        _hosts.Remove(host);
+        await StopHostAsync(host);
         var restarted = await StartAsync(dataDir);
         using var again = restarted.CreateClient(key);
         using var stillBlocked = await again.PostAsJsonAsync("api/v1/memory?namespace=q5", new { value = 1 }, Ct);
@@ -256,8 +217,7 @@ public abstract class PlanQuotas : IAsyncLifetime
     {
         var dataDir = NewProject(new LimitOverrides { DialoguesPerMonth = 7 }, out var key);
         var first = await StartAsync(dataDir);
-        var replica = ServiceHost.ReplicaOf(dataDir);
-        _folders.Add(replica);
+        var replica = DeleteAfterTest(ServiceHost.ReplicaOf(dataDir));
         var second = await StartAsync(replica.Path);
 
         using var a = first.CreateClient(key);
@@ -284,34 +244,10 @@ public abstract class PlanQuotas : IAsyncLifetime
     }
 }
 
-public sealed class PlanQuotasSqlite : PlanQuotas
+public sealed class PlanQuotasSqlite() : PlanQuotas(TestStore.Sqlite);
+
+public sealed class PlanQuotasPostgres() : PlanQuotas(TestStore.Postgres)
 {
-    protected override Task<string?> PrepareDatabaseAsync() => Task.FromResult<string?>(null);
-}
-
-public sealed class PlanQuotasPostgres : PlanQuotas
-{
-    private TestDatabase? _database;
-
-    protected override async Task<string?> PrepareDatabaseAsync()
-    {
-        if (TestDatabase.UnavailableReason() is { } reason)
-        {
-            Assert.Skip(reason);
-        }
-
-        _database = await TestDatabase.CreateAsync();
-        return _database.AppConnectionString;
-    }
-
     [Fact]
     public Task Dialogues_TwoInstancesAtTheBoundary_ExactlyTheQuotaSucceeds() => Dialogues_TwoInstancesAtTheBoundary_ExactlyTheQuotaSucceedsAsync();
-
-    protected override async ValueTask CleanupAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
 }

@@ -121,22 +121,7 @@ public sealed class RetentionCommandStreamTests
     private static async Task<(int ExitCode, string Output)> RunRetentionAsync(string dataDir, string postgres, string redis, string prefix,
         string encryptionKeys)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var argument in (string[])[Path.Combine(AppContext.BaseDirectory, "dialoguedb.dll"), "retention", "--data-dir", dataDir,
-                     "--postgres", postgres])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var inherited = start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList();
-        foreach (var name in inherited)
-        {
-            start.Environment.Remove(name);
-        }
-
+        var start = CliProcess.StartInfo(["retention", "--data-dir", dataDir, "--postgres", postgres]);
         start.Environment["DIALOGUEDB_REDIS"] = redis;
         start.Environment["DIALOGUEDB_REDIS_KEY_PREFIX"] = prefix;
         start.Environment["DIALOGUEDB_ENCRYPTION_KEYS_FILE"] = encryptionKeys;

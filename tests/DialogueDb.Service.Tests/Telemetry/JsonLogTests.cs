@@ -80,17 +80,7 @@ public sealed class JsonLogTests
 
     private static Process Start(string dataDir, int port, ConcurrentQueue<string> lines)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dialoguedb.dll"));
-        start.ArgumentList.Add("serve");
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith(ServiceOptions.EnvironmentPrefix, StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
+        var start = CliProcess.StartInfo(["serve"]);
         start.Environment["DIALOGUEDB_DATA_DIR"] = dataDir;
         start.Environment["DIALOGUEDB_URLS"] = $"https://127.0.0.1:{port}";
         start.Environment["DIALOGUEDB_METRICS_URLS"] = "";

@@ -14,59 +14,26 @@ namespace DialogueDb.Service.Tests.Telemetry;
 /// Issue #17: <c>/metrics</c> on the plain-HTTP metrics listener only, counters that move by exactly the traffic sent,
 /// no content, key or namespace in any label, and spans that honour <c>traceparent</c> and carry the request id.
 /// </summary>
-public abstract class MetricsEndpointTests : IAsyncLifetime
+public abstract class MetricsEndpointTests(TestStore store) : HostsOnTestStore(store)
 {
     private const string ContentMarker = "zebra-content-7f3a";
     private const string NamespaceMarker = "ns-okapi-91c2";
-    private readonly List<ServiceHost> _hosts = [];
-    private readonly List<TestFolder> _folders = [];
-    private string? _postgres;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<string?> PrepareDatabaseAsync();
-
-    protected virtual ValueTask CleanupAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask InitializeAsync() => _postgres = await PrepareDatabaseAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            foreach (var host in _hosts)
-            {
-                await host.DisposeAsync();
-            }
-
-            await CleanupAsync();
-        }
-        finally
-        {
-            _folders.ForEach(f => f.Dispose());
-        }
-
-        GC.SuppressFinalize(this);
-    }
 
     private async Task<(ServiceHost Host, string Key, Uri Metrics)> StartAsync(LimitOverrides limits,
         Action<TracerProviderBuilder>? traces = null)
     {
-        var folder = new TestFolder();
-        _folders.Add(folder);
-        var dataDir = folder.Path;
+        var dataDir = NewFolder().Path;
         var key = TestProject.Write(dataDir, "metrics", p => p with { Plan = PlanCatalog.Enterprise, Limits = limits }).ReadWrite;
         TestProject.WriteEncryptionKeys(dataDir);
         var port = ServiceHost.FreePort();
-        var host = await ServiceHost.StartAsync(new ServiceOptions
+        var host = await StartHostAsync(new ServiceOptions
         {
             DataDir = dataDir,
             Urls = "https://127.0.0.1:0",
             MetricsUrls = $"http://127.0.0.1:{port}",
-            Postgres = _postgres,
+            Postgres = Postgres,
             EncryptionKeysFile = new ServiceOptions { DataDir = dataDir }.EncryptionKeysPath,
-        }, traces: traces);
-        _hosts.Add(host);
+        }, traces);
         return (host, key, new Uri($"http://127.0.0.1:{port}/metrics"));
     }
 
@@ -144,7 +111,7 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
         Assert.Contains(after.Samples, s => s.Name.StartsWith("http_server_active_requests", StringComparison.Ordinal));
         Assert.DoesNotContain(host.Services.GetServices<Microsoft.AspNetCore.Hosting.IStartupFilter>(),
             f => f.GetType().Assembly.GetName().Name!.StartsWith("OpenTelemetry", StringComparison.Ordinal));
-        if (_postgres is not null)
+        if (Postgres is not null)
         {
             // The pool's instruments stay.
             Assert.Contains(after.Samples, s => s.Name.StartsWith("db_client_connection", StringComparison.Ordinal));
@@ -209,7 +176,7 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(requestId, server.GetTagItem("dialoguedb.request_id"));
         Assert.Equal("/api/v1/dialogue", server.GetTagItem("http.route"));
         Assert.Null(server.GetTagItem("url.query"));
-        if (_postgres is null)
+        if (Postgres is null)
         {
             // Embedded mode runs the relay in the process (on PostgreSQL these hosts run none).
             await WaitForAsync(spans, s => s.Source.Name == "DialogueDb.Relay");
@@ -252,31 +219,6 @@ public abstract class MetricsEndpointTests : IAsyncLifetime
     }
 }
 
-public sealed class MetricsEndpointSqlite : MetricsEndpointTests
-{
-    protected override Task<string?> PrepareDatabaseAsync() => Task.FromResult<string?>(null);
-}
+public sealed class MetricsEndpointSqlite() : MetricsEndpointTests(TestStore.Sqlite);
 
-public sealed class MetricsEndpointPostgres : MetricsEndpointTests
-{
-    private TestDatabase? _database;
-
-    protected override async Task<string?> PrepareDatabaseAsync()
-    {
-        if (TestDatabase.UnavailableReason() is { } reason)
-        {
-            Assert.Skip(reason);
-        }
-
-        _database = await TestDatabase.CreateAsync();
-        return _database.AppConnectionString;
-    }
-
-    protected override async ValueTask CleanupAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-}
+public sealed class MetricsEndpointPostgres() : MetricsEndpointTests(TestStore.Postgres);
