@@ -19,9 +19,15 @@ namespace DialogueDb.Service.Storage.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            // The owner runs migrations and is subject to the forced row-level security, which would hide every row:
+            // within this transaction (which then holds the tables' exclusive locks) it looks past the policy.
             migrationBuilder.Sql("""
+                ALTER TABLE search_items NO FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_vector_queue NO FORCE ROW LEVEL SECURITY;
                 UPDATE search_items SET dialogue_id = '' WHERE dialogue_id IS NULL;
                 UPDATE search_vector_queue SET dialogue_id = '' WHERE dialogue_id IS NULL;
+                ALTER TABLE search_items FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_vector_queue FORCE ROW LEVEL SECURITY;
                 """);
 
             migrationBuilder.DropIndex(
@@ -80,11 +86,17 @@ namespace DialogueDb.Service.Storage.Migrations
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.Sql("""
+                ALTER TABLE search_items NO FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_vector_queue NO FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_namespaces NO FORCE ROW LEVEL SECURITY;
                 DELETE FROM search_items a USING search_items b
                 WHERE a.namespace = b.namespace AND a.kind = b.kind AND a.item_id = b.item_id AND a.dialogue_id > b.dialogue_id;
                 DELETE FROM search_vector_queue a USING search_vector_queue b
                 WHERE a.namespace = b.namespace AND a.kind = b.kind AND a.item_id = b.item_id AND a.dialogue_id > b.dialogue_id;
                 UPDATE search_namespaces SET model = NULL;
+                ALTER TABLE search_items FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_vector_queue FORCE ROW LEVEL SECURITY;
+                ALTER TABLE search_namespaces FORCE ROW LEVEL SECURITY;
                 """);
 
             migrationBuilder.DropIndex(
