@@ -70,11 +70,11 @@ internal static class SearchFigures
 
     private static NamespaceIndex Build(int size, float[][] centroids, Random random)
     {
-        var items = new Dictionary<string, IndexedItem>(size, StringComparer.Ordinal);
+        var items = new Dictionary<SearchItemKey, IndexedItem>(size);
         for (var i = 0; i < size; i++)
         {
             var id = $"item{i:D7}";
-            items[id] = new IndexedItem(id, null, 40, [Near(centroids[random.Next(centroids.Length)], random)], []);
+            items[SearchItemKey.Message("d1", id)] = new IndexedItem(id, "d1", 40, [Near(centroids[random.Next(centroids.Length)], random)], []);
         }
 
         return new NamespaceIndex("", "message", 1, items, Dimensions);

@@ -16,9 +16,14 @@ internal static class KeywordAnalyzer
     /// The version of this analysis, stored with each namespace's index (<see cref="SearchNamespaceRow.Format"/>): a change
     /// that turns a text into other terms must raise it, so indexes built before are rebuilt instead of missing matches.
     /// The index's storage counts too (an item's postings stored otherwise are missing until it is indexed again).
-    /// 1: the folding table alone; 2: true NFKC first; 3: postings stored in the item's row (encrypted), not one row per term.
+    /// 1: the folding table alone; 2: true NFKC first; 3: postings stored in the item's row (encrypted), not one row per term;
+    /// 4: messages keyed and encrypted by dialogue and id (<see cref="SearchItemKey"/>), not by id alone: an older message
+    /// index cannot be read and is rebuilt from scratch (<see cref="SearchIndexIdentity.Readable"/>).
     /// </summary>
-    public const int Format = 3;
+    public const int Format = 4;
+
+    /// <summary>The first format whose message rows are bound to their dialogue (<see cref="SearchPostings.Row"/>).</summary>
+    public const int DialogueKeyedFormat = 4;
 
     /// <summary>Longest term kept; longer runs are cut (they are ids or noise, and an HMAC hides the length anyway).</summary>
     public const int MaxTermLength = 64;

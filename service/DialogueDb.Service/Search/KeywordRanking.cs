@@ -33,7 +33,8 @@ internal static class KeywordRanking
         }
 
         return [.. scores.Select(s => (Item: index.ItemList[s.Key], s.Value.Score, s.Value.Matched)).Where(s => where is null || where(s.Item))
-            .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal).Take(count)
+            .OrderByDescending(s => s.Score).ThenBy(s => s.Item.ItemId, StringComparer.Ordinal)
+            .ThenBy(s => s.Item.DialogueId, StringComparer.Ordinal).Take(count)
             .Select(s => new RankedItem(s.Item, Bm25.Relevance(s.Score), totalWeight > 0 ? s.Matched / totalWeight : 0))];
     }
 }

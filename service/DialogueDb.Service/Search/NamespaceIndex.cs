@@ -16,7 +16,7 @@ internal sealed class NamespaceIndex
     private readonly int[] _owner;
     private readonly Lazy<KeywordPostings> _keywords;
 
-    public NamespaceIndex(string ns, string kind, long version, IReadOnlyDictionary<string, IndexedItem> items, int dimensions)
+    public NamespaceIndex(string ns, string kind, long version, IReadOnlyDictionary<SearchItemKey, IndexedItem> items, int dimensions)
     {
         Namespace = ns;
         Kind = kind;
@@ -51,7 +51,7 @@ internal sealed class NamespaceIndex
 
     public long Version { get; }
 
-    public IReadOnlyDictionary<string, IndexedItem> Items { get; }
+    public IReadOnlyDictionary<SearchItemKey, IndexedItem> Items { get; }
 
     public IReadOnlyList<IndexedItem> ItemList { get; }
 

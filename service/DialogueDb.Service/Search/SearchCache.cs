@@ -25,12 +25,12 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     public async Task<NamespaceIndex> GetAsync(DialogueDbContext db, string ns, string kind, CancellationToken ct)
     {
         var state = await db.SearchNamespaces.AsNoTracking().FirstOrDefaultAsync(n => n.Namespace == ns && n.Kind == kind, ct);
-        if (state is not null && !SearchIndexIdentity.SameVectors(state.Model, SearchIndexIdentity.Of(embedder, tokens)))
+        if (state is not null && !SearchIndexIdentity.Readable(state, SearchIndexIdentity.Of(embedder, tokens)))
         {
-            // Vectors of another model, not yet emptied by the indexer: searched as empty, never compared.
+            // Vectors of another model (or message rows of an older key), not yet emptied by the indexer: searched as
+            // empty, never compared.
             LogOtherIdentity(logger, state.Version);
-            return new NamespaceIndex(ns, kind, state.Version, new Dictionary<string, IndexedItem>(StringComparer.Ordinal),
-                embedder.Dimensions);
+            return new NamespaceIndex(ns, kind, state.Version, new Dictionary<SearchItemKey, IndexedItem>(), embedder.Dimensions);
         }
 
         var version = state?.Version ?? 0;
@@ -98,7 +98,7 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
             .Select(n => n.Version).FirstOrDefaultAsync(ct);
         var rows = await db.SearchItems.AsNoTracking()
             .Where(i => i.Namespace == ns && i.Kind == kind && i.Vectors != null && i.Version <= version).ToListAsync(ct);
-        var items = rows.ToDictionary(r => r.ItemId, r => Decrypt(r), StringComparer.Ordinal);
+        var items = rows.ToDictionary(r => r.Key, Decrypt);
         LogLoaded(logger, items.Count, version);
         return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
     }
@@ -110,16 +110,16 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
             .Select(n => n.Version).FirstOrDefaultAsync(ct);
         var changed = await db.SearchItems.AsNoTracking()
             .Where(i => i.Namespace == ns && i.Kind == kind && i.Version > cached.Version && i.Version <= version).ToListAsync(ct);
-        var items = new Dictionary<string, IndexedItem>(cached.Items, StringComparer.Ordinal);
+        var items = new Dictionary<SearchItemKey, IndexedItem>(cached.Items);
         foreach (var row in changed)
         {
             if (row.Vectors is null)
             {
-                items.Remove(row.ItemId);
+                items.Remove(row.Key);
             }
             else
             {
-                items[row.ItemId] = Decrypt(row);
+                items[row.Key] = Decrypt(row);
             }
         }
 
@@ -128,8 +128,8 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
 
     /// <summary>An item indexed before its postings were stored in its row has none until it is indexed again.</summary>
     private IndexedItem Decrypt(SearchItemRow row) => new(row.ItemId, row.DialogueId, row.Length,
-        SearchVectors.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Vectors!, embedder.Dimensions),
-        row.Terms is null ? [] : SearchPostings.Unprotect(protector, row.Namespace, row.Kind, row.ItemId, row.Terms));
+        SearchVectors.Unprotect(protector, row.Namespace, row.Key, row.Vectors!, embedder.Dimensions),
+        row.Terms is null ? [] : SearchPostings.Unprotect(protector, row.Namespace, row.Key, row.Terms));
 
     private void Store((string, string) key, NamespaceIndex index)
     {
@@ -159,7 +159,7 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     }
 
     [LoggerMessage(Level = LogLevel.Debug,
-        Message = "A search index (version {Version}) was built by another embedding model; it answers nothing until rebuilt")]
+        Message = "A search index (version {Version}) was built by another embedding model or item key; it answers nothing until rebuilt")]
     private static partial void LogOtherIdentity(ILogger logger, long version);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Search cache loaded {Items} items at index version {Version}")]

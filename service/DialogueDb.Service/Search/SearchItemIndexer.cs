@@ -22,34 +22,34 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
     public async Task IndexAsync(DialogueDbContext db, string ns, IReadOnlyList<SearchQueueRow> queued, CancellationToken ct)
     {
         var messageKeys = queued.Where(q => q.Kind == "message").Select(q => (q.ItemId, q.DialogueId!)).Distinct().ToList();
-        var messageIds = messageKeys.Select(k => k.ItemId).Distinct().ToList();
         var memoryIds = queued.Where(q => q.Kind == "memory").Select(q => q.ItemId).Distinct().ToList();
         var deletedDialogues = queued.Where(q => q.Kind == "dialogue").Select(q => q.ItemId).Distinct().ToList();
 
         var documents = await _documents.ReadAsync(db, ns, messageKeys, memoryIds, ct);
-        var enqueued = queued.GroupBy(q => (q.Kind, q.ItemId)).ToDictionary(g => g.Key, g => g.Min(q => q.Enqueued));
-        var present = documents.Select(d => (d.Kind, d.ItemId)).ToHashSet();
-        var removed = messageIds.Select(id => ("message", id)).Concat(memoryIds.Select(id => ("memory", id)))
-            .Where(k => !present.Contains(k)).ToList();
+        var enqueued = queued.Where(q => q.Kind != "dialogue").GroupBy(KeyOf).ToDictionary(g => g.Key, g => g.Min(q => q.Enqueued));
+        var present = documents.Select(d => d.Key).ToHashSet();
+        var removed = enqueued.Keys.Where(k => !present.Contains(k)).ToList();
         await WriteAsync(db, ns, documents, removed, deletedDialogues, enqueued, [.. queued.Select(q => q.Id)], ct);
     }
 
     /// <summary>New messages of one namespace that <see cref="SearchMessageFollower"/> read (nothing to dequeue).</summary>
     public Task IndexNewMessagesAsync(DialogueDbContext db, string ns, IReadOnlyList<FollowedMessage> messages, CancellationToken ct) =>
         WriteAsync(db, ns, [.. messages.Select(m => m.Document)], [], [],
-            messages.GroupBy(m => (m.Document.Kind, m.Document.ItemId)).ToDictionary(g => g.Key, g => g.Min(m => m.Created)), [], ct);
+            messages.GroupBy(m => m.Document.Key).ToDictionary(g => g.Key, g => g.Min(m => m.Created)), [], ct);
+
+    /// <summary>The item a queue row names (a message's row carries its dialogue).</summary>
+    private static SearchItemKey KeyOf(SearchQueueRow row) => new(row.Kind, row.Kind == "message" ? row.DialogueId! : "", row.ItemId);
 
     /// <summary>
     /// One transaction: the documents indexed (again), the removed items and the messages of deleted dialogues taken out,
     /// the changed items queued for their vectors, and the queue rows that asked for it deleted.
     /// </summary>
-    private async Task WriteAsync(DialogueDbContext db, string ns, List<SearchDocument> documents, List<(string, string)> removed,
-        List<string> deletedDialogues, Dictionary<(string Kind, string ItemId), long> enqueued, List<long> queueIds, CancellationToken ct)
+    private async Task WriteAsync(DialogueDbContext db, string ns, List<SearchDocument> documents, List<SearchItemKey> removed,
+        List<string> deletedDialogues, Dictionary<SearchItemKey, long> enqueued, List<long> queueIds, CancellationToken ct)
     {
-        // Index rows are keyed by item id within the namespace, and two dialogues may each hold a message of the same
-        // (client-chosen) id: one row is kept, the last read. Two rows of one key in a batch failed its insert on every
-        // retry, and with it all keyword indexing of the project.
-        documents = [.. documents.GroupBy(d => (d.Kind, d.ItemId)).Select(g => g.Last())];
+        // Two rows of one key in a batch fail its insert on every retry, and with it all keyword indexing of the project.
+        // Documents are read by key, so none repeats; a message's key holds its dialogue (SearchItemKey).
+        documents = [.. documents.DistinctBy(d => d.Key)];
         var liveDialogues = deletedDialogues.Count == 0 ? [] : await db.Dialogues.IgnoreQueryFilters().AsNoTracking()
             .Where(d => d.Namespace == ns && deletedDialogues.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
         var goneDialogues = deletedDialogues.Except(liveDialogues, StringComparer.Ordinal).ToList();
@@ -69,7 +69,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
                     };
                     db.SearchNamespaces.Add(state);
                 }
-                else if (!SearchIndexIdentity.SameVectors(state.Model, rebuild.Identity))
+                else if (!SearchIndexIdentity.Readable(state, rebuild.Identity))
                 {
                     await rebuild.ResetAsync(db, state, ct);
                 }
@@ -82,11 +82,10 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         }
 
         var goneMessages = goneDialogues.Count == 0 ? [] : await db.SearchItems.IgnoreQueryFilters()
-            .Where(i => i.Namespace == ns && i.Kind == "message" && i.DialogueId != null && goneDialogues.Contains(i.DialogueId))
-            .Select(i => i.ItemId).ToListAsync(ct);
-        var gone = goneMessages.Select(id => ("message", id)).ToHashSet();
-        var (forgotten, previousVectors) = await ForgetAsync(db, ns,
-            [.. documents.Select(d => (d.Kind, d.ItemId)), .. removed, .. gone], StateAsync, ct);
+            .Where(i => i.Namespace == ns && i.Kind == "message" && goneDialogues.Contains(i.DialogueId))
+            .Select(i => new { i.DialogueId, i.ItemId }).ToListAsync(ct);
+        var gone = goneMessages.Select(m => SearchItemKey.Message(m.DialogueId, m.ItemId)).ToHashSet();
+        var (forgotten, previousVectors) = await ForgetAsync(db, ns, [.. documents.Select(d => d.Key), .. removed, .. gone], StateAsync, ct);
 
         // New items (nearly all: appended messages) and their vector-queue entries are written in one statement each.
         var fresh = new List<SearchItemRow>();
@@ -94,35 +93,36 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         using var tokenizer = tokens.Tokenizer();
         foreach (var document in documents)
         {
-            var (kind, itemId, dialogueId, text) = document;
-            if (gone.Contains((kind, itemId)))
+            var (key, text) = (document.Key, document.Text);
+            if (gone.Contains(key))
             {
                 continue;
             }
+
+            var (kind, dialogueId, itemId) = key;
 
             var state = await StateAsync(kind);
             var frequencies = KeywordAnalyzer.TermFrequencies(text);
             var postings = frequencies.Select(f => new ItemTerm(tokenizer.Token(f.Key), f.Value)).ToArray();
             var length = frequencies.Values.Sum();
-            if (!forgotten.TryGetValue((kind, itemId), out var item))
+            if (!forgotten.TryGetValue(key, out var item))
             {
-                item = new SearchItemRow { Namespace = ns, Kind = kind, ItemId = itemId };
+                item = new SearchItemRow { Namespace = ns, Kind = kind, DialogueId = dialogueId, ItemId = itemId };
                 fresh.Add(item);
             }
 
-            item.DialogueId = dialogueId;
             item.Version = state.Version;
             item.Length = length;
-            item.Terms = SearchPostings.Protect(protector, ns, kind, itemId, postings);
+            item.Terms = SearchPostings.Protect(protector, ns, key, postings);
             // Searchable by keyword now; by meaning with its previous vectors (a changed item) or none yet (a new one).
-            item.Vectors = previousVectors.GetValueOrDefault((kind, itemId)) ?? SearchVectors.Protect(protector, ns, kind, itemId, []);
+            item.Vectors = previousVectors.GetValueOrDefault(key) ?? SearchVectors.Protect(protector, ns, key, []);
             state.Items++;
             state.TotalLength += length;
 
             vectorQueue.Add(new SearchVectorQueueRow
             {
                 Namespace = ns, Kind = kind, ItemId = itemId, DialogueId = dialogueId, Version = state.Version,
-                Enqueued = enqueued.GetValueOrDefault((kind, itemId), time.GetUtcNow().ToUnixTimeMilliseconds()),
+                Enqueued = enqueued.GetValueOrDefault(key, time.GetUtcNow().ToUnixTimeMilliseconds()),
             });
         }
 
@@ -130,7 +130,7 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
         {
             if (forgotten.TryGetValue(key, out var item))
             {
-                item.Version = (await StateAsync(key.Item1)).Version;
+                item.Version = (await StateAsync(key.Kind)).Version;
             }
         }
 
@@ -155,44 +155,62 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
 
     /// <summary>
     /// Takes items out of the keyword statistics, one query per kind for the whole batch (their postings live in their
-    /// rows); returns the rows that were indexed (tracked, now removed-item markers) by kind and id, and the vectors they
-    /// held. Their entries in the vector queue go too (an item indexed again is queued anew).
+    /// rows); returns the rows that were indexed (tracked, now removed-item markers) by key, and the vectors they held.
+    /// Their entries in the vector queue go too (an item indexed again is queued anew).
     /// </summary>
-    private static async Task<(Dictionary<(string Kind, string ItemId), SearchItemRow> Rows,
-        Dictionary<(string Kind, string ItemId), byte[]> Vectors)> ForgetAsync(DialogueDbContext db, string ns,
-        IReadOnlyCollection<(string Kind, string ItemId)> keys, Func<string, Task<SearchNamespaceRow>> stateOf, CancellationToken ct)
+    private static async Task<(Dictionary<SearchItemKey, SearchItemRow> Rows, Dictionary<SearchItemKey, byte[]> Vectors)> ForgetAsync(
+        DialogueDbContext db, string ns, IReadOnlyCollection<SearchItemKey> keys, Func<string, Task<SearchNamespaceRow>> stateOf,
+        CancellationToken ct)
     {
-        var found = new Dictionary<(string Kind, string ItemId), SearchItemRow>();
-        var vectors = new Dictionary<(string Kind, string ItemId), byte[]>();
+        var found = new Dictionary<SearchItemKey, SearchItemRow>();
+        var vectors = new Dictionary<SearchItemKey, byte[]>();
         foreach (var group in keys.Distinct().GroupBy(k => k.Kind, StringComparer.Ordinal))
         {
             var kind = group.Key;
-            var ids = group.Select(k => k.ItemId).ToList();
             var state = await stateOf(kind);
-            var items = await SearchItemLookup.ByIdsAsync(db, ns, kind, ids, ct);
+            var items = await SearchItemLookup.ByKeysAsync(db, ns, [.. group], ct);
             foreach (var item in items)
             {
                 if (item.Vectors is not null)
                 {
                     state.Items--;
                     state.TotalLength -= item.Length;
-                    vectors[(kind, item.ItemId)] = item.Vectors;
+                    vectors[item.Key] = item.Vectors;
                 }
 
                 item.Vectors = null;
                 item.Terms = null;
                 item.Length = 0;
-                found[(kind, item.ItemId)] = item;
+                found[item.Key] = item;
             }
 
             // Vector-queue entries exist only beside an item row: a new item (most of them) has none to delete.
-            var indexed = items.Select(i => i.ItemId).ToList();
-            if (indexed.Count > 0)
+            if (items.Count > 0)
             {
-                await db.SearchVectorQueue.Where(q => q.Namespace == ns && q.Kind == kind && indexed.Contains(q.ItemId)).ExecuteDeleteAsync(ct);
+                await DeleteVectorEntriesAsync(db, ns, kind, [.. items.Select(i => i.Key)], ct);
             }
         }
 
         return (found, vectors);
+    }
+
+    /// <summary>
+    /// The vector-queue entries of items of one kind, matched by whole key: a batch's dialogues and ids also combine into
+    /// keys of other items, whose entries must stay.
+    /// </summary>
+    private static async Task DeleteVectorEntriesAsync(DialogueDbContext db, string ns, string kind, List<SearchItemKey> keys,
+        CancellationToken ct)
+    {
+        var dialogues = keys.Select(k => k.DialogueId).Distinct().ToList();
+        var ids = keys.Select(k => k.ItemId).Distinct().ToList();
+        var wanted = keys.ToHashSet();
+        var entries = (await db.SearchVectorQueue.AsNoTracking()
+                .Where(q => q.Namespace == ns && q.Kind == kind && dialogues.Contains(q.DialogueId) && ids.Contains(q.ItemId))
+                .Select(q => new { q.Id, q.DialogueId, q.ItemId }).ToListAsync(ct))
+            .Where(q => wanted.Contains(new SearchItemKey(kind, q.DialogueId, q.ItemId))).Select(q => q.Id).ToList();
+        if (entries.Count > 0)
+        {
+            await db.SearchVectorQueue.Where(q => entries.Contains(q.Id)).ExecuteDeleteAsync(ct);
+        }
     }
 }

@@ -9,7 +9,9 @@ internal sealed class SearchItemRow
     public required string Namespace { get; set; }
     public required string Kind { get; set; }
     public required string ItemId { get; set; }
-    public string? DialogueId { get; set; }
+
+    /// <summary>A message's dialogue, part of the key (message ids are unique only within their dialogue); empty for a memory.</summary>
+    public required string DialogueId { get; set; }
 
     /// <summary>The namespace's index version of this row's last change (replicas' caches catch up by it).</summary>
     public long Version { get; set; }
@@ -20,4 +22,6 @@ internal sealed class SearchItemRow
     public byte[]? Terms { get; set; }
 
     public int Length { get; set; }
+
+    public SearchItemKey Key => new(Kind, DialogueId, ItemId);
 }

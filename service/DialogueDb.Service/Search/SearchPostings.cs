@@ -12,9 +12,15 @@ internal static class SearchPostings
 {
     private const int EntryLength = BlindToken.Length + sizeof(int);
 
-    public static RowIdentity Row(string ns, string kind, string itemId) => new("terms", ns, kind, itemId);
+    /// <summary>
+    /// A message's postings are bound to its dialogue and id (as its content is), a memory's to its id. Before analysis
+    /// format 4 a message's were bound to its id alone; such indexes are emptied and rebuilt (<see cref="SearchIndexIdentity"/>).
+    /// </summary>
+    public static RowIdentity Row(string ns, SearchItemKey key) => key.Kind == "message"
+        ? new("message.terms", ns, key.DialogueId, key.ItemId)
+        : new("terms", ns, key.Kind, key.ItemId);
 
-    public static byte[] Protect(ContentProtector protector, string ns, string kind, string itemId, IReadOnlyList<ItemTerm> terms)
+    public static byte[] Protect(ContentProtector protector, string ns, SearchItemKey key, IReadOnlyList<ItemTerm> terms)
     {
         var plain = new byte[sizeof(int) + (terms.Count * EntryLength)];
         BinaryPrimitives.WriteInt32LittleEndian(plain, terms.Count);
@@ -25,12 +31,12 @@ internal static class SearchPostings
             BinaryPrimitives.WriteInt32LittleEndian(entry[BlindToken.Length..], terms[i].Frequency);
         }
 
-        return protector.Encrypt(plain, Row(ns, kind, itemId));
+        return protector.Encrypt(plain, Row(ns, key));
     }
 
-    public static ItemTerm[] Unprotect(ContentProtector protector, string ns, string kind, string itemId, byte[] stored)
+    public static ItemTerm[] Unprotect(ContentProtector protector, string ns, SearchItemKey key, byte[] stored)
     {
-        var plain = protector.Decrypt(stored, Row(ns, kind, itemId));
+        var plain = protector.Decrypt(stored, Row(ns, key));
         var count = BinaryPrimitives.ReadInt32LittleEndian(plain);
         if (count < 0 || plain.Length != sizeof(int) + ((long)count * EntryLength))
         {

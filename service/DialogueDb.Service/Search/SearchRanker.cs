@@ -43,10 +43,10 @@ internal sealed class SearchRanker(SearchCache cache, IEmbedder embedder, BlindT
 
         if (mode == "hybrid")
         {
-            var byId = semantic!.Concat(keyword!).GroupBy(r => r.Item.ItemId).ToDictionary(g => g.Key, g => g.First().Item);
-            return [.. RankFusion.FuseWeighted<string>([.. semantic!.Select(r => (r.Item.ItemId, 1.0))],
-                    [.. keyword!.Select(r => (r.Item.ItemId, r.Coverage >= MinKeywordCoverage ? r.Coverage : 0))])
-                .Take(MaxCandidates).Select(f => new RankedItem(byId[f.Key], f.Score))];
+            // Fused by item, not by id: two dialogues' messages of one id are two items (each one object in the snapshot).
+            return [.. RankFusion.FuseWeighted<IndexedItem>([.. semantic!.Select(r => (r.Item, 1.0))],
+                    [.. keyword!.Select(r => (r.Item, r.Coverage >= MinKeywordCoverage ? r.Coverage : 0))])
+                .Take(MaxCandidates).Select(f => new RankedItem(f.Key, f.Score))];
         }
 
         return semantic ?? keyword!;

@@ -8,8 +8,8 @@ namespace DialogueDb.Service.Search;
 /// Rebuilds namespace indexes from the stored (encrypted) items, run by the active indexer only (so nothing else writes
 /// the index meanwhile). A namespace's index of one kind is rebuilt when it was built otherwise than this indexer builds
 /// (<see cref="SearchIndexIdentity"/>) or when <c>dialoguedb reindex</c> asked for it (its model cleared). Vectors of
-/// another model, or an explicit request, empty the index first in one transaction (searches then see only items
-/// indexed anew, never vectors of two models); another keyword analysis or token key only re-indexes over it, so it stays
+/// another model, message rows not yet keyed by their dialogue, or an explicit request, empty the index first in one
+/// transaction (searches then see only items indexed anew, never vectors of two models); another keyword analysis or token key only re-indexes over it, so it stays
 /// searchable. Either way it is stamped with the running identity and its stored items are queued page by page, the
 /// cursor committed with each page, so a restarted indexer goes on where it stopped and memory stays bounded by a page.
 /// </summary>
@@ -38,7 +38,7 @@ internal sealed class SearchRebuild(Func<string> currentIdentity, TimeProvider t
         }
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (!SearchIndexIdentity.SameVectors(state.Model, identity))
+        if (!SearchIndexIdentity.Readable(state, identity))
         {
             await ResetAsync(db, state, ct);
         }

@@ -26,17 +26,18 @@ internal static class SearchRowConfigurations
         model.Entity<SearchItemRow>(item =>
         {
             item.ToTable(ItemsTable);
-            item.HasKey(i => new { i.Namespace, i.Kind, i.ItemId });
+            // Message ids are unique within their dialogue only: a message's key holds its dialogue (empty for a memory).
+            // With the dialogue before the id, the key also finds a deleted dialogue's messages.
+            item.HasKey(i => new { i.Namespace, i.Kind, i.DialogueId, i.ItemId });
             item.Property(i => i.Namespace).HasMaxLength(128);
             item.Property(i => i.Kind).HasMaxLength(16);
             item.Property(i => i.ItemId).HasMaxLength(128);
             item.Property(i => i.DialogueId).HasMaxLength(128);
-            // Caches load what changed since their version; a deleted dialogue's messages are found by dialogue. The
-            // version index leaves the kind out on purpose: with (namespace, kind) in front, the planner, while the table's
-            // statistics were young, took it instead of the primary key for lookups by item id and read every item of
-            // the namespace (seen at 1,400 buffers per vector update).
+            // Caches load what changed since their version. The version index leaves the kind out on purpose: with
+            // (namespace, kind) in front, the planner, while the table's statistics were young, took it instead of the
+            // primary key for lookups by item id and read every item of the namespace (seen at 1,400 buffers per vector
+            // update).
             item.HasIndex(i => new { i.Namespace, i.Version });
-            item.HasIndex(i => new { i.Namespace, i.DialogueId });
             // Removed-item markers only (an indexed item always has vectors, empty until computed): the keyword step's
             // purge of old markers reads these, not every item of the namespace through the version index (240 ms at
             // 345,000 items, inside the indexing transaction, which held back every audit event behind it). Only
@@ -53,7 +54,7 @@ internal static class SearchRowConfigurations
             queue.Property(q => q.ItemId).HasMaxLength(128);
             queue.Property(q => q.DialogueId).HasMaxLength(128);
             // One entry per item: indexing an item again replaces its entry.
-            queue.HasIndex(q => new { q.Namespace, q.Kind, q.ItemId }).IsUnique();
+            queue.HasIndex(q => new { q.Namespace, q.Kind, q.DialogueId, q.ItemId }).IsUnique();
         });
         model.Entity<SearchNamespaceRow>(ns =>
         {

@@ -10,7 +10,10 @@ namespace DialogueDb.Service.Search;
 /// <c>search_vector_queue</c> (the SearchVectorRetries migration): entries failed before are due at once. The postings
 /// column of <c>search_items</c> (the SearchTermsInItems migration), which replaced the <c>search_terms</c> table: the
 /// analysis format went up with it, so the indexer indexes every item again and its postings land in the new column;
-/// the version index lost its kind column then (the new one is created with the schema, the old one dropped here).
+/// the version index lost its kind column then (the new one is created with the schema, the old one dropped here). The
+/// dialogue in the keys of <c>search_items</c> and <c>search_vector_queue</c> (the SearchKeysMessagesByDialogue
+/// migration): SQLite cannot change a primary key in place, so both tables are dropped before the schema is created
+/// again and every index is rebuilt (<see cref="DropItemsKeyedByIdAsync"/>).
 /// </summary>
 internal static class SearchSchemaUpgrade
 {
@@ -46,6 +49,29 @@ internal static class SearchSchemaUpgrade
         await db.Database.ExecuteSqlRawAsync("""
             ALTER TABLE search_vector_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE search_vector_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
+            """, ct);
+    }
+
+    /// <summary>
+    /// Before the schema is created: drops index tables keyed by item id alone (where two dialogues' messages of one id
+    /// collided), so the schema creates them keyed by dialogue too. Their namespaces' indexes then hold nothing: each is
+    /// marked emptied (caches reload) and, built by an analysis format before <see cref="KeywordAnalyzer.DialogueKeyedFormat"/>,
+    /// is rebuilt from the stored items by the indexer (<see cref="SearchRebuild"/>).
+    /// </summary>
+    public static async Task DropItemsKeyedByIdAsync(DbContext db, CancellationToken ct)
+    {
+        var key = await db.Database
+            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_items') WHERE pk > 0").ToListAsync(ct);
+        if (key.Count == 0 || key.Contains("dialogue_id"))
+        {
+            return;
+        }
+
+        await db.Database.ExecuteSqlRawAsync("""
+            DROP TABLE search_items;
+            DROP TABLE IF EXISTS search_vector_queue;
+            DROP TABLE IF EXISTS search_terms;
+            UPDATE search_namespaces SET items = 0, total_length = 0, version = version + 1, floor = version + 1;
             """, ct);
     }
 

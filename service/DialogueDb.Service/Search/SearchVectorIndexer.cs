@@ -140,12 +140,12 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
         foreach (var group in entries.GroupBy(q => q.Namespace, StringComparer.Ordinal))
         {
             var documents = (await _documents.ReadAsync(db, group.Key,
-                    [.. group.Where(q => q.Kind == "message").Select(q => (q.ItemId, q.DialogueId ?? ""))],
+                    [.. group.Where(q => q.Kind == "message").Select(q => (q.ItemId, q.DialogueId))],
                     [.. group.Where(q => q.Kind == "memory").Select(q => q.ItemId)], ct))
-                .ToDictionary(d => (d.Kind, d.ItemId), d => d.Text);
+                .ToDictionary(d => d.Key, d => d.Text);
             foreach (var entry in group)
             {
-                if (documents.TryGetValue((entry.Kind, entry.ItemId), out var text))
+                if (documents.TryGetValue(entry.Key, out var text))
                 {
                     texts[entry.Id] = text;
                 }
@@ -165,13 +165,12 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
         foreach (var group in entries.Where(q => batch.Vectors.ContainsKey(q.Id)).GroupBy(q => (q.Namespace, q.Kind)))
         {
             var (ns, kind) = group.Key;
-            var ids = group.Select(q => q.ItemId).ToList();
-            var items = (await SearchItemLookup.ByIdsAsync(db, ns, kind, ids, ct)).ToDictionary(i => i.ItemId, StringComparer.Ordinal);
+            var items = (await SearchItemLookup.ByKeysAsync(db, ns, [.. group.Select(q => q.Key).Distinct()], ct)).ToDictionary(i => i.Key);
             SearchNamespaceRow? state = null;
             foreach (var entry in group)
             {
                 // Indexed again or removed since this entry was read: its vectors would describe another text.
-                if (!items.TryGetValue(entry.ItemId, out var item) || item.Version != entry.Version || item.Vectors is null)
+                if (!items.TryGetValue(entry.Key, out var item) || item.Version != entry.Version || item.Vectors is null)
                 {
                     continue;
                 }
@@ -183,7 +182,7 @@ internal sealed partial class SearchVectorIndexer(ContentProtector protector, IE
                     state.Version++;
                 }
 
-                item.Vectors = SearchVectors.Protect(protector, ns, kind, entry.ItemId, batch.Vectors[entry.Id]);
+                item.Vectors = SearchVectors.Protect(protector, ns, entry.Key, batch.Vectors[entry.Id]);
                 item.Version = state.Version;
             }
         }

@@ -15,7 +15,9 @@ internal sealed class SearchVectorQueueRow
     /// <summary><c>message</c> or <c>memory</c>.</summary>
     public required string Kind { get; set; }
     public required string ItemId { get; set; }
-    public string? DialogueId { get; set; }
+
+    /// <summary>A message's dialogue (with the kind and id, the item's key: one entry per item); empty for a memory.</summary>
+    public required string DialogueId { get; set; }
     public long Version { get; set; }
 
     /// <summary>When the write that changed the item was queued (Unix ms): the age of the oldest entry is the vectors' lag.</summary>
@@ -27,4 +29,6 @@ internal sealed class SearchVectorQueueRow
 
     /// <summary>When a failed entry is tried again (Unix ms).</summary>
     public long NextAttempt { get; set; }
+
+    public SearchItemKey Key => new(Kind, DialogueId, ItemId);
 }

@@ -10,9 +10,12 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal static class SearchVectors
 {
-    public static RowIdentity Row(string ns, string kind, string itemId) => new("vectors", ns, kind, itemId);
+    /// <summary>Bound like the item's postings (<see cref="SearchPostings.Row"/>): a message's to its dialogue and id.</summary>
+    public static RowIdentity Row(string ns, SearchItemKey key) => key.Kind == "message"
+        ? new("message.vectors", ns, key.DialogueId, key.ItemId)
+        : new("vectors", ns, key.Kind, key.ItemId);
 
-    public static byte[] Protect(ContentProtector protector, string ns, string kind, string itemId, float[][] vectors)
+    public static byte[] Protect(ContentProtector protector, string ns, SearchItemKey key, float[][] vectors)
     {
         var dimensions = vectors.Length == 0 ? 0 : vectors[0].Length;
         var plain = new byte[4 + (vectors.Length * dimensions * sizeof(float))];
@@ -22,12 +25,12 @@ internal static class SearchVectors
             MemoryMarshal.AsBytes(vectors[i].AsSpan()).CopyTo(plain.AsSpan(4 + (i * dimensions * sizeof(float))));
         }
 
-        return protector.Encrypt(plain, Row(ns, kind, itemId));
+        return protector.Encrypt(plain, Row(ns, key));
     }
 
-    public static float[][] Unprotect(ContentProtector protector, string ns, string kind, string itemId, byte[] stored, int dimensions)
+    public static float[][] Unprotect(ContentProtector protector, string ns, SearchItemKey key, byte[] stored, int dimensions)
     {
-        var plain = protector.Decrypt(stored, Row(ns, kind, itemId));
+        var plain = protector.Decrypt(stored, Row(ns, key));
         var count = BinaryPrimitives.ReadInt32LittleEndian(plain);
         var vectors = new float[count][];
         for (var i = 0; i < count; i++)

@@ -27,7 +27,9 @@ internal static partial class DatabaseMigrator
         }
 
         // The model's CREATE statements, made idempotent: a data folder from an older version gains the tables and
-        // indexes added since (the embedded schema only ever grows by whole tables and indexes).
+        // indexes added since (the embedded schema only ever grows by whole tables and indexes, or drops a search table
+        // that the indexer can rebuild).
+        await Search.SearchSchemaUpgrade.DropItemsKeyedByIdAsync(db, ct);
         var script = db.Database.GenerateCreateScript()
             .Replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", StringComparison.Ordinal)
             .Replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", StringComparison.Ordinal)

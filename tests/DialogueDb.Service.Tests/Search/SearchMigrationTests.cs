@@ -75,7 +75,7 @@ public sealed class SearchMigrationTests
             INSERT INTO search_items (namespace, kind, item_id, dialogue_id, version, vectors, length) VALUES (@ns, 'memory', 'm1', NULL, 1, @vectors, 6);
             INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued) VALUES (@ns, 'message', 'msg2', 'd1', @now);
             """,
-            ("ns", Ns), ("now", now), ("vectors", SearchVectors.Protect(protector, Ns, "memory", "m1", [new float[384]])));
+            ("ns", Ns), ("now", now), ("vectors", SearchVectors.Protect(protector, Ns, SearchItemKey.Memory("m1"), [new float[384]])));
 
         await DatabaseMigrator.MigratePostgresAsync(database.OwnerConnectionString, database.AppRole, database.MaintenanceRole, Ct);
         await DatabaseMigrator.SealFreeTextAsync(database.OwnerConnectionString, () => protector, Ct);

@@ -102,6 +102,29 @@ internal sealed class SearchTestEngine : IAsyncDisposable
         })), ct)
         : RowsAsync($"SELECT t::text FROM {table} t", null, r => r.GetString(0), ct);
 
+    /// <summary>
+    /// Runs statements as the database's owner would (the superuser on PostgreSQL), e.g. to leave the index as an older
+    /// version left it; parameters are named <c>@name</c>.
+    /// </summary>
+    public async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    {
+        await using System.Data.Common.DbConnection connection = _database is null
+            ? new SqliteConnection($"Data Source={new ServiceOptions { DataDir = DataDir }.SqlitePath};Pooling=False")
+            : new NpgsqlConnection(_database.AdminConnectionString);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     private async Task<List<T>> RowsAsync<T>(string sql, string? ns, Func<System.Data.Common.DbDataReader, T> read, CancellationToken ct)
     {
         await using System.Data.Common.DbConnection connection = _database is null

@@ -176,12 +176,12 @@ internal static class SearchApi
         RankedItem[] page, CancellationToken ct)
     {
         var ids = page.Select(r => r.Item.ItemId).ToList();
-        var dialogueIds = page.Select(r => r.Item.DialogueId!).Distinct().ToList();
+        var dialogueIds = page.Select(r => r.Item.DialogueId).Distinct().ToList();
         var rows = (await db.Messages.AsNoTracking()
                 .Where(m => m.Namespace == ns && dialogueIds.Contains(m.DialogueId) && ids.Contains(m.Id)).ToListAsync(ct))
             .ToDictionary(m => (m.DialogueId, m.Id));
-        return [.. page.Where(r => rows.ContainsKey((r.Item.DialogueId!, r.Item.ItemId)))
-            .Select(r => (r, rows[(r.Item.DialogueId!, r.Item.ItemId)]))];
+        return [.. page.Where(r => rows.ContainsKey((r.Item.DialogueId, r.Item.ItemId)))
+            .Select(r => (r, rows[(r.Item.DialogueId, r.Item.ItemId)]))];
     }
 
     private static bool Passes(SearchRequest request, string tags, string metadata, long created, long modified) =>

@@ -34,16 +34,16 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("kind");
 
-                    b.Property<string>("ItemId")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("item_id")
-                        .UseCollation("C");
-
                     b.Property<string>("DialogueId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("ItemId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
                         .UseCollation("C");
 
                     b.Property<int>("Length")
@@ -62,9 +62,7 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("version");
 
-                    b.HasKey("Namespace", "Kind", "ItemId");
-
-                    b.HasIndex("Namespace", "DialogueId");
+                    b.HasKey("Namespace", "Kind", "DialogueId", "ItemId");
 
                     b.HasIndex("Namespace", "Version");
 
@@ -180,6 +178,7 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnName("attempts");
 
                     b.Property<string>("DialogueId")
+                        .IsRequired()
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("dialogue_id")
@@ -223,7 +222,7 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Namespace", "Kind", "ItemId")
+                    b.HasIndex("Namespace", "Kind", "DialogueId", "ItemId")
                         .IsUnique();
 
                     b.ToTable("search_vector_queue", (string)null);

@@ -11,8 +11,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace DialogueDb.Service.Storage.Migrations
 {
     [DbContext(typeof(DialogueDbContext))]
-    [Migration("20261205065135_SearchMarkersIndex")]
-    partial class SearchMarkersIndex
+    [Migration("20261205065108_SearchKeysMessagesByDialogue")]
+    partial class SearchKeysMessagesByDialogue
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -37,16 +37,16 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("kind");
 
-                    b.Property<string>("ItemId")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("item_id")
-                        .UseCollation("C");
-
                     b.Property<string>("DialogueId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("dialogue_id")
+                        .UseCollation("C");
+
+                    b.Property<string>("ItemId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("item_id")
                         .UseCollation("C");
 
                     b.Property<int>("Length")
@@ -65,14 +65,9 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("version");
 
-                    b.HasKey("Namespace", "Kind", "ItemId");
-
-                    b.HasIndex("Namespace", "DialogueId");
+                    b.HasKey("Namespace", "Kind", "DialogueId", "ItemId");
 
                     b.HasIndex("Namespace", "Version");
-
-                    b.HasIndex(new[] { "Namespace", "Kind", "Version" }, "IX_search_items_markers")
-                        .HasFilter("vectors IS NULL");
 
                     b.ToTable("search_items", (string)null);
                 });
@@ -183,6 +178,7 @@ namespace DialogueDb.Service.Storage.Migrations
                         .HasColumnName("attempts");
 
                     b.Property<string>("DialogueId")
+                        .IsRequired()
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("dialogue_id")
@@ -226,7 +222,7 @@ namespace DialogueDb.Service.Storage.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Namespace", "Kind", "ItemId")
+                    b.HasIndex("Namespace", "Kind", "DialogueId", "ItemId")
                         .IsUnique();
 
                     b.ToTable("search_vector_queue", (string)null);
