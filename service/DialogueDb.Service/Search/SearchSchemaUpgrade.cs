@@ -22,8 +22,7 @@ internal static class SearchSchemaUpgrade
 
     public static async Task AddIdentityColumnsAsync(DbContext db, CancellationToken ct)
     {
-        var columns = await db.Database
-            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_namespaces')").ToListAsync(ct);
+        var columns = await ColumnsAsync(db, "search_namespaces", keyOnly: false, ct);
         if (columns.Count == 0 || columns.Contains("model"))
         {
             return;
@@ -39,8 +38,7 @@ internal static class SearchSchemaUpgrade
 
     public static async Task AddRetryColumnsAsync(DbContext db, CancellationToken ct)
     {
-        var columns = await db.Database
-            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_vector_queue')").ToListAsync(ct);
+        var columns = await ColumnsAsync(db, "search_vector_queue", keyOnly: false, ct);
         if (columns.Count == 0 || columns.Contains("attempts"))
         {
             return;
@@ -60,8 +58,7 @@ internal static class SearchSchemaUpgrade
     /// </summary>
     public static async Task DropItemsKeyedByIdAsync(DbContext db, CancellationToken ct)
     {
-        var key = await db.Database
-            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_items') WHERE pk > 0").ToListAsync(ct);
+        var key = await ColumnsAsync(db, "search_items", keyOnly: true, ct);
         if (key.Count == 0 || key.Contains("dialogue_id"))
         {
             return;
@@ -77,8 +74,7 @@ internal static class SearchSchemaUpgrade
 
     public static async Task MoveTermsIntoItemsAsync(DbContext db, CancellationToken ct)
     {
-        var columns = await db.Database
-            .SqlQueryRaw<string>("SELECT name AS \"Value\" FROM pragma_table_info('search_items')").ToListAsync(ct);
+        var columns = await ColumnsAsync(db, "search_items", keyOnly: false, ct);
         if (columns.Count == 0 || columns.Contains("terms"))
         {
             return;
@@ -90,4 +86,11 @@ internal static class SearchSchemaUpgrade
             DROP INDEX IF EXISTS IX_search_items_namespace_kind_version;
             """, ct);
     }
+
+    /// <summary>The columns of an embedded table (of its primary key only, with <paramref name="keyOnly"/>); none when it does not exist yet.</summary>
+    private static Task<List<string>> ColumnsAsync(DbContext db, string table, bool keyOnly, CancellationToken ct) =>
+        db.Database.SqlQuery<string>(keyOnly
+                ? (FormattableString)$"SELECT name AS \"Value\" FROM pragma_table_info({table}) WHERE pk > 0"
+                : $"SELECT name AS \"Value\" FROM pragma_table_info({table})")
+            .ToListAsync(ct);
 }
