@@ -12,13 +12,8 @@ internal static class SearchPostings
 {
     private const int EntryLength = BlindToken.Length + sizeof(int);
 
-    /// <summary>
-    /// A message's postings are bound to its dialogue and id (as its content is), a memory's to its id. Before analysis
-    /// format 4 a message's were bound to its id alone; such indexes are emptied and rebuilt (<see cref="SearchIndexIdentity"/>).
-    /// </summary>
-    public static RowIdentity Row(string ns, SearchItemKey key) => key.Kind == "message"
-        ? new("message.terms", ns, key.DialogueId, key.ItemId)
-        : new("terms", ns, key.Kind, key.ItemId);
+    /// <summary>A message's postings are bound to its dialogue and id, a memory's to its id (<see cref="SearchItemKey.Row"/>).</summary>
+    public static RowIdentity Row(string ns, SearchItemKey key) => key.Row(ns, "terms", "message.terms");
 
     public static byte[] Protect(ContentProtector protector, string ns, SearchItemKey key, IReadOnlyList<ItemTerm> terms)
     {

@@ -10,10 +10,8 @@ namespace DialogueDb.Service.Search;
 /// </summary>
 internal static class SearchVectors
 {
-    /// <summary>Bound like the item's postings (<see cref="SearchPostings.Row"/>): a message's to its dialogue and id.</summary>
-    public static RowIdentity Row(string ns, SearchItemKey key) => key.Kind == "message"
-        ? new("message.vectors", ns, key.DialogueId, key.ItemId)
-        : new("vectors", ns, key.Kind, key.ItemId);
+    /// <summary>Bound like the item's postings (<see cref="SearchItemKey.Row"/>): a message's to its dialogue and id.</summary>
+    public static RowIdentity Row(string ns, SearchItemKey key) => key.Row(ns, "vectors", "message.vectors");
 
     public static byte[] Protect(ContentProtector protector, string ns, SearchItemKey key, float[][] vectors)
     {
