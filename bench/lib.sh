@@ -208,3 +208,50 @@ bench_wrk_wait_measuring() {
     printf '[bench] wrk did not start its measured run\n' >&2
     return 1
 }
+
+# User+system clock ticks of the given pids, with those of their children that ended and were waited for (a
+# postmaster's exited backends count in it). Builtins only: a fork per pid took seconds on a loaded machine.
+bench_cpu_ticks() {
+    local total=0 pid line fields
+    for pid in "$@"; do
+        { read -r line < "/proc/$pid/stat"; } 2>/dev/null || continue
+        # After the command name: fields 3 (state) onwards, so utime, stime, cutime and cstime (14-17) are 11-14.
+        read -ra fields <<< "${line##*) }"
+        total=$(( total + fields[11] + fields[12] + fields[13] + fields[14] ))
+    done
+    echo "$total"
+}
+
+# This cluster's postmaster and its children (other clusters on the machine are not counted).
+bench_pg_pids() {
+    local postmaster
+    postmaster="$(head -n1 "$DIALOGUEDB_INFRA_DIR/pg/data/postmaster.pid" 2>/dev/null)" || return 0
+    echo "$postmaster"; pgrep -P "$postmaster"
+}
+
+# Run in the background beside bench_wrk_appends (whose wrk is a child of $3, the shell that called it): from a second
+# into its measured run until two seconds before its end, the CPU clock ticks of the service, of this cluster's
+# PostgreSQL and of wrk. Appends one line to $2: label $1, the window's seconds, ticks of the service, PostgreSQL and
+# wrk, ticks per second. Writes nothing when wrk ended inside the window (its ticks would be lost).
+bench_cpu_window() {
+    local label="$1" tsv="$2" parent="$3" window load pgs t0 t1 s0 p0 l0 s1 p1 l1
+    window=$(( ${DURATION%s} - 3 ))
+    (( window > 0 )) || return 0
+    bench_wrk_wait_measuring || return 0
+    sleep 1
+    load="$(pgrep -n -x wrk -P "$parent")" || return 0
+    pgs="$(bench_pg_pids | sort -u | tr '\n' ' ')"
+    t0=$EPOCHREALTIME
+    # shellcheck disable=SC2086 # one pid per word
+    s0=$(bench_cpu_ticks "$SERVE_PID"); p0=$(bench_cpu_ticks $pgs); l0=$(bench_cpu_ticks "$load")
+    sleep "$window"
+    # shellcheck disable=SC2086
+    s1=$(bench_cpu_ticks "$SERVE_PID"); p1=$(bench_cpu_ticks $pgs); l1=$(bench_cpu_ticks "$load")
+    t1=$EPOCHREALTIME
+    if [[ ! -e "/proc/$load" ]]; then
+        printf '[bench] %s: wrk ended inside the CPU window; no CPU split for it\n' "$label" >&2
+        return 0
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')" \
+        "$((s1 - s0))" "$((p1 - p0))" "$((l1 - l0))" "$(getconf CLK_TCK)" >> "$tsv"
+}

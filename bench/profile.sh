@@ -48,21 +48,6 @@ bench_project_setup "${RATE:-unlimited}"
 bench_serve_start
 log "serve ready in ${SERVE_READY_MS} ms (pid $SERVE_PID)"
 
-cpu_ticks() { # user+system clock ticks of the given pids (children included)
-    local total=0 pid
-    for pid in "$@"; do
-        [[ -r "/proc/$pid/stat" ]] || continue
-        total=$(( total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat") ))
-    done
-    echo "$total"
-}
-# This cluster's postmaster and its children (other clusters on the machine are not counted).
-pg_pids() {
-    local postmaster
-    postmaster="$(head -n1 "$DIALOGUEDB_INFRA_DIR/pg/data/postmaster.pid" 2>/dev/null)" || return 0
-    echo "$postmaster"; pgrep -P "$postmaster"
-}
-
 ARGS=(--url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt"
       --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --result-file "$BENCH_DIR/load.tsv")
 case "$SCENARIO" in
@@ -80,7 +65,7 @@ if [[ "$SCENARIO" == appends ]] && bench_uses_wrk; then
     LOAD_PID=$!
     bench_wrk_wait_measuring
     sleep 0.5
-    LOAD_PID_CPU=$(pgrep -n -x wrk)
+    LOAD_PID_CPU=$(pgrep -n -x wrk -P "$LOAD_PID") # this run's wrk, not another bench's on the machine
     WINDOW=$((secs - 2))
 else
     "$LOADGEN" "${ARGS[@]}" --label "$SCENARIO" > "$BENCH_DIR/load.md" &
@@ -89,8 +74,8 @@ else
     WINDOW=$((secs - 1)) # the load generator exits at the end of its window: read its CPU a second before
     sleep "$warm"
 fi
-PGS=$(pg_pids | sort -u | tr '\n' ' ')
-S0=$(cpu_ticks "$SERVE_PID"); P0=$(cpu_ticks $PGS); L0=$(cpu_ticks "$LOAD_PID_CPU")
+PGS=$(bench_pg_pids | sort -u | tr '\n' ' ')
+S0=$(bench_cpu_ticks "$SERVE_PID"); P0=$(bench_cpu_ticks $PGS); L0=$(bench_cpu_ticks "$LOAD_PID_CPU")
 case "$TOOL" in
     trace)
         mkdir -p "$BENCH_DIR/trace"
@@ -135,7 +120,7 @@ if [[ "$TOOL" == statements ]]; then
         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
         WHERE d.datname = current_database() ORDER BY total_exec_time DESC LIMIT 30" > "$BENCH_DIR/statements.txt"
 fi
-S1=$(cpu_ticks "$SERVE_PID"); P1=$(cpu_ticks $PGS); L1=$(cpu_ticks "$LOAD_PID_CPU")
+S1=$(bench_cpu_ticks "$SERVE_PID"); P1=$(bench_cpu_ticks $PGS); L1=$(bench_cpu_ticks "$LOAD_PID_CPU")
 wait "$LOAD_PID" || true
 [[ -z "$TOOL_PID" ]] || wait "$TOOL_PID" || true
 cat "$BENCH_DIR/load.md"

@@ -100,14 +100,33 @@ if missing:
 open(path, "w").write(f"INSERT INTO pgbench_scratch.messages ({', '.join(columns)}) VALUES ({', '.join(values[key(c)] for c in columns)});\n")
 PY
 
+# pgbench's figures and PostgreSQL's CPU ticks over its run (its backends end with it and count in the postmaster's).
 run_pgbench() {
-    local run="$1" out
+    local run="$1" out pgs p0 p1
+    pgs="$(bench_pg_pids | sort -u | tr '\n' ' ')"
+    # shellcheck disable=SC2086 # one pid per word
+    p0=$(bench_cpu_ticks $pgs)
     out="$(PGPASSWORD=dialoguedb_admin pgbench -n -M prepared -h 127.0.0.1 -p "$DIALOGUEDB_PG_PORT" -U dialoguedb_admin \
         -c "$CONCURRENCY" -j 2 -T "$(seconds "$DURATION")" -f "$RAW/insert.sql" "$DB" 2>&1)" || { echo "$out" >&2; return 1; }
+    sleep 0.5
+    # shellcheck disable=SC2086
+    p1=$(bench_cpu_ticks $pgs)
     local tps lat
     tps="$(awk '/^tps = / {print $3}' <<<"$out")"
     lat="$(awk '/^latency average = / {print $4}' <<<"$out")"
-    printf '%s\t%s\t%s\n' "$run" "$tps" "$lat" >> "$RAW/pgbench.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$tps" "$lat" "$((p1 - p0))" "$(getconf CLK_TCK)" >> "$RAW/pgbench.tsv"
+}
+
+# Single appends with wrk (warm-up APPENDS_WARMUP) into load.tsv, and beside them the CPU per append of the service,
+# PostgreSQL and wrk over the measured window into cpu.tsv: the split the reference endpoint was measured with
+# (shared/notes/append-ceiling.md).
+wrk_appends_with_cpu() {
+    local label="$1" split
+    rm -f "$BENCH_DIR/wrk/measuring"
+    bench_cpu_window "$label" "$RAW/cpu.tsv" "$$" &
+    split=$!
+    WARMUP="$APPENDS_WARMUP" bench_wrk_appends "$label" "$RAW/load.tsv" || log "$label (wrk) failed"
+    wait "$split" || true
 }
 
 loadgen() {
@@ -206,7 +225,7 @@ appends_search_side() {
         for _ in $(seq 1 60); do [[ "$(search_db_count | cut -d' ' -f3)" == 0 ]] && break; sleep 1; done
     fi
     before="$(search_db_count)"
-    if bench_uses_wrk; then WARMUP="$APPENDS_WARMUP" bench_wrk_appends "appends-search-$side:$run" "$RAW/load.tsv" || log "appends-search-$side:$run (wrk) failed"
+    if bench_uses_wrk; then wrk_appends_with_cpu "appends-search-$side:$run"
     else loadgen "appends-search-$side" --scenario appends; fi
     after="$(search_db_count)"
     # run, side, messages written (warm-up included), of them indexed by the end, keyword queue left at the start
@@ -252,7 +271,7 @@ for run in $(seq 1 "$RUNS"); do
     fi
     [[ "$run" == "$RUNS" ]] && profile_begin
     log "run $run: appends (1 message per request, $APPENDS_LOADGEN)"
-    if bench_uses_wrk; then WARMUP="$APPENDS_WARMUP" bench_wrk_appends "appends:$run" "$RAW/load.tsv" || log "appends:$run (wrk) failed"
+    if bench_uses_wrk; then wrk_appends_with_cpu "appends:$run"
     else loadgen appends --scenario appends; fi
     [[ "$run" == "$RUNS" ]] && profile_end "the last appends run"
     # Publish lag with the relay in the process, at half of this run's maximum append rate (events matched to their
