@@ -65,9 +65,9 @@ search-eval: services ## Search quality on the evaluation set (recall@10, MRR pe
 	  cat tests/DialogueDb.Service.Tests/Search/Evaluation/REPORT.md
 
 .PHONY: clean
-clean: ## Remove build output and the local data folder
+clean: ## Remove build output, the local data folder and make test's log (TestResults/)
 	$(DOTNET) clean DialogueDb.sln >/dev/null
-	rm -rf .dialoguedb
+	rm -rf .dialoguedb TestResults
 
 ##@ Kubernetes
 
