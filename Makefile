@@ -65,9 +65,9 @@ search-eval: services ## Search quality on the evaluation set (recall@10, MRR pe
 	  cat tests/DialogueDb.Service.Tests/Search/Evaluation/REPORT.md
 
 .PHONY: clean
-clean: ## Remove build output and the local data folder
+clean: ## Remove build output, the local data folder and make test's log (TestResults/)
 	$(DOTNET) clean DialogueDb.sln >/dev/null
-	rm -rf .dialoguedb
+	rm -rf .dialoguedb TestResults
 
 ##@ Kubernetes
 
@@ -77,7 +77,6 @@ IMAGE_REGISTRY ?= ghcr.io/dialoguedb
 VERSION := $(shell sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
 REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 IMAGE_TAG ?= $(VERSION)
-IMAGE_SOURCE := https://github.com/dialoguedb/dialoguedb-kubernetes
 
 .PHONY: crds
 crds: ## Regenerate crds/ from the operator's C# types and copy the CRD into the chart (files/crds/)
@@ -100,6 +99,11 @@ chart-lint: ## helm lint and helm template the chart, cluster-wide and per-names
 	  | grep -q 'kind: PodMonitor'; \
 	echo "chart-lint: ok"
 
+# Each image's build stage is built first under a tag of this run's own, then the image from it (the stage from the
+# cache), and the run removes that tag at the end: the legacy builder (Debian's docker.io has no buildx) otherwise
+# leaves every build stage as an untagged image, 2.5-3 GB per image and run. The image the new one replaces under its
+# tag is removed too when nothing else tags it. Nothing else is touched: no prune, so other runs' and other users'
+# images stay (a stage another run also tagged is only untagged here).
 .PHONY: images
 images: ## Build the service and operator images (offline stand-in base images when no registry answers; skips without an engine)
 	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
@@ -107,12 +111,22 @@ images: ## Build the service and operator images (offline stand-in base images w
 	  exit 0; fi; \
 	set -e; \
 	bash tests/infra/base-images.sh; \
+	stages=(); \
+	trap 'for stage in "$${stages[@]}"; do docker rmi "$$stage" >/dev/null 2>&1 || true; done' EXIT; \
 	for image in service:dialoguedb operator:dialoguedb-operator; do \
-	  echo "images: building $(IMAGE_REGISTRY)/$${image#*:}:$(IMAGE_TAG)"; \
-	  docker build --network host --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
-	    -f $${image%%:*}/Dockerfile -t $(IMAGE_REGISTRY)/$${image#*:}:$(IMAGE_TAG) . ; \
-	done; \
-	docker image prune -f --filter label=org.opencontainers.image.source=$(IMAGE_SOURCE) >/dev/null
+	  tag=$(IMAGE_REGISTRY)/$${image#*:}:$(IMAGE_TAG); \
+	  stage=dialoguedb.local/build-stage:$${image#*:}-$$$$-$$RANDOM; \
+	  build=(docker build --network host --force-rm --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	    -f $${image%%:*}/Dockerfile); \
+	  previous="$$(docker image inspect -f '{{.Id}}' "$$tag" 2>/dev/null || true)"; \
+	  echo "images: building $$tag"; \
+	  stages+=("$$stage"); \
+	  "$${build[@]}" --target build -t "$$stage" . ; \
+	  "$${build[@]}" -t "$$tag" . ; \
+	  if [[ -n "$$previous" && "$$previous" != "$$(docker image inspect -f '{{.Id}}' "$$tag")" \
+	        && "$$(docker image inspect -f '{{len .RepoTags}}' "$$previous" 2>/dev/null)" == 0 ]]; then \
+	    docker rmi "$$previous" >/dev/null 2>&1 || true; fi; \
+	done
 
 .PHONY: image-smoke
 image-smoke: ## Run the built images as the cluster does: pod security settings, migrate, serve on PostgreSQL/Redis, crd (skips without an engine)

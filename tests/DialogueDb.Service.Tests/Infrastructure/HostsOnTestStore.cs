@@ -1,4 +1,7 @@
 using DialogueDb.Service.Hosting;
+using DialogueDb.Service.Storage;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using OpenTelemetry.Trace;
 
 namespace DialogueDb.Service.Tests.Infrastructure;
@@ -29,6 +32,12 @@ public abstract class HostsOnTestStore(TestStore store) : IAsyncLifetime
     /// <summary>The API role's connection string on <see cref="TestStore.Postgres"/>; null on SQLite.</summary>
     protected string? Postgres => _database?.AppConnectionString;
 
+    /// <summary>
+    /// The maintenance role (BYPASSRLS, as `reencrypt` and retention connect) on <see cref="TestStore.Postgres"/>; null
+    /// on SQLite. Disposed after the hosts stop, before the database is dropped.
+    /// </summary>
+    private protected NpgsqlDataSource? Maintenance { get; private set; }
+
     public async ValueTask InitializeAsync()
     {
         if (store == TestStore.Postgres)
@@ -39,6 +48,7 @@ public abstract class HostsOnTestStore(TestStore store) : IAsyncLifetime
             }
 
             _database = await TestDatabase.CreateAsync();
+            Maintenance = NpgsqlDataSource.Create(_database.MaintenanceConnectionString);
         }
     }
 
@@ -49,6 +59,11 @@ public abstract class HostsOnTestStore(TestStore store) : IAsyncLifetime
             foreach (var host in _hosts)
             {
                 await host.DisposeAsync();
+            }
+
+            if (Maintenance is not null)
+            {
+                await Maintenance.DisposeAsync();
             }
 
             if (_database is not null)
@@ -80,6 +95,25 @@ public abstract class HostsOnTestStore(TestStore store) : IAsyncLifetime
         var host = await ServiceHost.StartAsync(options, traces: traces);
         _hosts.Add(host);
         return host;
+    }
+
+    /// <summary>
+    /// A context on the store of a host started with <paramref name="options"/>, connected as the maintenance commands
+    /// (`reencrypt`, retention) connect: the embedded file on SQLite, <see cref="Maintenance"/> on PostgreSQL.
+    /// </summary>
+    private protected DialogueDbContext MaintenanceContext(ServiceOptions options)
+    {
+        var builder = new DbContextOptionsBuilder<DialogueDbContext>();
+        if (Maintenance is null)
+        {
+            StorageSetup.ConfigureSqlite(builder, options);
+        }
+        else
+        {
+            StorageSetup.Configure(builder, Maintenance);
+        }
+
+        return new DialogueDbContext(builder.Options);
     }
 
     protected async Task StopHostAsync(ServiceHost host)

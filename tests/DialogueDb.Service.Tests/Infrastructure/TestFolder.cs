@@ -3,14 +3,29 @@ namespace DialogueDb.Service.Tests.Infrastructure;
 /// <summary>
 /// A new empty folder under <c>$TMPDIR/dialoguedb-tests</c>, deleted with everything in it on dispose. Dispose it only
 /// after whatever writes into it (a host, a Redis server, a child process) has stopped: declare it before them with
-/// <c>using</c>, or dispose it last in the fixture's DisposeAsync.
+/// <c>using</c>, or dispose it last in the fixture's DisposeAsync. The last one deleted takes <c>dialoguedb-tests</c>
+/// with it, so a run leaves nothing in TMPDIR.
 /// </summary>
 internal sealed class TestFolder : IDisposable
 {
+    private static readonly string Root = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dialoguedb-tests");
+
     public TestFolder(string prefix = "")
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dialoguedb-tests", prefix + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
+        Path = System.IO.Path.Combine(Root, prefix + Guid.NewGuid().ToString("N"));
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.CreateDirectory(Path);
+                return;
+            }
+            catch (IOException ex) when (ex is FileNotFoundException or DirectoryNotFoundException && attempt < 5)
+            {
+                // The root was made, then removed as empty by another folder's Dispose (in this run or in another
+                // checkout's) before this folder was made in it (ENOENT, a FileNotFoundException on Linux): make both again.
+            }
+        }
     }
 
     public string Path { get; }
@@ -44,11 +59,11 @@ internal sealed class TestFolder : IDisposable
             try
             {
                 Directory.Delete(Path, recursive: true);
-                return;
+                break;
             }
             catch (DirectoryNotFoundException)
             {
-                return;
+                break;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -59,6 +74,23 @@ internal sealed class TestFolder : IDisposable
 
                 Thread.Sleep(100 * attempt);
             }
+        }
+
+        DeleteRootIfEmpty();
+    }
+
+    /// <summary>
+    /// Removes the root only while it is empty (rmdir: never what another test, run or checkout keeps in it), and lets
+    /// it be when it holds a folder or is already gone; a folder being made meanwhile makes the root again.
+    /// </summary>
+    private static void DeleteRootIfEmpty()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
         }
     }
 }

@@ -17,62 +17,34 @@ namespace DialogueDb.Service.Tests.Security;
 /// Rotation without downtime: a new active key reaches the running service from its key file, old rows stay readable,
 /// and `reencrypt` moves every row to the new key in batches, idempotently, as the maintenance role.
 /// </summary>
-public abstract class KeyRotation : IAsyncLifetime
+public abstract class KeyRotation(TestStore store) : HostsOnTestStore(store)
 {
-    private readonly TestFolder _dataDir = new();
-    private ServiceHost _host = null!;
-    private string _key = null!;
-
-    private protected ServiceOptions Options { get; private set; } = null!;
-
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<string?> PrepareDatabaseAsync();
-
-    /// <summary>A context that sees every namespace, as `dialoguedb reencrypt` connects.</summary>
-    private protected abstract DialogueDbContext MaintenanceContext();
-
-    public async ValueTask InitializeAsync()
+    /// <summary>A host on a project of its own with the key ring in its data folder, and a read-write key.</summary>
+    private async Task<(ServiceHost Host, string Key, ServiceOptions Options)> StartAsync()
     {
-        var postgres = await PrepareDatabaseAsync();
-        _key = TestProject.Write(_dataDir.Path, "rotation").ReadWrite;
-        Options = new ServiceOptions
+        var dataDir = NewFolder().Path;
+        var key = TestProject.Write(dataDir, "rotation").ReadWrite;
+        var options = new ServiceOptions
         {
-            DataDir = _dataDir.Path,
+            DataDir = dataDir,
             Urls = "https://127.0.0.1:0",
-            Postgres = postgres,
-            EncryptionKeysFile = TestProject.WriteEncryptionKeys(_dataDir.Path),
+            Postgres = Postgres,
+            EncryptionKeysFile = TestProject.WriteEncryptionKeys(dataDir),
         };
-        _host = await ServiceHost.StartAsync(Options);
-    }
-
-    public virtual async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (_host is not null)
-            {
-                await _host.DisposeAsync();
-            }
-        }
-        finally
-        {
-            _dataDir.Dispose();
-        }
-
-        GC.SuppressFinalize(this);
+        return (await StartHostAsync(options), key, options);
     }
 
     [Fact]
     public async Task Rotate_WhileServing_NewWritesUseNewKeyAndEverythingStaysReadable()
     {
-        using var client = _host.CreateClient(_key);
+        var (host, key, options) = await StartAsync();
+        using var client = host.CreateClient(key);
         var before = await CreateAsync(client, "before-rotation");
 
-        var ringPath = Options.EncryptionKeysPath;
+        var ringPath = options.EncryptionKeysPath;
         var rotated = EncryptionKeyRing.Parse(await File.ReadAllTextAsync(ringPath, Ct), ringPath).Rotate();
         await File.WriteAllTextAsync(ringPath, rotated.ToJson(), Ct);
-        var protector = _host.Services.GetRequiredService<ContentProtector>();
+        var protector = host.Services.GetRequiredService<ContentProtector>();
         var watch = Stopwatch.StartNew();
         while (protector.Ring.ActiveId != 2 && watch.Elapsed < TimeSpan.FromSeconds(5))
         {
@@ -82,14 +54,14 @@ public abstract class KeyRotation : IAsyncLifetime
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"rotation took {watch.Elapsed.TotalMilliseconds} ms to reach the server");
         var after = await CreateAsync(client, "after-rotation");
 
-        Assert.Equal("1", await StoredKeyIdsAsync(before));
-        Assert.Equal("2", await StoredKeyIdsAsync(after));
+        Assert.Equal("1", await StoredKeyIdsAsync(options, before));
+        Assert.Equal("2", await StoredKeyIdsAsync(options, after));
         await AssertReadableAsync(client, before, "before-rotation");
         await AssertReadableAsync(client, after, "after-rotation");
 
         // Re-encrypt in small batches: everything moves to key 2, nothing changes on a second run.
         using var progress = new StringWriter();
-        await using (var db = MaintenanceContext())
+        await using (var db = MaintenanceContext(options))
         {
             var totals = await new ReEncryptor(db, new ContentProtector(rotated, "rotation"), progress, TimeProvider.System)
                 .RunAsync(batchSize: 2, Ct);
@@ -97,9 +69,9 @@ public abstract class KeyRotation : IAsyncLifetime
         }
 
         Assert.Contains("messages: scanned", progress.ToString(), StringComparison.Ordinal);
-        Assert.Equal("2", await StoredKeyIdsAsync(before));
+        Assert.Equal("2", await StoredKeyIdsAsync(options, before));
         await AssertReadableAsync(client, before, "before-rotation");
-        await using (var db = MaintenanceContext())
+        await using (var db = MaintenanceContext(options))
         {
             var again = await new ReEncryptor(db, new ContentProtector(rotated, "rotation"), TextWriter.Null, TimeProvider.System)
                 .RunAsync(batchSize: 2, Ct);
@@ -110,11 +82,12 @@ public abstract class KeyRotation : IAsyncLifetime
     [Fact]
     public async Task ReadUnderAKeyThisReplicaLacks_Answers503WithTheEnvelope_NotA500()
     {
-        using var client = _host.CreateClient(_key);
-        var ringPath = Options.EncryptionKeysPath;
+        var (host, key, options) = await StartAsync();
+        using var client = host.CreateClient(key);
+        var ringPath = options.EncryptionKeysPath;
         var lagging = await File.ReadAllTextAsync(ringPath, Ct);
         await File.WriteAllTextAsync(ringPath, EncryptionKeyRing.Parse(lagging, ringPath).Rotate().ToJson(), Ct);
-        var protector = _host.Services.GetRequiredService<ContentProtector>();
+        var protector = host.Services.GetRequiredService<ContentProtector>();
         var watch = Stopwatch.StartNew();
         while (protector.Ring.ActiveId != 2 && watch.Elapsed < TimeSpan.FromSeconds(5))
         {
@@ -182,10 +155,10 @@ public abstract class KeyRotation : IAsyncLifetime
     /// The data key ids of the dialogue's stored ciphertexts (state and label, messages and names, memory value, label
     /// and description), distinct and sorted.
     /// </summary>
-    private async Task<string> StoredKeyIdsAsync(string handle)
+    private async Task<string> StoredKeyIdsAsync(ServiceOptions options, string handle)
     {
         var (ns, id) = (handle.Split('|')[0], handle.Split('|')[1]);
-        await using var db = MaintenanceContext();
+        await using var db = MaintenanceContext(options);
         var blobs = new List<byte[]>();
         var dialogues = db.Dialogues.IgnoreQueryFilters().Where(d => d.Namespace == ns && d.Id == id);
         var messages = db.Messages.IgnoreQueryFilters().Where(m => m.Namespace == ns && m.DialogueId == id);
@@ -203,59 +176,17 @@ public abstract class KeyRotation : IAsyncLifetime
     }
 }
 
-public sealed class KeyRotationSqlite : KeyRotation
+public sealed class KeyRotationSqlite() : KeyRotation(TestStore.Sqlite);
+
+public sealed class KeyRotationPostgres() : KeyRotation(TestStore.Postgres)
 {
-    protected override Task<string?> PrepareDatabaseAsync() => Task.FromResult<string?>(null);
-
-    private protected override DialogueDbContext MaintenanceContext() => new(new DbContextOptionsBuilder<DialogueDbContext>()
-        .UseSqlite($"Data Source={Options.SqlitePath}").Options);
-}
-
-public sealed class KeyRotationPostgres : KeyRotation
-{
-    private TestDatabase? _database;
-    private NpgsqlDataSource? _maintenance;
-
-    protected override async Task<string?> PrepareDatabaseAsync()
-    {
-        if (TestDatabase.UnavailableReason() is { } reason)
-        {
-            Assert.Skip(reason);
-        }
-
-        _database = await TestDatabase.CreateAsync();
-        _maintenance = NpgsqlDataSource.Create(_database.MaintenanceConnectionString);
-        return _database.AppConnectionString;
-    }
-
-    private protected override DialogueDbContext MaintenanceContext()
-    {
-        var options = new DbContextOptionsBuilder<DialogueDbContext>();
-        StorageSetup.Configure(options, _maintenance!);
-        return new DialogueDbContext(options.Options);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        if (_maintenance is not null)
-        {
-            await _maintenance.DisposeAsync();
-        }
-
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task ReEncrypt_AsTheApiRole_RefusesInsteadOfSilentlySeeingNothing()
     {
-        await using var app = NpgsqlDataSource.Create(_database!.AppConnectionString);
+        await using var app = NpgsqlDataSource.Create(Postgres!);
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => DatabaseMigrator.EnsureSeesAllNamespacesAsync(app, Ct));
         Assert.Contains("maintenance role", ex.Message, StringComparison.Ordinal);
-        await DatabaseMigrator.EnsureSeesAllNamespacesAsync(_maintenance!, Ct);
+        await DatabaseMigrator.EnsureSeesAllNamespacesAsync(Maintenance!, Ct);
     }
 }
