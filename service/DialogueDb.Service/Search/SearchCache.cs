@@ -8,10 +8,11 @@ namespace DialogueDb.Service.Search;
 /// Decrypted namespace indexes in memory, least recently used evicted first once they hold more than the budget
 /// (<c>DIALOGUEDB_SEARCH_MEMORY_MB</c>). Each search reads the namespace's change counter (one primary-key row), so a
 /// replica sees another replica's indexer commits at its next search: it loads only the rows changed since its
-/// snapshot, or everything when removed items it has not seen were purged meanwhile.
+/// snapshot, or everything when removed items it has not seen were purged meanwhile. A row it cannot decrypt is left out
+/// and its item queued to be indexed again (<see cref="LeaveOutUnreadableAsync"/>), so one such row never fails a search.
 /// </summary>
-internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, BlindTokenKey tokens, long budgetBytes,
-    ILogger<SearchCache> logger)
+internal sealed partial class SearchCache(ContentProtector protector, IEmbedder embedder, BlindTokenKey tokens, SearchQueue queue,
+    long budgetBytes, ILogger<SearchCache> logger)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string, string), LinkedListNode<NamespaceIndex>> _entries = [];
@@ -98,7 +99,21 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
             .Select(n => n.Version).FirstOrDefaultAsync(ct);
         var rows = await db.SearchItems.AsNoTracking()
             .Where(i => i.Namespace == ns && i.Kind == kind && i.Vectors != null && i.Version <= version).ToListAsync(ct);
-        var items = rows.ToDictionary(r => r.Key, Decrypt);
+        var items = new Dictionary<SearchItemKey, IndexedItem>(rows.Count);
+        var unreadable = new List<SearchItemKey>();
+        foreach (var row in rows)
+        {
+            if (TryDecrypt(row) is { } item)
+            {
+                items[row.Key] = item;
+            }
+            else
+            {
+                unreadable.Add(row.Key);
+            }
+        }
+
+        await LeaveOutUnreadableAsync(db, ns, kind, version, unreadable, ct);
         LogLoaded(logger, items.Count, version);
         return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
     }
@@ -111,25 +126,63 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
         var changed = await db.SearchItems.AsNoTracking()
             .Where(i => i.Namespace == ns && i.Kind == kind && i.Version > cached.Version && i.Version <= version).ToListAsync(ct);
         var items = new Dictionary<SearchItemKey, IndexedItem>(cached.Items);
+        var unreadable = new List<SearchItemKey>();
         foreach (var row in changed)
         {
-            if (row.Vectors is null)
+            if (row.Vectors is not null && TryDecrypt(row) is { } item)
             {
-                items.Remove(row.Key);
+                items[row.Key] = item;
+                continue;
             }
-            else
+
+            // Removed, or changed into something unreadable: what the snapshot held describes an older text.
+            items.Remove(row.Key);
+            if (row.Vectors is not null)
             {
-                items[row.Key] = Decrypt(row);
+                unreadable.Add(row.Key);
             }
         }
 
+        await LeaveOutUnreadableAsync(db, ns, kind, version, unreadable, ct);
         return new NamespaceIndex(ns, kind, version, items, embedder.Dimensions);
     }
 
-    /// <summary>An item indexed before its postings were stored in its row has none until it is indexed again.</summary>
-    private IndexedItem Decrypt(SearchItemRow row) => new(row.ItemId, row.DialogueId, row.Length,
-        SearchVectors.Unprotect(protector, row.Namespace, row.Key, row.Vectors!, embedder.Dimensions),
-        row.Terms is null ? [] : SearchPostings.Unprotect(protector, row.Namespace, row.Key, row.Terms));
+    /// <summary>
+    /// The row's item, or null when its postings or vectors fail authentication: sealed otherwise than this version seals
+    /// them (an older version's indexer still leading during a rolling upgrade wrote it under the message id alone) or
+    /// altered. A data key this replica has not loaded yet is not such a failure: it answers 503 like stored content.
+    /// An item indexed before its postings were stored in its row has none until it is indexed again.
+    /// </summary>
+    private IndexedItem? TryDecrypt(SearchItemRow row)
+    {
+        try
+        {
+            return new(row.ItemId, row.DialogueId, row.Length,
+                SearchVectors.Unprotect(protector, row.Namespace, row.Key, row.Vectors!, embedder.Dimensions),
+                row.Terms is null ? [] : SearchPostings.Unprotect(protector, row.Namespace, row.Key, row.Terms));
+        }
+        catch (ContentDecryptionException ex) when (ex is not UnknownDataKeyException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Unreadable rows are left out of the snapshot and their items queued for the indexer, which indexes them again from
+    /// the stored items and so replaces the rows: the index heals without <c>dialoguedb reindex</c>. Until then the items
+    /// are missing from search; every load that meets such a row queues it again (the indexer takes each item once a batch).
+    /// </summary>
+    private async Task LeaveOutUnreadableAsync(DialogueDbContext db, string ns, string kind, long version, List<SearchItemKey> unreadable,
+        CancellationToken ct)
+    {
+        if (unreadable.Count == 0)
+        {
+            return;
+        }
+
+        LogUnreadable(logger, unreadable.Count, kind, version);
+        await queue.RequeueAsync(db, ns, unreadable, ct);
+    }
 
     private void Store((string, string) key, NamespaceIndex index)
     {
@@ -161,6 +214,11 @@ internal sealed partial class SearchCache(ContentProtector protector, IEmbedder 
     [LoggerMessage(Level = LogLevel.Debug,
         Message = "A search index (version {Version}) was built by another embedding model or item key; it answers nothing until rebuilt")]
     private static partial void LogOtherIdentity(ILogger logger, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "{Count} search index row(s) of kind {Kind} (index version {Version}) could not be decrypted; " +
+            "left out of search and queued to be indexed again")]
+    private static partial void LogUnreadable(ILogger logger, int count, string kind, long version);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Search cache loaded {Items} items at index version {Version}")]
     private static partial void LogLoaded(ILogger logger, int items, long version);

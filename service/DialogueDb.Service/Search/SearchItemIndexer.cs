@@ -115,7 +115,11 @@ internal sealed class SearchItemIndexer(ContentProtector protector, BlindTokenKe
             item.Length = length;
             item.Terms = SearchPostings.Protect(protector, ns, key, postings);
             // Searchable by keyword now; by meaning with its previous vectors (a changed item) or none yet (a new one).
-            item.Vectors = previousVectors.GetValueOrDefault(key) ?? SearchVectors.Protect(protector, ns, key, []);
+            // Previous vectors this version cannot read (an older version's indexer sealed them under the message id
+            // alone) are not kept: searches would leave the item out until its new vectors are in.
+            item.Vectors = previousVectors.GetValueOrDefault(key) is { } previous && SearchVectors.Readable(protector, ns, key, previous)
+                ? previous
+                : SearchVectors.Protect(protector, ns, key, []);
             state.Items++;
             state.TotalLength += length;
 

@@ -51,4 +51,25 @@ internal sealed class SearchQueue(TimeProvider time, SearchSignal signal, bool e
         await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters!, ct);
         signal.Nudge();
     }
+
+    /// <summary>
+    /// Items whose index rows a search could not read (<see cref="SearchCache"/>), queued on their own (no write's
+    /// transaction): the indexer indexes each again from what is stored, or takes it out when it is gone.
+    /// </summary>
+    public async Task RequeueAsync(DialogueDbContext db, string ns, IReadOnlyList<SearchItemKey> keys, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var sql = new StringBuilder("INSERT INTO search_queue (namespace, kind, item_id, dialogue_id, enqueued) VALUES ");
+        var parameters = new List<object?> { ns, now };
+        foreach (var key in keys)
+        {
+            var at = parameters.Count;
+            sql.Append(at == 2 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"({{0}}, {{{at}}}, {{{at + 1}}}, {{{at + 2}}}, {{1}})");
+            // A queued memory names no dialogue.
+            parameters.AddRange([key.Kind, key.ItemId, key.Kind == "message" ? key.DialogueId : null]);
+        }
+
+        await db.Database.ExecuteSqlRawAsync(sql.ToString(), parameters!, ct);
+        signal.Nudge();
+    }
 }

@@ -19,7 +19,8 @@ internal static class SearchSetup
             options.SearchEnabled));
         services.AddSearchEmbeddings(options);
         services.AddSingleton(sp => new SearchCache(sp.GetRequiredService<ContentProtector>(), sp.GetRequiredService<IEmbedder>(),
-            sp.GetRequiredService<BlindTokenKey>(), options.SearchMemoryMb * 1024L * 1024L, sp.GetRequiredService<ILogger<SearchCache>>()));
+            sp.GetRequiredService<BlindTokenKey>(), sp.GetRequiredService<SearchQueue>(), options.SearchMemoryMb * 1024L * 1024L,
+            sp.GetRequiredService<ILogger<SearchCache>>()));
         services.AddSingleton<SearchRanker>();
         if (options.SearchEnabled && options.RunsSearchIndexerInProcess && AuditSetup.RunsRelay(options))
         {

@@ -26,6 +26,23 @@ internal static class SearchVectors
         return protector.Encrypt(plain, Row(ns, key));
     }
 
+    /// <summary>
+    /// Whether <paramref name="stored"/> decrypts as the item's vectors (an older version's indexer sealed a message's under
+    /// its id alone). A data key not loaded yet counts as unreadable: the vectors are computed again.
+    /// </summary>
+    public static bool Readable(ContentProtector protector, string ns, SearchItemKey key, byte[] stored)
+    {
+        try
+        {
+            protector.Decrypt(stored, Row(ns, key));
+            return true;
+        }
+        catch (ContentDecryptionException)
+        {
+            return false;
+        }
+    }
+
     public static float[][] Unprotect(ContentProtector protector, string ns, SearchItemKey key, byte[] stored, int dimensions)
     {
         var plain = protector.Decrypt(stored, Row(ns, key));

@@ -1,7 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using DialogueDb.Service.Search;
-using DialogueDb.Service.Security;
 using Microsoft.Extensions.DependencyInjection;
 using static DialogueDb.Service.Tests.Search.SearchTestClient;
 
@@ -148,18 +147,9 @@ public sealed class SearchSameMessageIdTests
 
     private static async Task<OldIndexRow> OldIndexRowAsync(IServiceProvider services)
     {
-        var protector = services.GetRequiredService<ContentProtector>();
-        var tokens = services.GetRequiredService<BlindTokenKey>();
-        var key = SearchItemKey.Message("first", "m1");
-        var terms = KeywordAnalyzer.TermFrequencies(QuokkaText).Select(f => new ItemTerm(tokens.Token(f.Key), f.Value)).ToList();
-        var vectors = (await new ScriptedEmbedder().EmbedAsync([QuokkaText], Ct))[0];
-        // Sealed as the version before sealed them: under the message id alone.
-        var oldTerms = protector.Encrypt(protector.Decrypt(SearchPostings.Protect(protector, Ns, key, terms), SearchPostings.Row(Ns, key)),
-            new RowIdentity("terms", Ns, "message", "m1"));
-        var oldVectors = protector.Encrypt(protector.Decrypt(SearchVectors.Protect(protector, Ns, key, vectors), SearchVectors.Row(Ns, key)),
-            new RowIdentity("vectors", Ns, "message", "m1"));
-        return new OldIndexRow(oldTerms, oldVectors, terms.Sum(t => t.Frequency),
-            SearchIndexIdentity.Of(services.GetRequiredService<IEmbedder>(), tokens));
+        var fields = await OlderIndexerSeal.MessageAsync(services, Ns, "first", "m1", QuokkaText, Ct);
+        return new OldIndexRow(fields.Terms, fields.Vectors, fields.Length,
+            SearchIndexIdentity.Of(services.GetRequiredService<IEmbedder>(), services.GetRequiredService<BlindTokenKey>()));
     }
 
     /// <summary>

@@ -53,6 +53,24 @@ internal static class SearchTestClient
         }
     }
 
+    /// <summary>Searches until the best match is <paramref name="expected"/> (for messages, its dialogue id).</summary>
+    public static async Task WaitFirstAsync(HttpClient client, string ns, string kind, string query, string mode, string expected,
+        CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var ids = await SearchAsync(client, ns, kind, query, mode, ct);
+            if (ids.FirstOrDefault() == expected)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"search for '{query}' still answers [{string.Join(", ", ids)}]");
+            await Task.Delay(100, ct);
+        }
+    }
+
     /// <summary>Runs a <c>dialoguedb</c> command in-process; its output and errors captured.</summary>
     public static async Task<(int ExitCode, string Output, string Errors)> RunCliAsync(CancellationToken ct, params string[] args)
     {
