@@ -255,3 +255,14 @@ bench_cpu_window() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')" \
         "$((s1 - s0))" "$((p1 - p0))" "$((l1 - l0))" "$(getconf CLK_TCK)" >> "$tsv"
 }
+
+# bench_wrk_appends (label $1, load.tsv-shaped line to $2) and beside it bench_cpu_window into $3: the CPU per append of
+# the service, PostgreSQL and wrk, the split the reference endpoint was measured with (shared/notes/append-ceiling.md).
+bench_wrk_appends_with_cpu() {
+    local label="$1" split parent="$BASHPID" # wrk's parent: this shell (a background job's words expand in the job)
+    rm -f "$BENCH_DIR/wrk/measuring"
+    bench_cpu_window "$label" "$3" "$parent" &
+    split=$!
+    bench_wrk_appends "$label" "$2" || printf '[bench] %s (wrk) failed\n' "$label" >&2
+    wait "$split" || true
+}

@@ -221,7 +221,9 @@ out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} 
            f" (`bench/DialogueDb.LoadGen`; the single appends and the soak: {a.appends_loadgen}; when that is wrk, the limiter's"
            f" on/off slices, the read ÷ no-op pair and the metrics on/off pair are driven by wrk too, on processes warmed"
            f" on the route for half of that warm-up per side, for all of it on each side of the metrics pair). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
-           f" per run, then median (min–max).\n")
+           f" per run, then median (min–max). Search is on (the default) except where a figure says otherwise; no process"
+           f" starts on another scenario's search-index backlog (run 1's seeded dialogues and each run's batched messages"
+           f" are left out of the index), so the appends are measured with the indexing of their own messages only.\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")
 out.extend(rows)
