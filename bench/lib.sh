@@ -17,7 +17,16 @@ pg() { echo "Host=127.0.0.1;Port=$DIALOGUEDB_PG_PORT;Database=$DB;Username=$1;Pa
 # Defines PG_SUPER (psql as the cluster superuser on $DB).
 bench_infra_up() {
     bench_wrk_install
-    bash "$BENCH_REPO/tests/infra/start-services.sh"
+    # The servers outlive this script (KEEP_INFRA, bench/profile.sh's default): started without its open files beyond
+    # stdio, so they never hold a lock it runs under. `flock /tmp/bench.lock bench/profile.sh …` left PostgreSQL and
+    # Redis holding /tmp/bench.lock after the profile ended, and every benchmark queued on it waited for good.
+    (
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd="${fd##*/}"
+            if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec bash "$BENCH_REPO/tests/infra/start-services.sh"
+    )
     # shellcheck disable=SC1091
     source "$DIALOGUEDB_INFRA_DIR/env"
     local psql=(psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=postgres")
