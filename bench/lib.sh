@@ -275,3 +275,108 @@ bench_wrk_appends_with_cpu() {
     bench_wrk_appends "$label" "$2" || printf '[bench] %s (wrk) failed\n' "$label" >&2
     wait "$split" || true
 }
+
+# Slices of one pair measured on warm processes, finely interleaved (on off off on, repeated) so that the machine's
+# drift (the neighbours' load changes over seconds here) hits both sides alike: $1 slices of $2 each, reading dialogue
+# $3 (wrk, or the .NET generator without it); before each slice `$4 <variant>` readies that side and sets SLICE_PID
+# (the process to charge) and SLICE_PORT. Each slice is a line "$5-<variant>:$6.<slice>" in the load.tsv-shaped $7
+# and a line "run slice variant requests/s service-CPU-ticks seconds" in $8 (bench_pair_summary reads it).
+bench_pair_slices() {
+    local slices="$1" slice="$2" id="$3" side="$4" label="$5" run="$6" tsv="$7" out="$8" i variant t0 t1
+    for i in $(seq 1 "$slices"); do
+        case $((i % 4)) in 1 | 0) variant=on ;; *) variant=off ;; esac
+        "$side" "$variant"
+        t0=$(bench_cpu_ticks "$SLICE_PID")
+        if bench_uses_wrk; then
+            API_PORT="$SLICE_PORT" DURATION="$slice" bench_wrk_get "$label-$variant:$run.$i" "$tsv" "/api/v1/dialogue/$id" >/dev/null \
+                || { printf '[bench] slice %s (%s) failed\n' "$i" "$variant" >&2; continue; }
+        else
+            bench_load_tsv_header "$tsv"
+            "$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+                --concurrency "$CONCURRENCY" --duration "$slice" --warmup 0s --scenario read --dialogue "$id" \
+                --label "$label-$variant:$run.$i" --result-file "$tsv" >/dev/null \
+                || { printf '[bench] slice %s (%s) failed\n' "$i" "$variant" >&2; continue; }
+        fi
+        t1=$(bench_cpu_ticks "$SLICE_PID")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$i" "$variant" "$(tail -n1 "$tsv" | cut -f5)" "$((t1 - t0))" "${slice%s}" >> "$out"
+    done
+}
+
+# Prints every slice of bench_pair_slices' file $1 (the sides named $2, e.g. "metrics") and on ÷ off: requests/s and
+# service CPU per request, each side the mean of its slices, overall and per group of four slices (on off off on).
+bench_pair_summary() {
+    python3 - "$1" "$2" "$(getconf CLK_TCK)" <<'PY'
+import statistics as st, sys
+path, name, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
+slices = []
+for line in open(path):
+    if line.strip():
+        run, i, v, rps, ticks, secs = line.split("\t")
+        slices.append((int(run), int(i), v, float(rps), int(ticks) * 1e6 / hz / max(float(rps) * float(secs), 1)))
+for run, i, v, rps, us in slices:
+    print(f"run {run} slice {i:2d} {name} {v:3s} {rps:8.0f} requests/s  service CPU {us:5.1f} µs per request")
+def side(v, col, group=None):
+    return st.mean(s[col] for s in slices if s[2] == v and (group is None or (s[0], (s[1] - 1) // 4) == group))
+groups = sorted({(s[0], (s[1] - 1) // 4) for s in slices})
+per_group = [side("on", 3, g) / side("off", 3, g) for g in groups]
+print(f"on ÷ off requests/s {side('on', 3) / side('off', 3):.3f} (groups of four: median {st.median(per_group):.3f},"
+      f" {min(per_group):.3f}–{max(per_group):.3f}); service CPU per request on ÷ off {side('on', 4) / side('off', 4):.3f}"
+      f" ({side('on', 4):.1f} vs {side('off', 4):.1f} µs)")
+PY
+}
+
+# The metrics pair (issue #17): the exporter is chosen at start, so each side is its own process, but both run at once
+# on the same database and data folder and stay warm while slices alternate between them (bench_pair_slices), instead
+# of one fresh process per side and run, whose JIT warm-up and neighbours swung the ratio 0.75–1.04 between runs.
+# "On" serves on API_PORT with the default Prometheus listener (API_PORT+1), "off" on API_PORT+2 with none (no
+# exporter: no instrument is enabled). Meanwhile a psql session holds the relay's leader lock, so neither process
+# publishes: whichever started first would otherwise lead the relay and poll the outbox ten times a second beside its
+# requests. Sets METRICS_ON_PID and METRICS_OFF_PID (bench_metrics_pair_stop ends both).
+BENCH_RELAY_LOCK=7234015063544523897 # OutboxRelay.LeaderLockKey, "ddb_rely"
+bench_metrics_pair_start() {
+    PGAPPNAME=bench-relay-lock psql -X -q "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB" \
+        -c "SELECT pg_advisory_lock($BENCH_RELAY_LOCK)" -c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
+    BENCH_RELAY_LOCK_PID=$!
+    for _ in $(seq 1 100); do
+        [[ "$("${PG_SUPER[@]}" -Atc "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND (classid::bigint << 32 | objid::bigint) = $BENCH_RELAY_LOCK")" == 1 ]] && break
+        sleep 0.1
+    done
+    BENCH_METRICS_URLS="http://127.0.0.1:$((API_PORT + 1))" bench_serve_start
+    METRICS_ON_PID=$SERVE_PID METRICS_ON_READY_MS=$SERVE_READY_MS
+    API_PORT=$((API_PORT + 2)) BENCH_METRICS_URLS="" bench_serve_start
+    METRICS_OFF_PID=$SERVE_PID METRICS_OFF_READY_MS=$SERVE_READY_MS
+    SERVE_PID=""
+    # Prometheus scrapes the on side every 5 s, during its slices only (bench_metrics_side): the scrapes' CPU lands on
+    # the on side's requests, never on the other side's.
+    rm -f "$BENCH_DIR/scrape-on"
+    (while kill -0 "$METRICS_ON_PID" 2>/dev/null; do
+        if [[ -e "$BENCH_DIR/scrape-on" ]]; then curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics" || true; fi
+        sleep 5
+    done) &
+    BENCH_SCRAPER_PID=$!
+}
+
+# bench_pair_slices' side function for the metrics pair.
+bench_metrics_side() {
+    if [[ "$1" == on ]]; then
+        SLICE_PID=$METRICS_ON_PID SLICE_PORT=$API_PORT
+        touch "$BENCH_DIR/scrape-on"
+    else
+        SLICE_PID=$METRICS_OFF_PID SLICE_PORT=$((API_PORT + 2))
+        rm -f "$BENCH_DIR/scrape-on"
+    fi
+}
+
+bench_metrics_pair_stop() {
+    local pid
+    for pid in ${METRICS_ON_PID:-} ${METRICS_OFF_PID:-}; do SERVE_PID=$pid bench_serve_stop; done
+    METRICS_ON_PID="" METRICS_OFF_PID=""
+    rm -f "$BENCH_DIR/scrape-on"
+    if [[ -n "${BENCH_SCRAPER_PID:-}" ]]; then kill "$BENCH_SCRAPER_PID" 2>/dev/null || true; wait "$BENCH_SCRAPER_PID" 2>/dev/null || true; fi
+    if [[ -n "${BENCH_RELAY_LOCK_PID:-}" ]]; then
+        "${PG_SUPER[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-relay-lock'" >/dev/null 2>&1 || true
+        wait "$BENCH_RELAY_LOCK_PID" 2>/dev/null || true
+    fi
+    BENCH_SCRAPER_PID="" BENCH_RELAY_LOCK_PID=""
+}

@@ -34,29 +34,8 @@ for variant in off on; do
     DURATION=10s bench_wrk_get "warm-$variant" "$BENCH_DIR/warm.tsv" "/api/v1/dialogue/$ID" > /dev/null
 done
 
+limiter_side() { bench_set_limiter "$1" "$ID"; SLICE_PID=$SERVE_PID SLICE_PORT=$API_PORT; }
 RESULTS="$BENCH_DIR/slices.tsv"
 : > "$RESULTS"
-for i in $(seq 1 "$SLICES"); do
-    case $((i % 4)) in 1 | 0) variant=on ;; *) variant=off ;; esac
-    bench_set_limiter "$variant" "$ID"
-    t0=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
-    DURATION="$SLICE" bench_wrk_get "$variant:$i" "$BENCH_DIR/load.tsv" "/api/v1/dialogue/$ID" > /dev/null
-    t1=$(awk '{print $14 + $15}' "/proc/$SERVE_PID/stat")
-    printf '%s\t%s\t%s\t%s\n' "$variant" "$i" "$(tail -n1 "$BENCH_DIR/load.tsv" | cut -f5)" "$(( t1 - t0 ))" >> "$RESULTS"
-done
-
-python3 - "$RESULTS" "$(getconf CLK_TCK)" "${SLICE%s}" <<'PY'
-import statistics as st, sys
-hz, secs = int(sys.argv[2]), float(sys.argv[3])
-rows = [l.split("\t") for l in open(sys.argv[1]) if l.strip()]
-slices = [(v, int(i), float(rps), int(ticks) * 1e6 / hz / max(float(rps) * secs, 1)) for v, i, rps, ticks in rows]
-for v, i, rps, us in slices:
-    print(f"slice {i:2d} limiter {v:3s} {rps:8.0f} requests/s  service CPU {us:5.1f} µs per request")
-def side(v, col, group=None):
-    return st.mean(s[col] for s in slices if s[0] == v and (group is None or (s[1] - 1) // 4 == group))
-groups = sorted({(s[1] - 1) // 4 for s in slices})
-per_group = [side("on", 2, g) / side("off", 2, g) for g in groups]
-print(f"on ÷ off requests/s {side('on', 2) / side('off', 2):.3f} (groups of four: median {st.median(per_group):.3f},"
-      f" {min(per_group):.3f}–{max(per_group):.3f}); service CPU per request on ÷ off {side('on', 3) / side('off', 3):.3f}"
-      f" ({side('on', 3):.1f} vs {side('off', 3):.1f} µs)")
-PY
+bench_pair_slices "$SLICES" "$SLICE" "$ID" limiter_side read 1 "$BENCH_DIR/load.tsv" "$RESULTS"
+bench_pair_summary "$RESULTS" limiter

@@ -123,6 +123,18 @@ figure("read requests/s, metrics on (Prometheus listener, scraped every 5 s)", m
 figure("read requests/s, metrics off (no exporter)", m_off)
 r = ratio(m_on, m_off)
 figure("**ratio** read requests/s metrics on ÷ off", r, "{:.3f}", "≥ 0.97", verdict(r, 0.97, True))
+# The service's CPU per request of each side, per run the mean over its slices (bench_pair_slices in bench/lib.sh).
+metrics_cpu = {}
+for row in read_tsv("metrics-slices.tsv", ["run", "slice", "variant", "rps", "ticks", "seconds"]):
+    requests = float(row["rps"]) * float(row["seconds"])
+    if requests > 0:
+        metrics_cpu.setdefault(row["variant"], {}).setdefault(int(row["run"]), []).append(
+            int(row["ticks"]) / os.sysconf("SC_CLK_TCK") / requests * 1e6)
+cpu_on, cpu_off = ({run: statistics.mean(v) for run, v in metrics_cpu.get(side, {}).items()} for side in ("on", "off"))
+if cpu_on:
+    figure("service CPU µs per read, metrics on", cpu_on, "{:.1f}")
+    figure("service CPU µs per read, metrics off", cpu_off, "{:.1f}")
+    figure("ratio service CPU per read metrics on ÷ off", ratio(cpu_on, cpu_off), "{:.3f}")
 noop = series("noop", "appends_s")
 if noop:
     figure("HTTPS no-op GET /healthz/live requests/s, .NET load generator (same process, same connections)", noop)
@@ -232,8 +244,10 @@ out.append("Rate limiter on = enterprise plan with 1,000,000 requests/s (the Red
            " rejects); off = the same plan without a requests/s limit, which skips the limiter (no Redis round trip, no"
            " X-RateLimit-* headers) while the Redis connection, relay and everything else stay the same. Both on one"
            " warm process, switched through the project file in eight slices per run (on, off, off, on, twice; with wrk"
-           " each half the duration); a run's figure per side is the mean of its four slices. Metrics on = the default Prometheus listener, scraped every 5 s; off = no listener (no exporter);"
-           " each side is a fresh process, in alternating order.\n")
+           " each half the duration); a run's figure per side is the mean of its four slices. Metrics on = the default Prometheus listener, scraped every 5 s; off = no listener (no exporter):"
+           " two processes at once on the same database (neither runs the relay), each warmed on the route for the"
+           " whole warm-up, then eight slices per run alternating between them as the limiter's do; a run's figure"
+           " per side is the mean of its four slices, the service's CPU per request read from /proc per slice.\n")
 if cpu_split:
     out.append("### CPU per append, beside the reference endpoint\n")
     out.append("CPU time (user + system, from /proc) of the service, this cluster's PostgreSQL and wrk over each appends"

@@ -8,12 +8,12 @@
 #   bench/run.sh [--quick] [--metrics-only]
 #
 # --metrics-only runs just the "read requests/s, metrics on ÷ off" pair (issue #17) on a 100-message dialogue, RUNS
-# times, and its report (the other figures show "-").
+# times, and its report (the other figures show "-"), e.g. RUNS=1 DURATION=8s APPENDS_WARMUP=10s for a quick check.
 #
 # Environment (all optional): RUNS, DURATION, WARMUP, APPENDS_WARMUP (defaults per mode below), CONCURRENCY=16 (API writers and
 # pgbench clients alike), BIG_DIALOGUE=100000, OP_PROJECTS, KEEP_INFRA=0,
-# DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553
-# BENCH_DIR=/tmp/dialoguedb-bench (scratch: data folder, logs, raw results).
+# DIALOGUEDB_INFRA_DIR=/tmp/infra-bench DIALOGUEDB_PG_PORT=55503 DIALOGUEDB_REDIS_PORT=63903 API_PORT=18553 (and the
+# next two: metrics listener, the metrics pair's off side) BENCH_DIR=/tmp/dialoguedb-bench (scratch: data folder, logs, raw results).
 set -euo pipefail
 
 MODE=full
@@ -53,6 +53,7 @@ seconds() { local d="$1"; d="${d%s}"; echo "$d"; }
 
 cleanup() {
     bench_serve_stop
+    bench_metrics_pair_stop
     if [[ "$KEEP_INFRA" != 1 ]]; then
         bash "$REPO/tests/infra/stop-services.sh" >/dev/null 2>&1 || true
     fi
@@ -153,42 +154,38 @@ start_and_measure() {
     printf '%s\t%s\t%s\t%s\n' "$run" "$variant" "$SERVE_READY_MS" "$rss" >> "$RAW/startup.tsv"
 }
 
-# Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process (the limiter on,
-# warmed on the route first); the order alternates between runs. "On" is the default listener, scraped every 5 s
-# as Prometheus would; "off" has no metrics listener (no exporter: no instrument is enabled). With wrk (the default)
-# both the warm-up (all of APPENDS_WARMUP: each side is a fresh process, and the JIT tiers a fresh process's request
-# path up over about that long; with half of it the pair swung 0.84-1.01 in session 15) and the measurement are wrk's: the
-# .NET generator takes about as much of the two cores as the service and caps the rate, which buried a few per cent
-# of difference in its own noise (0.847-1.024 between runs in the session-12 report).
+# Metrics on ÷ off (issue #17): the exporter is chosen at start, so each side is its own process; both run at once on
+# the same database (bench_metrics_pair_start: "on" with the default listener, scraped every 5 s as Prometheus would
+# during its slices; "off" without one, so no instrument is enabled; neither runs the relay), with the limiter on.
+# Each is warmed on the route for all of APPENDS_WARMUP (the JIT tiers a fresh process's request path up over about
+# that long), then eight slices of half the duration alternate between them (on off off on, twice), as the limiter's
+# do: a run's figure per side is the mean of its four slices, and the service's CPU per request is read per slice
+# from /proc (metrics-slices.tsv). Until session 16 each side was a fresh process measured once per run, minutes
+# apart: the ratio swung 0.75–1.04 between runs, far more than what recording costs by the profiles (~1–2% of the
+# service's CPU). With wrk (the default) the warm-up and the slices are wrk's: the .NET generator takes about as much
+# of the two cores as the service and caps the rate.
 metrics_pair() {
-    variants=(on off)
-    [[ $((run % 2)) == 0 ]] && variants=(off on)
-    for variant in "${variants[@]}"; do
-        if [[ "$variant" == off ]]; then BENCH_METRICS_URLS=""; else unset BENCH_METRICS_URLS; fi
-        export BENCH_METRICS_URLS
-        start_and_measure "metrics-$variant" "$run"
+    local variant pid ready
+    bench_metrics_pair_start
+    sleep 3
+    for variant in on off; do
+        if [[ "$variant" == on ]]; then pid=$METRICS_ON_PID ready=$METRICS_ON_READY_MS; else pid=$METRICS_OFF_PID ready=$METRICS_OFF_READY_MS; fi
+        printf '%s\t%s\t%s\t%s\n' "$run" "metrics-$variant" "$ready" "$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")" >> "$RAW/startup.tsv"
+    done
+    for variant in on off; do
+        bench_metrics_side "$variant"
         if bench_uses_wrk; then
-            DURATION="$APPENDS_WARMUP" bench_wrk_get "warm-metrics:$run" "$BENCH_DIR/warm.tsv" \
+            API_PORT=$SLICE_PORT DURATION="$APPENDS_WARMUP" bench_wrk_get "warm-metrics-$variant:$run" "$BENCH_DIR/warm.tsv" \
                 "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
         else
-            "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+            "$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
                 --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
         fi
-        scraper=""
-        if [[ "$variant" == on ]]; then
-            (while kill -0 "$SERVE_PID" 2>/dev/null; do curl -fs -o /dev/null "http://127.0.0.1:$((API_PORT + 1))/metrics"; sleep 5; done) &
-            scraper=$!
-        fi
-        log "run $run: read (GET /dialogue/{id}), metrics $variant"
-        if bench_uses_wrk; then
-            bench_wrk_get "read-metrics-$variant:$run" "$RAW/load.tsv" "/api/v1/dialogue/$SMALL_ID" || log "read-metrics-$variant:$run failed"
-        else
-            loadgen "read-metrics-$variant" --scenario read --dialogue "$SMALL_ID"
-        fi
-        [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null
-        bench_serve_stop
     done
-    unset BENCH_METRICS_URLS
+    log "run $run: read (GET /dialogue/{id}), metrics on and off in eight alternating slices"
+    bench_pair_slices 8 "$(( ($(seconds "$DURATION") + 1) / 2 ))s" "$SMALL_ID" bench_metrics_side read-metrics "$run" \
+        "$RAW/load.tsv" "$RAW/metrics-slices.tsv"
+    bench_metrics_pair_stop
 }
 
 # Search indexing's cost on the write path (issue #13: appends with indexing on ÷ off ≥ 0.8): two fresh processes,
@@ -246,6 +243,7 @@ appends_search_pair() {
 for run in $(seq 1 "$RUNS"); do
     if [[ "$METRICS_ONLY" == 1 ]]; then
         bench_project_json 1000000
+        export DIALOGUEDB_SEARCH_ENABLED=false # as in the full run (below)
         if [[ "$run" == 1 ]]; then
             bench_serve_start
             SMALL_ID="$("$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
