@@ -319,9 +319,12 @@ def side(v, col, group=None):
     return st.mean(s[col] for s in slices if s[2] == v and (group is None or (s[0], (s[1] - 1) // 4) == group))
 groups = sorted({(s[0], (s[1] - 1) // 4) for s in slices})
 per_group = [side("on", 3, g) / side("off", 3, g) for g in groups]
+# The medians beside the means: a slice or two that a neighbour's burst hit moves a mean by a few per cent here.
+med = lambda v, col: st.median(s[col] for s in slices if s[2] == v)
 print(f"on ÷ off requests/s {side('on', 3) / side('off', 3):.3f} (groups of four: median {st.median(per_group):.3f},"
-      f" {min(per_group):.3f}–{max(per_group):.3f}); service CPU per request on ÷ off {side('on', 4) / side('off', 4):.3f}"
-      f" ({side('on', 4):.1f} vs {side('off', 4):.1f} µs)")
+      f" {min(per_group):.3f}–{max(per_group):.3f}; medians of the slices {med('on', 3) / med('off', 3):.3f});"
+      f" service CPU per request on ÷ off {side('on', 4) / side('off', 4):.3f} ({side('on', 4):.1f} vs {side('off', 4):.1f} µs;"
+      f" medians {med('on', 4) / med('off', 4):.3f})")
 PY
 }
 
@@ -331,7 +334,8 @@ PY
 # "On" serves on API_PORT with the default Prometheus listener (API_PORT+1), "off" on API_PORT+2 with none (no
 # exporter: no instrument is enabled). Meanwhile a psql session holds the relay's leader lock, so neither process
 # publishes: whichever started first would otherwise lead the relay and poll the outbox ten times a second beside its
-# requests. Sets METRICS_ON_PID and METRICS_OFF_PID (bench_metrics_pair_stop ends both).
+# requests. Sets METRICS_ON_PID and METRICS_OFF_PID (bench_metrics_pair_stop ends both). BENCH_METRICS_ON_URLS= (empty)
+# starts the on side without the exporter too: an A/A run, which shows what the pair reads when nothing differs.
 BENCH_RELAY_LOCK=7234015063544523897 # OutboxRelay.LeaderLockKey, "ddb_rely"
 bench_metrics_pair_start() {
     PGAPPNAME=bench-relay-lock psql -X -q "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB" \
@@ -342,7 +346,7 @@ bench_metrics_pair_start() {
             AND (classid::bigint << 32 | objid::bigint) = $BENCH_RELAY_LOCK")" == 1 ]] && break
         sleep 0.1
     done
-    BENCH_METRICS_URLS="http://127.0.0.1:$((API_PORT + 1))" bench_serve_start
+    BENCH_METRICS_URLS="${BENCH_METRICS_ON_URLS-http://127.0.0.1:$((API_PORT + 1))}" bench_serve_start
     METRICS_ON_PID=$SERVE_PID METRICS_ON_READY_MS=$SERVE_READY_MS
     API_PORT=$((API_PORT + 2)) BENCH_METRICS_URLS="" bench_serve_start
     METRICS_OFF_PID=$SERVE_PID METRICS_OFF_READY_MS=$SERVE_READY_MS

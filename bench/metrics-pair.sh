@@ -9,7 +9,8 @@
 #
 #   bench/metrics-pair.sh            # SLICES=16 SLICE=8s WARMUP=20s CONCURRENCY=16, the ports of bench/run.sh
 #
-# Ports: API_PORT (on), API_PORT+1 (its metrics), API_PORT+2 (off).
+# Ports: API_PORT (on), API_PORT+1 (its metrics), API_PORT+2 (off). BENCH_METRICS_ON_URLS= (empty): an A/A run, both
+# sides without the exporter (what the pair reads when nothing differs).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
