@@ -118,7 +118,6 @@ run_pgbench() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$tps" "$lat" "$((p1 - p0))" "$(getconf CLK_TCK)" >> "$RAW/pgbench.tsv"
 }
 
-
 loadgen() {
     local label="$1:$run"; shift
     "$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
