@@ -384,3 +384,17 @@ bench_metrics_pair_stop() {
     fi
     BENCH_SCRAPER_PID="" BENCH_RELAY_LOCK_PID=""
 }
+
+# Waits (up to $1 seconds) until the running service's relay has published every event in $DB's outbox, then vacuums
+# and analyses the database, so the next scenario neither publishes nor vacuums what this one left (a batch run leaves
+# ~250,000 events: published beside the next appends they cost 23-32% of them, bench/profiles/2026-12-05-bench-backlog.md).
+bench_outbox_drained() {
+    local i left
+    for i in $(seq 1 "$1"); do
+        left="$("${PG_SUPER[@]}" -Atc "SELECT count(*) FROM outbox")"
+        [[ "$left" == 0 ]] && break
+        sleep 1
+    done
+    [[ "$left" == 0 ]] || printf '[bench] %s events still in the outbox after %s s\n' "$left" "$1" >&2
+    "${PG_SUPER[@]}" -c "VACUUM ANALYZE" >/dev/null
+}
