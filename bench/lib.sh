@@ -398,3 +398,13 @@ bench_outbox_drained() {
     [[ "$left" == 0 ]] || printf '[bench] %s events still in the outbox after %s s\n' "$left" "$1" >&2
     "${PG_SUPER[@]}" -c "VACUUM ANALYZE" >/dev/null
 }
+
+# Messages written so far stay out of the search index of database $1: with no indexer running, the indexer's cursor is
+# moved past them (their events are published first: bench_outbox_drained). bench/run.sh uses it for run 1's seeded
+# dialogues and each run's ~300,000 batched messages: a process started on that backlog measured its appends while its
+# indexer worked it off, another scenario's indexing and not theirs (1,089-1,307 against 1,393-1,479 appends/s without
+# it, bench/profiles/2026-12-05-bench-backlog.md). What indexing costs appends is the search pair's figure.
+bench_skip_index_backlog() {
+    psql -X -q "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$1" \
+        -c "UPDATE search_message_cursor SET next_xid = pg_snapshot_xmin(pg_current_snapshot())"
+}

@@ -235,7 +235,8 @@ out.append(f"{a.runs} runs; each load measurement {a.duration} after {a.warmup} 
            f" on the route for half of that warm-up per side, for all of it on each side of the metrics pair). pgbench: {a.concurrency} clients, `-M prepared`, same duration. Ratios are"
            f" per run, then median (min–max). Search is on (the default) except where a figure says otherwise; no process"
            f" starts on another scenario's search-index backlog (run 1's seeded dialogues and each run's batched messages"
-           f" are left out of the index), so the appends are measured with the indexing of their own messages only.\n")
+           f" are left out of the index) or its unpublished events (each run ends once its outbox is published, then"
+           f" vacuums), so the appends are measured with the indexing and events of their own messages only.\n")
 out.append("| figure | median | min–max | runs | target | result |")
 out.append("|---|---|---|---|---|---|")
 out.extend(rows)

@@ -201,16 +201,6 @@ search_db_count() {
         -c "SELECT (SELECT count(*) FROM messages) || ' ' || (SELECT count(*) FROM search_items) || ' ' || ((SELECT count(*) FROM search_queue)
             + (SELECT count(*) FROM messages m, search_message_cursor c WHERE m.xid >= c.next_xid))"
 }
-# Messages written so far stay out of the search index of database $1: with no indexer running, the indexer's cursor is
-# moved past them (their events are published first: bench_outbox_drained). The main scenarios use it for run 1's
-# seeded dialogues and each run's ~300,000 batched messages: a
-# process started on that backlog measured its appends while its indexer worked it off, another scenario's indexing
-# and not theirs (1,089-1,307 against 1,393-1,479 appends/s without it, bench/profiles/2026-12-05-bench-backlog.md).
-# What indexing costs appends is the search pair's figure.
-skip_index_backlog() {
-    psql -X -q "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$1" \
-        -c "UPDATE search_message_cursor SET next_xid = pg_snapshot_xmin(pg_current_snapshot())"
-}
 
 appends_search_side() {
     local side="$1" before after
@@ -231,7 +221,7 @@ appends_search_side() {
     if [[ "$side" == off ]]; then
         # The off side's messages stay out of the index, as they did when appends were queued: the indexer's cursor
         # passes them, so the next on side starts without the other side's backlog.
-        skip_index_backlog "$SEARCH_DB"
+        bench_skip_index_backlog "$SEARCH_DB"
     fi
 }
 appends_search_pair() {
@@ -265,7 +255,7 @@ for run in $(seq 1 "$RUNS"); do
         cat "$RAW/seed.log" >&2
         bench_outbox_drained 300 # and VACUUM ANALYZE (the seeded messages' statistics for the list plans)
         bench_serve_stop
-        skip_index_backlog "$DB"
+        bench_skip_index_backlog "$DB"
         bench_serve_start
     fi
     [[ "$run" == "$RUNS" ]] && profile_begin
@@ -289,7 +279,7 @@ for run in $(seq 1 "$RUNS"); do
     loadgen list-small --scenario list --dialogue "$SMALL_ID" --limit 50
     bench_outbox_drained 300
     bench_serve_stop
-    skip_index_backlog "$DB"
+    bench_skip_index_backlog "$DB"
 
     appends_search_pair
 
