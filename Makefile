@@ -50,10 +50,11 @@ services-stop: ## Stop the test PostgreSQL and Redis
 TEST_LOG ?= $(CURDIR)/TestResults/make-test.log
 
 .PHONY: test
-test: services ## Run every test project against SQLite and the real PostgreSQL/Redis (output also in TestResults/make-test.log)
+test: services ## Run every test project against SQLite and the real PostgreSQL/Redis (output also in TestResults/make-test.log; failed tests repeated at the end)
 	@set -o pipefail; source "$(INFRA_DIR)/env" && mkdir -p "$(dir $(TEST_LOG))" && \
 	  $(DOTNET) test --solution DialogueDb.sln -c Release 2>&1 | tee "$(TEST_LOG)"; \
 	  rc=$$?; \
+	  awk '/^failed /{print "FAILED " substr($$0, 8); n=3; next} n>0 && !/^  from / && !/^ +at (System|Xunit|Microsoft)\./{print "    " substr($$0, 1, 400); n--}' "$(TEST_LOG)"; \
 	  awk '/^ +failed: /{f+=$$2} /^ +succeeded: /{p+=$$2} /^ +skipped: /{s+=$$2} END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$(TEST_LOG)"; \
 	  exit $$rc
 

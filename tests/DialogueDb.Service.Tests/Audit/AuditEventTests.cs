@@ -245,7 +245,7 @@ public sealed class AuditEventTests
                 }
 
                 var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(options.EventsKeyPath, Ct), options.EventsKeyPath);
-                events = [.. (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).Select(l => Opened(l, ring))];
+                events = [.. (await EventsFile.WholeLinesAsync(path, Ct)).Select(l => Opened(l, ring))];
                 if (events.Count >= expected)
                 {
                     break;

@@ -126,7 +126,7 @@ public sealed class ReadmeEventSnippetTests : IAsyncLifetime
         var watch = Stopwatch.StartNew();
         while (true)
         {
-            var lines = File.Exists(path) ? (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).ToList() : [];
+            var lines = await EventsFile.WholeLinesAsync(path, Ct);
             if (lines.Count >= expected || watch.Elapsed > TimeSpan.FromSeconds(60))
             {
                 Assert.True(lines.Count >= expected, $"{lines.Count} events in {path} after 60 s, expected {expected}");

@@ -370,7 +370,7 @@ public sealed class RetentionTests
         {
             if (File.Exists(path))
             {
-                events = [.. (await File.ReadAllLinesAsync(path, Ct)).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!).Where(which)];
+                events = [.. (await EventsFile.WholeLinesAsync(path, Ct)).Select(l => JsonNode.Parse(l)!).Where(which)];
                 if (events.Count >= expected)
                 {
                     break;

@@ -178,7 +178,7 @@ public sealed class EncryptionAtRestSqlite(SqliteApiFixture api) : EncryptionAtR
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromSeconds(10)
-               && (!File.Exists(path) || (await File.ReadAllLinesAsync(path, Ct)).Count(l => l.Contains("\"keyId\"", StringComparison.Ordinal)) < MarkerTestEvents))
+               && (await EventsFile.WholeLinesAsync(path, Ct)).Count(l => l.Contains("\"keyId\"", StringComparison.Ordinal)) < MarkerTestEvents)
         {
             await Task.Delay(100, Ct);
         }

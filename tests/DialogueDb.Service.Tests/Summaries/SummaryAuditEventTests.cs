@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using DialogueDb.Service.Audit;
+using DialogueDb.Service.Tests.Infrastructure;
 
 namespace DialogueDb.Service.Tests.Summaries;
 
@@ -40,11 +41,9 @@ public sealed class SummaryAuditEventTests
         var ring = EventKeyRing.Parse(await File.ReadAllTextAsync(host.Options.EventsKeyPath, Ct), host.Options.EventsKeyPath);
         while (true)
         {
-            var events = File.Exists(host.Options.EventsFilePath)
-                ? (await File.ReadAllLinesAsync(host.Options.EventsFilePath, Ct)).Where(l => l.Length > 0)
-                    .Select(l => JsonNode.Parse(EventSealer.Open(Encoding.UTF8.GetBytes(l), ring)!)!)
-                    .Where(e => ((string)e["type"]!).StartsWith("summary.", StringComparison.Ordinal)).ToList()
-                : [];
+            var events = (await EventsFile.WholeLinesAsync(host.Options.EventsFilePath, Ct))
+                .Select(l => JsonNode.Parse(EventSealer.Open(Encoding.UTF8.GetBytes(l), ring)!)!)
+                .Where(e => ((string)e["type"]!).StartsWith("summary.", StringComparison.Ordinal)).ToList();
             if (events.Count >= expected)
             {
                 return events;

@@ -66,7 +66,7 @@ internal static class EventsTail
         }
 
         var file = OpenShared(path);
-        var lines = new StreamReader(file);
+        var lines = new WholeLineReader(file);
         try
         {
             while (!ct.IsCancellationRequested)
@@ -78,9 +78,9 @@ internal static class EventsTail
                     if (File.Exists(path) && new FileInfo(path).Length < file.Position)
                     {
                         // Rotated (or trimmed): follow the new file from its start.
-                        lines.Dispose();
+                        await file.DisposeAsync();
                         file = OpenShared(path);
-                        lines = new StreamReader(file);
+                        lines = new WholeLineReader(file);
                     }
                 }
                 else if (line.Length > 0)
@@ -91,7 +91,7 @@ internal static class EventsTail
         }
         finally
         {
-            lines.Dispose();
+            await file.DisposeAsync();
         }
 
         return 0;
