@@ -336,6 +336,7 @@ PY
 # publishes: whichever started first would otherwise lead the relay and poll the outbox ten times a second beside its
 # requests. Sets METRICS_ON_PID and METRICS_OFF_PID (bench_metrics_pair_stop ends both). BENCH_METRICS_ON_URLS= (empty)
 # starts the on side without the exporter too: an A/A run, which shows what the pair reads when nothing differs.
+# BENCH_METRICS_OFF_FIRST=1 starts the off side first (bench_metrics_pair_order).
 BENCH_RELAY_LOCK=7234015063544523897 # OutboxRelay.LeaderLockKey, "ddb_rely"
 bench_metrics_pair_start() {
     PGAPPNAME=bench-relay-lock psql -X -q "host=127.0.0.1 port=$DIALOGUEDB_PG_PORT user=dialoguedb_admin password=dialoguedb_admin dbname=$DB" \
@@ -346,10 +347,16 @@ bench_metrics_pair_start() {
             AND (classid::bigint << 32 | objid::bigint) = $BENCH_RELAY_LOCK")" == 1 ]] && break
         sleep 0.1
     done
-    BENCH_METRICS_URLS="${BENCH_METRICS_ON_URLS-http://127.0.0.1:$((API_PORT + 1))}" bench_serve_start
-    METRICS_ON_PID=$SERVE_PID METRICS_ON_READY_MS=$SERVE_READY_MS
-    API_PORT=$((API_PORT + 2)) BENCH_METRICS_URLS="" bench_serve_start
-    METRICS_OFF_PID=$SERVE_PID METRICS_OFF_READY_MS=$SERVE_READY_MS
+    local side
+    for side in $(bench_metrics_pair_order); do
+        if [[ "$side" == on ]]; then
+            BENCH_METRICS_URLS="${BENCH_METRICS_ON_URLS-http://127.0.0.1:$((API_PORT + 1))}" bench_serve_start
+            METRICS_ON_PID=$SERVE_PID METRICS_ON_READY_MS=$SERVE_READY_MS
+        else
+            API_PORT=$((API_PORT + 2)) BENCH_METRICS_URLS="" bench_serve_start
+            METRICS_OFF_PID=$SERVE_PID METRICS_OFF_READY_MS=$SERVE_READY_MS
+        fi
+    done
     SERVE_PID=""
     # Prometheus scrapes the on side every 5 s, during its slices only (bench_metrics_side): the scrapes' CPU lands on
     # the on side's requests, never on the other side's.
@@ -360,6 +367,10 @@ bench_metrics_pair_start() {
     done) &
     BENCH_SCRAPER_PID=$!
 }
+
+# The order the pair's processes start and warm up in: "on off", or "off on" with BENCH_METRICS_OFF_FIRST=1 (to tell a
+# bias of the first-started process from one of the exporter).
+bench_metrics_pair_order() { if [[ "${BENCH_METRICS_OFF_FIRST:-0}" == 1 ]]; then echo off on; else echo on off; fi; }
 
 # bench_pair_slices' side function for the metrics pair.
 bench_metrics_side() {

@@ -10,7 +10,8 @@
 #   bench/metrics-pair.sh            # SLICES=16 SLICE=8s WARMUP=20s CONCURRENCY=16, the ports of bench/run.sh
 #
 # Ports: API_PORT (on), API_PORT+1 (its metrics), API_PORT+2 (off). BENCH_METRICS_ON_URLS= (empty): an A/A run, both
-# sides without the exporter (what the pair reads when nothing differs).
+# sides without the exporter (what the pair reads when nothing differs). BENCH_METRICS_OFF_FIRST=1: the off side's
+# process starts, takes the seed and warms up first.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,10 +31,11 @@ bench_build
 bench_project_setup 1000000
 export DIALOGUEDB_SEARCH_ENABLED=false
 bench_metrics_pair_start
-ID="$("$LOADGEN" --url "https://127.0.0.1:$API_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+bench_metrics_side "$(bench_metrics_pair_order | cut -d' ' -f1)"
+ID="$("$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
     --scenario seed --seed-messages 100 --batch 100 --concurrency 1 2>/dev/null)"
 # Each process warmed on the route (JIT tiering) before the first slice.
-for variant in on off; do
+for variant in $(bench_metrics_pair_order); do
     bench_metrics_side "$variant"
     API_PORT=$SLICE_PORT DURATION="$WARMUP" bench_wrk_get "warm-$variant" "$BENCH_DIR/warm.tsv" "/api/v1/dialogue/$ID" > /dev/null
 done
