@@ -37,6 +37,7 @@ public sealed class UsageCollectorTests
         await harness.ReconciledAsync("metered", "Progressing", "True");
         harness.RollOut("metered");
         await harness.ReconciledAsync("metered");
+        await CachedAsync(harness, "metered");   // the collector reads the watch cache, which may lag the API under load
         harness.Infrastructure.PublishedUsage[Key("metered")] = Published(dialogues: 87, messages: 120, memories: 3, requests: 40);
 
         time.Advance(TimeSpan.FromSeconds(60));

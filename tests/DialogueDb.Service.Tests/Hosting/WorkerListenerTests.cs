@@ -124,9 +124,9 @@ public sealed class WorkerListenerTests
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !Ct.IsCancellationRequested))
             {
-                // Not listening yet.
+                // Not listening yet, or no answer within the client's 10 s on a loaded machine: asked again until the deadline.
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"/{path} answered {last?.ToString() ?? "nothing"}, not {expected}:\n{process.Output}");

@@ -43,7 +43,9 @@ internal static class ChildTestRun
         var errors = child.StandardError.ReadToEndAsync(ct);
         try
         {
-            await child.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromMinutes(2), ct);
+            // A cap for a hung child, not a speed bar: a child that lowers its indexer's thread to nice 19 took over two
+            // minutes on a loaded two-core machine.
+            await child.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromMinutes(5), ct);
         }
         finally
         {
