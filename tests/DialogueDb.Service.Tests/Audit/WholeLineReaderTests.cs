@@ -11,7 +11,8 @@ namespace DialogueDb.Service.Tests.Audit;
 /// <summary>
 /// The events file read while it is written: a line is read only once its '\n' has arrived, by the tests' readers and
 /// by <c>dialoguedb events tail</c>, which before printed the part as one event and the rest as another (and, with the
-/// event key at hand, stopped on the part it could not parse).
+/// event key at hand, stopped on the part it could not parse); and across a rotation, where the tail now prints the old
+/// file's last events before the new file's (it skipped those written since its last read).
 /// </summary>
 public sealed class WholeLineReaderTests
 {
@@ -106,6 +107,50 @@ public sealed class WholeLineReaderTests
         var printed = output.Lines;
         Assert.Equal(["first", "second"], printed.Select(l => (string)JsonNode.Parse(l)!["item"]!["content"]!));
         Assert.Contains("Opening sealed items with the event key", string.Join("\n", errors.Lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EventsTail_EventsJustBeforeARotation_PrintedBeforeTheNewFilesOnes()
+    {
+        using var dir = new TestFolder();
+        var options = new ServiceOptions { DataDir = dir.Path };
+        var output = new PrintedLines();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        await using (var writer = Appender(options.EventsFilePath))
+        {
+            // Longer than the new file's first event below, so that the tail sees the live file shrink.
+            await WriteAsync(writer, "{\"eventId\":\"01A\",\"type\":\"dialogue.created\"}\n");
+        }
+
+        var tail = Task.Run(() => EventsTail.FollowAsync(options,
+            new InvocationConfiguration { Output = output, Error = new PrintedLines() }, stop.Token), Ct);
+        await UntilAsync(tail, () => output.Lines.Count >= 1);
+
+        // Between two of the tail's polls: one more event in the live file, then the file sink's rotation (a rename,
+        // and a new live file with an event of its own).
+        await using (var writer = Appender(options.EventsFilePath))
+        {
+            await WriteAsync(writer, "{\"eventId\":\"01B\"}\n");
+        }
+
+        File.Move(options.EventsFilePath, Path.Combine(dir.Path, "events-20261205T120000Z.jsonl"));
+        await using (var writer = Appender(options.EventsFilePath))
+        {
+            await WriteAsync(writer, "{\"eventId\":\"01C\"}\n");
+        }
+
+        await UntilAsync(tail, () => output.Lines.Count >= 3);
+        await stop.CancelAsync();
+        try
+        {
+            await tail;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped in its poll's delay.
+        }
+
+        Assert.Equal(["01A", "01B", "01C"], output.Lines.Select(l => (string)JsonNode.Parse(l)!["eventId"]!));
     }
 
     private static async Task UntilAsync(Task<int> tail, Func<bool> done)

@@ -77,15 +77,21 @@ internal static class EventsTail
                     await Task.Delay(PollInterval, ct);
                     if (File.Exists(path) && new FileInfo(path).Length < file.Position)
                     {
-                        // Rotated (or trimmed): follow the new file from its start.
+                        // Rotated (or trimmed): the events the old file got since the last read first (the handle still
+                        // reads it under its new name), then the new file from its start.
+                        while (await lines.ReadLineAsync(ct) is { } last)
+                        {
+                            Print(console, reader, last);
+                        }
+
                         await file.DisposeAsync();
                         file = OpenShared(path);
                         lines = new WholeLineReader(file);
                     }
                 }
-                else if (line.Length > 0)
+                else
                 {
-                    console.Output.WriteLine(reader.Format(line));
+                    Print(console, reader, line);
                 }
             }
         }
@@ -95,6 +101,14 @@ internal static class EventsTail
         }
 
         return 0;
+    }
+
+    private static void Print(InvocationConfiguration console, SealedEventReader reader, string line)
+    {
+        if (line.Length > 0)
+        {
+            console.Output.WriteLine(reader.Format(line));
+        }
     }
 
     private static FileStream OpenShared(string path) =>
