@@ -372,6 +372,24 @@ bench_metrics_pair_start() {
 # bias of the first-started process from one of the exporter).
 bench_metrics_pair_order() { if [[ "${BENCH_METRICS_OFF_FIRST:-0}" == 1 ]]; then echo off on; else echo on off; fi; }
 
+# Warms each process of the metrics pair on reading dialogue $1, in bench_metrics_pair_order: $2 of wrk (the JIT tiers
+# a fresh process's request path up over about that long), or 5 s of the .NET generator without wrk. Both sides are
+# warmed even when one fails; then the status says whether both warm-ups ran.
+bench_metrics_pair_warm() {
+    local variant failed=0
+    for variant in $(bench_metrics_pair_order); do
+        bench_metrics_side "$variant"
+        if bench_uses_wrk; then
+            API_PORT=$SLICE_PORT DURATION="$2" bench_wrk_get "warm-metrics-$variant" "$BENCH_DIR/warm.tsv" "/api/v1/dialogue/$1" >/dev/null \
+                || failed=1
+        else
+            "$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
+                --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$1" > /dev/null || failed=1
+        fi
+    done
+    return "$failed"
+}
+
 # bench_pair_slices' side function for the metrics pair.
 bench_metrics_side() {
     if [[ "$1" == on ]]; then

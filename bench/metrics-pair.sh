@@ -35,10 +35,7 @@ bench_metrics_side "$(bench_metrics_pair_order | cut -d' ' -f1)"
 ID="$("$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
     --scenario seed --seed-messages 100 --batch 100 --concurrency 1 2>/dev/null)"
 # Each process warmed on the route (JIT tiering) before the first slice.
-for variant in $(bench_metrics_pair_order); do
-    bench_metrics_side "$variant"
-    API_PORT=$SLICE_PORT DURATION="$WARMUP" bench_wrk_get "warm-$variant" "$BENCH_DIR/warm.tsv" "/api/v1/dialogue/$ID" > /dev/null
-done
+bench_metrics_pair_warm "$ID" "$WARMUP"
 
 RESULTS="$BENCH_DIR/slices.tsv"
 : > "$RESULTS"

@@ -171,16 +171,7 @@ metrics_pair() {
         if [[ "$variant" == on ]]; then pid=$METRICS_ON_PID ready=$METRICS_ON_READY_MS; else pid=$METRICS_OFF_PID ready=$METRICS_OFF_READY_MS; fi
         printf '%s\t%s\t%s\t%s\n' "$run" "metrics-$variant" "$ready" "$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")" >> "$RAW/startup.tsv"
     done
-    for variant in on off; do
-        bench_metrics_side "$variant"
-        if bench_uses_wrk; then
-            API_PORT=$SLICE_PORT DURATION="$APPENDS_WARMUP" bench_wrk_get "warm-metrics-$variant:$run" "$BENCH_DIR/warm.tsv" \
-                "/api/v1/dialogue/$SMALL_ID" >/dev/null || true
-        else
-            "$LOADGEN" --url "https://127.0.0.1:$SLICE_PORT" --key-file "$DATA/bench-api-key" --ca "$DATA/tls/ca.crt" \
-                --concurrency "$CONCURRENCY" --duration 5s --warmup 0s --scenario read --dialogue "$SMALL_ID" > /dev/null || true
-        fi
-    done
+    bench_metrics_pair_warm "$SMALL_ID" "$APPENDS_WARMUP" || true
     log "run $run: read (GET /dialogue/{id}), metrics on and off in eight alternating slices"
     bench_pair_slices 8 "$(( ($(seconds "$DURATION") + 1) / 2 ))s" "$SMALL_ID" bench_metrics_side read-metrics "$run" \
         "$RAW/load.tsv" "$RAW/metrics-slices.tsv"
